@@ -1,0 +1,62 @@
+package io.github.gatehouse.core;
+
+import java.net.InetSocketAddress;
+import java.time.Instant;
+import java.util.Map;
+import java.util.Optional;
+
+/**
+ * One request and its response passing through the proxy, as every phase of the relay sees it.
+ *
+ * <p>An exchange is created when a request head has been parsed and lives until its access-log line is written. The
+ * request head is mutable until the request goes upstream; {@link #attributes()} carries state between a
+ * component's callbacks for this exchange (filters are shared by all exchanges and must keep per-exchange state
+ * here, not in fields).
+ *
+ * <p><b>Threading.</b> An exchange runs one phase at a time, but phases may run on different threads; the
+ * relay publishes changes safely between phases. Do not keep a reference past the exchange's end.
+ */
+public interface Exchange {
+    /** How the proxy came to handle the request. */
+    enum Mode {
+        /** An absolute-form {@code http://} request to a forward proxy. */
+        FORWARD,
+        /** A {@code CONNECT host:port} tunnel request to a forward proxy. */
+        TUNNEL,
+        /** A request matched by a reverse-proxy route. */
+        REVERSE
+    }
+
+    /** A short id unique within this server, for log lines ({@code "7f3a-12"}). */
+    String id();
+
+    /** Forward, tunnel or reverse. */
+    Mode mode();
+
+    /** The client's address (the TCP peer). */
+    InetSocketAddress clientAddress();
+
+    /** The proxy's local address the client connected to. */
+    InetSocketAddress localAddress();
+
+    /** When the request head was received. */
+    Instant startTime();
+
+    /** The request as it will go upstream; mutable until it is sent. */
+    RequestHead request();
+
+    /** The authenticated user's name, once an {@link Authenticator} accepted the request. */
+    Optional<String> user();
+
+    /** The route that matched, for reverse exchanges. */
+    Optional<Route> route();
+
+    /** Per-exchange state for filters and other components; thread-safe map. */
+    Map<String, Object> attributes();
+
+    /** The cache outcome to report in the access log (such as {@code HIT} or {@code MISS}), if a cache set one. */
+    Optional<String> cacheStatus();
+
+    /** Records the cache outcome for the access log; called by {@link HttpCache} implementations. */
+    void cacheStatus(String status);
+}

@@ -1,0 +1,355 @@
+package io.github.gatehouse.core;
+
+import static com.google.common.base.Preconditions.checkArgument;
+import static com.google.common.base.Preconditions.checkState;
+import static java.util.Objects.requireNonNull;
+
+import io.github.gatehouse.core.internal.Cidr;
+import io.github.gatehouse.core.internal.JettyProxy;
+import io.github.gatehouse.core.internal.ProxyConfig;
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.net.URI;
+import java.util.concurrent.ThreadLocalRandom;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.LinkedHashSet;
+import java.util.List;
+import java.util.Set;
+
+/**
+ * An HTTP proxy server: forward (absolute-form and {@code CONNECT}), reverse (routes to upstream pools), or both.
+ *
+ * <p>Build one with {@link #builder()}, then {@link #start()} it; {@link #close()} stops it, letting exchanges in
+ * flight finish within the drain time. The configuration is fixed when built. Several servers may run in one JVM.
+ *
+ * <pre>{@code
+ * try (ProxyServer proxy = ProxyServer.builder().listen(3128).forward().build().start()) {
+ *     System.out.println("proxy on " + proxy.uri());
+ *     ...
+ * }
+ * }</pre>
+ *
+ * <p><b>Threading.</b> {@link #start()} and {@link #close()} may be called from any thread; they are
+ * synchronized. Accessors are thread-safe.
+ */
+public final class ProxyServer implements AutoCloseable {
+    private final ProxyConfig config;
+    private JettyProxy running;
+    private boolean closed;
+
+    private ProxyServer(ProxyConfig config) {
+        this.config = config;
+    }
+
+    /** A new builder with safe defaults: loopback, ephemeral port, no mode (choose forward and/or routes). */
+    public static Builder builder() {
+        return new Builder();
+    }
+
+    /**
+     * Binds the listening socket and starts serving.
+     *
+     * @return this server, now running
+     * @throws IllegalStateException if it was already started or closed
+     * @throws UncheckedIOException if the address cannot be bound
+     */
+    public synchronized ProxyServer start() {
+        checkState(running == null && !closed, "proxy server already %s", closed ? "closed" : "started");
+        JettyProxy proxy = new JettyProxy(config);
+        try {
+            proxy.start();
+        } catch (IOException e) {
+            throw new UncheckedIOException(e);
+        }
+        running = proxy;
+        return this;
+    }
+
+    /**
+     * The port it listens on (the actual one when it was built with port 0).
+     *
+     * @throws IllegalStateException if not running
+     */
+    public synchronized int port() {
+        checkState(running != null && !closed, "proxy server is not running");
+        return running.port();
+    }
+
+    /** {@code http://host:port} of the listening socket. */
+    public synchronized URI uri() {
+        String host = config.bindAddress().contains(":") ? "[" + config.bindAddress() + "]" : config.bindAddress();
+        return URI.create("http://" + host + ":" + port());
+    }
+
+    /** Whether {@link #start()} succeeded and {@link #close()} was not called. */
+    public synchronized boolean isRunning() {
+        return running != null && !closed;
+    }
+
+    /** The via pseudonym this server uses in {@code Via} and {@code Proxy-Status}. */
+    public String viaName() {
+        return config.viaName();
+    }
+
+    /**
+     * Stops accepting connections, waits up to the drain time for exchanges in flight, then closes everything,
+     * including the access log. Idempotent.
+     */
+    @Override
+    public synchronized void close() {
+        if (closed) {
+            return;
+        }
+        closed = true;
+        if (running != null) {
+            running.stop();
+        }
+        config.accessLog().close();
+    }
+
+    @Override
+    public String toString() {
+        return "ProxyServer{" + config.bindAddress() + ":" + config.port() + (config.forward() ? ", forward" : "")
+                + (config.routes().isEmpty() ? "" : ", routes=" + config.routes()) + "}";
+    }
+
+    /**
+     * Configures a {@link ProxyServer}. Each setter checks its argument at once. Not thread-safe; {@link #build()}
+     * copies the configuration, so a builder may be reused.
+     */
+    public static final class Builder {
+        private String bindAddress = "127.0.0.1";
+        private int port = 0;
+        private boolean forward;
+        private final Set<Integer> connectPorts = new LinkedHashSet<>(List.of(443));
+        private final List<Route> routes = new ArrayList<>();
+        private final List<ProxyFilter> filters = new ArrayList<>();
+        private Authenticator authenticator;
+        private HttpCache cache;
+        private AccessLog accessLog;
+        private Duration connectTimeout = Duration.ofSeconds(10);
+        private Duration idleTimeout = Duration.ofSeconds(60);
+        private Duration upstreamTimeout = Duration.ofSeconds(60);
+        private Duration exchangeTimeout = Duration.ofHours(1);
+        private Duration drainTimeout = Duration.ofSeconds(5);
+        private DataSize maxRequestHeaderSize = DataSize.kibibytes(32);
+        private int maxRequestHeaders = 100;
+        private DataSize maxResponseHeaderSize = DataSize.kibibytes(64);
+        private int maxConnections = 10_000;
+        private int maxConnectionsPerUpstream = 1024;
+        private String viaName;
+        private final List<Cidr> trustedProxies = new ArrayList<>();
+
+        private Builder() {
+        }
+
+        /** Listens on {@code port} (0 for an ephemeral port) on the bind address (loopback by default). */
+        public Builder listen(int port) {
+            checkArgument(port >= 0 && port <= 65535, "port: %s (expected: 0..65535)", port);
+            this.port = port;
+            return this;
+        }
+
+        /**
+         * Listens on {@code address} and {@code port}. Binding to anything but loopback exposes the proxy: combine
+         * it with an {@link Authenticator} or client-address filter so it does not become an open proxy.
+         */
+        public Builder listen(String address, int port) {
+            bind(address);
+            return listen(port);
+        }
+
+        /** Binds to {@code address} (an IP literal or host name; {@code 0.0.0.0} for all interfaces). */
+        public Builder bind(String address) {
+            requireNonNull(address, "address");
+            String a = address.trim();
+            if (a.startsWith("[") && a.endsWith("]")) {
+                a = a.substring(1, a.length() - 1);
+            }
+            checkArgument(!a.isEmpty() && a.chars().noneMatch(c -> c <= ' '), "bind address: '%s' (expected: an IP address or host name)", address);
+            this.bindAddress = a;
+            return this;
+        }
+
+        /** Acts as a forward proxy: absolute-form {@code http://} and {@code https://} requests, and {@code CONNECT}. */
+        public Builder forward() {
+            this.forward = true;
+            return this;
+        }
+
+        /**
+         * The ports {@code CONNECT} may reach (443 by default, like Squid's {@code SSL_ports}); others get 403
+         * before anything is dialled.
+         */
+        public Builder connectPorts(int... ports) {
+            requireNonNull(ports, "ports");
+            checkArgument(ports.length > 0, "connect ports: none (expected: at least one port)");
+            Set<Integer> set = new LinkedHashSet<>();
+            for (int p : ports) {
+                checkArgument(p >= 1 && p <= 65535, "connect port: %s (expected: 1..65535)", p);
+                set.add(p);
+            }
+            connectPorts.clear();
+            connectPorts.addAll(set);
+            return this;
+        }
+
+        /**
+         * Adds a reverse route; routes are tried in the order added.
+         *
+         * @throws IllegalArgumentException if the route has no upstream ({@link Route#to} was not called)
+         */
+        public Builder route(Route route) {
+            requireNonNull(route, "route");
+            checkArgument(route.pool().isPresent(), "route %s has no upstream (expected: route.to(...))", route);
+            routes.add(route);
+            return this;
+        }
+
+        /** Adds a filter; filters see requests in the order added. */
+        public Builder filter(ProxyFilter filter) {
+            filters.add(requireNonNull(filter, "filter"));
+            return this;
+        }
+
+        /** Requires every request to authenticate with {@code authenticator}. */
+        public Builder authenticator(Authenticator authenticator) {
+            checkState(this.authenticator == null, "authenticator was already set to %s", this.authenticator);
+            this.authenticator = requireNonNull(authenticator, "authenticator");
+            return this;
+        }
+
+        /** Caches responses with {@code cache}. */
+        public Builder cache(HttpCache cache) {
+            checkState(this.cache == null, "cache was already set to %s", this.cache);
+            this.cache = requireNonNull(cache, "cache");
+            return this;
+        }
+
+        /** Where finished exchanges are recorded; {@link AccessLog#slf4j()} by default. */
+        public Builder accessLog(AccessLog accessLog) {
+            this.accessLog = requireNonNull(accessLog, "accessLog");
+            return this;
+        }
+
+        /** How long to wait for a TCP connection to an upstream or {@code CONNECT} target (10 s by default). */
+        public Builder connectTimeout(Duration timeout) {
+            this.connectTimeout = positive(timeout, "connectTimeout");
+            return this;
+        }
+
+        /** How long a client connection, upstream connection or tunnel may stay silent (60 s by default). */
+        public Builder idleTimeout(Duration timeout) {
+            this.idleTimeout = positive(timeout, "idleTimeout");
+            return this;
+        }
+
+        /** How long the upstream may take to send its response head; then the client gets 504 (60 s by default). */
+        public Builder upstreamTimeout(Duration timeout) {
+            this.upstreamTimeout = positive(timeout, "upstreamTimeout");
+            return this;
+        }
+
+        /** The longest one exchange may take from request head to last byte (1 h by default). */
+        public Builder exchangeTimeout(Duration timeout) {
+            this.exchangeTimeout = positive(timeout, "exchangeTimeout");
+            return this;
+        }
+
+        /** How long {@link ProxyServer#close()} waits for exchanges in flight (5 s by default). */
+        public Builder drainTimeout(Duration timeout) {
+            requireNonNull(timeout, "drainTimeout");
+            checkArgument(!timeout.isNegative(), "drainTimeout: %s (expected: >= 0)", timeout);
+            this.drainTimeout = timeout;
+            return this;
+        }
+
+        /** The largest request head accepted (32 KiB by default); larger ones get 431. */
+        public Builder maxRequestHeaderSize(DataSize size) {
+            requireNonNull(size, "size");
+            checkArgument(size.toBytes() >= 1024 && size.toBytes() <= 1024 * 1024,
+                    "maxRequestHeaderSize: %s (expected: 1KiB..1MiB)", size);
+            this.maxRequestHeaderSize = size;
+            return this;
+        }
+
+        /** The most header fields a request may have (100 by default); more get 431. */
+        public Builder maxRequestHeaders(int count) {
+            checkArgument(count >= 1 && count <= 10_000, "maxRequestHeaders: %s (expected: 1..10000)", count);
+            this.maxRequestHeaders = count;
+            return this;
+        }
+
+        /** The largest response head accepted from an upstream (64 KiB by default); larger ones give 502. */
+        public Builder maxResponseHeaderSize(DataSize size) {
+            requireNonNull(size, "size");
+            checkArgument(size.toBytes() >= 1024 && size.toBytes() <= 1024 * 1024,
+                    "maxResponseHeaderSize: %s (expected: 1KiB..1MiB)", size);
+            this.maxResponseHeaderSize = size;
+            return this;
+        }
+
+        /** The most client connections open at once (10000 by default); further ones wait in the accept queue. */
+        public Builder maxConnections(int count) {
+            checkArgument(count >= 1, "maxConnections: %s (expected: >= 1)", count);
+            this.maxConnections = count;
+            return this;
+        }
+
+        /** The most connections to one upstream {@code host:port} (1024 by default). */
+        public Builder maxConnectionsPerUpstream(int count) {
+            checkArgument(count >= 1, "maxConnectionsPerUpstream: %s (expected: >= 1)", count);
+            this.maxConnectionsPerUpstream = count;
+            return this;
+        }
+
+        /**
+         * The pseudonym this proxy writes in {@code Via} ({@code 1.1 NAME}) and looks for to detect loops. By
+         * default {@code gatehouse-} and eight random hex digits, unique per server.
+         */
+        public Builder via(String pseudonym) {
+            requireNonNull(pseudonym, "pseudonym");
+            checkArgument(pseudonym.matches("[A-Za-z0-9._:-]{1,64}"),
+                    "via pseudonym: '%s' (expected: 1..64 letters, digits, '.', '_', ':' or '-')", pseudonym);
+            this.viaName = pseudonym;
+            return this;
+        }
+
+        /**
+         * Client addresses (CIDR such as {@code 10.0.0.0/8} or single addresses) whose {@code X-Forwarded-*} and
+         * {@code Forwarded} headers are kept and extended on reverse routes; from any other client they are
+         * replaced. None by default.
+         */
+        public Builder trustedProxies(String... cidrs) {
+            requireNonNull(cidrs, "cidrs");
+            for (String c : cidrs) {
+                trustedProxies.add(Cidr.parse(c));
+            }
+            return this;
+        }
+
+        /**
+         * Builds the server (not started).
+         *
+         * @throws IllegalStateException if neither {@link #forward()} nor any {@link #route} was configured
+         */
+        public ProxyServer build() {
+            checkState(forward || !routes.isEmpty(),
+                    "no mode configured (expected: forward() and/or at least one route(...))");
+            String via = viaName != null ? viaName : "gatehouse-" + String.format("%08x", ThreadLocalRandom.current().nextInt());
+            return new ProxyServer(new ProxyConfig(bindAddress, port, forward, Set.copyOf(connectPorts),
+                    List.copyOf(routes), List.copyOf(filters), authenticator, cache,
+                    accessLog != null ? accessLog : AccessLog.slf4j(), connectTimeout, idleTimeout, upstreamTimeout,
+                    exchangeTimeout, drainTimeout, maxRequestHeaderSize.toBytesCapped(), maxRequestHeaders,
+                    maxResponseHeaderSize.toBytesCapped(), maxConnections, maxConnectionsPerUpstream, via,
+                    List.copyOf(trustedProxies)));
+        }
+
+        private static Duration positive(Duration d, String name) {
+            requireNonNull(d, name);
+            checkArgument(d.compareTo(Duration.ZERO) > 0, "%s: %s (expected: > 0)", name, d);
+            return d;
+        }
+    }
+}

@@ -1,0 +1,48 @@
+package io.github.gatehouse.core;
+
+import java.net.URI;
+
+/**
+ * The head of a client request as the proxy will send it upstream: method, target and headers.
+ *
+ * <p>The target is always absolute here ({@code http://host:port/path?query}) whatever form the client used; for
+ * {@code CONNECT} it is {@code https://host:port} with an empty path. Filters may change the target or the headers
+ * in {@link ProxyFilter#onRequest}; changes made after the upstream request was sent have no effect.
+ *
+ * <p><b>Threading.</b> Not thread-safe; it belongs to one exchange.
+ */
+public interface RequestHead {
+    /** The method, such as {@code GET} or {@code CONNECT}. */
+    String method();
+
+    /** The absolute target. */
+    URI uri();
+
+    /**
+     * Replaces the target (a rewrite). The new URI must be absolute with an {@code http} or {@code https} scheme.
+     *
+     * @throws IllegalArgumentException if {@code uri} is not such a URI
+     */
+    void uri(URI uri);
+
+    /** The target host, lower case, without brackets for IPv6 literals and without a trailing dot. */
+    String host();
+
+    /** The target port (the scheme's default when the target names none). */
+    int port();
+
+    /** {@code http} or {@code https}. */
+    String scheme();
+
+    /** The raw (still percent-encoded) path, {@code /} at least; empty for {@code CONNECT}. */
+    String path();
+
+    /** The raw query without {@code ?}, or {@code null}. */
+    String query();
+
+    /** The protocol version the client spoke, such as {@code HTTP/1.1}. */
+    String version();
+
+    /** The header fields, after hop-by-hop fields were removed; mutable. */
+    HttpHeaders headers();
+}

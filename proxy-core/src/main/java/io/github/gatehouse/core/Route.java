@@ -1,0 +1,211 @@
+package io.github.gatehouse.core;
+
+import static com.google.common.base.Preconditions.checkArgument;
+import static com.google.common.base.Preconditions.checkState;
+import static java.util.Objects.requireNonNull;
+
+import java.util.Locale;
+import java.util.Optional;
+
+/**
+ * A reverse-proxy route: which requests it takes (host and path prefix) and where it sends them.
+ *
+ * <p>Routes are tried in the order they were added to the builder; the first match wins. A route matches when its
+ * host pattern matches the request's host (exact, case-insensitive, a trailing dot ignored; {@code *.example.com}
+ * matches any subdomain of {@code example.com} but not {@code example.com} itself; {@code *} or no pattern matches
+ * every host) and its path prefix matches whole path segments ({@code /api} matches {@code /api} and
+ * {@code /api/x}, not {@code /apix}).
+ *
+ * <p>Immutable and thread-safe: each method returns a new route.
+ *
+ * <pre>{@code
+ * Route api = Route.host("shop.example").pathPrefix("/api").stripPrefix()
+ *         .to(UpstreamPool.of("http://10.0.0.1:8080", "http://10.0.0.2:8080"));
+ * }</pre>
+ */
+public final class Route {
+    /** What the {@code Host} header sent upstream is. */
+    public enum HostHeader {
+        /** The client's {@code Host}, unchanged (the default; virtual hosting upstream keeps working). */
+        PRESERVE,
+        /** The upstream's own {@code host:port}. */
+        UPSTREAM,
+        /** A fixed value set with {@link #hostHeader(String)}. */
+        FIXED
+    }
+
+    private final String hostPattern;
+    private final String pathPrefix;
+    private final String prefixReplacement;
+    private final HostHeader hostHeader;
+    private final String fixedHost;
+    private final UpstreamPool pool;
+
+    private Route(String hostPattern, String pathPrefix, String prefixReplacement, HostHeader hostHeader,
+            String fixedHost, UpstreamPool pool) {
+        this.hostPattern = hostPattern;
+        this.pathPrefix = pathPrefix;
+        this.prefixReplacement = prefixReplacement;
+        this.hostHeader = hostHeader;
+        this.fixedHost = fixedHost;
+        this.pool = pool;
+    }
+
+    /** A route for every request. */
+    public static Route any() {
+        return new Route(null, "/", null, HostHeader.PRESERVE, null, null);
+    }
+
+    /**
+     * A route for requests to {@code pattern}: a host name, {@code *.suffix}, or {@code *}.
+     *
+     * @throws IllegalArgumentException if the pattern is empty or has a port, a path or spaces
+     */
+    public static Route host(String pattern) {
+        return any().withHost(pattern);
+    }
+
+    private Route withHost(String pattern) {
+        requireNonNull(pattern, "pattern");
+        String p = pattern.trim().toLowerCase(Locale.ROOT);
+        if (p.endsWith(".")) {
+            p = p.substring(0, p.length() - 1);
+        }
+        checkArgument(!p.isEmpty() && p.indexOf('/') < 0 && p.indexOf(' ') < 0 && p.indexOf(':') < 0
+                        && (p.indexOf('*') < 0 || p.equals("*") || (p.startsWith("*.") && p.indexOf('*', 1) < 0)),
+                "host pattern: %s (expected: a host name, *.suffix or *)", pattern);
+        return new Route(p.equals("*") ? null : p, pathPrefix, prefixReplacement, hostHeader, fixedHost, pool);
+    }
+
+    /**
+     * This route limited to paths under {@code prefix} (which starts with {@code /}).
+     *
+     * @throws IllegalArgumentException if {@code prefix} does not start with {@code /} or has a query
+     */
+    public Route pathPrefix(String prefix) {
+        requireNonNull(prefix, "prefix");
+        checkArgument(prefix.startsWith("/") && prefix.indexOf('?') < 0 && prefix.indexOf('#') < 0,
+                "path prefix: %s (expected: a path starting with /)", prefix);
+        String p = prefix.length() > 1 && prefix.endsWith("/") ? prefix.substring(0, prefix.length() - 1) : prefix;
+        return new Route(hostPattern, p, prefixReplacement, hostHeader, fixedHost, pool);
+    }
+
+    /** Removes the path prefix before the request goes upstream ({@code /api/x} becomes {@code /x}). */
+    public Route stripPrefix() {
+        return new Route(hostPattern, pathPrefix, "", hostHeader, fixedHost, pool);
+    }
+
+    /** Replaces the path prefix by {@code replacement} ({@code /api/x} becomes {@code /v2/x}). */
+    public Route rewritePrefix(String replacement) {
+        requireNonNull(replacement, "replacement");
+        checkArgument(replacement.isEmpty() || replacement.startsWith("/"),
+                "prefix replacement: %s (expected: empty or a path starting with /)", replacement);
+        String r = replacement.endsWith("/") ? replacement.substring(0, replacement.length() - 1) : replacement;
+        return new Route(hostPattern, pathPrefix, r, hostHeader, fixedHost, pool);
+    }
+
+    /** Sends the client's {@code Host} upstream unchanged (the default). */
+    public Route preserveHost() {
+        return new Route(hostPattern, pathPrefix, prefixReplacement, HostHeader.PRESERVE, null, pool);
+    }
+
+    /** Sends the chosen upstream's {@code host:port} as {@code Host}. */
+    public Route upstreamHost() {
+        return new Route(hostPattern, pathPrefix, prefixReplacement, HostHeader.UPSTREAM, null, pool);
+    }
+
+    /** Sends {@code host} as the {@code Host} header. */
+    public Route hostHeader(String host) {
+        requireNonNull(host, "host");
+        checkArgument(!host.isBlank() && host.chars().noneMatch(c -> c <= ' ' || c == 127),
+                "host header: %s (expected: host[:port])", host);
+        return new Route(hostPattern, pathPrefix, prefixReplacement, HostHeader.FIXED, host, pool);
+    }
+
+    /** Sends matching requests to {@code pool}. */
+    public Route to(UpstreamPool pool) {
+        checkState(this.pool == null, "route already sends to %s", this.pool);
+        return new Route(hostPattern, pathPrefix, prefixReplacement, hostHeader, fixedHost, requireNonNull(pool, "pool"));
+    }
+
+    /** Sends matching requests to the given upstream URLs, balanced round robin. */
+    public Route to(String... urls) {
+        return to(UpstreamPool.of(urls));
+    }
+
+    /** The host pattern, or empty for any host. */
+    public Optional<String> hostPattern() {
+        return Optional.ofNullable(hostPattern);
+    }
+
+    /** The path prefix ({@code /} for all). */
+    public String pathPrefix() {
+        return pathPrefix;
+    }
+
+    /** The replacement of the path prefix, or empty when the path goes upstream unchanged. */
+    public Optional<String> prefixReplacement() {
+        return Optional.ofNullable(prefixReplacement);
+    }
+
+    /** The Host header policy. */
+    public HostHeader hostHeaderPolicy() {
+        return hostHeader;
+    }
+
+    /** The fixed Host value, for {@link HostHeader#FIXED}. */
+    public Optional<String> fixedHost() {
+        return Optional.ofNullable(fixedHost);
+    }
+
+    /** The pool, once {@link #to} was called. */
+    public Optional<UpstreamPool> pool() {
+        return Optional.ofNullable(pool);
+    }
+
+    /** Whether this route takes a request for {@code host} (normalised, no port) and raw {@code path}. */
+    public boolean matches(String host, String path) {
+        return matchesHost(host) && matchesPath(path);
+    }
+
+    private boolean matchesHost(String host) {
+        if (hostPattern == null) {
+            return true;
+        }
+        String h = host.toLowerCase(Locale.ROOT);
+        if (h.endsWith(".")) {
+            h = h.substring(0, h.length() - 1);
+        }
+        if (hostPattern.startsWith("*.")) {
+            String suffix = hostPattern.substring(1);
+            return h.length() > suffix.length() && h.endsWith(suffix);
+        }
+        return h.equals(hostPattern);
+    }
+
+    private boolean matchesPath(String path) {
+        if (pathPrefix.equals("/")) {
+            return true;
+        }
+        if (!path.startsWith(pathPrefix)) {
+            return false;
+        }
+        return path.length() == pathPrefix.length() || path.charAt(pathPrefix.length()) == '/';
+    }
+
+    /** The path to send upstream for a matched request path (prefix rewritten as configured). */
+    public String rewritePath(String path) {
+        if (prefixReplacement == null || pathPrefix.equals("/") && prefixReplacement.isEmpty()) {
+            return path;
+        }
+        String rest = pathPrefix.equals("/") ? path : path.substring(pathPrefix.length());
+        String result = prefixReplacement + rest;
+        return result.isEmpty() ? "/" : (result.startsWith("/") ? result : "/" + result);
+    }
+
+    @Override
+    public String toString() {
+        return "Route{" + (hostPattern == null ? "*" : hostPattern) + pathPrefix
+                + (pool == null ? "" : " -> " + pool.members()) + "}";
+    }
+}

@@ -1,0 +1,149 @@
+package io.github.gatehouse.core.internal;
+
+import io.github.gatehouse.core.AccessLogEntry;
+import io.github.gatehouse.core.AccessLogFormat;
+import java.time.ZoneId;
+import java.time.format.DateTimeFormatter;
+import java.util.Locale;
+
+/** The built-in access log formats. */
+public final class AccessLogFormats {
+    private AccessLogFormats() {
+    }
+
+    private static final DateTimeFormatter CLF_TIME =
+            DateTimeFormatter.ofPattern("dd/MMM/yyyy:HH:mm:ss Z", Locale.ROOT).withZone(ZoneId.systemDefault());
+
+    /** Squid's native {@code access.log} line. */
+    public static final AccessLogFormat SQUID = e -> {
+        long ms = e.start().toEpochMilli() + e.duration().toMillis();
+        StringBuilder sb = new StringBuilder(160);
+        sb.append(ms / 1000).append('.');
+        pad3(sb, ms % 1000);
+        String elapsed = Long.toString(e.duration().toMillis());
+        for (int i = elapsed.length(); i < 6; i++) {
+            sb.append(' ');
+        }
+        sb.append(elapsed).append(' ').append(e.clientAddress()).append(' ')
+                .append(squidAction(e)).append('/');
+        pad3(sb, e.status());
+        sb.append(' ').append(e.bytesOut()).append(' ').append(e.method()).append(' ').append(e.target()).append(' ')
+                .append(e.user() == null ? "-" : e.user()).append(' ')
+                .append(e.upstream() == null ? "HIER_NONE/-" : "HIER_DIRECT/" + e.upstream()).append(" -");
+        return sb.toString();
+    };
+
+    /** Apache's combined log format. */
+    public static final AccessLogFormat COMBINED = e -> {
+        StringBuilder sb = new StringBuilder(200);
+        sb.append(e.clientAddress()).append(" - ").append(e.user() == null ? "-" : clfToken(e.user()))
+                .append(" [").append(CLF_TIME.format(e.start())).append("] \"")
+                .append(e.method()).append(' ').append(clfQuoted(e.target())).append(' ').append(e.protocol())
+                .append("\" ").append(e.status()).append(' ').append(e.bytesOut() == 0 ? "-" : Long.toString(e.bytesOut()))
+                .append(" \"").append(e.referer() == null ? "-" : clfQuoted(e.referer())).append("\" \"")
+                .append(e.userAgent() == null ? "-" : clfQuoted(e.userAgent())).append('"');
+        return sb.toString();
+    };
+
+    /** One JSON object per line. */
+    public static final AccessLogFormat JSON = e -> {
+        StringBuilder sb = new StringBuilder(300);
+        sb.append('{');
+        field(sb, "time", e.start().toString()).append(',');
+        field(sb, "id", e.exchangeId()).append(',');
+        sb.append("\"duration_ms\":").append(e.duration().toMillis()).append(',');
+        field(sb, "client", e.clientAddress()).append(',');
+        field(sb, "user", e.user()).append(',');
+        field(sb, "method", e.method()).append(',');
+        field(sb, "target", e.target()).append(',');
+        field(sb, "protocol", e.protocol()).append(',');
+        sb.append("\"status\":").append(e.status()).append(',');
+        sb.append("\"bytes_in\":").append(e.bytesIn()).append(',');
+        sb.append("\"bytes_out\":").append(e.bytesOut()).append(',');
+        field(sb, "upstream", e.upstream()).append(',');
+        field(sb, "cache", e.cacheStatus()).append(',');
+        field(sb, "referer", e.referer()).append(',');
+        field(sb, "user_agent", e.userAgent()).append(',');
+        field(sb, "reason", e.reason()).append(',');
+        sb.append("\"completed\":").append(e.completed());
+        return sb.append('}').toString();
+    };
+
+    static String squidAction(AccessLogEntry e) {
+        if (e.method().equals("CONNECT")) {
+            return e.status() == 200 ? "TCP_TUNNEL" : (e.status() == 403 || e.status() == 407 ? "TCP_DENIED" : "NONE");
+        }
+        if (e.status() == 403 || e.status() == 407 || e.status() == 401) {
+            if (e.upstream() == null) {
+                return "TCP_DENIED";
+            }
+        }
+        String cache = e.cacheStatus();
+        if (cache != null) {
+            switch (cache) {
+                case "HIT": return "TCP_HIT";
+                case "MEM_HIT": return "TCP_MEM_HIT";
+                case "STALE": return "TCP_STALE_HIT";
+                case "REFRESH_UNMODIFIED": return "TCP_REFRESH_UNMODIFIED";
+                case "REFRESH_MODIFIED": return "TCP_REFRESH_MODIFIED";
+                case "MISS": return "TCP_MISS";
+                default: return "TCP_" + cache.toUpperCase(Locale.ROOT);
+            }
+        }
+        return e.upstream() == null ? "NONE" : "TCP_MISS";
+    }
+
+    private static void pad3(StringBuilder sb, long n) {
+        if (n < 100) {
+            sb.append('0');
+        }
+        if (n < 10) {
+            sb.append('0');
+        }
+        sb.append(n);
+    }
+
+    private static String clfToken(String s) {
+        return s.replaceAll("[\\s\"\\\\]", "_");
+    }
+
+    private static String clfQuoted(String s) {
+        StringBuilder sb = new StringBuilder(s.length());
+        for (int i = 0; i < s.length(); i++) {
+            char c = s.charAt(i);
+            if (c == '"' || c == '\\') {
+                sb.append('\\').append(c);
+            } else if (c < 0x20 || c == 0x7f) {
+                sb.append(String.format("\\x%02x", (int) c));
+            } else {
+                sb.append(c);
+            }
+        }
+        return sb.toString();
+    }
+
+    private static StringBuilder field(StringBuilder sb, String name, String value) {
+        sb.append('"').append(name).append("\":");
+        if (value == null) {
+            return sb.append("null");
+        }
+        sb.append('"');
+        for (int i = 0; i < value.length(); i++) {
+            char c = value.charAt(i);
+            switch (c) {
+                case '"': sb.append("\\\""); break;
+                case '\\': sb.append("\\\\"); break;
+                case '\n': sb.append("\\n"); break;
+                case '\r': sb.append("\\r"); break;
+                case '\t': sb.append("\\t"); break;
+                default:
+                    if (c < 0x20 || c == 0x2028 || c == 0x2029) {
+                        sb.append(String.format("\\u%04x", (int) c));
+                    } else {
+                        sb.append(c);
+                    }
+            }
+        }
+        return sb.append('"');
+    }
+}

@@ -1,0 +1,57 @@
+package io.github.gatehouse.core.internal;
+
+import org.eclipse.jetty.io.Content;
+import org.eclipse.jetty.server.Request;
+
+/**
+ * The client's request body as the upstream request's content: a zero-copy, demand-driven view of the server
+ * request. The upstream connection reads a chunk only when it can write it, so a slow upstream slows the client's
+ * upload instead of filling the heap.
+ */
+final class ClientRequestContent implements org.eclipse.jetty.client.Request.Content {
+    private final Request clientRequest;
+    private final ExchangeImpl exchange;
+    private final long length;
+    private final String contentType;
+
+    ClientRequestContent(Request clientRequest, ExchangeImpl exchange) {
+        this.clientRequest = clientRequest;
+        this.exchange = exchange;
+        this.length = clientRequest.getLength();
+        this.contentType = clientRequest.getHeaders().get("Content-Type");
+    }
+
+    @Override
+    public String getContentType() {
+        return contentType;
+    }
+
+    @Override
+    public long getLength() {
+        return length;
+    }
+
+    @Override
+    public Content.Chunk read() {
+        Content.Chunk chunk = clientRequest.read();
+        if (chunk != null && !Content.Chunk.isFailure(chunk)) {
+            exchange.addBytesIn(chunk.remaining());
+        }
+        return chunk;
+    }
+
+    @Override
+    public void demand(Runnable demandCallback) {
+        clientRequest.demand(demandCallback);
+    }
+
+    @Override
+    public void fail(Throwable failure) {
+        clientRequest.fail(failure);
+    }
+
+    @Override
+    public boolean rewind() {
+        return false;
+    }
+}

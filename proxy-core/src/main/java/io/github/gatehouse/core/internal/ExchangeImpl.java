@@ -1,0 +1,163 @@
+package io.github.gatehouse.core.internal;
+
+import io.github.gatehouse.core.Exchange;
+import io.github.gatehouse.core.RequestHead;
+import io.github.gatehouse.core.Route;
+import java.net.InetSocketAddress;
+import java.time.Instant;
+import java.util.Map;
+import java.util.Optional;
+import java.util.concurrent.ConcurrentHashMap;
+
+/** The per-exchange state every phase of the relay shares. Fields are volatile: phases may hop threads. */
+final class ExchangeImpl implements Exchange {
+    private final String id;
+    private final InetSocketAddress clientAddress;
+    private final InetSocketAddress localAddress;
+    private final Instant startTime;
+    private final long startNanos;
+    private final String originalTarget;
+    private volatile Mode mode;
+    private volatile RequestHeadImpl request;
+    private volatile String user;
+    private volatile Route route;
+    private volatile String cacheStatus;
+    private volatile String upstream;
+    private volatile String reason;
+    private volatile int filtersPassed;
+    private final java.util.concurrent.atomic.AtomicLong bytesIn = new java.util.concurrent.atomic.AtomicLong();
+    private Map<String, Object> attributes;
+
+    ExchangeImpl(String id, InetSocketAddress clientAddress, InetSocketAddress localAddress, String originalTarget) {
+        this.id = id;
+        this.clientAddress = clientAddress;
+        this.localAddress = localAddress;
+        this.startTime = Instant.now();
+        this.startNanos = System.nanoTime();
+        this.originalTarget = originalTarget;
+    }
+
+    @Override
+    public String id() {
+        return id;
+    }
+
+    @Override
+    public Mode mode() {
+        return mode;
+    }
+
+    void mode(Mode mode) {
+        this.mode = mode;
+    }
+
+    @Override
+    public InetSocketAddress clientAddress() {
+        return clientAddress;
+    }
+
+    @Override
+    public InetSocketAddress localAddress() {
+        return localAddress;
+    }
+
+    @Override
+    public Instant startTime() {
+        return startTime;
+    }
+
+    long startNanos() {
+        return startNanos;
+    }
+
+    String originalTarget() {
+        return originalTarget;
+    }
+
+    @Override
+    public RequestHead request() {
+        return request;
+    }
+
+    RequestHeadImpl requestImpl() {
+        return request;
+    }
+
+    void request(RequestHeadImpl request) {
+        this.request = request;
+    }
+
+    @Override
+    public Optional<String> user() {
+        return Optional.ofNullable(user);
+    }
+
+    void user(String user) {
+        this.user = user;
+    }
+
+    @Override
+    public Optional<Route> route() {
+        return Optional.ofNullable(route);
+    }
+
+    void route(Route route) {
+        this.route = route;
+    }
+
+    @Override
+    public synchronized Map<String, Object> attributes() {
+        if (attributes == null) {
+            attributes = new ConcurrentHashMap<>(4);
+        }
+        return attributes;
+    }
+
+    @Override
+    public Optional<String> cacheStatus() {
+        return Optional.ofNullable(cacheStatus);
+    }
+
+    @Override
+    public void cacheStatus(String status) {
+        this.cacheStatus = status;
+    }
+
+    String upstream() {
+        return upstream;
+    }
+
+    void upstream(String upstream) {
+        this.upstream = upstream;
+    }
+
+    String reason() {
+        return reason;
+    }
+
+    void reason(String reason) {
+        this.reason = reason;
+    }
+
+    /** How many request filters let the request pass (their response callbacks run). */
+    int filtersPassed() {
+        return filtersPassed;
+    }
+
+    void filtersPassed(int n) {
+        this.filtersPassed = n;
+    }
+
+    long bytesIn() {
+        return bytesIn.get();
+    }
+
+    void addBytesIn(long n) {
+        bytesIn.addAndGet(n);
+    }
+
+    @Override
+    public String toString() {
+        return id + " " + (request != null ? request : originalTarget);
+    }
+}

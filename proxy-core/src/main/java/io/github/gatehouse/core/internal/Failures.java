@@ -1,0 +1,89 @@
+package io.github.gatehouse.core.internal;
+
+import java.io.EOFException;
+import java.net.ConnectException;
+import java.net.NoRouteToHostException;
+import java.net.SocketTimeoutException;
+import java.net.UnknownHostException;
+import java.nio.channels.ClosedChannelException;
+import java.nio.channels.UnresolvedAddressException;
+import java.util.concurrent.TimeoutException;
+import javax.net.ssl.SSLException;
+import org.eclipse.jetty.http.HttpException;
+
+/** Maps upstream failures to a status, an RFC 9209 {@code Proxy-Status} error type and a short human reason. */
+final class Failures {
+    private Failures() {
+    }
+
+    /** A classified upstream failure. */
+    record Classified(int status, String proxyStatusError, String description) {
+    }
+
+    static Classified classify(Throwable failure) {
+        for (Throwable t = failure; t != null; t = t.getCause() == t ? null : t.getCause()) {
+            if (t instanceof UpstreamHeadTimeout) {
+                return new Classified(504, "http_response_timeout", t.getMessage());
+            }
+            if (t instanceof SocketTimeoutException) {
+                return new Classified(504, "connection_timeout", "connection timed out");
+            }
+            if (t instanceof TimeoutException) {
+                String msg = t.getMessage() == null ? "" : t.getMessage().toLowerCase(java.util.Locale.ROOT);
+                if (msg.contains("connect")) {
+                    return new Classified(504, "connection_timeout", "connection timed out");
+                }
+                if (msg.contains("idle")) {
+                    return new Classified(504, "http_response_timeout", "upstream went silent (idle timeout)");
+                }
+                return new Classified(504, "http_response_timeout", "upstream timed out");
+            }
+            if (t instanceof ConnectException) {
+                return new Classified(502, "connection_refused", "connection refused");
+            }
+            if (t instanceof UnknownHostException || t instanceof UnresolvedAddressException) {
+                return new Classified(502, "dns_error", "host name could not be resolved");
+            }
+            if (t instanceof NoRouteToHostException) {
+                return new Classified(502, "destination_unavailable", "no route to host");
+            }
+            if (t instanceof SSLException) {
+                return new Classified(502, "tls_protocol_error", "TLS handshake failed");
+            }
+            if (t instanceof HttpException) {
+                String msg = String.valueOf(t.getMessage()).toLowerCase(java.util.Locale.ROOT);
+                if (msg.contains("too large") || msg.contains("header")) {
+                    return new Classified(502, "http_response_header_section_size", "upstream response head too large or invalid");
+                }
+                return new Classified(502, "http_protocol_error", "upstream sent an invalid response");
+            }
+            if (t instanceof EOFException || t instanceof ClosedChannelException) {
+                return new Classified(502, "http_response_incomplete", "upstream closed the connection early");
+            }
+        }
+        String msg = failure.getMessage();
+        if (msg != null && msg.toLowerCase(java.util.Locale.ROOT).contains("too large")) {
+            return new Classified(502, "http_response_header_section_size", "upstream response head too large");
+        }
+        return new Classified(502, "connection_terminated", "upstream failed: " + describe(failure));
+    }
+
+    /** A one-line description of a failure: the innermost message, no stack trace. */
+    static String describe(Throwable failure) {
+        Throwable t = failure;
+        while (t.getCause() != null && t.getCause() != t) {
+            t = t.getCause();
+        }
+        String msg = t.getMessage();
+        return t.getClass().getSimpleName() + (msg == null ? "" : ": " + msg);
+    }
+
+    /** Our own timeout for the upstream's response head. */
+    static final class UpstreamHeadTimeout extends TimeoutException {
+        private static final long serialVersionUID = 1L;
+
+        UpstreamHeadTimeout(String message) {
+            super(message);
+        }
+    }
+}

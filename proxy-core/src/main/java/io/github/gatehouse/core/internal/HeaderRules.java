@@ -1,0 +1,88 @@
+package io.github.gatehouse.core.internal;
+
+import io.github.gatehouse.core.HttpHeaders;
+import java.util.HashSet;
+import java.util.Locale;
+import java.util.Set;
+import org.eclipse.jetty.http.HttpField;
+import org.eclipse.jetty.http.HttpFields;
+
+/**
+ * Which header fields cross the proxy (RFC 9110 §7.6.1): hop-by-hop fields, and every field named in
+ * {@code Connection}, stop here in both directions. Framing fields ({@code Content-Length},
+ * {@code Transfer-Encoding}) of requests are dropped too: the upstream request's framing is derived from the body
+ * the proxy actually read, so no client can make the upstream see a different message boundary than the proxy did.
+ */
+final class HeaderRules {
+    private HeaderRules() {
+    }
+
+    private static final Set<String> HOP_BY_HOP = Set.of("connection", "keep-alive", "proxy-connection",
+            "proxy-authenticate", "proxy-authorization", "te", "transfer-encoding", "upgrade");
+
+    /** Request fields the relay sets itself. */
+    private static final Set<String> REQUEST_DERIVED = Set.of("content-length", "host", "expect");
+
+    /** Whether the client asked for trailers with {@code TE: trailers}. */
+    static boolean acceptsTrailers(HttpFields fields) {
+        for (HttpField f : fields) {
+            if (f.is("TE") && f.getValue() != null && f.getValue().toLowerCase(Locale.ROOT).contains("trailers")) {
+                return true;
+            }
+        }
+        return false;
+    }
+
+    /** The client request's end-to-end fields, without {@code Host}, framing and the authorization header used. */
+    static HttpHeaders clientRequestFields(HttpFields fields, String consumedCredentialHeader) {
+        Set<String> dropped = connectionListed(fields);
+        HttpHeaders out = new HttpHeaders();
+        for (HttpField f : fields) {
+            String name = f.getLowerCaseName();
+            if (HOP_BY_HOP.contains(name) || REQUEST_DERIVED.contains(name) || dropped.contains(name)
+                    || (consumedCredentialHeader != null && name.equalsIgnoreCase(consumedCredentialHeader))) {
+                continue;
+            }
+            out.add(f.getName(), f.getValue() == null ? "" : f.getValue());
+        }
+        return out;
+    }
+
+    /** The upstream response's end-to-end fields (framing left to the proxy, {@code Content-Length} kept). */
+    static HttpHeaders upstreamResponseFields(HttpFields fields) {
+        Set<String> dropped = connectionListed(fields);
+        HttpHeaders out = new HttpHeaders();
+        for (HttpField f : fields) {
+            String name = f.getLowerCaseName();
+            if (HOP_BY_HOP.contains(name) || dropped.contains(name)) {
+                continue;
+            }
+            out.add(f.getName(), f.getValue() == null ? "" : f.getValue());
+        }
+        return out;
+    }
+
+    private static Set<String> connectionListed(HttpFields fields) {
+        Set<String> names = null;
+        for (HttpField f : fields) {
+            if (f.is("Connection") && f.getValue() != null) {
+                for (String token : f.getValue().split(",")) {
+                    String t = token.trim().toLowerCase(Locale.ROOT);
+                    if (!t.isEmpty() && !t.equals("close") && !t.equals("keep-alive")) {
+                        if (names == null) {
+                            names = new HashSet<>();
+                        }
+                        names.add(t);
+                    }
+                }
+            }
+        }
+        if (names == null) {
+            return Set.of();
+        }
+        // The relay sets or recomputes these itself; a client naming them in Connection changes nothing.
+        names.remove("host");
+        names.remove("content-length");
+        return names;
+    }
+}

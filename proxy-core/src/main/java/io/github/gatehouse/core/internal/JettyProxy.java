@@ -1,0 +1,102 @@
+package io.github.gatehouse.core.internal;
+
+import java.io.IOException;
+import org.eclipse.jetty.client.HttpClient;
+import org.eclipse.jetty.http.HttpCookieStore;
+import org.eclipse.jetty.server.HttpConfiguration;
+import org.eclipse.jetty.server.NetworkConnectionLimit;
+import org.eclipse.jetty.server.Server;
+import org.eclipse.jetty.server.ServerConnector;
+import org.eclipse.jetty.server.handler.GracefulHandler;
+import org.eclipse.jetty.util.thread.QueuedThreadPool;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/** The Jetty server, connector, upstream client and handler chain behind one {@code ProxyServer}. */
+public final class JettyProxy {
+    private static final Logger LOG = LoggerFactory.getLogger(JettyProxy.class);
+
+    private final ProxyConfig config;
+    private Server server;
+    private ServerConnector connector;
+
+    /** Creates the proxy for {@code config}; nothing is bound until {@link #start()}. */
+    public JettyProxy(ProxyConfig config) {
+        this.config = config;
+    }
+
+    /**
+     * Binds and starts.
+     *
+     * @throws IOException if the address cannot be bound or a component fails to start
+     */
+    public void start() throws IOException {
+        QueuedThreadPool threads = new QueuedThreadPool(256, 4);
+        threads.setName("gatehouse-" + config.viaName());
+        server = new Server(threads);
+
+        HttpConfiguration http = new HttpConfiguration();
+        http.setRequestHeaderSize(config.maxRequestHeaderSize());
+        http.setSendServerVersion(false);
+        http.setSendXPoweredBy(false);
+        http.setSendDateHeader(false);
+        http.setIdleTimeout(config.idleTimeout().toMillis());
+
+        connector = new ServerConnector(server, new TargetFormConnectionFactory(http));
+        connector.setHost(config.bindAddress());
+        connector.setPort(config.port());
+        connector.setIdleTimeout(config.idleTimeout().toMillis());
+        connector.setAcceptQueueSize(1024);
+        server.addConnector(connector);
+        server.addBean(new NetworkConnectionLimit(config.maxConnections(), server));
+
+        HttpClient client = new HttpClient();
+        client.setExecutor(threads);
+        client.setConnectTimeout(config.connectTimeout().toMillis());
+        client.setIdleTimeout(config.idleTimeout().toMillis());
+        client.setFollowRedirects(false);
+        client.setHttpCookieStore(new HttpCookieStore.Empty());
+        client.setUserAgentField(null);
+        client.setMaxConnectionsPerDestination(config.maxConnectionsPerUpstream());
+        client.setMaxRequestsQueuedPerDestination(Math.max(4096, config.maxConnectionsPerUpstream() * 4));
+        client.setMaxResponseHeadersSize(config.maxResponseHeaderSize());
+        client.setRequestBufferSize(16 * 1024);
+        client.setResponseBufferSize(16 * 1024);
+        client.getContentDecoderFactories().clear();
+        client.getProtocolHandlers().clear();
+        server.addBean(client);
+
+        GatehouseConnectHandler connect = new GatehouseConnectHandler(config.viaName());
+        connect.setConnectTimeout(config.connectTimeout().toMillis());
+        connect.setIdleTimeout(config.idleTimeout().toMillis());
+        RelayHandler relay = new RelayHandler(config, client, connect);
+        server.setHandler(new GracefulHandler(relay));
+        server.setStopTimeout(config.drainTimeout().toMillis());
+        try {
+            server.start();
+        } catch (Exception e) {
+            try {
+                server.stop();
+            } catch (Exception suppressed) {
+                e.addSuppressed(suppressed);
+            }
+            throw new IOException("cannot start proxy on " + config.bindAddress() + ":" + config.port(), e);
+        }
+        LOG.info("gatehouse {} listening on {}:{}{}{}", config.viaName(), config.bindAddress(), port(),
+                config.forward() ? " (forward proxy)" : "", config.routes().isEmpty() ? "" : " (" + config.routes().size() + " routes)");
+    }
+
+    /** The bound port. */
+    public int port() {
+        return connector.getLocalPort();
+    }
+
+    /** Stops gracefully within the drain time. */
+    public void stop() {
+        try {
+            server.stop();
+        } catch (Exception e) {
+            LOG.warn("gatehouse {} did not stop cleanly: {}", config.viaName(), Failures.describe(e));
+        }
+    }
+}

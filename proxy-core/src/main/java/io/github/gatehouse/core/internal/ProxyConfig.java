@@ -1,0 +1,45 @@
+package io.github.gatehouse.core.internal;
+
+import io.github.gatehouse.core.AccessLog;
+import io.github.gatehouse.core.Authenticator;
+import io.github.gatehouse.core.HttpCache;
+import io.github.gatehouse.core.ProxyFilter;
+import io.github.gatehouse.core.Route;
+import java.time.Duration;
+import java.util.List;
+import java.util.Set;
+
+/** The immutable configuration a {@code ProxyServer.Builder} produced. */
+public record ProxyConfig(
+        String bindAddress,
+        int port,
+        boolean forward,
+        Set<Integer> connectPorts,
+        List<Route> routes,
+        List<ProxyFilter> filters,
+        Authenticator authenticator,
+        HttpCache cache,
+        AccessLog accessLog,
+        Duration connectTimeout,
+        Duration idleTimeout,
+        Duration upstreamTimeout,
+        Duration exchangeTimeout,
+        Duration drainTimeout,
+        int maxRequestHeaderSize,
+        int maxRequestHeaders,
+        int maxResponseHeaderSize,
+        int maxConnections,
+        int maxConnectionsPerUpstream,
+        String viaName,
+        List<Cidr> trustedProxies) {
+
+    /** Whether {@code address} is a trusted proxy whose forwarding headers are kept. */
+    public boolean isTrusted(java.net.InetAddress address) {
+        for (Cidr c : trustedProxies) {
+            if (c.contains(address)) {
+                return true;
+            }
+        }
+        return false;
+    }
+}

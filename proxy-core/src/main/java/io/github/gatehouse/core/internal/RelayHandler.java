@@ -1,0 +1,634 @@
+package io.github.gatehouse.core.internal;
+
+import io.github.gatehouse.core.AccessLogEntry;
+import io.github.gatehouse.core.AuthResult;
+import io.github.gatehouse.core.BodyFilter;
+import io.github.gatehouse.core.CacheLookup;
+import io.github.gatehouse.core.CachedResponse;
+import io.github.gatehouse.core.Credentials;
+import io.github.gatehouse.core.Exchange.Mode;
+import io.github.gatehouse.core.HttpHeaders;
+import io.github.gatehouse.core.ProxyFilter;
+import io.github.gatehouse.core.Route;
+import io.github.gatehouse.core.Upstream;
+import io.github.gatehouse.core.UpstreamPool;
+import io.github.gatehouse.core.Verdict;
+import java.net.InetSocketAddress;
+import java.net.SocketAddress;
+import java.net.URI;
+import java.nio.ByteBuffer;
+import java.nio.charset.StandardCharsets;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Locale;
+import java.util.Optional;
+import java.util.concurrent.CompletionStage;
+import java.util.concurrent.ThreadLocalRandom;
+import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.concurrent.atomic.AtomicLong;
+import org.eclipse.jetty.client.HttpClient;
+import org.eclipse.jetty.http.HttpField;
+import org.eclipse.jetty.http.HttpFields;
+import org.eclipse.jetty.http.HttpHeader;
+import org.eclipse.jetty.http.HttpURI;
+import org.eclipse.jetty.server.Handler;
+import org.eclipse.jetty.server.Request;
+import org.eclipse.jetty.server.Response;
+import org.eclipse.jetty.util.Callback;
+import org.eclipse.jetty.util.thread.Scheduler;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * The life of an exchange, phase by phase (DESIGN.md "The life of an exchange"):
+ * <ol>
+ *   <li>{@link #handle}: request head checks (header count, forwarding loop) -> 400/431/508</li>
+ *   <li>{@link #resolveTarget}: absolute-form or CONNECT authority (forward), route match (reverse) -> 400/404</li>
+ *   <li>{@link #authenticate} -> 407 / 401 / 403</li>
+ *   <li>{@link #runRequestFilters}, in builder order -> the filter's answer</li>
+ *   <li>{@link #lookupCache}: hit -> {@link CachedResponseSender}</li>
+ *   <li>{@link #pickUpstream} from the route's pool</li>
+ *   <li>{@link UpstreamRelay}: the upstream request with the streamed body -> 502 / 504</li>
+ *   <li>response head filters and the cache's store decision ({@link #prepareResponse})</li>
+ *   <li>the response body, streamed through body filters and into the cache</li>
+ *   <li>{@link ExchangeCallback}: access log line, per-exchange state released</li>
+ * </ol>
+ * {@code CONNECT} goes through phases 1 to 4, then to Jetty's {@code ConnectHandler} (the wrapped handler).
+ */
+final class RelayHandler extends Handler.Wrapper {
+    private static final Logger LOG = LoggerFactory.getLogger(RelayHandler.class);
+    private static final ByteBuffer EMPTY = ByteBuffer.allocate(0).asReadOnlyBuffer();
+
+    private final ProxyConfig config;
+    private final HttpClient client;
+    private final String idPrefix = String.format("%04x", ThreadLocalRandom.current().nextInt(0x10000));
+    private final AtomicLong ids = new AtomicLong();
+    private volatile Scheduler scheduler;
+
+    RelayHandler(ProxyConfig config, HttpClient client, Handler connectHandler) {
+        super(connectHandler);
+        this.config = config;
+        this.client = client;
+    }
+
+    @Override
+    protected void doStart() throws Exception {
+        super.doStart();
+        scheduler = client.getScheduler();
+    }
+
+    ProxyConfig config() {
+        return config;
+    }
+
+    HttpClient client() {
+        return client;
+    }
+
+    Scheduler scheduler() {
+        return scheduler;
+    }
+
+    // ---- phase 1: the request head ------------------------------------------------------------------------
+
+    @Override
+    public boolean handle(Request request, Response response, Callback callback) {
+        String rawTarget = TargetFormConnectionFactory.rawTarget(request);
+        ExchangeImpl exchange = new ExchangeImpl(idPrefix + "-" + ids.incrementAndGet(),
+                address(request.getConnectionMetaData().getRemoteSocketAddress()),
+                address(request.getConnectionMetaData().getLocalSocketAddress()),
+                rawTarget != null ? rawTarget : request.getHttpURI().asString());
+        ExchangeCallback done = new ExchangeCallback(exchange, request, response, callback);
+        try {
+            checkHead(exchange, request, response, done, rawTarget);
+        } catch (Throwable t) {
+            LOG.error("{} failed unexpectedly in the relay", exchange.id(), t);
+            internalError(exchange, response, done, "proxy internal error");
+        }
+        return true;
+    }
+
+    private void checkHead(ExchangeImpl exchange, Request request, Response response, ExchangeCallback done,
+            String rawTarget) {
+        HttpFields fields = request.getHeaders();
+        if (fields.size() > config.maxRequestHeaders()) {
+            answer(exchange, response, done, 431, "too many header fields (" + fields.size() + ", limit "
+                    + config.maxRequestHeaders() + ")", null, null, true);
+            return;
+        }
+        for (HttpField via : fields.getFields(HttpHeader.VIA)) {
+            if (containsViaToken(via.getValue(), config.viaName())) {
+                answer(exchange, response, done, 508, "forwarding loop detected: the request already passed through "
+                        + config.viaName(), "proxy_loop_detected", null, true);
+                return;
+            }
+        }
+        resolveTarget(exchange, request, response, done, rawTarget);
+    }
+
+    static boolean containsViaToken(String via, String name) {
+        if (via == null) {
+            return false;
+        }
+        for (String element : via.split(",")) {
+            String[] parts = element.trim().split("\\s+");
+            if (parts.length >= 2 && parts[1].equalsIgnoreCase(name)) {
+                return true;
+            }
+        }
+        return false;
+    }
+
+    // ---- phase 2: the target ------------------------------------------------------------------------------
+
+    private void resolveTarget(ExchangeImpl exchange, Request request, Response response, ExchangeCallback done,
+            String rawTarget) {
+        String method = request.getMethod();
+        HttpURI uri = request.getHttpURI();
+        String version = request.getConnectionMetaData().getProtocol();
+
+        if ("CONNECT".equals(method)) {
+            resolveConnect(exchange, request, response, done, uri, version);
+            return;
+        }
+        if ("*".equals(rawTarget)) {
+            if ("OPTIONS".equals(method)) {
+                HttpHeaders allow = new HttpHeaders().add("Allow", "GET, HEAD, POST, PUT, DELETE, PATCH, OPTIONS, CONNECT");
+                answer(exchange, response, done, 200, "OK", null, allow, false);
+            } else {
+                answer(exchange, response, done, 400, "request target * is only valid for OPTIONS", "http_request_error", null, true);
+            }
+            return;
+        }
+        boolean absoluteForm = rawTarget != null && !rawTarget.startsWith("/");
+        if (uri.getHost() == null || uri.getHost().isEmpty()) {
+            answer(exchange, response, done, 400, "request has no target host (expected: a Host header or an absolute URI)",
+                    "http_request_error", null, true);
+            return;
+        }
+        String rawPath = uri.getPath() == null || uri.getPath().isEmpty() ? "/" : uri.getPath();
+        if (hasDotSegment(rawPath)) {
+            answer(exchange, response, done, 400, "path has dot segments (expected: a normalised path)",
+                    "http_request_error", null, true);
+            return;
+        }
+        String query = uri.getQuery();
+
+        Mode mode;
+        Route route = null;
+        URI target;
+        if (absoluteForm && config.forward()) {
+            String scheme = uri.getScheme() == null ? "" : uri.getScheme().toLowerCase(Locale.ROOT);
+            if (!scheme.equals("http") && !scheme.equals("https")) {
+                answer(exchange, response, done, 400, "unsupported scheme '" + scheme + "' (expected: http or https)",
+                        "http_request_error", null, true);
+                return;
+            }
+            mode = Mode.FORWARD;
+            target = buildUri(scheme, uri.getHost(), uri.getPort(), rawPath, query);
+        } else {
+            String host = RequestHeadImpl.normalizeHost(uri.getHost());
+            for (Route r : config.routes()) {
+                if (r.matches(host, rawPath)) {
+                    route = r;
+                    break;
+                }
+            }
+            if (route == null) {
+                if (config.forward() && !absoluteForm) {
+                    answer(exchange, response, done, 400, "not a proxy request: origin-form target " + rawPath
+                            + " (expected: absolute-form such as GET http://host/path)", "http_request_error", null, true);
+                } else {
+                    answer(exchange, response, done, 404, "no route for " + host + rawPath, "destination_not_found",
+                            null, false);
+                }
+                return;
+            }
+            mode = Mode.REVERSE;
+            String scheme = request.isSecure() ? "https" : "http";
+            target = buildUri(scheme, uri.getHost(), uri.getPort(), rawPath, query);
+        }
+        exchange.mode(mode);
+        exchange.route(route);
+        String credentialHeader = config.authenticator() == null ? null
+                : (mode == Mode.REVERSE ? "Authorization" : "Proxy-Authorization");
+        exchange.request(new RequestHeadImpl(method, version, target,
+                HeaderRules.clientRequestFields(request.getHeaders(), credentialHeader)));
+
+        if ("TRACE".equals(method) || "OPTIONS".equals(method)) {
+            if (!applyMaxForwards(exchange, request, response, done)) {
+                return;
+            }
+        }
+        authenticate(exchange, request, response, done);
+    }
+
+    private void resolveConnect(ExchangeImpl exchange, Request request, Response response, ExchangeCallback done,
+            HttpURI uri, String version) {
+        if (!config.forward()) {
+            answer(exchange, response, done, 405, "CONNECT is not accepted by this reverse proxy", null,
+                    new HttpHeaders().add("Allow", "GET, HEAD, POST, PUT, DELETE, PATCH, OPTIONS"), true);
+            return;
+        }
+        String host = uri.getHost();
+        int port = uri.getPort();
+        if (host == null || host.isEmpty() || port <= 0) {
+            answer(exchange, response, done, 400, "CONNECT target must be host:port", "http_request_error", null, true);
+            return;
+        }
+        if (!config.connectPorts().contains(port)) {
+            answer(exchange, response, done, 403, "CONNECT to port " + port + " is not allowed (allowed: "
+                    + config.connectPorts() + ")", "destination_ip_prohibited", null, false);
+            return;
+        }
+        exchange.mode(Mode.TUNNEL);
+        exchange.request(new RequestHeadImpl("CONNECT", version, buildUri("https", host, port, "", null),
+                HeaderRules.clientRequestFields(request.getHeaders(), null)));
+        authenticate(exchange, request, response, done);
+    }
+
+    private static boolean hasDotSegment(String rawPath) {
+        String p = rawPath.toLowerCase(Locale.ROOT).replace("%2e", ".");
+        for (String segment : p.split("/", -1)) {
+            if (segment.equals(".") || segment.equals("..")) {
+                return true;
+            }
+        }
+        return false;
+    }
+
+    private static URI buildUri(String scheme, String host, int port, String rawPath, String query) {
+        String h = host.indexOf(':') >= 0 && !host.startsWith("[") ? "[" + host + "]" : host;
+        StringBuilder sb = new StringBuilder(scheme).append("://").append(h);
+        if (port > 0) {
+            sb.append(':').append(port);
+        }
+        sb.append(rawPath);
+        if (query != null) {
+            sb.append('?').append(query);
+        }
+        return URI.create(sb.toString());
+    }
+
+    /** Max-Forwards (RFC 9110 §7.6.2) for TRACE and OPTIONS: answer here at 0, else decrement. */
+    private boolean applyMaxForwards(ExchangeImpl exchange, Request request, Response response, ExchangeCallback done) {
+        HttpHeaders headers = exchange.requestImpl().headers();
+        String value = headers.get("Max-Forwards");
+        if (value == null) {
+            return true;
+        }
+        long n;
+        try {
+            n = Long.parseLong(value.trim());
+        } catch (NumberFormatException e) {
+            n = -1;
+        }
+        if (n < 0) {
+            answer(exchange, response, done, 400, "invalid Max-Forwards: " + value, "http_request_error", null, true);
+            return false;
+        }
+        if (n > 0) {
+            headers.set("Max-Forwards", Long.toString(Math.min(n - 1, Integer.MAX_VALUE)));
+            return true;
+        }
+        if ("OPTIONS".equals(exchange.request().method())) {
+            answer(exchange, response, done, 200, "OK", null,
+                    new HttpHeaders().add("Allow", "GET, HEAD, POST, PUT, DELETE, PATCH, OPTIONS, TRACE"), false);
+        } else {
+            traceEcho(exchange, request, response, done);
+        }
+        return false;
+    }
+
+    /** Answers TRACE with the request as received, minus credentials and cookies (RFC 9110 §9.3.8). */
+    private void traceEcho(ExchangeImpl exchange, Request request, Response response, ExchangeCallback done) {
+        StringBuilder sb = new StringBuilder();
+        sb.append("TRACE ").append(exchange.originalTarget()).append(' ').append(exchange.request().version()).append("\r\n");
+        for (HttpField f : request.getHeaders()) {
+            String n = f.getLowerCaseName();
+            if (n.equals("authorization") || n.equals("proxy-authorization") || n.equals("cookie")) {
+                continue;
+            }
+            sb.append(f.getName()).append(": ").append(f.getValue()).append("\r\n");
+        }
+        sb.append("\r\n");
+        byte[] body = sb.toString().getBytes(StandardCharsets.ISO_8859_1);
+        response.setStatus(200);
+        response.getHeaders().put(HttpHeader.CONTENT_TYPE, "message/http");
+        response.getHeaders().put(HttpHeader.VIA, "1.1 " + config.viaName());
+        response.getHeaders().put(HttpHeader.CONTENT_LENGTH, body.length);
+        response.write(true, ByteBuffer.wrap(body), done);
+    }
+
+    // ---- phase 3: authentication --------------------------------------------------------------------------
+
+    private void authenticate(ExchangeImpl exchange, Request request, Response response, ExchangeCallback done) {
+        if (config.authenticator() == null) {
+            runRequestFilters(exchange, request, response, done);
+            return;
+        }
+        boolean reverse = exchange.mode() == Mode.REVERSE;
+        String header = reverse ? "Authorization" : "Proxy-Authorization";
+        Optional<Credentials> credentials = Credentials.parse(request.getHeaders().get(header));
+        CompletionStage<AuthResult> stage;
+        try {
+            stage = config.authenticator().authenticate(credentials, exchange);
+        } catch (RuntimeException e) {
+            LOG.error("{} authenticator {} threw", exchange.id(), config.authenticator(), e);
+            internalError(exchange, response, done, "authentication failed");
+            return;
+        }
+        if (stage == null) {
+            LOG.error("{} authenticator {} returned null (expected: a CompletionStage)", exchange.id(), config.authenticator());
+            internalError(exchange, response, done, "authentication failed");
+            return;
+        }
+        stage.whenComplete((result, failure) -> {
+            try {
+                if (failure != null || result == null) {
+                    LOG.error("{} authenticator {} failed", exchange.id(), config.authenticator(), failure);
+                    internalError(exchange, response, done, "authentication failed");
+                    return;
+                }
+                switch (result.kind()) {
+                    case AUTHENTICATED:
+                        exchange.user(result.user().orElseThrow());
+                        runRequestFilters(exchange, request, response, done);
+                        break;
+                    case CHALLENGE:
+                        HttpHeaders h = new HttpHeaders().add(reverse ? "WWW-Authenticate" : "Proxy-Authenticate",
+                                result.challenge().orElseThrow());
+                        answer(exchange, response, done, reverse ? 401 : 407, result.reason(), null, h, false);
+                        break;
+                    default:
+                        answer(exchange, response, done, 403, result.reason(), null, null, false);
+                }
+            } catch (Throwable t) {
+                LOG.error("{} failed after authentication", exchange.id(), t);
+                internalError(exchange, response, done, "proxy internal error");
+            }
+        });
+    }
+
+    // ---- phase 4: request filters -------------------------------------------------------------------------
+
+    private void runRequestFilters(ExchangeImpl exchange, Request request, Response response, ExchangeCallback done) {
+        List<ProxyFilter> filters = config.filters();
+        for (int i = 0; i < filters.size(); i++) {
+            ProxyFilter filter = filters.get(i);
+            Verdict verdict;
+            try {
+                verdict = filter.onRequest(exchange);
+            } catch (RuntimeException e) {
+                LOG.error("{} filter {} threw from onRequest", exchange.id(), filter, e);
+                internalError(exchange, response, done, "request filter failed");
+                return;
+            }
+            if (verdict == null) {
+                LOG.error("{}", new IllegalStateException("filter " + filter
+                        + " returned null from onRequest (expected: a Verdict)").getMessage());
+                internalError(exchange, response, done, "request filter failed");
+                return;
+            }
+            if (!verdict.proceeds()) {
+                answer(exchange, response, done, verdict.status(), verdict.reason(), null, verdict.headers(), false);
+                return;
+            }
+            exchange.filtersPassed(i + 1);
+        }
+        if (exchange.mode() == Mode.TUNNEL) {
+            openTunnel(exchange, request, response, done);
+        } else {
+            lookupCache(exchange, request, response, done);
+        }
+    }
+
+    private void openTunnel(ExchangeImpl exchange, Request request, Response response, ExchangeCallback done) {
+        exchange.upstream(exchange.requestImpl().authority());
+        try {
+            if (!super.handle(request, response, done)) {
+                answer(exchange, response, done, 400, "CONNECT could not be handled", "http_request_error", null, true);
+            }
+        } catch (Exception e) {
+            LOG.info("{} CONNECT {} failed: {}", exchange.id(), exchange.requestImpl().authority(), Failures.describe(e));
+            if (!response.isCommitted()) {
+                answer(exchange, response, done, 502, "tunnel failed", "proxy_internal_error", null, true);
+            } else {
+                done.failed(e);
+            }
+        }
+    }
+
+    // ---- phase 5: cache -----------------------------------------------------------------------------------
+
+    private void lookupCache(ExchangeImpl exchange, Request request, Response response, ExchangeCallback done) {
+        if (config.cache() == null) {
+            pickUpstream(exchange, request, response, done, CacheLookup.miss());
+            return;
+        }
+        CompletionStage<CacheLookup> stage;
+        try {
+            stage = config.cache().lookup(exchange);
+        } catch (RuntimeException e) {
+            LOG.error("{} cache lookup threw; going upstream", exchange.id(), e);
+            stage = null;
+        }
+        if (stage == null) {
+            pickUpstream(exchange, request, response, done, CacheLookup.miss());
+            return;
+        }
+        stage.whenComplete((lookup, failure) -> {
+            try {
+                if (failure != null || lookup == null) {
+                    LOG.warn("{} cache lookup failed; going upstream: {}", exchange.id(),
+                            failure == null ? "null lookup" : Failures.describe(failure));
+                    pickUpstream(exchange, request, response, done, CacheLookup.miss());
+                } else if (lookup.kind() == CacheLookup.Kind.HIT) {
+                    new CachedResponseSender(this, exchange, request, response, done)
+                            .send(lookup.response().orElseThrow());
+                } else {
+                    pickUpstream(exchange, request, response, done, lookup);
+                }
+            } catch (Throwable t) {
+                LOG.error("{} failed after cache lookup", exchange.id(), t);
+                internalError(exchange, response, done, "proxy internal error");
+            }
+        });
+    }
+
+    // ---- phase 6: upstream choice -------------------------------------------------------------------------
+
+    private void pickUpstream(ExchangeImpl exchange, Request request, Response response, ExchangeCallback done,
+            CacheLookup lookup) {
+        RequestHeadImpl head = exchange.requestImpl();
+        URI upstreamUri;
+        String hostHeader = null;
+        if (exchange.mode() == Mode.REVERSE) {
+            Route route = exchange.route().orElseThrow();
+            UpstreamPool pool = route.pool().orElseThrow();
+            Upstream upstream;
+            try {
+                upstream = pool.balancer().pick(pool.members(), exchange);
+            } catch (RuntimeException e) {
+                LOG.error("{} load balancer {} threw", exchange.id(), pool.balancer(), e);
+                upstream = null;
+            }
+            if (upstream == null) {
+                answer(exchange, response, done, 503, "no upstream available for " + route, "destination_unavailable", null, false);
+                return;
+            }
+            String path = route.rewritePath(head.path());
+            String q = head.query();
+            upstreamUri = URI.create(upstream.uri() + path + (q == null ? "" : "?" + q));
+            exchange.upstream(upstream.authority());
+            switch (route.hostHeaderPolicy()) {
+                case UPSTREAM:
+                    hostHeader = upstream.authority();
+                    break;
+                case FIXED:
+                    hostHeader = route.fixedHost().orElseThrow();
+                    break;
+                default:
+                    String h = head.host().indexOf(':') >= 0 ? "[" + head.host() + "]" : head.host();
+                    int defaultPort = head.scheme().equals("https") ? 443 : 80;
+                    hostHeader = head.port() == defaultPort ? h : h + ":" + head.port();
+            }
+        } else {
+            upstreamUri = head.uri();
+            exchange.upstream(head.authority());
+        }
+        new UpstreamRelay(this, exchange, request, response, done, lookup, upstreamUri, hostHeader).send();
+    }
+
+    // ---- phase 8: response head (shared by upstream and cached responses) ---------------------------------
+
+    /**
+     * Runs response filters in reverse order over {@code head}, applies it to the client response and returns the
+     * body filter chain the filters asked for (or null). Returns {@link Optional#empty()} wrapped in a failure
+     * signal when a filter failed: the caller then answers 500.
+     */
+    BodyFilterChain prepareResponse(ExchangeImpl exchange, Response response, ResponseHeadImpl head, boolean hasBody) {
+        List<ProxyFilter> filters = config.filters();
+        List<BodyFilter> bodyFilters = null;
+        for (int i = exchange.filtersPassed() - 1; i >= 0; i--) {
+            ProxyFilter filter = filters.get(i);
+            filter.onResponse(exchange, head);
+        }
+        if (hasBody) {
+            for (int i = exchange.filtersPassed() - 1; i >= 0; i--) {
+                ProxyFilter filter = filters.get(i);
+                Optional<BodyFilter> bf = filter.responseBody(exchange, head);
+                if (bf != null && bf.isPresent()) {
+                    if (bodyFilters == null) {
+                        bodyFilters = new ArrayList<>(2);
+                    }
+                    bodyFilters.add(bf.get());
+                }
+            }
+        }
+        response.setStatus(head.status());
+        HttpFields.Mutable out = response.getHeaders();
+        head.headers().forEachField(out::add);
+        int status = head.status();
+        if (bodyFilters != null || status == 204 || status == 304 || status < 200) {
+            out.remove(HttpHeader.CONTENT_LENGTH);
+        }
+        return bodyFilters == null ? null : new BodyFilterChain(exchange.id(), bodyFilters);
+    }
+
+    // ---- answers ------------------------------------------------------------------------------------------
+
+    void answer(ExchangeImpl exchange, Response response, Callback done, int status, String reason,
+            String proxyStatusError, HttpHeaders extra, boolean close) {
+        exchange.reason(reason);
+        if (LOG.isInfoEnabled()) {
+            LOG.info("{} {} {} -> {} {}", exchange.id(), exchange.request() != null ? exchange.request().method() : "-",
+                    exchange.originalTarget(), status, reason);
+        }
+        if (response.isCommitted()) {
+            done.failed(new IllegalStateException("cannot answer " + status + ": response already committed"));
+            return;
+        }
+        PlainTextResponses.write(response, done, config.viaName(), status, reason, proxyStatusError, extra, close);
+    }
+
+    void internalError(ExchangeImpl exchange, Response response, Callback done, String reason) {
+        answer(exchange, response, done, 500, reason, "proxy_internal_error", null, false);
+    }
+
+    static InetSocketAddress address(SocketAddress address) {
+        return address instanceof InetSocketAddress ? (InetSocketAddress) address
+                : InetSocketAddress.createUnresolved("0.0.0.0", 0);
+    }
+
+    Duration idleTimeout() {
+        return config.idleTimeout();
+    }
+
+    static ByteBuffer empty() {
+        return EMPTY;
+    }
+
+    // ---- phase 10: the end of an exchange ------------------------------------------------------------------
+
+    /** Completes the exchange exactly once: writes the access-log line, then completes Jetty's callback. */
+    final class ExchangeCallback implements Callback {
+        private final ExchangeImpl exchange;
+        private final Request request;
+        private final Response response;
+        private final Callback callback;
+        private final AtomicBoolean completed = new AtomicBoolean();
+
+        ExchangeCallback(ExchangeImpl exchange, Request request, Response response, Callback callback) {
+            this.exchange = exchange;
+            this.request = request;
+            this.response = response;
+            this.callback = callback;
+        }
+
+        @Override
+        public void succeeded() {
+            if (completed.compareAndSet(false, true)) {
+                log(true, null);
+                callback.succeeded();
+            }
+        }
+
+        @Override
+        public void failed(Throwable failure) {
+            if (completed.compareAndSet(false, true)) {
+                if (exchange.reason() == null) {
+                    exchange.reason(Failures.describe(failure));
+                }
+                log(false, failure);
+                callback.failed(failure);
+            }
+        }
+
+        @Override
+        public InvocationType getInvocationType() {
+            return InvocationType.NON_BLOCKING;
+        }
+
+        private void log(boolean ok, Throwable failure) {
+            try {
+                HttpFields h = request.getHeaders();
+                String method = request.getMethod();
+                String target = "CONNECT".equals(method) ? exchange.originalTarget()
+                        : exchange.request() != null ? exchange.request().uri().toString() : exchange.originalTarget();
+                InetSocketAddress client = exchange.clientAddress();
+                String clientIp = client.getAddress() != null ? client.getAddress().getHostAddress() : client.getHostString();
+                config.accessLog().log(new AccessLogEntry(exchange.id(), exchange.startTime(),
+                        Duration.ofNanos(System.nanoTime() - exchange.startNanos()), clientIp,
+                        exchange.user().orElse(null), method, target, request.getConnectionMetaData().getProtocol(),
+                        response.isCommitted() || ok ? response.getStatus() : 0, exchange.bytesIn(),
+                        Response.getContentBytesWritten(response), exchange.upstream(),
+                        exchange.cacheStatus().orElse(null), h.get(HttpHeader.REFERER), h.get(HttpHeader.USER_AGENT),
+                        exchange.reason(), ok));
+            } catch (RuntimeException e) {
+                LOG.error("{} access log failed", exchange.id(), e);
+            }
+        }
+    }
+}

@@ -1,0 +1,399 @@
+package io.github.gatehouse.core.internal;
+
+import io.github.gatehouse.core.CacheDecision;
+import io.github.gatehouse.core.CacheLookup;
+import io.github.gatehouse.core.CacheWriter;
+import io.github.gatehouse.core.CachedResponse;
+import io.github.gatehouse.core.Exchange.Mode;
+import io.github.gatehouse.core.HttpCache;
+import io.github.gatehouse.core.HttpHeaders;
+import java.net.InetAddress;
+import java.net.URI;
+import java.nio.ByteBuffer;
+import java.util.Optional;
+import java.util.concurrent.CancellationException;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicBoolean;
+import org.eclipse.jetty.client.Result;
+import org.eclipse.jetty.http.HttpFields;
+import org.eclipse.jetty.http.HttpHeader;
+import org.eclipse.jetty.http.HttpVersion;
+import org.eclipse.jetty.io.Content;
+import org.eclipse.jetty.server.Request;
+import org.eclipse.jetty.server.Response;
+import org.eclipse.jetty.util.Callback;
+import org.eclipse.jetty.util.thread.Scheduler;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * Phases 7 to 9 of one exchange: sends the upstream request with the client's body streaming into it, and relays
+ * the upstream response to the client chunk by chunk. The next upstream chunk is demanded only once the previous
+ * one was written to the client, so the heap holds at most a chunk or two per exchange, whatever the body size.
+ *
+ * <p>Failure rules: before the client response is committed, an upstream failure becomes a 502/504 answer (or a
+ * stale cached response); after it, the client response is aborted, never completed as if the body were whole. A
+ * client that goes away aborts the upstream request.
+ */
+final class UpstreamRelay implements org.eclipse.jetty.client.Response.Listener {
+    private static final Logger LOG = LoggerFactory.getLogger(UpstreamRelay.class);
+
+    private final RelayHandler relay;
+    private final ExchangeImpl exchange;
+    private final Request clientRequest;
+    private final Response clientResponse;
+    private final Callback done;
+    private final CacheLookup lookup;
+    private final URI upstreamUri;
+    private final String hostHeader;
+    private final AtomicBoolean finished = new AtomicBoolean();
+
+    private volatile Scheduler.Task headTimeout;
+    private volatile CacheWriter cacheWriter;
+    private volatile BodyFilterChain bodyFilters;
+    /** Set when this relay no longer drives the client response (served from cache, blocked, answered). */
+    private volatile boolean handedOff;
+    private volatile boolean lastWritten;
+    private volatile Throwable clientFailure;
+    private volatile Result result;
+    private volatile HttpFields upstreamTrailers;
+
+    UpstreamRelay(RelayHandler relay, ExchangeImpl exchange, Request clientRequest, Response clientResponse,
+            Callback done, CacheLookup lookup, URI upstreamUri, String hostHeader) {
+        this.relay = relay;
+        this.exchange = exchange;
+        this.clientRequest = clientRequest;
+        this.clientResponse = clientResponse;
+        this.done = done;
+        this.lookup = lookup;
+        this.upstreamUri = upstreamUri;
+        this.hostHeader = hostHeader;
+    }
+
+    // ---- phase 7: the upstream request --------------------------------------------------------------------
+
+    void send() {
+        ProxyConfig config = relay.config();
+        RequestHeadImpl head = exchange.requestImpl();
+        boolean hasBody = clientRequest.getLength() > 0
+                || (clientRequest.getLength() < 0 && clientRequest.getHeaders().contains(HttpHeader.TRANSFER_ENCODING));
+        org.eclipse.jetty.client.Request upstreamRequest = relay.client().newRequest(upstreamUri)
+                .method(head.method())
+                .version(HttpVersion.HTTP_1_1)
+                .idleTimeout(config.idleTimeout().toMillis(), TimeUnit.MILLISECONDS)
+                .timeout(config.exchangeTimeout().toMillis(), TimeUnit.MILLISECONDS)
+                .headers(h -> copyRequestHeaders(head, h));
+        if (hasBody || clientRequest.getLength() == 0 && clientRequest.getHeaders().contains(HttpHeader.CONTENT_LENGTH)) {
+            upstreamRequest.body(new ClientRequestContent(clientRequest, exchange));
+        }
+        upstreamRequest.onRequestSuccess(r -> startHeadTimeout(r));
+        if (LOG.isDebugEnabled()) {
+            LOG.debug("{} upstreamRequest {} {} {}", exchange.id(), head.method(), upstreamUri, head.headers());
+        }
+        upstreamRequest.send(this);
+    }
+
+    private void copyRequestHeaders(RequestHeadImpl head, HttpFields.Mutable h) {
+        head.headers().forEachField(h::add);
+        if (hostHeader != null) {
+            h.put(HttpHeader.HOST, hostHeader);
+        }
+        String version = head.version() != null && head.version().startsWith("HTTP/") ? head.version().substring(5) : "1.1";
+        h.add(HttpHeader.VIA, version + " " + relay.config().viaName());
+        if (HeaderRules.acceptsTrailers(clientRequest.getHeaders())) {
+            h.put(HttpHeader.TE, "trailers");
+        }
+        if (exchange.mode() == Mode.REVERSE) {
+            addForwardedHeaders(head, h);
+        }
+        if (lookup.kind() == CacheLookup.Kind.REVALIDATE) {
+            lookup.conditionalHeaders().forEachField(h::put);
+        }
+    }
+
+    /** X-Forwarded-For/-Proto/-Host and RFC 7239 Forwarded; client-sent copies kept only from trusted proxies. */
+    private void addForwardedHeaders(RequestHeadImpl head, HttpFields.Mutable h) {
+        InetAddress client = exchange.clientAddress().getAddress();
+        boolean trusted = client != null && relay.config().isTrusted(client);
+        String clientIp = client == null ? "unknown" : client.getHostAddress();
+        if (!trusted) {
+            h.remove("X-Forwarded-For");
+            h.remove("X-Forwarded-Proto");
+            h.remove("X-Forwarded-Host");
+            h.remove("X-Forwarded-Port");
+            h.remove(HttpHeader.FORWARDED);
+            h.remove("X-Real-IP");
+        }
+        String xff = h.get("X-Forwarded-For");
+        h.put("X-Forwarded-For", xff == null || xff.isBlank() ? clientIp : xff + ", " + clientIp);
+        String host = exchange.request().headers().get("Host");
+        String publicHost = clientRequest.getHeaders().get(HttpHeader.HOST);
+        if (!h.contains("X-Forwarded-Proto")) {
+            h.put("X-Forwarded-Proto", head.scheme());
+        }
+        if (!h.contains("X-Forwarded-Host") && publicHost != null) {
+            h.put("X-Forwarded-Host", publicHost);
+        }
+        String forNode = client instanceof java.net.Inet6Address ? "\"[" + clientIp + "]\"" : clientIp;
+        StringBuilder element = new StringBuilder("for=").append(forNode);
+        if (publicHost != null) {
+            element.append(";host=").append(forwardedValue(publicHost));
+        }
+        element.append(";proto=").append(head.scheme());
+        String existing = h.get(HttpHeader.FORWARDED);
+        h.put(HttpHeader.FORWARDED, existing == null || existing.isBlank() ? element.toString() : existing + ", " + element);
+        if (host != null) {
+            LOG.trace("{} client Host {}", exchange.id(), host);
+        }
+    }
+
+    private static String forwardedValue(String v) {
+        for (int i = 0; i < v.length(); i++) {
+            char c = v.charAt(i);
+            if (!(Character.isLetterOrDigit(c) || c == '.' || c == '-' || c == '_')) {
+                return "\"" + v.replace("\\", "\\\\").replace("\"", "\\\"") + "\"";
+            }
+        }
+        return v;
+    }
+
+    private void startHeadTimeout(org.eclipse.jetty.client.Request upstreamRequest) {
+        long ms = relay.config().upstreamTimeout().toMillis();
+        Scheduler scheduler = relay.scheduler();
+        if (scheduler == null || result != null) {
+            return;
+        }
+        headTimeout = scheduler.schedule(() -> upstreamRequest.abort(new Failures.UpstreamHeadTimeout(
+                "upstream sent no response within " + relay.config().upstreamTimeout().toSeconds() + "s")),
+                ms, TimeUnit.MILLISECONDS);
+    }
+
+    private void cancelHeadTimeout() {
+        Scheduler.Task task = headTimeout;
+        if (task != null) {
+            task.cancel();
+        }
+    }
+
+    // ---- phase 8: the response head -----------------------------------------------------------------------
+
+    @Override
+    public void onBegin(org.eclipse.jetty.client.Response upstreamResponse) {
+        cancelHeadTimeout();
+    }
+
+    @Override
+    public void onHeaders(org.eclipse.jetty.client.Response upstreamResponse) {
+        cancelHeadTimeout();
+        try {
+            HttpHeaders fields = HeaderRules.upstreamResponseFields(upstreamResponse.getHeaders());
+            HttpVersion version = upstreamResponse.getVersion();
+            String v = version == null ? "1.1" : version.asString().replace("HTTP/", "");
+            fields.add("Via", v + " " + relay.config().viaName());
+            ResponseHeadImpl head = new ResponseHeadImpl(upstreamResponse.getStatus(), fields);
+            if (LOG.isDebugEnabled()) {
+                LOG.debug("{} upstreamResponse {} {}", exchange.id(), head.status(), head.headers());
+            }
+            HttpCache cache = relay.config().cache();
+            if (cache != null) {
+                CacheDecision decision = cache.onUpstreamResponse(exchange, lookup, head);
+                if (decision != null && decision.kind() == CacheDecision.Kind.SERVE) {
+                    handedOff = true;
+                    upstreamResponse.abort(new CancellationException("upstream response replaced by a cached one"));
+                    new CachedResponseSender(relay, exchange, clientRequest, clientResponse, done)
+                            .send(decision.response().orElseThrow());
+                    return;
+                }
+                if (decision != null && decision.kind() == CacheDecision.Kind.STORE) {
+                    cacheWriter = decision.writer().orElseThrow();
+                }
+            }
+            boolean hasBody = !"HEAD".equals(exchange.request().method()) && head.status() != 204 && head.status() != 304;
+            bodyFilters = relay.prepareResponse(exchange, clientResponse, head, hasBody);
+            clientResponse.setTrailersSupplier(() -> upstreamTrailers);
+        } catch (Throwable t) {
+            LOG.error("{} failed while preparing the response head", exchange.id(), t);
+            takeOver(upstreamResponse, new CancellationException("response head failed"));
+            relay.internalError(exchange, clientResponse, done, "response filter failed");
+        }
+    }
+
+    // ---- phase 9: the response body -----------------------------------------------------------------------
+
+    @Override
+    public void onContent(org.eclipse.jetty.client.Response upstreamResponse, Content.Chunk chunk, Runnable demander) {
+        if (handedOff) {
+            return;
+        }
+        ByteBuffer data = chunk.getByteBuffer();
+        CacheWriter writer = cacheWriter;
+        if (writer != null) {
+            try {
+                writer.write(data.asReadOnlyBuffer());
+            } catch (RuntimeException e) {
+                LOG.warn("{} cache writer failed; the response is no longer stored: {}", exchange.id(), Failures.describe(e));
+                abortCacheWriter(e);
+            }
+        }
+        ByteBuffer out = data;
+        BodyFilterChain filters = bodyFilters;
+        if (filters != null) {
+            out = filters.apply(data, false);
+            if (filters.isBlocked()) {
+                blocked(upstreamResponse, filters);
+                return;
+            }
+        }
+        if (!out.hasRemaining()) {
+            demander.run();
+            return;
+        }
+        boolean retained = chunk.canRetain();
+        if (retained) {
+            chunk.retain();
+        }
+        clientResponse.write(false, out, Callback.from(Callback.InvocationType.NON_BLOCKING, () -> {
+            if (retained) {
+                chunk.release();
+            }
+            demander.run();
+        }, failure -> {
+            if (retained) {
+                chunk.release();
+            }
+            clientGone(upstreamResponse, failure);
+        }));
+    }
+
+    @Override
+    public void onSuccess(org.eclipse.jetty.client.Response upstreamResponse) {
+        if (handedOff) {
+            return;
+        }
+        upstreamTrailers = upstreamResponse.getTrailers();
+        ByteBuffer out = RelayHandler.empty();
+        BodyFilterChain filters = bodyFilters;
+        if (filters != null) {
+            out = filters.apply(RelayHandler.empty(), true);
+            if (filters.isBlocked()) {
+                blocked(upstreamResponse, filters);
+                return;
+            }
+        }
+        clientResponse.write(true, out, Callback.from(Callback.InvocationType.NON_BLOCKING, () -> {
+            lastWritten = true;
+            CacheWriter writer = cacheWriter;
+            if (writer != null) {
+                cacheWriter = null;
+                try {
+                    writer.complete();
+                } catch (RuntimeException e) {
+                    LOG.warn("{} cache writer failed to complete: {}", exchange.id(), Failures.describe(e));
+                }
+            }
+            finish();
+        }, failure -> clientGone(upstreamResponse, failure)));
+    }
+
+    @Override
+    public void onComplete(Result result) {
+        cancelHeadTimeout();
+        this.result = result;
+        finish();
+    }
+
+    private void finish() {
+        Result r = result;
+        if (handedOff || r == null) {
+            return;
+        }
+        Throwable gone = clientFailure;
+        if (gone != null) {
+            if (finished.compareAndSet(false, true)) {
+                abortCacheWriter(gone);
+                LOG.info("{} client went away during the response: {}", exchange.id(), Failures.describe(gone));
+                done.failed(gone);
+            }
+            return;
+        }
+        if (lastWritten) {
+            if (finished.compareAndSet(false, true)) {
+                done.succeeded();
+            }
+            return;
+        }
+        if (!r.isFailed()) {
+            return; // the last write is still in flight; its callback finishes
+        }
+        if (!finished.compareAndSet(false, true)) {
+            return;
+        }
+        Throwable failure = r.getFailure();
+        abortCacheWriter(failure);
+        if (clientResponse.isCommitted()) {
+            exchange.reason("upstream failed mid-body: " + Failures.describe(failure));
+            LOG.info("{} {} {} upstream {} failed after the response began; aborting the client response: {}",
+                    exchange.id(), exchange.request().method(), exchange.request().uri(), exchange.upstream(),
+                    Failures.describe(failure));
+            done.failed(failure);
+            return;
+        }
+        HttpCache cache = relay.config().cache();
+        if (cache != null) {
+            Optional<CachedResponse> stale = Optional.empty();
+            try {
+                stale = cache.onUpstreamFailure(exchange, lookup, failure);
+            } catch (RuntimeException e) {
+                LOG.error("{} cache onUpstreamFailure threw", exchange.id(), e);
+            }
+            if (stale != null && stale.isPresent()) {
+                clientResponse.reset();
+                new CachedResponseSender(relay, exchange, clientRequest, clientResponse, done).send(stale.get());
+                return;
+            }
+        }
+        Failures.Classified c = Failures.classify(failure);
+        String what = exchange.mode() == Mode.FORWARD ? exchange.requestImpl().authority() : "upstream " + exchange.upstream();
+        relay.answer(exchange, clientResponse, done, c.status(), what + ": " + c.description(), c.proxyStatusError(),
+                null, false);
+    }
+
+    private void blocked(org.eclipse.jetty.client.Response upstreamResponse, BodyFilterChain filters) {
+        takeOver(upstreamResponse, new CancellationException("response body blocked: " + filters.blockReason()));
+        if (!clientResponse.isCommitted()) {
+            clientResponse.reset();
+            relay.answer(exchange, clientResponse, done, filters.blockStatus(), filters.blockReason(), null, null, false);
+        } else {
+            exchange.reason(filters.blockReason());
+            LOG.info("{} response blocked after it began ({}); aborting the client response", exchange.id(),
+                    filters.blockReason());
+            done.failed(new CancellationException("response blocked: " + filters.blockReason()));
+        }
+    }
+
+    /** Stops relaying: the upstream is aborted and whoever called this drives the client response from now on. */
+    private void takeOver(org.eclipse.jetty.client.Response upstreamResponse, Throwable reason) {
+        handedOff = true;
+        finished.set(true);
+        abortCacheWriter(reason);
+        upstreamResponse.abort(reason);
+    }
+
+    private void clientGone(org.eclipse.jetty.client.Response upstreamResponse, Throwable failure) {
+        clientFailure = failure;
+        upstreamResponse.abort(failure);
+        finish();
+    }
+
+    private void abortCacheWriter(Throwable cause) {
+        CacheWriter writer = cacheWriter;
+        if (writer != null) {
+            cacheWriter = null;
+            try {
+                writer.abort(cause);
+            } catch (RuntimeException e) {
+                LOG.warn("{} cache writer failed to abort: {}", exchange.id(), Failures.describe(e));
+            }
+        }
+    }
+}

@@ -1,0 +1,2 @@
+/** Gatehouse's public core API. */
+package io.github.gatehouse.core;
