@@ -17,6 +17,7 @@ final class ExchangeImpl implements Exchange {
     private final Instant startTime;
     private final long startNanos;
     private final String originalTarget;
+    private final String method;
     private volatile Mode mode;
     private volatile RequestHeadImpl request;
     private volatile String user;
@@ -28,7 +29,9 @@ final class ExchangeImpl implements Exchange {
     private final java.util.concurrent.atomic.AtomicLong bytesIn = new java.util.concurrent.atomic.AtomicLong();
     private Map<String, Object> attributes;
 
-    ExchangeImpl(String id, InetSocketAddress clientAddress, InetSocketAddress localAddress, String originalTarget) {
+    ExchangeImpl(String id, String method, InetSocketAddress clientAddress, InetSocketAddress localAddress,
+            String originalTarget) {
+        this.method = method;
         this.id = id;
         this.clientAddress = clientAddress;
         this.localAddress = localAddress;
@@ -68,6 +71,10 @@ final class ExchangeImpl implements Exchange {
 
     long startNanos() {
         return startNanos;
+    }
+
+    String method() {
+        return method;
     }
 
     String originalTarget() {

@@ -75,7 +75,10 @@ final class Failures {
             t = t.getCause();
         }
         String msg = t.getMessage();
-        return t.getClass().getSimpleName() + (msg == null ? "" : ": " + msg);
+        if (msg != null && msg.length() > 120) {
+            msg = msg.substring(0, 117) + "...";
+        }
+        return t.getClass().getSimpleName() + (msg == null || msg.isEmpty() ? "" : ": " + msg);
     }
 
     /** Our own timeout for the upstream's response head. */

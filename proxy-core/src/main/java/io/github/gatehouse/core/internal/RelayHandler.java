@@ -95,7 +95,7 @@ final class RelayHandler extends Handler.Wrapper {
     @Override
     public boolean handle(Request request, Response response, Callback callback) {
         String rawTarget = TargetFormConnectionFactory.rawTarget(request);
-        ExchangeImpl exchange = new ExchangeImpl(idPrefix + "-" + ids.incrementAndGet(),
+        ExchangeImpl exchange = new ExchangeImpl(idPrefix + "-" + ids.incrementAndGet(), request.getMethod(),
                 address(request.getConnectionMetaData().getRemoteSocketAddress()),
                 address(request.getConnectionMetaData().getLocalSocketAddress()),
                 rawTarget != null ? rawTarget : request.getHttpURI().asString());
@@ -239,7 +239,7 @@ final class RelayHandler extends Handler.Wrapper {
         }
         if (!config.connectPorts().contains(port)) {
             answer(exchange, response, done, 403, "CONNECT to port " + port + " is not allowed (allowed: "
-                    + config.connectPorts() + ")", "destination_ip_prohibited", null, false);
+                    + config.connectPorts() + ")", "destination_ip_prohibited", null, true);
             return;
         }
         exchange.mode(Mode.TUNNEL);
@@ -543,7 +543,7 @@ final class RelayHandler extends Handler.Wrapper {
             String proxyStatusError, HttpHeaders extra, boolean close) {
         exchange.reason(reason);
         if (LOG.isInfoEnabled()) {
-            LOG.info("{} {} {} -> {} {}", exchange.id(), exchange.request() != null ? exchange.request().method() : "-",
+            LOG.info("{} {} {} -> {} {}", exchange.id(), exchange.method(),
                     exchange.originalTarget(), status, reason);
         }
         if (response.isCommitted()) {

@@ -210,7 +210,11 @@ final class UpstreamRelay implements org.eclipse.jetty.client.Response.Listener 
             }
             boolean hasBody = !"HEAD".equals(exchange.request().method()) && head.status() != 204 && head.status() != 304;
             bodyFilters = relay.prepareResponse(exchange, clientResponse, head, hasBody);
-            clientResponse.setTrailersSupplier(() -> upstreamTrailers);
+            // Trailers force chunked framing: only when the body is chunked anyway and the client asked for them.
+            if (hasBody && !clientResponse.getHeaders().contains(HttpHeader.CONTENT_LENGTH)
+                    && HeaderRules.acceptsTrailers(clientRequest.getHeaders())) {
+                clientResponse.setTrailersSupplier(() -> upstreamTrailers);
+            }
         } catch (Throwable t) {
             LOG.error("{} failed while preparing the response head", exchange.id(), t);
             takeOver(upstreamResponse, new CancellationException("response head failed"));

@@ -1,0 +1,32 @@
+package io.github.gatehouse.core.testing;
+
+import io.github.gatehouse.core.AccessLog;
+import io.github.gatehouse.core.AccessLogEntry;
+import java.util.concurrent.BlockingQueue;
+import java.util.concurrent.LinkedBlockingQueue;
+import java.util.concurrent.TimeUnit;
+
+/** An access log that keeps entries for assertions. */
+public final class RecordingAccessLog implements AccessLog {
+    private static final AccessLog DEFAULT = AccessLog.slf4j();
+    private final BlockingQueue<AccessLogEntry> entries = new LinkedBlockingQueue<>();
+
+    @Override
+    public void log(AccessLogEntry entry) {
+        entries.add(entry);
+        DEFAULT.log(entry);
+    }
+
+    /** The next entry, waiting up to 5 s (the line is written when the exchange completes). */
+    public AccessLogEntry take() throws InterruptedException {
+        AccessLogEntry e = entries.poll(5, TimeUnit.SECONDS);
+        if (e == null) {
+            throw new AssertionError("no access log entry within 5 s");
+        }
+        return e;
+    }
+
+    public void clear() {
+        entries.clear();
+    }
+}
