@@ -550,7 +550,9 @@ final class RelayHandler extends Handler.Wrapper {
             done.failed(new IllegalStateException("cannot answer " + status + ": response already committed"));
             return;
         }
-        PlainTextResponses.write(response, done, config.viaName(), status, reason, proxyStatusError, extra, close);
+        // A refused CONNECT closes the connection: the client may already be sending tunnel bytes.
+        boolean closeAfter = close || "CONNECT".equals(exchange.method());
+        PlainTextResponses.write(response, done, config.viaName(), status, reason, proxyStatusError, extra, closeAfter);
     }
 
     void internalError(ExchangeImpl exchange, Response response, Callback done, String reason) {
