@@ -1,0 +1,205 @@
+package io.github.gatehouse.examples;
+
+import io.github.gatehouse.core.AccessLogFormat;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.LinkedHashSet;
+import java.util.List;
+import java.util.Locale;
+import java.util.Set;
+
+/**
+ * The launcher's command line, parsed and checked. Immutable once parsed; {@link #parse} throws
+ * {@link UsageException} with a message naming the bad flag or value.
+ */
+public final class LauncherOptions {
+    /** Forward or reverse. */
+    public enum Mode { FORWARD, REVERSE }
+
+    /** A bad command line; the launcher prints the message and exits with status 2. */
+    public static final class UsageException extends Exception {
+        private static final long serialVersionUID = 1L;
+
+        UsageException(String message) {
+            super(message);
+        }
+    }
+
+    Mode mode;
+    int port = -1;
+    String bind = "127.0.0.1";
+    final List<String> upstreams = new ArrayList<>();
+    final Set<Integer> connectPorts = new LinkedHashSet<>();
+    String accessLog;
+    AccessLogFormat accessLogFormat = AccessLogFormat.squid();
+    Duration idleTimeout;
+    Duration upstreamTimeout;
+    String balance = "round-robin";
+    boolean help;
+
+    private LauncherOptions() {
+    }
+
+    /** The usage text printed by {@code --help}. */
+    public static String usage() {
+        return String.join("\n",
+                "usage: java -jar gatehouse.jar forward|reverse [flags]",
+                "",
+                "  forward                      forward proxy: absolute-form http:// requests and CONNECT tunnels",
+                "  reverse                      reverse proxy to the --upstream servers",
+                "",
+                "  --port N                     listening port (default 3128 forward, 8080 reverse; 0 = any free port)",
+                "  --bind ADDRESS               listening address (default 127.0.0.1; 0.0.0.0 exposes the proxy)",
+                "  --upstream URL               reverse: an upstream server such as http://10.0.0.1:8080 (repeatable)",
+                "  --balance STRATEGY           reverse: round-robin (default) or random",
+                "  --connect-ports LIST         forward: ports CONNECT may reach, comma-separated (default 443)",
+                "  --access-log FILE|off        where access lines go (default: standard output)",
+                "  --access-log-format FORMAT   squid (default), combined or json",
+                "  --idle-timeout DURATION      idle timeout of connections and tunnels, e.g. 60s (default 60s)",
+                "  --upstream-timeout DURATION  time allowed for the upstream's response head, e.g. 10s (default 60s)",
+                "  --help                       this text",
+                "",
+                "Durations: 500ms, 10s, 5m, 1h. Exit status 2 on a bad command line.");
+    }
+
+    /** Parses {@code args}. */
+    public static LauncherOptions parse(String... args) throws UsageException {
+        LauncherOptions o = new LauncherOptions();
+        for (int i = 0; i < args.length; i++) {
+            String arg = args[i];
+            String value = null;
+            int eq = arg.indexOf('=');
+            if (arg.startsWith("--") && eq > 0) {
+                value = arg.substring(eq + 1);
+                arg = arg.substring(0, eq);
+            }
+            switch (arg) {
+                case "forward":
+                case "reverse":
+                    if (o.mode != null) {
+                        throw new UsageException("mode given twice: " + o.mode.name().toLowerCase(Locale.ROOT) + " and " + arg);
+                    }
+                    o.mode = arg.equals("forward") ? Mode.FORWARD : Mode.REVERSE;
+                    break;
+                case "--help":
+                case "-h":
+                    o.help = true;
+                    break;
+                case "--port":
+                    o.port = parsePort(value != null ? value : next(args, ++i, arg), arg, true);
+                    break;
+                case "--bind":
+                    o.bind = value != null ? value : next(args, ++i, arg);
+                    break;
+                case "--upstream":
+                    o.upstreams.add(value != null ? value : next(args, ++i, arg));
+                    break;
+                case "--balance":
+                    o.balance = value != null ? value : next(args, ++i, arg);
+                    if (!o.balance.equals("round-robin") && !o.balance.equals("random")) {
+                        throw new UsageException("--balance: '" + o.balance + "' (expected: round-robin or random)");
+                    }
+                    break;
+                case "--connect-ports":
+                    for (String p : (value != null ? value : next(args, ++i, arg)).split(",")) {
+                        o.connectPorts.add(parsePort(p.trim(), arg, false));
+                    }
+                    break;
+                case "--access-log":
+                    o.accessLog = value != null ? value : next(args, ++i, arg);
+                    break;
+                case "--access-log-format":
+                    String f = value != null ? value : next(args, ++i, arg);
+                    try {
+                        o.accessLogFormat = AccessLogFormat.named(f);
+                    } catch (IllegalArgumentException e) {
+                        throw new UsageException("--access-log-format: '" + f + "' (expected: squid, combined or json)");
+                    }
+                    break;
+                case "--idle-timeout":
+                    o.idleTimeout = parseDuration(value != null ? value : next(args, ++i, arg), arg);
+                    break;
+                case "--upstream-timeout":
+                    o.upstreamTimeout = parseDuration(value != null ? value : next(args, ++i, arg), arg);
+                    break;
+                default:
+                    throw new UsageException("unknown argument: " + args[i] + " (see --help)");
+            }
+        }
+        if (o.help) {
+            return o;
+        }
+        if (o.mode == null) {
+            throw new UsageException("missing mode (expected: forward or reverse)");
+        }
+        if (o.mode == Mode.REVERSE && o.upstreams.isEmpty()) {
+            throw new UsageException("reverse mode needs at least one --upstream URL");
+        }
+        if (o.mode == Mode.FORWARD && !o.upstreams.isEmpty()) {
+            throw new UsageException("--upstream is for reverse mode");
+        }
+        if (o.mode == Mode.REVERSE && !o.connectPorts.isEmpty()) {
+            throw new UsageException("--connect-ports is for forward mode");
+        }
+        if (o.port < 0) {
+            o.port = o.mode == Mode.FORWARD ? 3128 : 8080;
+        }
+        return o;
+    }
+
+    private static String next(String[] args, int i, String flag) throws UsageException {
+        if (i >= args.length || args[i].startsWith("--")) {
+            throw new UsageException(flag + " needs a value");
+        }
+        return args[i];
+    }
+
+    private static int parsePort(String s, String flag, boolean zeroAllowed) throws UsageException {
+        try {
+            int p = Integer.parseInt(s);
+            if (p < (zeroAllowed ? 0 : 1) || p > 65535) {
+                throw new NumberFormatException();
+            }
+            return p;
+        } catch (NumberFormatException e) {
+            throw new UsageException(flag + ": '" + s + "' (expected: a port " + (zeroAllowed ? "0" : "1") + "..65535)");
+        }
+    }
+
+    /** Parses {@code 500ms}, {@code 10s}, {@code 5m}, {@code 1h}, or ISO-8601 such as {@code PT10S}. */
+    static Duration parseDuration(String s, String flag) throws UsageException {
+        String t = s.trim().toLowerCase(Locale.ROOT);
+        try {
+            Duration d;
+            if (t.startsWith("pt")) {
+                d = Duration.parse(s.trim().toUpperCase(Locale.ROOT));
+            } else if (t.endsWith("ms")) {
+                d = Duration.ofMillis(Long.parseLong(t.substring(0, t.length() - 2)));
+            } else if (t.endsWith("s")) {
+                d = Duration.ofSeconds(Long.parseLong(t.substring(0, t.length() - 1)));
+            } else if (t.endsWith("m")) {
+                d = Duration.ofMinutes(Long.parseLong(t.substring(0, t.length() - 1)));
+            } else if (t.endsWith("h")) {
+                d = Duration.ofHours(Long.parseLong(t.substring(0, t.length() - 1)));
+            } else {
+                throw new NumberFormatException();
+            }
+            if (d.isNegative() || d.isZero()) {
+                throw new NumberFormatException();
+            }
+            return d;
+        } catch (RuntimeException e) {
+            throw new UsageException(flag + ": '" + s + "' (expected: a duration such as 500ms, 10s, 5m or 1h)");
+        }
+    }
+
+    /** The access log file, or null for standard output; "off" is reported by {@link #accessLogOff()}. */
+    Path accessLogFile() {
+        return accessLog == null || accessLogOff() ? null : Path.of(accessLog);
+    }
+
+    boolean accessLogOff() {
+        return "off".equals(accessLog);
+    }
+}

@@ -1,0 +1,80 @@
+package io.github.gatehouse.examples;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+import io.github.gatehouse.core.ProxyServer;
+import io.github.gatehouse.core.testing.Clients;
+import io.github.gatehouse.core.testing.OriginServer;
+import java.io.ByteArrayOutputStream;
+import java.io.PrintStream;
+import java.net.URI;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
+import java.net.http.HttpResponse.BodyHandlers;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.RegisterExtension;
+import org.junit.jupiter.api.io.TempDir;
+
+class GatehouseLauncherTest {
+    @RegisterExtension
+    static final OriginServer origin = OriginServer.create("launch");
+
+    @Test
+    void forwardModePrintsTheListeningLineAndAccessLinesToStandardOutput() throws Exception {
+        ByteArrayOutputStream bytes = new ByteArrayOutputStream();
+        PrintStream out = new PrintStream(bytes, true, StandardCharsets.UTF_8);
+        ProxyServer proxy = Gatehouse.start(new String[] {"forward", "--port", "0"}, out);
+        try {
+            assertThat(bytes.toString(StandardCharsets.UTF_8)).startsWith("gatehouse listening on http://127.0.0.1:" + proxy.port());
+            HttpResponse<String> response = Clients.throughProxy(proxy.port())
+                    .send(HttpRequest.newBuilder(origin.uri("/hello")).build(), BodyHandlers.ofString());
+            assertThat(response.body()).isEqualTo("hello");
+        } finally {
+            proxy.close();
+        }
+        assertThat(bytes.toString(StandardCharsets.UTF_8)).contains("TCP_MISS/200 5 GET " + origin.baseUrl() + "/hello");
+    }
+
+    @Test
+    void reverseModeWithJsonAccessLogFile(@TempDir Path dir) throws Exception {
+        Path log = dir.resolve("access.json");
+        ProxyServer proxy = Gatehouse.start(new String[] {"reverse", "--port=0", "--upstream", origin.baseUrl(),
+            "--access-log", log.toString(), "--access-log-format", "json", "--upstream-timeout", "5s"}, new PrintStream(new ByteArrayOutputStream()));
+        try {
+            HttpResponse<String> response = Clients.direct().send(HttpRequest.newBuilder(URI.create(proxy.uri() + "/hello")).build(),
+                    BodyHandlers.ofString());
+            assertThat(response.body()).isEqualTo("hello");
+        } finally {
+            proxy.close();
+        }
+        assertThat(Files.readString(log)).contains("\"method\":\"GET\"").contains("\"status\":200");
+    }
+
+    @Test
+    void badCommandLinesAreExplained() {
+        assertThatThrownBy(() -> LauncherOptions.parse()).hasMessageContaining("missing mode");
+        assertThatThrownBy(() -> LauncherOptions.parse("reverse")).hasMessageContaining("--upstream");
+        assertThatThrownBy(() -> LauncherOptions.parse("forward", "--port", "70000")).hasMessageContaining("'70000'");
+        assertThatThrownBy(() -> LauncherOptions.parse("forward", "--idle-timeout", "soon")).hasMessageContaining("duration");
+        assertThatThrownBy(() -> LauncherOptions.parse("forward", "--frobnicate")).hasMessageContaining("unknown argument: --frobnicate");
+        assertThatThrownBy(() -> LauncherOptions.parse("forward", "--access-log-format", "xml")).hasMessageContaining("squid, combined or json");
+        assertThatThrownBy(() -> Gatehouse.start(new String[] {"reverse", "--upstream", "ftp://x"}, System.out))
+                .isInstanceOf(LauncherOptions.UsageException.class).hasMessageContaining("ftp://x");
+    }
+
+    @Test
+    void defaultsAndDurations() throws Exception {
+        assertThat(LauncherOptions.parse("forward").port).isEqualTo(3128);
+        assertThat(LauncherOptions.parse("reverse", "--upstream", "http://a:1").port).isEqualTo(8080);
+        assertThat(LauncherOptions.parse("forward").bind).isEqualTo("127.0.0.1");
+        assertThat(LauncherOptions.parseDuration("500ms", "x")).isEqualTo(Duration.ofMillis(500));
+        assertThat(LauncherOptions.parseDuration("2m", "x")).isEqualTo(Duration.ofMinutes(2));
+        assertThat(LauncherOptions.parseDuration("PT3S", "x")).isEqualTo(Duration.ofSeconds(3));
+        assertThat(LauncherOptions.parse("--help").help).isTrue();
+    }
+}
