@@ -21,6 +21,7 @@ public final class AccessLogFormats {
         sb.append(ms / 1000).append('.');
         pad3(sb, ms % 1000);
         String elapsed = Long.toString(e.duration().toMillis());
+        sb.append(' ');
         for (int i = elapsed.length(); i < 6; i++) {
             sb.append(' ');
         }
