@@ -140,6 +140,8 @@ public final class ProxyServer implements AutoCloseable {
         private int maxConnectionsPerUpstream = 1024;
         private String viaName;
         private final List<Cidr> trustedProxies = new ArrayList<>();
+        private boolean allowInternalDestinations;
+        private final List<String> allowedInternalDestinations = new ArrayList<>();
 
         private Builder() {
         }
@@ -330,6 +332,26 @@ public final class ProxyServer implements AutoCloseable {
         }
 
         /**
+         * Lets the forward proxy reach one internal destination: exactly {@code hostPort} ({@code host:port}, or
+         * {@code [v6]:port}) as resolved when the server starts. Other ports and other addresses of this host stay
+         * denied. By default a forward proxy refuses destinations on the proxy host itself (loopback, its own
+         * addresses, {@code 0.0.0.0}), link-local ones (including the cloud metadata address 169.254.169.254) and
+         * multicast, with 403, checked after DNS resolution. Reverse routes are not affected.
+         */
+        public Builder allowInternalDestination(String hostPort) {
+            requireNonNull(hostPort, "hostPort");
+            io.github.gatehouse.core.internal.DestinationPolicy.checkHostPort(hostPort);
+            allowedInternalDestinations.add(hostPort.trim());
+            return this;
+        }
+
+        /** Lets the forward proxy reach every internal destination (for tests and trusted set-ups only). */
+        public Builder allowInternalDestinations() {
+            this.allowInternalDestinations = true;
+            return this;
+        }
+
+        /**
          * Builds the server (not started).
          *
          * @throws IllegalStateException if neither {@link #forward()} nor any {@link #route} was configured
@@ -343,7 +365,7 @@ public final class ProxyServer implements AutoCloseable {
                     accessLog != null ? accessLog : AccessLog.slf4j(), connectTimeout, idleTimeout, upstreamTimeout,
                     exchangeTimeout, drainTimeout, maxRequestHeaderSize.toBytesCapped(), maxRequestHeaders,
                     maxResponseHeaderSize.toBytesCapped(), maxConnections, maxConnectionsPerUpstream, via,
-                    List.copyOf(trustedProxies)));
+                    List.copyOf(trustedProxies), allowInternalDestinations, List.copyOf(allowedInternalDestinations)));
         }
 
         private static Duration positive(Duration d, String name) {

@@ -22,7 +22,7 @@ class ConnectTunnelTest {
     @BeforeAll
     static void start() throws Exception {
         tlsOrigin = OriginServer.tls("tls", TestCertificates.keyStore()).start();
-        proxy = ProxyServer.builder().forward().connectPorts(tlsOrigin.port()).accessLog(accessLog).build().start();
+        proxy = ProxyServer.builder().forward().allowInternalDestinations().connectPorts(tlsOrigin.port()).accessLog(accessLog).build().start();
     }
 
     @AfterAll
@@ -68,7 +68,7 @@ class ConnectTunnelTest {
         try (java.net.ServerSocket s = new java.net.ServerSocket(0)) {
             closed = s.getLocalPort();
         }
-        try (ProxyServer p = ProxyServer.builder().forward().connectPorts(closed).build().start()) {
+        try (ProxyServer p = ProxyServer.builder().forward().allowInternalDestinations().connectPorts(closed).build().start()) {
             RawHttp.Reply reply = RawHttp.exchange(p.port(), "CONNECT 127.0.0.1:" + closed + " HTTP/1.1\r\n"
                     + "Host: 127.0.0.1:" + closed + "\r\n\r\n");
 

@@ -36,10 +36,10 @@ class ProxyServerTest {
 
     @Test
     void lifecycleStartPortCloseAndSeveralServersInOneJvm() throws Exception {
-        ProxyServer a = ProxyServer.builder().forward().build();
+        ProxyServer a = ProxyServer.builder().forward().allowInternalDestinations().build();
         assertThatThrownBy(a::port).isInstanceOf(IllegalStateException.class);
         a.start();
-        try (ProxyServer b = ProxyServer.builder().forward().build().start()) {
+        try (ProxyServer b = ProxyServer.builder().forward().allowInternalDestinations().build().start()) {
             assertThat(a.port()).isNotEqualTo(b.port());
             assertThat(a.uri().toString()).isEqualTo("http://127.0.0.1:" + a.port());
             assertThat(a.viaName()).isNotEqualTo(b.viaName());
@@ -59,7 +59,7 @@ class ProxyServerTest {
 
     @Test
     void closeLetsAnExchangeInFlightFinish() throws Exception {
-        ProxyServer proxy = ProxyServer.builder().forward().drainTimeout(Duration.ofSeconds(10)).build().start();
+        ProxyServer proxy = ProxyServer.builder().forward().allowInternalDestinations().drainTimeout(Duration.ofSeconds(10)).build().start();
         CompletableFuture<HttpResponse<String>> inFlight = Clients.throughProxy(proxy.port())
                 .sendAsync(HttpRequest.newBuilder(origin.uri("/hang")).build(), BodyHandlers.ofString());
         origin.takeRequest();

@@ -73,6 +73,10 @@ public final class Gatehouse {
             b.listen(o.bind, o.port);
             if (o.mode == LauncherOptions.Mode.FORWARD) {
                 b.forward();
+                o.allowedInternal.forEach(b::allowInternalDestination);
+                if (o.allowAllInternal) {
+                    b.allowInternalDestinations();
+                }
                 if (!o.connectPorts.isEmpty()) {
                     b.connectPorts(o.connectPorts.stream().mapToInt(Integer::intValue).toArray());
                 }

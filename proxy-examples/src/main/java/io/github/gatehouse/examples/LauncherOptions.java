@@ -36,6 +36,8 @@ public final class LauncherOptions {
     Duration idleTimeout;
     Duration upstreamTimeout;
     String balance = "round-robin";
+    final List<String> allowedInternal = new ArrayList<>();
+    boolean allowAllInternal;
     boolean help;
 
     private LauncherOptions() {
@@ -54,6 +56,10 @@ public final class LauncherOptions {
                 "  --upstream URL               reverse: an upstream server such as http://10.0.0.1:8080 (repeatable)",
                 "  --balance STRATEGY           reverse: round-robin (default) or random",
                 "  --connect-ports LIST         forward: ports CONNECT may reach, comma-separated (default 443)",
+                "  --allow-internal-destination HOST:PORT",
+                "                               forward: let the proxy reach this one address on the proxy host or",
+                "                               link-local network (denied by default; repeatable)",
+                "  --allow-internal-destinations  forward: let the proxy reach every internal address (testing only)",
                 "  --access-log FILE|off        where access lines go (default: standard output)",
                 "  --access-log-format FORMAT   squid (default), combined or json",
                 "  --idle-timeout DURATION      idle timeout of connections and tunnels, e.g. 60s (default 60s)",
@@ -105,6 +111,18 @@ public final class LauncherOptions {
                     for (String p : (value != null ? value : next(args, ++i, arg)).split(",")) {
                         o.connectPorts.add(parsePort(p.trim(), arg, false));
                     }
+                    break;
+                case "--allow-internal-destination":
+                    String hp = value != null ? value : next(args, ++i, arg);
+                    try {
+                        io.github.gatehouse.core.ProxyServer.builder().allowInternalDestination(hp);
+                    } catch (IllegalArgumentException e) {
+                        throw new UsageException("--allow-internal-destination: " + e.getMessage());
+                    }
+                    o.allowedInternal.add(hp);
+                    break;
+                case "--allow-internal-destinations":
+                    o.allowAllInternal = true;
                     break;
                 case "--access-log":
                     o.accessLog = value != null ? value : next(args, ++i, arg);

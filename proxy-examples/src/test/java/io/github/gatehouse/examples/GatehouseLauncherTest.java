@@ -28,7 +28,7 @@ class GatehouseLauncherTest {
     void forwardModePrintsTheListeningLineAndAccessLinesToStandardOutput() throws Exception {
         ByteArrayOutputStream bytes = new ByteArrayOutputStream();
         PrintStream out = new PrintStream(bytes, true, StandardCharsets.UTF_8);
-        ProxyServer proxy = Gatehouse.start(new String[] {"forward", "--port", "0"}, out);
+        ProxyServer proxy = Gatehouse.start(new String[] {"forward", "--port", "0", "--allow-internal-destination", "127.0.0.1:" + origin.port()}, out);
         try {
             assertThat(bytes.toString(StandardCharsets.UTF_8)).startsWith("gatehouse listening on http://127.0.0.1:" + proxy.port());
             HttpResponse<String> response = Clients.throughProxy(proxy.port())

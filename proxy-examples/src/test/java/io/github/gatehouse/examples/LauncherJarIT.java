@@ -28,7 +28,7 @@ class LauncherJarIT {
 
     @Test
     void jarStartsAForwardProxyServesRequestsAndStopsOnSigterm() throws Exception {
-        Process p = launch("forward", "--port", "0");
+        Process p = launch("forward", "--port", "0", "--allow-internal-destination", "127.0.0.1:" + origin.port());
         try {
             BufferedReader out = new BufferedReader(new InputStreamReader(p.getInputStream(), StandardCharsets.UTF_8));
             String line = out.readLine();

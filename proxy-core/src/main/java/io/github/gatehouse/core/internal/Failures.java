@@ -22,6 +22,9 @@ final class Failures {
 
     static Classified classify(Throwable failure) {
         for (Throwable t = failure; t != null; t = t.getCause() == t ? null : t.getCause()) {
+            if (t instanceof DestinationPolicy.DeniedDestinationException) {
+                return new Classified(403, "destination_ip_prohibited", t.getMessage());
+            }
             if (t instanceof UpstreamHeadTimeout) {
                 return new Classified(504, "http_response_timeout", t.getMessage());
             }

@@ -15,9 +15,22 @@ import org.slf4j.LoggerFactory;
 final class GatehouseConnectHandler extends ConnectHandler {
     private static final Logger LOG = LoggerFactory.getLogger(GatehouseConnectHandler.class);
     private final String viaName;
+    private final DestinationPolicy policy;
 
-    GatehouseConnectHandler(String viaName) {
+    GatehouseConnectHandler(String viaName, DestinationPolicy policy) {
         this.viaName = viaName;
+        this.policy = policy;
+    }
+
+    /** Resolves the tunnel target and refuses internal destinations (checked after DNS resolution). */
+    @Override
+    protected java.net.InetSocketAddress newConnectAddress(String host, int port) {
+        java.net.InetSocketAddress address = super.newConnectAddress(host, port);
+        if (address.getAddress() != null && !policy.allows(address)) {
+            throw new java.io.UncheckedIOException(
+                    new DestinationPolicy.DeniedDestinationException(host, port, address.getAddress()));
+        }
+        return address;
     }
 
     /** The relay has already judged the destination (port, filters); Jetty's string lists are not used. */
@@ -31,13 +44,14 @@ final class GatehouseConnectHandler extends ConnectHandler {
         Failures.Classified c = failure instanceof TimeoutException
                 ? new Failures.Classified(504, "connection_timeout", "connection timed out")
                 : Failures.classify(failure);
-        String target = request.getHttpURI().getAuthority();
+        String target = request.getHttpURI().getHost() + ":" + request.getHttpURI().getPort();
         LOG.info("CONNECT {} failed: {} -> {}", target, Failures.describe(failure), c.status());
         if (response.isCommitted()) {
             callback.failed(failure);
             return;
         }
-        PlainTextResponses.write(response, callback, viaName, c.status(), target + ": " + c.description(),
+        String reason = c.status() == 403 ? c.description() : target + ": " + c.description();
+        PlainTextResponses.write(response, callback, viaName, c.status(), reason,
                 c.proxyStatusError(), null, true);
     }
 }

@@ -50,26 +50,27 @@ public final class JettyProxy {
         server.addConnector(connector);
         server.addBean(new NetworkConnectionLimit(config.maxConnections(), server));
 
-        HttpClient client = new HttpClient();
-        client.setExecutor(threads);
-        client.setConnectTimeout(config.connectTimeout().toMillis());
-        client.setIdleTimeout(config.idleTimeout().toMillis());
-        client.setFollowRedirects(false);
-        client.setHttpCookieStore(new HttpCookieStore.Empty());
-        client.setUserAgentField(null);
-        client.setMaxConnectionsPerDestination(config.maxConnectionsPerUpstream());
-        client.setMaxRequestsQueuedPerDestination(Math.max(4096, config.maxConnectionsPerUpstream() * 4));
-        client.setMaxResponseHeadersSize(config.maxResponseHeaderSize());
-        client.setRequestBufferSize(16 * 1024);
-        client.setResponseBufferSize(16 * 1024);
-        client.getContentDecoderFactories().clear();
-        client.getProtocolHandlers().clear();
-        server.addBean(client);
+        DestinationPolicy policy;
+        try {
+            policy = DestinationPolicy.create(config.allowInternalDestinations(), config.allowedInternalDestinations());
+        } catch (java.net.UnknownHostException e) {
+            throw new IOException("cannot resolve an allowed internal destination: " + e.getMessage(), e);
+        }
+        org.eclipse.jetty.util.thread.Scheduler scheduler =
+                new org.eclipse.jetty.util.thread.ScheduledExecutorScheduler("gatehouse-scheduler", true);
+        server.addBean(scheduler);
+        HttpClient forwardClient = newClient(threads, scheduler, "forward");
+        forwardClient.setSocketAddressResolver(new GuardedResolver(
+                new org.eclipse.jetty.util.SocketAddressResolver.Async(threads, scheduler,
+                        config.connectTimeout().toMillis()), policy));
+        server.addBean(forwardClient);
+        HttpClient reverseClient = newClient(threads, scheduler, "reverse");
+        server.addBean(reverseClient);
 
-        GatehouseConnectHandler connect = new GatehouseConnectHandler(config.viaName());
+        GatehouseConnectHandler connect = new GatehouseConnectHandler(config.viaName(), policy);
         connect.setConnectTimeout(config.connectTimeout().toMillis());
         connect.setIdleTimeout(config.idleTimeout().toMillis());
-        RelayHandler relay = new RelayHandler(config, client, connect);
+        RelayHandler relay = new RelayHandler(config, forwardClient, reverseClient, connect);
         server.setHandler(new GracefulHandler(relay));
         server.setStopTimeout(config.drainTimeout().toMillis());
         try {
@@ -84,6 +85,26 @@ public final class JettyProxy {
         }
         LOG.info("gatehouse {} listening on {}:{}{}{}", config.viaName(), config.bindAddress(), port(),
                 config.forward() ? " (forward proxy)" : "", config.routes().isEmpty() ? "" : " (" + config.routes().size() + " routes)");
+    }
+
+    private HttpClient newClient(QueuedThreadPool threads, org.eclipse.jetty.util.thread.Scheduler scheduler, String name) {
+        HttpClient client = new HttpClient();
+        client.setScheduler(scheduler);
+        client.setName("gatehouse-" + name + "-client");
+        client.setExecutor(threads);
+        client.setConnectTimeout(config.connectTimeout().toMillis());
+        client.setIdleTimeout(config.idleTimeout().toMillis());
+        client.setFollowRedirects(false);
+        client.setHttpCookieStore(new HttpCookieStore.Empty());
+        client.setUserAgentField(null);
+        client.setMaxConnectionsPerDestination(config.maxConnectionsPerUpstream());
+        client.setMaxRequestsQueuedPerDestination(Math.max(4096, config.maxConnectionsPerUpstream() * 4));
+        client.setMaxResponseHeadersSize(config.maxResponseHeaderSize());
+        client.setRequestBufferSize(16 * 1024);
+        client.setResponseBufferSize(16 * 1024);
+        client.getContentDecoderFactories().clear();
+        client.getProtocolHandlers().clear();
+        return client;
     }
 
     /** The bound port. */

@@ -31,7 +31,9 @@ public record ProxyConfig(
         int maxConnections,
         int maxConnectionsPerUpstream,
         String viaName,
-        List<Cidr> trustedProxies) {
+        List<Cidr> trustedProxies,
+        boolean allowInternalDestinations,
+        List<String> allowedInternalDestinations) {
 
     /** Whether {@code address} is a trusted proxy whose forwarding headers are kept. */
     public boolean isTrusted(java.net.InetAddress address) {

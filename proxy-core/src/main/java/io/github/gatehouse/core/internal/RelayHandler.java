@@ -61,29 +61,32 @@ final class RelayHandler extends Handler.Wrapper {
     private static final ByteBuffer EMPTY = ByteBuffer.allocate(0).asReadOnlyBuffer();
 
     private final ProxyConfig config;
-    private final HttpClient client;
+    private final HttpClient forwardClient;
+    private final HttpClient reverseClient;
     private final String idPrefix = String.format("%04x", ThreadLocalRandom.current().nextInt(0x10000));
     private final AtomicLong ids = new AtomicLong();
     private volatile Scheduler scheduler;
 
-    RelayHandler(ProxyConfig config, HttpClient client, Handler connectHandler) {
+    RelayHandler(ProxyConfig config, HttpClient forwardClient, HttpClient reverseClient, Handler connectHandler) {
         super(connectHandler);
         this.config = config;
-        this.client = client;
+        this.forwardClient = forwardClient;
+        this.reverseClient = reverseClient;
     }
 
     @Override
     protected void doStart() throws Exception {
         super.doStart();
-        scheduler = client.getScheduler();
+        scheduler = reverseClient.getScheduler();
     }
 
     ProxyConfig config() {
         return config;
     }
 
-    HttpClient client() {
-        return client;
+    /** The upstream client for a mode: forward requests go through the destination policy, reverse ones do not. */
+    HttpClient client(Mode mode) {
+        return mode == Mode.REVERSE ? reverseClient : forwardClient;
     }
 
     Scheduler scheduler() {
@@ -186,7 +189,10 @@ final class RelayHandler extends Handler.Wrapper {
                 return;
             }
             mode = Mode.FORWARD;
-            target = buildUri(scheme, uri.getHost(), uri.getPort(), rawPath, query);
+            target = tryBuildUri(exchange, response, done, scheme, uri.getHost(), uri.getPort(), rawPath, query);
+            if (target == null) {
+                return;
+            }
         } else {
             String host = RequestHeadImpl.normalizeHost(uri.getHost());
             for (Route r : config.routes()) {
@@ -207,14 +213,24 @@ final class RelayHandler extends Handler.Wrapper {
             }
             mode = Mode.REVERSE;
             String scheme = request.isSecure() ? "https" : "http";
-            target = buildUri(scheme, uri.getHost(), uri.getPort(), rawPath, query);
+            target = tryBuildUri(exchange, response, done, scheme, uri.getHost(), uri.getPort(), rawPath, query);
+            if (target == null) {
+                return;
+            }
         }
         exchange.mode(mode);
         exchange.route(route);
         String credentialHeader = config.authenticator() == null ? null
                 : (mode == Mode.REVERSE ? "Authorization" : "Proxy-Authorization");
-        exchange.request(new RequestHeadImpl(method, version, target,
-                HeaderRules.clientRequestFields(request.getHeaders(), credentialHeader)));
+        RequestHeadImpl head;
+        try {
+            head = new RequestHeadImpl(method, version, target,
+                    HeaderRules.clientRequestFields(request.getHeaders(), credentialHeader));
+        } catch (IllegalArgumentException e) {
+            answer(exchange, response, done, 400, "invalid target host '" + uri.getHost() + "'", "http_request_error", null, true);
+            return;
+        }
+        exchange.request(head);
 
         if ("TRACE".equals(method) || "OPTIONS".equals(method)) {
             if (!applyMaxForwards(exchange, request, response, done)) {
@@ -243,8 +259,16 @@ final class RelayHandler extends Handler.Wrapper {
             return;
         }
         exchange.mode(Mode.TUNNEL);
-        exchange.request(new RequestHeadImpl("CONNECT", version, buildUri("https", host, port, "", null),
-                HeaderRules.clientRequestFields(request.getHeaders(), null)));
+        URI target = tryBuildUri(exchange, response, done, "https", host, port, "", null);
+        if (target == null) {
+            return;
+        }
+        try {
+            exchange.request(new RequestHeadImpl("CONNECT", version, target, HeaderRules.clientRequestFields(request.getHeaders(), null)));
+        } catch (IllegalArgumentException e) {
+            answer(exchange, response, done, 400, "invalid CONNECT host '" + host + "'", "http_request_error", null, true);
+            return;
+        }
         authenticate(exchange, request, response, done);
     }
 
@@ -258,6 +282,18 @@ final class RelayHandler extends Handler.Wrapper {
         return false;
     }
 
+    /** Builds the target URI, or answers 400 and returns null when the URI syntax refuses the host or path. */
+    private URI tryBuildUri(ExchangeImpl exchange, Response response, ExchangeCallback done, String scheme, String host,
+            int port, String rawPath, String query) {
+        try {
+            return buildUri(scheme, host, port, rawPath, query);
+        } catch (IllegalArgumentException e) {
+            answer(exchange, response, done, 400, "invalid request target", "http_request_error", null, true);
+            return null;
+        }
+    }
+
+    /** Builds an absolute URI; a host or path the URI syntax refuses gives an {@link IllegalArgumentException}. */
     private static URI buildUri(String scheme, String host, int port, String rawPath, String query) {
         String h = host.indexOf(':') >= 0 && !host.startsWith("[") ? "[" + host + "]" : host;
         StringBuilder sb = new StringBuilder(scheme).append("://").append(h);

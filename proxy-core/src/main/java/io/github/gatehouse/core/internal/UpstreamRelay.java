@@ -77,7 +77,7 @@ final class UpstreamRelay implements org.eclipse.jetty.client.Response.Listener 
         RequestHeadImpl head = exchange.requestImpl();
         boolean hasBody = clientRequest.getLength() > 0
                 || (clientRequest.getLength() < 0 && clientRequest.getHeaders().contains(HttpHeader.TRANSFER_ENCODING));
-        org.eclipse.jetty.client.Request upstreamRequest = relay.client().newRequest(upstreamUri)
+        org.eclipse.jetty.client.Request upstreamRequest = relay.client(exchange.mode()).newRequest(upstreamUri)
                 .method(head.method())
                 .version(HttpVersion.HTTP_1_1)
                 .idleTimeout(config.idleTimeout().toMillis(), TimeUnit.MILLISECONDS)
