@@ -40,6 +40,8 @@ public final class JettyProxy {
         http.setSendServerVersion(false);
         http.setSendXPoweredBy(false);
         http.setSendDateHeader(false);
+        // No leniency: bare-LF line endings, obs-fold, duplicate Content-Length and the like are all 400s.
+        http.setHttpCompliance(org.eclipse.jetty.http.HttpCompliance.STRICT);
         http.setIdleTimeout(config.idleTimeout().toMillis());
 
         connector = new ServerConnector(server, new TargetFormConnectionFactory(http));
@@ -72,6 +74,7 @@ public final class JettyProxy {
         connect.setIdleTimeout(config.idleTimeout().toMillis());
         RelayHandler relay = new RelayHandler(config, forwardClient, reverseClient, connect);
         server.setHandler(new GracefulHandler(relay));
+        server.setErrorHandler(new PlainErrorHandler(config.viaName()));
         server.setStopTimeout(config.drainTimeout().toMillis());
         try {
             server.start();

@@ -32,6 +32,7 @@ import org.eclipse.jetty.http.HttpField;
 import org.eclipse.jetty.http.HttpFields;
 import org.eclipse.jetty.http.HttpHeader;
 import org.eclipse.jetty.http.HttpURI;
+import org.eclipse.jetty.http.HttpVersion;
 import org.eclipse.jetty.server.Handler;
 import org.eclipse.jetty.server.Request;
 import org.eclipse.jetty.server.Response;
@@ -120,6 +121,11 @@ final class RelayHandler extends Handler.Wrapper {
                     + config.maxRequestHeaders() + ")", null, null, true);
             return;
         }
+        if (HttpVersion.HTTP_1_0.is(request.getConnectionMetaData().getProtocol()) && fields.contains(HttpHeader.TRANSFER_ENCODING)) {
+            // RFC 9112 §6.1: framing of an HTTP/1.0 message with Transfer-Encoding is faulty
+            answer(exchange, response, done, 400, "Transfer-Encoding in an HTTP/1.0 request", "http_request_error", null, true);
+            return;
+        }
         for (HttpField via : fields.getFields(HttpHeader.VIA)) {
             if (containsViaToken(via.getValue(), config.viaName())) {
                 answer(exchange, response, done, 508, "forwarding loop detected: the request already passed through "
@@ -177,6 +183,12 @@ final class RelayHandler extends Handler.Wrapper {
             return;
         }
         String query = uri.getQuery();
+
+        if (absoluteForm && !hostMatchesAuthority(request.getHeaders().get(HttpHeader.HOST), uri)) {
+            answer(exchange, response, done, 400, "Host header disagrees with the absolute-form target " + uri.getAuthority(),
+                    "http_request_error", null, true);
+            return;
+        }
 
         Mode mode;
         Route route = null;
@@ -270,6 +282,52 @@ final class RelayHandler extends Handler.Wrapper {
             return;
         }
         authenticate(exchange, request, response, done);
+    }
+
+    /** Whether a Host header names the same host and port as an absolute-form target (absent Host is fine). */
+    static boolean hostMatchesAuthority(String hostHeader, HttpURI uri) {
+        if (hostHeader == null) {
+            return true;
+        }
+        String h = hostHeader.trim().toLowerCase(Locale.ROOT);
+        String host;
+        int port = -1;
+        if (h.startsWith("[")) {
+            int end = h.indexOf(']');
+            if (end < 0) {
+                return false;
+            }
+            host = h.substring(1, end);
+            if (end + 1 < h.length()) {
+                if (h.charAt(end + 1) != ':') {
+                    return false;
+                }
+                port = parsePort(h.substring(end + 2));
+            }
+        } else {
+            int colon = h.lastIndexOf(':');
+            host = colon < 0 ? h : h.substring(0, colon);
+            if (colon >= 0) {
+                port = parsePort(h.substring(colon + 1));
+            }
+        }
+        if (port == -2) {
+            return false;
+        }
+        String scheme = uri.getScheme() == null ? "http" : uri.getScheme().toLowerCase(Locale.ROOT);
+        int defaultPort = scheme.equals("https") ? 443 : 80;
+        int targetPort = uri.getPort() > 0 ? uri.getPort() : defaultPort;
+        int hostPort = port > 0 ? port : defaultPort;
+        return RequestHeadImpl.normalizeHost(host).equals(RequestHeadImpl.normalizeHost(uri.getHost())) && hostPort == targetPort;
+    }
+
+    private static int parsePort(String s) {
+        try {
+            int p = Integer.parseInt(s);
+            return p >= 1 && p <= 65535 ? p : -2;
+        } catch (NumberFormatException e) {
+            return -2;
+        }
     }
 
     private static boolean hasDotSegment(String rawPath) {

@@ -356,6 +356,15 @@ final class UpstreamRelay implements org.eclipse.jetty.client.Response.Listener 
                 return;
             }
         }
+        Throwable requestFailure = r.getRequestFailure();
+        org.eclipse.jetty.http.HttpException bad = requestFailure == null ? null
+                : org.eclipse.jetty.http.HttpException.asHttpException(requestFailure);
+        if (bad != null && bad.getCode() >= 400 && bad.getCode() < 500 && r.getResponse().getStatus() <= 0) {
+            // the client's body was malformed (bad chunk framing): its fault, not the upstream's
+            relay.answer(exchange, clientResponse, done, 400, "malformed request body: " + bad.getReason(),
+                    "http_request_error", null, true);
+            return;
+        }
         Failures.Classified c = Failures.classify(failure);
         String what = exchange.mode() == Mode.FORWARD ? exchange.requestImpl().authority() : "upstream " + exchange.upstream();
         relay.answer(exchange, clientResponse, done, c.status(), what + ": " + c.description(), c.proxyStatusError(),

@@ -1,0 +1,121 @@
+package io.github.gatehouse.core;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import io.github.gatehouse.core.testing.OriginServer;
+import io.github.gatehouse.core.testing.RawHttp;
+import java.io.IOException;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.RegisterExtension;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.ValueSource;
+
+/**
+ * Ambiguous or malformed request framing is refused with 400 (RFC 9112 §6.3, §11.2), and the upstream never sees
+ * a request the proxy did not see. Each request is sent as raw bytes, followed by a smuggled second request.
+ */
+class RequestSmugglingTest {
+    @RegisterExtension
+    static final OriginServer origin = OriginServer.create("smuggle");
+    static ProxyServer proxy;
+
+    @BeforeAll
+    static void start() {
+        proxy = ProxyServer.builder().route(Route.any().to(origin.baseUrl())).build().start();
+    }
+
+    @AfterAll
+    static void stop() {
+        proxy.close();
+    }
+
+    private static final String SMUGGLED = "GET /smuggled HTTP/1.1\r\nHost: x\r\n\r\n";
+
+    @ParameterizedTest
+    @ValueSource(strings = {
+        "POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n",
+        "POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\nContent-Length: 6\r\n\r\nhello!",
+        "POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 5, 6\r\n\r\nhello!",
+        "POST /echo HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked, identity\r\n\r\n0\r\n\r\n",
+        "POST /echo HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: xchunked\r\n\r\n0\r\n\r\n",
+        "POST /echo HTTP/1.1\r\nHost: x\r\nTransfer-Encoding : chunked\r\n\r\n0\r\n\r\n",
+        "POST /echo HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\nhello\r\n0\r\n\r\n",
+        "POST /echo HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n5 ;\u0000ext\r\nhello\r\n0\r\n\r\n",
+        "POST /echo HTTP/1.0\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n",
+        "GET /echo HTTP/1.1\r\nHost: x\r\nX-Folded: a\r\n b\r\n\r\n",
+        "GET /echo HTTP/1.1\r\nHost: x\r\nX-Nul: a\u0000b\r\n\r\n",
+        "GET /echo HTTP/1.1\r\nHost: x\r\nHost: y\r\n\r\n",
+        "GET /echo HTTP/1.1\r\nHost: user@x\r\n\r\n",
+        "GET /echo HTTP/1.1\r\n\r\n",
+        "G\u0001T /echo HTTP/1.1\r\nHost: x\r\n\r\n",
+        "GET /echo HTTP/1.1\nHost: x\n\n",
+        "GET /echo HTTP/1.1\r\nHost: x\rX-Bare-CR: 1\r\n\r\n",
+        "GET http://other.example/echo HTTP/1.1\r\nHost: x\r\n\r\n"
+    })
+    void ambiguousRequestsAre400AndNothingReachesTheOrigin(String request) throws Exception {
+        RawHttp.Reply reply;
+        try {
+            reply = RawHttp.exchange(proxy.port(), request + SMUGGLED);
+        } catch (AssertionError | IOException e) {
+            reply = null; // the proxy closed without an answer: acceptable, nothing forwarded is what counts
+        }
+        if (reply != null) {
+            assertThat(reply.status()).as(request).isEqualTo(400);
+        }
+        assertThat(origin.requestCount()).as(request).isZero();
+    }
+
+    @ParameterizedTest
+    @ValueSource(strings = {
+        "HTTP/1.1 200 OK\r\nContent-Length: 5\r\nContent-Length: 6\r\n\r\nhello!",
+        "HTTP/1.1 200 OK\r\nContent-Length: 5\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n",
+        "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\nhello\r\n0\r\n\r\n",
+        "HTTP/1.1 2000 OK\r\nContent-Length: 0\r\n\r\n",
+        "HTTP/1.1 200 OK\r\nBad Header\r\n\r\n"
+    })
+    void invalidUpstreamFramingIs502AndNeverPassedOn(String upstreamResponse) throws Exception {
+        try (java.net.ServerSocket server = new java.net.ServerSocket(0, 1, java.net.InetAddress.getLoopbackAddress());
+                ProxyServer p = ProxyServer.builder().route(Route.any().to("http://127.0.0.1:" + server.getLocalPort()))
+                        .build().start()) {
+            Thread upstream = new Thread(() -> {
+                try (java.net.Socket s = server.accept()) {
+                    s.setSoTimeout(5000);
+                    byte[] buf = new byte[4096];
+                    s.getInputStream().read(buf);
+                    s.getOutputStream().write(upstreamResponse.getBytes(java.nio.charset.StandardCharsets.ISO_8859_1));
+                    s.getOutputStream().flush();
+                    s.getInputStream().read(buf);
+                } catch (IOException ignored) {
+                    // the proxy closed the connection
+                }
+            }, "raw-upstream");
+            upstream.start();
+
+            RawHttp.Reply reply;
+            try {
+                reply = RawHttp.exchange(p.port(), "GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
+            } catch (IOException e) {
+                reply = null;
+            }
+            if (reply != null && reply.status() != 502) {
+                // a valid head may be committed before the body breaks: then the body must not end as complete
+                assertThat(reply.headers().get("transfer-encoding")).as(upstreamResponse).isEqualTo("chunked");
+                assertThat(reply.bodyText()).as(upstreamResponse).doesNotEndWith("0\r\n\r\n");
+            }
+            upstream.join(10_000);
+        }
+    }
+
+    @Test
+    void aWellFormedPipelinedPairIsForwardedAsTwoRequests() throws Exception {
+        RawHttp.Reply reply = RawHttp.exchange(proxy.port(),
+                "POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\n\r\nhello"
+                        + "GET /hello HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
+
+        assertThat(reply.status()).isEqualTo(200);
+        assertThat(origin.takeRequest().target()).isEqualTo("/echo");
+        assertThat(origin.takeRequest().target()).isEqualTo("/hello");
+    }
+}
