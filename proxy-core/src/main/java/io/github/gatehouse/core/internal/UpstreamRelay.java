@@ -357,8 +357,12 @@ final class UpstreamRelay implements org.eclipse.jetty.client.Response.Listener 
             }
         }
         Throwable requestFailure = r.getRequestFailure();
-        org.eclipse.jetty.http.HttpException bad = requestFailure == null ? null
-                : org.eclipse.jetty.http.HttpException.asHttpException(requestFailure);
+        org.eclipse.jetty.http.HttpException bad = null;
+        for (Throwable t = requestFailure; t != null && bad == null; t = t.getCause() == t ? null : t.getCause()) {
+            if (t instanceof org.eclipse.jetty.http.HttpException) {
+                bad = (org.eclipse.jetty.http.HttpException) t;
+            }
+        }
         if (bad != null && bad.getCode() >= 400 && bad.getCode() < 500 && r.getResponse().getStatus() <= 0) {
             // the client's body was malformed (bad chunk framing): its fault, not the upstream's
             relay.answer(exchange, clientResponse, done, 400, "malformed request body: " + bad.getReason(),
