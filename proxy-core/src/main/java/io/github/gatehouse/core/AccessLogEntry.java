@@ -26,6 +26,7 @@ import java.util.Optional;
  * @param userAgent the {@code User-Agent} header, or {@code null}
  * @param reason why the proxy answered by itself or failed ("denied by ...", "connection refused"), or {@code null}
  * @param completed whether the response was delivered in full
+ * @param tries how many upstream requests were made (0 when none, more than 1 after retries)
  */
 public record AccessLogEntry(
         String exchangeId,
@@ -44,7 +45,8 @@ public record AccessLogEntry(
         String referer,
         String userAgent,
         String reason,
-        boolean completed) {
+        boolean completed,
+        int tries) {
 
     /** The user, if one was authenticated. */
     public Optional<String> userName() {

@@ -3,9 +3,10 @@ package io.github.gatehouse.core;
 import java.util.List;
 
 /**
- * Picks the upstream that serves an exchange, among the members of a pool that may take requests now.
+ * Picks the member of a pool that serves an exchange, among those that may take requests now.
  *
- * <p>Strategies are values ({@link LoadBalancing} has the common ones); users may write their own.
+ * <p>Strategies are values ({@link LoadBalancing} has the common ones); users may write their own. The candidates
+ * are live views: {@link UpstreamMember#activeRequests()} and {@link UpstreamMember#effectiveWeight()} are current.
  *
  * <p><b>Threading.</b> Called concurrently from I/O threads for every exchange of a route; must be thread-safe,
  * fast and non-blocking.
@@ -15,9 +16,10 @@ public interface LoadBalancer {
     /**
      * Picks one of {@code candidates}.
      *
-     * @param candidates the pool's available members, never empty; do not modify
+     * @param candidates the pool's available members (healthy, not ejected, not draining, not already tried by
+     *     this exchange), never empty; do not modify
      * @param exchange the exchange to place
      * @return one element of {@code candidates}
      */
-    Upstream pick(List<Upstream> candidates, Exchange exchange);
+    UpstreamMember pick(List<UpstreamMember> candidates, Exchange exchange);
 }

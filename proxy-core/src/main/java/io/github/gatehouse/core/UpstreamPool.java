@@ -3,31 +3,57 @@ package io.github.gatehouse.core;
 import static com.google.common.base.Preconditions.checkArgument;
 import static java.util.Objects.requireNonNull;
 
+import io.github.gatehouse.core.internal.MemberState;
+import java.time.Duration;
 import java.util.ArrayList;
+import java.util.Collection;
 import java.util.List;
+import java.util.Optional;
+import java.util.concurrent.CopyOnWriteArrayList;
+import java.util.concurrent.atomic.AtomicLong;
 
 /**
- * The upstream servers of a reverse route and the strategy that spreads requests over them.
+ * The upstream servers of a reverse route, how requests are spread over them, and how they are checked and
+ * retried: a live, thread-safe pool.
  *
- * <p>Immutable and thread-safe: {@link #balance} returns a new pool. The balancer is shared by all exchanges of
- * the route.
+ * <p><b>Configuration</b> ({@link #balance}, {@link #healthCheck}, {@link #outlierDetection}, {@link #retries},
+ * {@link #slowStart}, {@link #maxRequestsPerMember}) returns a new pool with fresh runtime state: configure a pool
+ * before handing it to a route. <b>Runtime changes</b> ({@link #add}, {@link #remove}, {@link #drain},
+ * {@link #weight(String, int)}) change this pool in place while it serves traffic, without a restart.
  *
  * <pre>{@code
  * UpstreamPool pool = UpstreamPool.of("http://10.0.0.1:8080", "http://10.0.0.2:8080")
- *         .balance(LoadBalancing.random());
+ *         .balance(LoadBalancing.leastRequests())
+ *         .healthCheck(HealthCheck.get("/health").every(Duration.ofSeconds(5)))
+ *         .retries(RetryPolicy.defaults().retries(2));
  * }</pre>
  */
 public final class UpstreamPool {
-    private final List<Upstream> members;
     private final LoadBalancer balancer;
+    private final HealthCheck healthCheck;
+    private final OutlierDetection outliers;
+    private final RetryPolicy retries;
+    private final Duration slowStart;
+    private final int maxRequestsPerMember;
+    private final CopyOnWriteArrayList<MemberState> members = new CopyOnWriteArrayList<>();
+    private final AtomicLong retryTokens = new AtomicLong(1_000);
 
-    private UpstreamPool(List<Upstream> members, LoadBalancer balancer) {
-        this.members = members;
+    private UpstreamPool(Collection<Upstream> upstreams, LoadBalancer balancer, HealthCheck healthCheck,
+            OutlierDetection outliers, RetryPolicy retries, Duration slowStart, int maxRequestsPerMember) {
         this.balancer = balancer;
+        this.healthCheck = healthCheck;
+        this.outliers = outliers;
+        this.retries = retries;
+        this.slowStart = slowStart;
+        this.maxRequestsPerMember = maxRequestsPerMember;
+        for (Upstream u : upstreams) {
+            members.add(newMember(u));
+        }
     }
 
     /**
-     * A pool of the given base URLs, balanced round robin.
+     * A pool of the given base URLs, each with weight 1: round robin, no active health check, default outlier
+     * detection and retry policy.
      *
      * @throws IllegalArgumentException if no URL is given or one is not a valid upstream URL
      */
@@ -40,26 +66,217 @@ public final class UpstreamPool {
         return of(list);
     }
 
-    /** A pool of the given members, balanced round robin. */
+    /** A pool of the given members, with the defaults of {@link #of(String...)}. */
     public static UpstreamPool of(List<Upstream> members) {
         requireNonNull(members, "members");
         checkArgument(!members.isEmpty(), "members: empty (expected: at least one upstream)");
-        return new UpstreamPool(List.copyOf(members), LoadBalancing.roundRobin());
+        return new UpstreamPool(members, LoadBalancing.roundRobin(), null, OutlierDetection.defaults(),
+                RetryPolicy.defaults(), null, 0);
     }
+
+    private MemberState newMember(Upstream u) {
+        return new MemberState(u, slowStart, System::nanoTime);
+    }
+
+    private List<Upstream> upstreams() {
+        List<Upstream> list = new ArrayList<>();
+        for (MemberState m : members) {
+            list.add(m.upstream());
+        }
+        return list;
+    }
+
+    // ---- configuration (returns a new pool) ----
 
     /** This pool with another balancing strategy. */
     public UpstreamPool balance(LoadBalancer balancer) {
-        return new UpstreamPool(members, requireNonNull(balancer, "balancer"));
+        return new UpstreamPool(upstreams(), requireNonNull(balancer, "balancer"), healthCheck, outliers, retries, slowStart, maxRequestsPerMember);
     }
 
-    /** The members, in the order given. */
-    public List<Upstream> members() {
-        return members;
+    /** This pool with active health checks. */
+    public UpstreamPool healthCheck(HealthCheck healthCheck) {
+        return new UpstreamPool(upstreams(), balancer, requireNonNull(healthCheck, "healthCheck"), outliers, retries, slowStart, maxRequestsPerMember);
     }
 
-    /** The balancing strategy. */
+    /** This pool with other passive outlier detection ({@link OutlierDetection#off()} to disable). */
+    public UpstreamPool outlierDetection(OutlierDetection outliers) {
+        return new UpstreamPool(upstreams(), balancer, healthCheck, requireNonNull(outliers, "outliers"), retries, slowStart, maxRequestsPerMember);
+    }
+
+    /** This pool with another retry policy ({@link RetryPolicy#none()} to disable). */
+    public UpstreamPool retries(RetryPolicy retries) {
+        return new UpstreamPool(upstreams(), balancer, healthCheck, outliers, requireNonNull(retries, "retries"), slowStart, maxRequestsPerMember);
+    }
+
+    /** Members that come (back) up get a share of traffic that ramps up linearly over {@code duration}. */
+    public UpstreamPool slowStart(Duration duration) {
+        requireNonNull(duration, "duration");
+        checkArgument(!duration.isNegative(), "slowStart: %s (expected: >= 0)", duration);
+        return new UpstreamPool(upstreams(), balancer, healthCheck, outliers, retries, duration, maxRequestsPerMember);
+    }
+
+    /**
+     * Circuit breaking: at most {@code n} requests in flight per member; when every available member is at its
+     * limit, new requests get 503 at once instead of queueing.
+     */
+    public UpstreamPool maxRequestsPerMember(int n) {
+        checkArgument(n >= 1, "maxRequestsPerMember: %s (expected: >= 1)", n);
+        return new UpstreamPool(upstreams(), balancer, healthCheck, outliers, retries, slowStart, n);
+    }
+
+    // ---- runtime changes (in place) ----
+
+    /** Adds a member now; it starts in slow start if the pool has one. */
+    public UpstreamPool add(Upstream upstream) {
+        requireNonNull(upstream, "upstream");
+        MemberState m = new MemberState(upstream, slowStart, System::nanoTime);
+        if (slowStart != null) {
+            m.healthy(false);
+            m.healthy(true);
+        }
+        members.add(m);
+        return this;
+    }
+
+    /** Removes the member with this URL now; requests in flight to it finish. Returns whether it was there. */
+    public boolean remove(String url) {
+        Optional<MemberState> m = find(url);
+        m.ifPresent(members::remove);
+        return m.isPresent();
+    }
+
+    /** Stops sending new requests to the member with this URL; requests in flight finish. */
+    public boolean drain(String url) {
+        Optional<MemberState> m = find(url);
+        m.ifPresent(MemberState::drain);
+        return m.isPresent();
+    }
+
+    /** Changes a member's weight now (1..1000). */
+    public boolean weight(String url, int weight) {
+        checkArgument(weight >= 1 && weight <= 1000, "weight: %s (expected: 1..1000)", weight);
+        Optional<MemberState> m = find(url);
+        m.ifPresent(s -> s.weight(weight));
+        return m.isPresent();
+    }
+
+    private Optional<MemberState> find(String url) {
+        String normalized = Upstream.of(url).uri().toString();
+        for (MemberState m : members) {
+            if (m.upstream().uri().toString().equals(normalized)) {
+                return Optional.of(m);
+            }
+        }
+        return Optional.empty();
+    }
+
+    // ---- views ----
+
+    /** The members now, in the order added. */
+    public List<UpstreamMember> members() {
+        return List.copyOf(members);
+    }
+
+    /** A snapshot of every member's counters. */
+    public List<UpstreamStats> stats() {
+        List<UpstreamStats> list = new ArrayList<>();
+        for (MemberState m : members) {
+            list.add(m.stats());
+        }
+        return list;
+    }
+
     public LoadBalancer balancer() {
         return balancer;
+    }
+
+    public Optional<HealthCheck> healthCheck() {
+        return Optional.ofNullable(healthCheck);
+    }
+
+    public OutlierDetection outlierDetection() {
+        return outliers;
+    }
+
+    public RetryPolicy retryPolicy() {
+        return retries;
+    }
+
+    public int maxRequestsPerMember() {
+        return maxRequestsPerMember;
+    }
+
+    /**
+     * Picks a member for {@code exchange} as the relay does: among available members not in {@code tried} and
+     * below the per-member request limit. Empty when none may take it.
+     */
+    public Optional<UpstreamMember> select(Exchange exchange, Collection<UpstreamMember> tried) {
+        List<UpstreamMember> candidates = new ArrayList<>(members.size());
+        for (MemberState m : members) {
+            if (m.isAvailable() && !tried.contains(m)
+                    && (maxRequestsPerMember == 0 || m.activeRequests() < maxRequestsPerMember)) {
+                candidates.add(m);
+            }
+        }
+        if (candidates.isEmpty()) {
+            return Optional.empty();
+        }
+        UpstreamMember picked = balancer.pick(candidates, exchange);
+        return Optional.ofNullable(picked);
+    }
+
+    /** Whether one more member may be ejected without passing the max ejection share. */
+    boolean mayEject() {
+        int ejected = 0;
+        for (MemberState m : members) {
+            if (m.isEjected()) {
+                ejected++;
+            }
+        }
+        return (ejected + 1) * 100 <= outliers.maxEjectionPercent() * members.size();
+    }
+
+    /**
+     * Records a request for the retry budget. The budget is kept in hundredths of a retry: every request earns
+     * {@code budgetPercent} of them, a retry costs 100, and at most 10 retries' worth is ever banked (which is also
+     * the starting reserve), so a burst of failures cannot turn into a storm of retries.
+     */
+    void earnRetryBudget() {
+        retryTokens.updateAndGet(t -> Math.min(t + retries.budgetPercent(), 1_000));
+    }
+
+    /** Spends the budget for one retry; false when the budget is exhausted. */
+    boolean spendRetryBudget() {
+        while (true) {
+            long t = retryTokens.get();
+            if (t < 100) {
+                return false;
+            }
+            if (retryTokens.compareAndSet(t, t - 100)) {
+                return true;
+            }
+        }
+    }
+
+    /** Hooks the relay uses; not part of the API. */
+    public static final class Internals {
+        private Internals() {
+        }
+
+        /** Whether {@code pool} may eject one more member. */
+        public static boolean mayEject(UpstreamPool pool) {
+            return pool.mayEject();
+        }
+
+        /** Counts one request toward the retry budget. */
+        public static void earnRetryBudget(UpstreamPool pool) {
+            pool.earnRetryBudget();
+        }
+
+        /** Takes one retry from the budget, if there is one. */
+        public static boolean spendRetryBudget(UpstreamPool pool) {
+            return pool.spendRetryBudget();
+        }
     }
 
     @Override

@@ -99,7 +99,7 @@ class ValueTypesTest {
     void accessLogFormats() {
         AccessLogEntry e = new AccessLogEntry("ab-1", Instant.ofEpochMilli(1_700_000_000_123L), Duration.ofMillis(12),
                 "127.0.0.1", "alice", "GET", "http://a.example/x?q=\"1\"", "HTTP/1.1", 200, 0, 1024, "10.0.0.1:80", null,
-                null, "curl/8", null, true);
+                null, "curl/8", null, true, 1);
         assertThat(AccessLogFormats.SQUID.format(e))
                 .isEqualTo("1700000000.135     12 127.0.0.1 TCP_MISS/200 1024 GET http://a.example/x?q=\"1\" alice HIER_DIRECT/10.0.0.1:80 -");
         assertThat(AccessLogFormat.combined().format(e))
@@ -108,9 +108,9 @@ class ValueTypesTest {
         assertThat(AccessLogFormat.json().format(e))
                 .startsWith("{\"time\":\"2023-11-14T22:13:20.123Z\",\"id\":\"ab-1\",\"duration_ms\":12,")
                 .contains("\"target\":\"http://a.example/x?q=\\\"1\\\"\"", "\"user\":\"alice\"", "\"cache\":null",
-                        "\"bytes_out\":1024", "\"completed\":true");
+                        "\"bytes_out\":1024", "\"completed\":true,\"tries\":1}");
         AccessLogEntry denied = new AccessLogEntry("ab-2", Instant.ofEpochMilli(0), Duration.ZERO, "::1", null, "CONNECT",
-                "a.example:25", "HTTP/1.1", 403, 0, 60, null, null, null, null, "port", true);
+                "a.example:25", "HTTP/1.1", 403, 0, 60, null, null, null, null, "port", true, 0);
         assertThat(AccessLogFormat.squid().format(denied)).contains("TCP_DENIED/403 60 CONNECT a.example:25 - HIER_NONE/-");
     }
 }

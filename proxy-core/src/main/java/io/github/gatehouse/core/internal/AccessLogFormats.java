@@ -66,7 +66,8 @@ public final class AccessLogFormats {
         field(sb, "referer", e.referer()).append(',');
         field(sb, "user_agent", e.userAgent()).append(',');
         field(sb, "reason", e.reason()).append(',');
-        sb.append("\"completed\":").append(e.completed());
+        sb.append("\"completed\":").append(e.completed()).append(',');
+        sb.append("\"tries\":").append(e.tries());
         return sb.append('}').toString();
     };
 

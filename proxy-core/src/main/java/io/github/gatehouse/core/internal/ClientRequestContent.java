@@ -13,6 +13,7 @@ final class ClientRequestContent implements org.eclipse.jetty.client.Request.Con
     private final ExchangeImpl exchange;
     private final long length;
     private final String contentType;
+    private volatile boolean started;
 
     ClientRequestContent(Request clientRequest, ExchangeImpl exchange) {
         this.clientRequest = clientRequest;
@@ -34,6 +35,9 @@ final class ClientRequestContent implements org.eclipse.jetty.client.Request.Con
     @Override
     public Content.Chunk read() {
         Content.Chunk chunk = clientRequest.read();
+        if (chunk != null) {
+            started = true;
+        }
         if (chunk != null && !Content.Chunk.isFailure(chunk)) {
             exchange.addBytesIn(chunk.remaining());
         }
@@ -47,7 +51,11 @@ final class ClientRequestContent implements org.eclipse.jetty.client.Request.Con
 
     @Override
     public void fail(Throwable failure) {
-        clientRequest.fail(failure);
+        // Before the first read (the upstream connection failed) the client's body is untouched and the request
+        // may still be retried elsewhere; failing it now would poison that retry.
+        if (started) {
+            clientRequest.fail(failure);
+        }
     }
 
     @Override

@@ -26,6 +26,7 @@ final class ExchangeImpl implements Exchange {
     private volatile String upstream;
     private volatile String reason;
     private volatile int filtersPassed;
+    private volatile int tries;
     private final java.util.concurrent.atomic.AtomicLong bytesIn = new java.util.concurrent.atomic.AtomicLong();
     private Map<String, Object> attributes;
 
@@ -153,6 +154,14 @@ final class ExchangeImpl implements Exchange {
 
     void filtersPassed(int n) {
         this.filtersPassed = n;
+    }
+
+    int tries() {
+        return tries;
+    }
+
+    void tries(int tries) {
+        this.tries = tries;
     }
 
     long bytesIn() {

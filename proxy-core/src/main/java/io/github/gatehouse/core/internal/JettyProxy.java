@@ -18,6 +18,7 @@ public final class JettyProxy {
 
     private final ProxyConfig config;
     private Server server;
+    private final java.util.List<HealthChecker> healthCheckers = new java.util.ArrayList<>();
     private ServerConnector connector;
 
     /** Creates the proxy for {@code config}; nothing is bound until {@link #start()}. */
@@ -86,6 +87,18 @@ public final class JettyProxy {
             }
             throw new IOException("cannot start proxy on " + config.bindAddress() + ":" + config.port(), e);
         }
+        java.util.Set<io.github.gatehouse.core.UpstreamPool> pools =
+                java.util.Collections.newSetFromMap(new java.util.IdentityHashMap<>());
+        for (io.github.gatehouse.core.Route route : config.routes()) {
+            route.pool().ifPresent(pools::add);
+        }
+        for (io.github.gatehouse.core.UpstreamPool pool : pools) {
+            pool.healthCheck().ifPresent(check -> {
+                HealthChecker checker = new HealthChecker(pool, check, reverseClient, scheduler);
+                healthCheckers.add(checker);
+                checker.start();
+            });
+        }
         LOG.info("gatehouse {} listening on {}:{}{}{}", config.viaName(), config.bindAddress(), port(),
                 config.forward() ? " (forward proxy)" : "", config.routes().isEmpty() ? "" : " (" + config.routes().size() + " routes)");
     }
@@ -117,6 +130,7 @@ public final class JettyProxy {
 
     /** Stops gracefully within the drain time. */
     public void stop() {
+        healthCheckers.forEach(HealthChecker::stop);
         try {
             server.stop();
         } catch (Exception e) {

@@ -11,6 +11,7 @@ import io.github.gatehouse.core.HttpHeaders;
 import io.github.gatehouse.core.ProxyFilter;
 import io.github.gatehouse.core.Route;
 import io.github.gatehouse.core.Upstream;
+import io.github.gatehouse.core.UpstreamMember;
 import io.github.gatehouse.core.UpstreamPool;
 import io.github.gatehouse.core.Verdict;
 import java.net.InetSocketAddress;
@@ -556,43 +557,90 @@ final class RelayHandler extends Handler.Wrapper {
     private void pickUpstream(ExchangeImpl exchange, Request request, Response response, ExchangeCallback done,
             CacheLookup lookup) {
         RequestHeadImpl head = exchange.requestImpl();
-        URI upstreamUri;
-        String hostHeader = null;
-        if (exchange.mode() == Mode.REVERSE) {
-            Route route = exchange.route().orElseThrow();
-            UpstreamPool pool = route.pool().orElseThrow();
-            Upstream upstream;
-            try {
-                upstream = pool.balancer().pick(pool.members(), exchange);
-            } catch (RuntimeException e) {
-                LOG.error("{} load balancer {} threw", exchange.id(), pool.balancer(), e);
-                upstream = null;
-            }
-            if (upstream == null) {
-                answer(exchange, response, done, 503, "no upstream available for " + route, "destination_unavailable", null, false);
-                return;
-            }
-            String path = route.rewritePath(head.path());
-            String q = head.query();
-            upstreamUri = URI.create(upstream.uri() + path + (q == null ? "" : "?" + q));
-            exchange.upstream(upstream.authority());
-            switch (route.hostHeaderPolicy()) {
-                case UPSTREAM:
-                    hostHeader = upstream.authority();
-                    break;
-                case FIXED:
-                    hostHeader = route.fixedHost().orElseThrow();
-                    break;
-                default:
-                    String h = head.host().indexOf(':') >= 0 ? "[" + head.host() + "]" : head.host();
-                    int defaultPort = head.scheme().equals("https") ? 443 : 80;
-                    hostHeader = head.port() == defaultPort ? h : h + ":" + head.port();
-            }
-        } else {
-            upstreamUri = head.uri();
+        if (exchange.mode() != Mode.REVERSE) {
             exchange.upstream(head.authority());
+            exchange.tries(1);
+            new UpstreamRelay(this, exchange, request, response, done, lookup, head.uri(), null, null, null).send();
+            return;
         }
-        new UpstreamRelay(this, exchange, request, response, done, lookup, upstreamUri, hostHeader).send();
+        Route route = exchange.route().orElseThrow();
+        UpstreamPool pool = route.pool().orElseThrow();
+        UpstreamPool.Internals.earnRetryBudget(pool);
+        long length = request.getLength();
+        long replayable = pool.retryPolicy().retries() > 0 ? pool.retryPolicy().replayableBodySize().toBytes() : 0;
+        if (length > 0 && length <= replayable) {
+            BodyBuffer.read(request, exchange, (int) length,
+                    body -> sendToPool(exchange, request, response, done, lookup, new Tries(route, pool, body), null),
+                    failure -> answer(exchange, response, done, 400, "request body could not be read: " + Failures.describe(failure),
+                            "http_request_error", null, true));
+            return;
+        }
+        sendToPool(exchange, request, response, done, lookup, new Tries(route, pool, null), null);
+    }
+
+    /**
+     * Phase 6 for reverse routes: picks a member not tried yet and sends to it. Returns false (having answered
+     * nothing) when {@code previousFailure} is set and no other member may take the retry; answers 503 itself when
+     * no member is available for a first try.
+     */
+    boolean sendToPool(ExchangeImpl exchange, Request request, Response response, ExchangeCallback done,
+            CacheLookup lookup, Tries tries, Throwable previousFailure) {
+        Optional<UpstreamMember> picked;
+        try {
+            picked = tries.pool.select(exchange, tries.tried);
+        } catch (RuntimeException e) {
+            LOG.error("{} load balancer {} threw", exchange.id(), tries.pool.balancer(), e);
+            picked = Optional.empty();
+        }
+        if (picked.isEmpty() || !(picked.get() instanceof MemberState)) {
+            if (previousFailure != null) {
+                return false;
+            }
+            Optional<CachedResponse> stale = Optional.empty();
+            if (config.cache() != null) {
+                try {
+                    stale = config.cache().onUpstreamFailure(exchange, lookup,
+                            new java.net.ConnectException("no upstream available"));
+                } catch (RuntimeException e) {
+                    LOG.error("{} cache onUpstreamFailure threw", exchange.id(), e);
+                }
+            }
+            if (stale != null && stale.isPresent()) {
+                new CachedResponseSender(this, exchange, request, response, done).send(stale.get());
+            } else {
+                boolean overloaded = tries.pool.members().stream().anyMatch(m -> m.isAvailable());
+                answer(exchange, response, done, 503, overloaded
+                        ? "every upstream of " + tries.route + " is at its request limit"
+                        : "no healthy upstream for " + tries.route, "destination_unavailable",
+                        new HttpHeaders().add("Retry-After", "1"), false);
+            }
+            return true;
+        }
+        MemberState member = (MemberState) picked.get();
+        tries.tried.add(member);
+        tries.count++;
+        exchange.tries(tries.count);
+        RequestHeadImpl head = exchange.requestImpl();
+        Upstream upstream = member.upstream();
+        String path = tries.route.rewritePath(head.path());
+        String q = head.query();
+        URI upstreamUri = URI.create(upstream.uri() + path + (q == null ? "" : "?" + q));
+        exchange.upstream(upstream.authority());
+        String hostHeader;
+        switch (tries.route.hostHeaderPolicy()) {
+            case UPSTREAM:
+                hostHeader = upstream.authority();
+                break;
+            case FIXED:
+                hostHeader = tries.route.fixedHost().orElseThrow();
+                break;
+            default:
+                String h = head.host().indexOf(':') >= 0 ? "[" + head.host() + "]" : head.host();
+                int defaultPort = head.scheme().equals("https") ? 443 : 80;
+                hostHeader = head.port() == defaultPort ? h : h + ":" + head.port();
+        }
+        new UpstreamRelay(this, exchange, request, response, done, lookup, upstreamUri, hostHeader, member, tries).send();
+        return true;
     }
 
     // ---- phase 8: response head (shared by upstream and cached responses) ---------------------------------
@@ -721,7 +769,7 @@ final class RelayHandler extends Handler.Wrapper {
                         response.isCommitted() || ok ? response.getStatus() : 0, exchange.bytesIn(),
                         Response.getContentBytesWritten(response), exchange.upstream(),
                         exchange.cacheStatus().orElse(null), h.get(HttpHeader.REFERER), h.get(HttpHeader.USER_AGENT),
-                        exchange.reason(), ok));
+                        exchange.reason(), ok, exchange.tries()));
             } catch (RuntimeException e) {
                 LOG.error("{} access log failed", exchange.id(), e);
             }

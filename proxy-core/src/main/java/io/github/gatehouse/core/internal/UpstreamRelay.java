@@ -42,8 +42,17 @@ final class UpstreamRelay implements org.eclipse.jetty.client.Response.Listener 
     private final ExchangeImpl exchange;
     private final Request clientRequest;
     private final Response clientResponse;
-    private final Callback done;
+    private final RelayHandler.ExchangeCallback done;
     private final CacheLookup lookup;
+    private final MemberState member;
+    private final Tries tries;
+    private final AtomicBoolean accounted = new AtomicBoolean();
+    private volatile long sentNanos;
+    private volatile long headNanos = -1;
+    private volatile int upstreamStatus;
+    private volatile boolean abortedByUs;
+    private volatile int retryAfterStatus;
+    private long discarded;
     private final URI upstreamUri;
     private final String hostHeader;
     private final AtomicBoolean finished = new AtomicBoolean();
@@ -59,7 +68,10 @@ final class UpstreamRelay implements org.eclipse.jetty.client.Response.Listener 
     private volatile HttpFields upstreamTrailers;
 
     UpstreamRelay(RelayHandler relay, ExchangeImpl exchange, Request clientRequest, Response clientResponse,
-            Callback done, CacheLookup lookup, URI upstreamUri, String hostHeader) {
+            RelayHandler.ExchangeCallback done, CacheLookup lookup, URI upstreamUri, String hostHeader,
+            MemberState member, Tries tries) {
+        this.member = member;
+        this.tries = tries;
         this.relay = relay;
         this.exchange = exchange;
         this.clientRequest = clientRequest;
@@ -83,9 +95,20 @@ final class UpstreamRelay implements org.eclipse.jetty.client.Response.Listener 
                 .idleTimeout(config.idleTimeout().toMillis(), TimeUnit.MILLISECONDS)
                 .timeout(config.exchangeTimeout().toMillis(), TimeUnit.MILLISECONDS)
                 .headers(h -> copyRequestHeaders(head, h));
-        if (hasBody || clientRequest.getLength() == 0 && clientRequest.getHeaders().contains(HttpHeader.CONTENT_LENGTH)) {
+        if (tries != null && tries.body != null) {
+            upstreamRequest.body(new org.eclipse.jetty.client.BytesRequestContent(
+                    clientRequest.getHeaders().get(HttpHeader.CONTENT_TYPE), tries.body));
+        } else if (hasBody) {
             upstreamRequest.body(new ClientRequestContent(clientRequest, exchange));
+        } else if (clientRequest.getLength() == 0 && clientRequest.getHeaders().contains(HttpHeader.CONTENT_LENGTH)) {
+            // an explicit empty body: keep "Content-Length: 0" without tying the upstream request to the client's
+            upstreamRequest.body(new org.eclipse.jetty.client.BytesRequestContent(
+                    clientRequest.getHeaders().get(HttpHeader.CONTENT_TYPE), new byte[0]));
         }
+        if (member != null) {
+            member.begin();
+        }
+        sentNanos = System.nanoTime();
         upstreamRequest.onRequestSuccess(r -> startHeadTimeout(r));
         if (LOG.isDebugEnabled()) {
             LOG.debug("{} upstreamRequest {} {} {}", exchange.id(), head.method(), upstreamUri, head.headers());
@@ -158,13 +181,16 @@ final class UpstreamRelay implements org.eclipse.jetty.client.Response.Listener 
     }
 
     private void startHeadTimeout(org.eclipse.jetty.client.Request upstreamRequest) {
-        long ms = relay.config().upstreamTimeout().toMillis();
+        java.time.Duration timeout = tries != null
+                ? tries.pool.retryPolicy().perTryTimeout().orElse(relay.config().upstreamTimeout())
+                : relay.config().upstreamTimeout();
+        long ms = timeout.toMillis();
         Scheduler scheduler = relay.scheduler();
         if (scheduler == null || result != null) {
             return;
         }
         headTimeout = scheduler.schedule(() -> upstreamRequest.abort(new Failures.UpstreamHeadTimeout(
-                "upstream sent no response within " + relay.config().upstreamTimeout().toSeconds() + "s")),
+                "upstream sent no response within " + timeout.toMillis() + "ms")),
                 ms, TimeUnit.MILLISECONDS);
     }
 
@@ -180,11 +206,24 @@ final class UpstreamRelay implements org.eclipse.jetty.client.Response.Listener 
     @Override
     public void onBegin(org.eclipse.jetty.client.Response upstreamResponse) {
         cancelHeadTimeout();
+        headNanos = System.nanoTime() - sentNanos;
     }
 
     @Override
     public void onHeaders(org.eclipse.jetty.client.Response upstreamResponse) {
         cancelHeadTimeout();
+        upstreamStatus = upstreamResponse.getStatus();
+        int status = upstreamStatus;
+        if ((status == 502 || status == 503 || status == 504) && mayRetry(false)) {
+            // the retry starts once this attempt has completed (onComplete), never while it is being torn down
+            handedOff = true;
+            abortedByUs = true;
+            retryAfterStatus = status;
+            LOG.info("{} upstream {} answered {}; retrying on another member", exchange.id(), exchange.upstream(), status);
+            // the short error body is read and dropped (onContent) so the connection stays reusable; aborting a
+            // response here would leave jetty-client's pooled connection failing the next request sent on it
+            return;
+        }
         try {
             HttpHeaders fields = HeaderRules.upstreamResponseFields(upstreamResponse.getHeaders());
             HttpVersion version = upstreamResponse.getVersion();
@@ -198,6 +237,7 @@ final class UpstreamRelay implements org.eclipse.jetty.client.Response.Listener 
             if (cache != null) {
                 CacheDecision decision = cache.onUpstreamResponse(exchange, lookup, head);
                 if (decision != null && decision.kind() == CacheDecision.Kind.SERVE) {
+                    abortedByUs = true;
                     handedOff = true;
                     upstreamResponse.abort(new CancellationException("upstream response replaced by a cached one"));
                     new CachedResponseSender(relay, exchange, clientRequest, clientResponse, done)
@@ -226,6 +266,15 @@ final class UpstreamRelay implements org.eclipse.jetty.client.Response.Listener 
 
     @Override
     public void onContent(org.eclipse.jetty.client.Response upstreamResponse, Content.Chunk chunk, Runnable demander) {
+        if (retryAfterStatus != 0) {
+            discarded += chunk.remaining();
+            if (discarded > 64 * 1024) {
+                upstreamResponse.abort(new CancellationException("error body too long to drain before retrying"));
+            } else {
+                demander.run();
+            }
+            return;
+        }
         if (handedOff) {
             return;
         }
@@ -303,7 +352,58 @@ final class UpstreamRelay implements org.eclipse.jetty.client.Response.Listener 
     public void onComplete(Result result) {
         cancelHeadTimeout();
         this.result = result;
+        accountMember(result);
+        int status = retryAfterStatus;
+        if (status != 0) {
+            if (finished.compareAndSet(false, true) && !relay.sendToPool(exchange, clientRequest, clientResponse, done,
+                    lookup, tries, new java.io.IOException("upstream answered " + status))) {
+                relay.answer(exchange, clientResponse, done, status, "upstream " + exchange.upstream() + " answered " + status
+                        + " and no other upstream could take the request", "http_response_status", null, false);
+            }
+            return;
+        }
         finish();
+    }
+
+    /** Tells the member how its request went, for outlier detection and statistics; once. */
+    private void accountMember(Result result) {
+        if (member == null || !accounted.compareAndSet(false, true)) {
+            return;
+        }
+        boolean failed = upstreamStatus >= 500
+                || (result.isFailed() && !abortedByUs && clientFailure == null && !lastWritten);
+        if (member.end(failed, headNanos, tries.pool.outlierDetection(),
+                () -> io.github.gatehouse.core.UpstreamPool.Internals.mayEject(tries.pool))) {
+            LOG.warn("upstream {} ejected after {} consecutive failures ({} ejections so far)", member,
+                    tries.pool.outlierDetection().consecutiveFailures(), member.stats().ejections());
+        }
+    }
+
+    /**
+     * Whether this exchange may be retried on another member: tries left, a replayable request (nothing sent for a
+     * connect failure, else an idempotent method and a kept or absent body), the client still there, and budget.
+     */
+    private boolean mayRetry(boolean connectFailure) {
+        if (tries == null || tries.count > tries.pool.retryPolicy().retries() || clientFailure != null) {
+            return false;
+        }
+        boolean hasBody = clientRequest.getLength() > 0 || clientRequest.getHeaders().contains(HttpHeader.TRANSFER_ENCODING);
+        if (connectFailure) {
+            if (!(tries.bodyReplayable(hasBody) || exchange.bytesIn() == 0)) {
+                return false;
+            }
+        } else {
+            String method = exchange.request().method();
+            boolean key = exchange.request().headers().contains("Idempotency-Key");
+            if (!io.github.gatehouse.core.RetryPolicy.isIdempotent(method, key) || !tries.bodyReplayable(hasBody)) {
+                return false;
+            }
+        }
+        if (!io.github.gatehouse.core.UpstreamPool.Internals.spendRetryBudget(tries.pool)) {
+            LOG.info("{} retry budget of {} exhausted; not retrying", exchange.id(), tries.route);
+            return false;
+        }
+        return true;
     }
 
     private void finish() {
@@ -334,6 +434,19 @@ final class UpstreamRelay implements org.eclipse.jetty.client.Response.Listener 
         }
         Throwable failure = r.getFailure();
         abortCacheWriter(failure);
+        if (!clientResponse.isCommitted() && tries != null && upstreamStatus == 0) {
+            Failures.Classified kind = Failures.classify(failure);
+            boolean connectFailure = kind.proxyStatusError().startsWith("connection_refused")
+                    || kind.proxyStatusError().equals("connection_timeout") || kind.proxyStatusError().equals("dns_error")
+                    || kind.proxyStatusError().equals("destination_unavailable");
+            if (mayRetry(connectFailure)) {
+                LOG.info("{} upstream {} failed ({}); retrying on another member", exchange.id(), exchange.upstream(),
+                        kind.description());
+                if (relay.sendToPool(exchange, clientRequest, clientResponse, done, lookup, tries, failure)) {
+                    return;
+                }
+            }
+        }
         if (clientResponse.isCommitted()) {
             exchange.reason("upstream failed mid-body: " + Failures.describe(failure));
             LOG.info("{} {} {} upstream {} failed after the response began; aborting the client response: {}",
@@ -390,6 +503,7 @@ final class UpstreamRelay implements org.eclipse.jetty.client.Response.Listener 
 
     /** Stops relaying: the upstream is aborted and whoever called this drives the client response from now on. */
     private void takeOver(org.eclipse.jetty.client.Response upstreamResponse, Throwable reason) {
+        abortedByUs = true;
         handedOff = true;
         finished.set(true);
         abortCacheWriter(reason);

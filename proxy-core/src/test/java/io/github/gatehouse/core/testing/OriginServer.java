@@ -71,6 +71,8 @@ public final class OriginServer implements BeforeAllCallback, AfterAllCallback, 
     private final BlockingQueue<Recorded> requests = new LinkedBlockingQueue<>();
     private final AtomicInteger count = new AtomicInteger();
     private volatile CountDownLatch hang = new CountDownLatch(1);
+    private volatile int forcedStatus;
+    private int lastPort;
 
     private OriginServer(String name, Path keyStore) {
         this.name = name;
@@ -107,7 +109,7 @@ public final class OriginServer implements BeforeAllCallback, AfterAllCallback, 
             connector = new ServerConnector(server, new HttpConnectionFactory(http));
         }
         connector.setHost("127.0.0.1");
-        connector.setPort(0);
+        connector.setPort(lastPort);
         server.addConnector(connector);
         server.setHandler(new OriginHandler());
         server.start();
@@ -116,6 +118,7 @@ public final class OriginServer implements BeforeAllCallback, AfterAllCallback, 
 
     public synchronized void stop() throws Exception {
         if (server != null) {
+            lastPort = connector.getLocalPort();
             hang.countDown();
             server.stop();
             server = null;
@@ -141,6 +144,11 @@ public final class OriginServer implements BeforeAllCallback, AfterAllCallback, 
     public void beforeEach(ExtensionContext context) {
         requests.clear();
         count.set(0);
+    }
+
+    /** A {@code stop()}ped origin starts again on the same port. */
+    public boolean isRunning() {
+        return server != null;
     }
 
     /** The origin's port. */
@@ -172,6 +180,11 @@ public final class OriginServer implements BeforeAllCallback, AfterAllCallback, 
         return r;
     }
 
+    /** From now on answers every request with {@code status} and no body (0 restores normal answers). */
+    public void answerEverythingWith(int status) {
+        forcedStatus = status;
+    }
+
     /** Lets requests to {@code /hang} finish (with 200). */
     public void release() {
         hang.countDown();
@@ -183,6 +196,12 @@ public final class OriginServer implements BeforeAllCallback, AfterAllCallback, 
         public boolean handle(Request request, Response response, Callback callback) throws Exception {
             count.incrementAndGet();
             String path = request.getHttpURI().getPath();
+            int forced = forcedStatus;
+            if (forced != 0) {
+                record(request, drainLength(request));
+                text(response, callback, forced, "forced " + forced + " from " + name);
+                return true;
+            }
             Fields query = Request.extractQueryParameters(request);
             switch (path) {
                 case "/upload":
