@@ -1,6 +1,10 @@
 package io.github.gatehouse.examples;
 
 import io.github.gatehouse.core.AccessLog;
+import io.github.gatehouse.core.HealthCheck;
+import io.github.gatehouse.core.LoadBalancer;
+import io.github.gatehouse.core.RetryPolicy;
+import io.github.gatehouse.core.Upstream;
 import io.github.gatehouse.core.LoadBalancing;
 import io.github.gatehouse.core.ProxyServer;
 import io.github.gatehouse.core.Route;
@@ -67,6 +71,57 @@ public final class Gatehouse {
         return proxy;
     }
 
+    /** The upstream pool the reverse-mode flags describe. */
+    static UpstreamPool pool(LauncherOptions o) throws LauncherOptions.UsageException {
+        java.util.List<Upstream> members = new java.util.ArrayList<>();
+        for (String spec : o.upstreams) {
+            String[] parts = spec.split(",");
+            int weight = 1;
+            for (int i = 1; i < parts.length; i++) {
+                String p = parts[i].trim();
+                if (!p.startsWith("weight=")) {
+                    throw new LauncherOptions.UsageException("--upstream: '" + spec + "' (expected: URL[,weight=N])");
+                }
+                try {
+                    weight = Integer.parseInt(p.substring(7));
+                } catch (NumberFormatException e) {
+                    throw new LauncherOptions.UsageException("--upstream: '" + spec + "' (expected: weight=N with N in 1..1000)");
+                }
+            }
+            members.add(Upstream.of(parts[0].trim(), weight));
+        }
+        UpstreamPool pool = UpstreamPool.of(members);
+        String balance = o.balance;
+        LoadBalancer lb;
+        if (balance.equals("random")) {
+            lb = LoadBalancing.random();
+        } else if (balance.equals("least-requests")) {
+            lb = LoadBalancing.leastRequests();
+        } else if (balance.equals("hash:client")) {
+            lb = LoadBalancing.hashByClientAddress();
+        } else if (balance.equals("hash:url")) {
+            lb = LoadBalancing.hashByUrl();
+        } else if (balance.startsWith("hash:header:")) {
+            lb = LoadBalancing.hashByHeader(balance.substring("hash:header:".length()));
+        } else if (balance.startsWith("hash:cookie:")) {
+            lb = LoadBalancing.hashByCookie(balance.substring("hash:cookie:".length()));
+        } else {
+            lb = LoadBalancing.roundRobin();
+        }
+        pool = pool.balance(lb);
+        if (o.healthCheck != null) {
+            HealthCheck check = HealthCheck.get(o.healthCheck);
+            if (o.healthInterval != null) {
+                check = check.every(o.healthInterval);
+            }
+            pool = pool.healthCheck(check).slowStart(java.time.Duration.ofSeconds(10));
+        }
+        if (o.retries != null) {
+            pool = pool.retries(o.retries == 0 ? RetryPolicy.none() : RetryPolicy.defaults().retries(o.retries));
+        }
+        return pool;
+    }
+
     static ProxyServer.Builder configure(LauncherOptions o, PrintStream out) throws LauncherOptions.UsageException {
         ProxyServer.Builder b = ProxyServer.builder();
         try {
@@ -81,11 +136,7 @@ public final class Gatehouse {
                     b.connectPorts(o.connectPorts.stream().mapToInt(Integer::intValue).toArray());
                 }
             } else {
-                UpstreamPool pool = UpstreamPool.of(o.upstreams.toArray(new String[0]));
-                if (o.balance.equals("random")) {
-                    pool = pool.balance(LoadBalancing.random());
-                }
-                b.route(Route.any().to(pool));
+                b.route(Route.any().to(pool(o)));
             }
             if (o.idleTimeout != null) {
                 b.idleTimeout(o.idleTimeout);

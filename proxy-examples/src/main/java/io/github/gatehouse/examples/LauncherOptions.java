@@ -38,6 +38,9 @@ public final class LauncherOptions {
     String balance = "round-robin";
     final List<String> allowedInternal = new ArrayList<>();
     boolean allowAllInternal;
+    String healthCheck;
+    Duration healthInterval;
+    Integer retries;
     boolean help;
 
     private LauncherOptions() {
@@ -53,8 +56,12 @@ public final class LauncherOptions {
                 "",
                 "  --port N                     listening port (default 3128 forward, 8080 reverse; 0 = any free port)",
                 "  --bind ADDRESS               listening address (default 127.0.0.1; 0.0.0.0 exposes the proxy)",
-                "  --upstream URL               reverse: an upstream server such as http://10.0.0.1:8080 (repeatable)",
-                "  --balance STRATEGY           reverse: round-robin (default) or random",
+                "  --upstream URL[,weight=N]    reverse: an upstream server such as http://10.0.0.1:8080 (repeatable)",
+                "  --balance STRATEGY           reverse: round-robin (default), weighted, least-requests, random,",
+                "                               hash:client, hash:url, hash:header:NAME or hash:cookie:NAME",
+                "  --health-check PATH          reverse: check each upstream with GET PATH (down after 3 failures)",
+                "  --health-interval DURATION   reverse: time between health checks (default 5s)",
+                "  --retries N                  reverse: retries on another upstream (default 1; 0 disables)",
                 "  --connect-ports LIST         forward: ports CONNECT may reach, comma-separated (default 443)",
                 "  --allow-internal-destination HOST:PORT",
                 "                               forward: let the proxy reach this one address on the proxy host or",
@@ -103,8 +110,29 @@ public final class LauncherOptions {
                     break;
                 case "--balance":
                     o.balance = value != null ? value : next(args, ++i, arg);
-                    if (!o.balance.equals("round-robin") && !o.balance.equals("random")) {
-                        throw new UsageException("--balance: '" + o.balance + "' (expected: round-robin or random)");
+                    if (!o.balance.matches("round-robin|weighted|least-requests|random|hash:client|hash:url|hash:header:[!#$%&'*+.^_`|~0-9A-Za-z-]+|hash:cookie:[!#$%&'*+.^_`|~0-9A-Za-z-]+")) {
+                        throw new UsageException("--balance: '" + o.balance + "' (expected: round-robin, weighted, least-requests,"
+                                + " random, hash:client, hash:url, hash:header:NAME or hash:cookie:NAME)");
+                    }
+                    break;
+                case "--health-check":
+                    o.healthCheck = value != null ? value : next(args, ++i, arg);
+                    if (!o.healthCheck.startsWith("/")) {
+                        throw new UsageException("--health-check: '" + o.healthCheck + "' (expected: a path such as /health)");
+                    }
+                    break;
+                case "--health-interval":
+                    o.healthInterval = parseDuration(value != null ? value : next(args, ++i, arg), arg);
+                    break;
+                case "--retries":
+                    String r = value != null ? value : next(args, ++i, arg);
+                    try {
+                        o.retries = Integer.parseInt(r);
+                        if (o.retries < 0 || o.retries > 10) {
+                            throw new NumberFormatException();
+                        }
+                    } catch (NumberFormatException e) {
+                        throw new UsageException("--retries: '" + r + "' (expected: 0..10)");
                     }
                     break;
                 case "--connect-ports":
@@ -156,6 +184,13 @@ public final class LauncherOptions {
         }
         if (o.mode == Mode.FORWARD && !o.upstreams.isEmpty()) {
             throw new UsageException("--upstream is for reverse mode");
+        }
+        if (o.mode == Mode.FORWARD && (o.healthCheck != null || o.retries != null || o.healthInterval != null
+                || !o.balance.equals("round-robin"))) {
+            throw new UsageException("--balance, --health-check, --health-interval and --retries are for reverse mode");
+        }
+        if (o.healthInterval != null && o.healthCheck == null) {
+            throw new UsageException("--health-interval needs --health-check PATH");
         }
         if (o.mode == Mode.REVERSE && !o.connectPorts.isEmpty()) {
             throw new UsageException("--connect-ports is for forward mode");

@@ -68,6 +68,23 @@ class GatehouseLauncherTest {
     }
 
     @Test
+    void reverseFlagsBuildThePool() throws Exception {
+        LauncherOptions o = LauncherOptions.parse("reverse", "--upstream", "http://a:1,weight=3", "--upstream", "http://b:2",
+                "--balance", "hash:header:X-User", "--health-check", "/health", "--health-interval", "2s", "--retries", "2");
+        io.github.gatehouse.core.UpstreamPool pool = Gatehouse.pool(o);
+        assertThat(pool.members()).hasSize(2);
+        assertThat(pool.members().get(0).weight()).isEqualTo(3);
+        assertThat(pool.healthCheck().orElseThrow().interval()).isEqualTo(Duration.ofSeconds(2));
+        assertThat(pool.retryPolicy().retries()).isEqualTo(2);
+        assertThat(pool.balancer().toString()).isEqualTo("consistentHash");
+        assertThatThrownBy(() -> LauncherOptions.parse("reverse", "--upstream", "http://a:1", "--balance", "fastest"))
+                .hasMessageContaining("'fastest'");
+        assertThatThrownBy(() -> Gatehouse.pool(LauncherOptions.parse("reverse", "--upstream", "http://a:1,wait=3")))
+                .hasMessageContaining("weight=N");
+        assertThatThrownBy(() -> LauncherOptions.parse("forward", "--retries", "2")).hasMessageContaining("reverse mode");
+    }
+
+    @Test
     void defaultsAndDurations() throws Exception {
         assertThat(LauncherOptions.parse("forward").port).isEqualTo(3128);
         assertThat(LauncherOptions.parse("reverse", "--upstream", "http://a:1").port).isEqualTo(8080);
