@@ -133,6 +133,7 @@ public final class ProxyServer implements AutoCloseable {
         private Duration upstreamTimeout = Duration.ofSeconds(60);
         private Duration exchangeTimeout = Duration.ofHours(1);
         private Duration drainTimeout = Duration.ofSeconds(5);
+        private Duration requestHeadTimeout = Duration.ofSeconds(30);
         private DataSize maxRequestHeaderSize = DataSize.kibibytes(32);
         private int maxRequestHeaders = 100;
         private DataSize maxResponseHeaderSize = DataSize.kibibytes(64);
@@ -259,6 +260,16 @@ public final class ProxyServer implements AutoCloseable {
             return this;
         }
 
+        /**
+         * How long a client may take to send a whole request head, from the connection's open or the end of the
+         * previous exchange (30 s by default); then the connection is closed. This bounds slowloris-style clients,
+         * which the idle timeout alone does not (it restarts on every byte).
+         */
+        public Builder requestHeadTimeout(Duration timeout) {
+            this.requestHeadTimeout = positive(timeout, "requestHeadTimeout");
+            return this;
+        }
+
         /** How long {@link ProxyServer#close()} waits for exchanges in flight (5 s by default). */
         public Builder drainTimeout(Duration timeout) {
             requireNonNull(timeout, "drainTimeout");
@@ -365,7 +376,7 @@ public final class ProxyServer implements AutoCloseable {
                     accessLog != null ? accessLog : AccessLog.slf4j(), connectTimeout, idleTimeout, upstreamTimeout,
                     exchangeTimeout, drainTimeout, maxRequestHeaderSize.toBytesCapped(), maxRequestHeaders,
                     maxResponseHeaderSize.toBytesCapped(), maxConnections, maxConnectionsPerUpstream, via,
-                    List.copyOf(trustedProxies), allowInternalDestinations, List.copyOf(allowedInternalDestinations)));
+                    List.copyOf(trustedProxies), allowInternalDestinations, List.copyOf(allowedInternalDestinations), requestHeadTimeout));
         }
 
         private static Duration positive(Duration d, String name) {

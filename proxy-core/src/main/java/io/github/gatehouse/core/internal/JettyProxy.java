@@ -45,7 +45,7 @@ public final class JettyProxy {
         http.setHttpCompliance(org.eclipse.jetty.http.HttpCompliance.STRICT);
         http.setIdleTimeout(config.idleTimeout().toMillis());
 
-        connector = new ServerConnector(server, new TargetFormConnectionFactory(http));
+        connector = new ServerConnector(server, new TargetFormConnectionFactory(http, config.requestHeadTimeout()));
         connector.setHost(config.bindAddress());
         connector.setPort(config.port());
         connector.setIdleTimeout(config.idleTimeout().toMillis());

@@ -33,7 +33,8 @@ public record ProxyConfig(
         String viaName,
         List<Cidr> trustedProxies,
         boolean allowInternalDestinations,
-        List<String> allowedInternalDestinations) {
+        List<String> allowedInternalDestinations,
+        Duration requestHeadTimeout) {
 
     /** Whether {@code address} is a trusted proxy whose forwarding headers are kept. */
     public boolean isTrusted(java.net.InetAddress address) {

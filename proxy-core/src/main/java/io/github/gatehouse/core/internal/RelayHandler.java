@@ -99,6 +99,7 @@ final class RelayHandler extends Handler.Wrapper {
 
     @Override
     public boolean handle(Request request, Response response, Callback callback) {
+        TargetFormConnectionFactory.headReceived(request);
         String rawTarget = TargetFormConnectionFactory.rawTarget(request);
         ExchangeImpl exchange = new ExchangeImpl(idPrefix + "-" + ids.incrementAndGet(), request.getMethod(),
                 address(request.getConnectionMetaData().getRemoteSocketAddress()),
@@ -735,6 +736,9 @@ final class RelayHandler extends Handler.Wrapper {
         public void succeeded() {
             if (completed.compareAndSet(false, true)) {
                 log(true, null);
+                if (!"CONNECT".equals(exchange.method())) {
+                    TargetFormConnectionFactory.exchangeEnded(request);
+                }
                 callback.succeeded();
             }
         }

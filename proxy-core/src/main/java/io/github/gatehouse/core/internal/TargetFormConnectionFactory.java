@@ -19,13 +19,17 @@ import org.eclipse.jetty.server.internal.HttpConnection;
  */
 final class TargetFormConnectionFactory extends HttpConnectionFactory {
 
-    TargetFormConnectionFactory(HttpConfiguration configuration) {
+    private static final org.slf4j.Logger LOG = org.slf4j.LoggerFactory.getLogger(TargetFormConnectionFactory.class);
+    private final long headTimeoutMs;
+
+    TargetFormConnectionFactory(HttpConfiguration configuration, java.time.Duration requestHeadTimeout) {
         super(configuration);
+        this.headTimeoutMs = requestHeadTimeout.toMillis();
     }
 
     @Override
     public Connection newConnection(Connector connector, EndPoint endPoint) {
-        TrackingConnection connection = new TrackingConnection(getHttpConfiguration(), connector, endPoint);
+        TrackingConnection connection = new TrackingConnection(getHttpConfiguration(), connector, endPoint, headTimeoutMs);
         connection.setTransferEncodingChunkMaxLength(getTransferEncodingChunkMaxLength());
         return configure(connection, connector, endPoint);
     }
@@ -36,11 +40,59 @@ final class TargetFormConnectionFactory extends HttpConnectionFactory {
         return connection instanceof TrackingConnection ? ((TrackingConnection) connection).rawTarget : null;
     }
 
+    /** The request head reached the relay: the head timer stops. */
+    static void headReceived(Request request) {
+        Connection connection = request.getConnectionMetaData().getConnection();
+        if (connection instanceof TrackingConnection) {
+            ((TrackingConnection) connection).disarm();
+        }
+    }
+
+    /** An exchange ended: the next request head must arrive in time too. */
+    static void exchangeEnded(Request request) {
+        Connection connection = request.getConnectionMetaData().getConnection();
+        if (connection instanceof TrackingConnection) {
+            ((TrackingConnection) connection).arm();
+        }
+    }
+
+    /**
+     * Bounds the time to receive a whole request head (slowloris): Jetty's idle timeout restarts on every byte,
+     * so a client sending one header byte a minute would hold a connection forever. The timer runs from the
+     * connection's open and from the end of each exchange until the next head is complete.
+     */
     private static final class TrackingConnection extends HttpConnection {
         private volatile String rawTarget;
+        private final long headTimeoutMs;
+        private final java.util.concurrent.atomic.AtomicLong generation = new java.util.concurrent.atomic.AtomicLong();
+        private volatile boolean waitingForHead;
 
-        TrackingConnection(HttpConfiguration configuration, Connector connector, EndPoint endPoint) {
+        TrackingConnection(HttpConfiguration configuration, Connector connector, EndPoint endPoint, long headTimeoutMs) {
             super(configuration, connector, endPoint);
+            this.headTimeoutMs = headTimeoutMs;
+        }
+
+        @Override
+        public void onOpen() {
+            super.onOpen();
+            arm();
+        }
+
+        void arm() {
+            long g = generation.incrementAndGet();
+            waitingForHead = true;
+            getConnector().getScheduler().schedule(() -> {
+                if (waitingForHead && generation.get() == g && getEndPoint().isOpen()) {
+                    LOG.info("{} sent no complete request head within {} ms; closing the connection",
+                            getEndPoint().getRemoteSocketAddress(), headTimeoutMs);
+                    getEndPoint().close();
+                }
+            }, headTimeoutMs, java.util.concurrent.TimeUnit.MILLISECONDS);
+        }
+
+        void disarm() {
+            waitingForHead = false;
+            generation.incrementAndGet();
         }
 
         @Override
