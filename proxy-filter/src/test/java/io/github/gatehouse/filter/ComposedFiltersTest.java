@@ -1,0 +1,55 @@
+package io.github.gatehouse.filter;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import io.github.gatehouse.core.AccessLogEntry;
+import io.github.gatehouse.core.ProxyServer;
+import io.github.gatehouse.core.testing.RawHttp;
+import io.github.gatehouse.core.testing.RecordingAccessLog;
+import io.github.gatehouse.filter.testing.FakeClock;
+import io.github.gatehouse.filter.testing.TextOrigin;
+import io.github.gatehouse.filter.testing.Wire;
+import java.util.Map;
+import org.junit.jupiter.api.Test;
+
+/** The pieces together, as DESIGN.md's LAN proxy composes them: the user and the reason reach every log line. */
+class ComposedFiltersTest {
+
+    @Test
+    void aLanProxyAuthenticatesThenFiltersAndLogsWhoWasRefusedWhy() throws Exception {
+        RecordingAccessLog log = new RecordingAccessLog();
+        FakeClock clock = FakeClock.at("2026-01-05T10:00:00Z");
+        try (TextOrigin origin = new TextOrigin();
+                ProxyServer proxy = Wire.forward().accessLog(log)
+                        .authenticator(BasicAuthenticator.users(Map.of("alice", "wonder")))
+                        .filter(HostRules.deny("*.ads.example"))
+                        .filter(RateLimits.builder().perUser(2, 2).clock(clock).build())
+                        .filter(KeywordFilter.blockPagesContaining("casino"))
+                        .build().start()) {
+            origin.serveText("/page", "text/html", "<p>casino night</p>");
+            origin.serveText("/ok", "text/html", "<p>news</p>");
+            String alice = "Proxy-Authorization: " + Wire.basic("alice", "wonder");
+
+            assertThat(Wire.get(proxy, origin.baseUrl() + "/ok").status()).isEqualTo(407);
+            assertThat(log.take().user()).isNull();
+
+            RawHttp.Reply ad = Wire.get(proxy, "http://x.ads.example/", alice);
+            assertThat(ad.status()).isEqualTo(403);
+            AccessLogEntry adEntry = log.take();
+            assertThat(adEntry.user()).isEqualTo("alice");
+            assertThat(adEntry.reason()).contains("'*.ads.example'");
+
+            assertThat(Wire.get(proxy, origin.baseUrl() + "/page", alice).status()).isEqualTo(403);
+            AccessLogEntry pageEntry = log.take();
+            assertThat(pageEntry.user()).isEqualTo("alice");
+            assertThat(pageEntry.reason()).contains("'casino'");
+
+            assertThat(Wire.get(proxy, origin.baseUrl() + "/ok", alice).bodyText()).contains("news");
+            assertThat(log.take().status()).isEqualTo(200);
+
+            RawHttp.Reply limited = Wire.get(proxy, origin.baseUrl() + "/ok", alice);
+            assertThat(limited.status()).isEqualTo(429);
+            assertThat(log.take().user()).isEqualTo("alice");
+        }
+    }
+}
