@@ -1,0 +1,117 @@
+package io.github.gatehouse.cache;
+
+import static java.util.Objects.requireNonNull;
+
+import io.github.gatehouse.cache.internal.CacheEngine;
+import io.github.gatehouse.core.CacheDecision;
+import io.github.gatehouse.core.CacheLookup;
+import io.github.gatehouse.core.CachedResponse;
+import io.github.gatehouse.core.Exchange;
+import io.github.gatehouse.core.HttpCache;
+import io.github.gatehouse.core.ResponseHead;
+import java.net.URI;
+import java.util.Optional;
+import java.util.concurrent.CompletionStage;
+
+/**
+ * The Gatehouse RFC 9111 shared cache: plug it into {@code ProxyServer.Builder.cache(...)}; build it with
+ * {@link HttpCaches#memory} or {@link HttpCaches#builder()}.
+ *
+ * <p>It stores responses to {@code GET} that RFC 9111 §3 lets a shared cache store, serves them while fresh
+ * (s-maxage, max-age, Expires, or 10% of the Last-Modified age where a heuristic is allowed), honours the request's
+ * and the response's {@code Cache-Control} directives, keeps {@code Vary} variants side by side, revalidates stale
+ * entries with {@code If-None-Match} / {@code If-Modified-Since} and updates them from 304s, answers clients'
+ * conditional and single-range requests from stored entries, and invalidates after unsafe methods. Concurrent
+ * misses for one key are collapsed onto one upstream request; {@code stale-while-revalidate} revalidates in the
+ * background and {@code stale-if-error} serves stale entries when the upstream fails. Every response it touches
+ * carries a {@code Cache-Status} member (RFC 9211) and {@link Exchange#cacheStatus(String)} is one of {@code HIT},
+ * {@code MISS}, {@code STALE}, {@code REFRESH_UNMODIFIED}, {@code REFRESH_MODIFIED} (and {@code PURGE}).
+ *
+ * <p>Purges remove entries ({@link PurgeMode#HARD}) or mark them stale ({@link PurgeMode#SOFT}), by URL, by key
+ * prefix, or by a tag listed in the {@code Surrogate-Key} response header (configurable).
+ *
+ * <p><b>Threading.</b> Thread-safe; the {@link HttpCache} methods are called from I/O threads and never block. The
+ * purge methods and {@link #stats()} may be called from any thread; they walk the store's in-memory index.
+ */
+public final class GatehouseCache implements HttpCache, AutoCloseable {
+    private final CacheEngine engine;
+    private final String description;
+
+    GatehouseCache(CacheEngine engine, String description) {
+        this.engine = engine;
+        this.description = description;
+    }
+
+    @Override
+    public CompletionStage<CacheLookup> lookup(Exchange exchange) {
+        return engine.lookup(exchange);
+    }
+
+    @Override
+    public CacheDecision onUpstreamResponse(Exchange exchange, CacheLookup lookup, ResponseHead response) {
+        return engine.onUpstreamResponse(exchange, lookup, response);
+    }
+
+    @Override
+    public Optional<CachedResponse> onUpstreamFailure(Exchange exchange, CacheLookup lookup, Throwable failure) {
+        return engine.onUpstreamFailure(exchange, lookup, failure);
+    }
+
+    /** A snapshot of the counters. */
+    public CacheStats stats() {
+        return engine.stats();
+    }
+
+    /**
+     * Purges every variant stored for {@code url} (an absolute {@code http} or {@code https} URI, compared in the
+     * normal form of {@link CacheKeyPolicy#normalize}).
+     *
+     * @return the number of entries purged
+     */
+    public long purge(URI url, PurgeMode mode) {
+        requireNonNull(url, "url");
+        requireNonNull(mode, "mode");
+        if (!url.isAbsolute()) {
+            throw new IllegalArgumentException("url: " + url + " (expected: an absolute http or https URI)");
+        }
+        return engine.purgeUrl(url, mode);
+    }
+
+    /**
+     * Purges every entry whose URL starts with {@code prefix}, such as {@code http://shop.example/img/} (the
+     * default port is filled in, so {@code http://shop.example:80/img/} is the same prefix).
+     *
+     * @return the number of entries purged
+     */
+    public long purgePrefix(URI prefix, PurgeMode mode) {
+        requireNonNull(prefix, "prefix");
+        requireNonNull(mode, "mode");
+        if (!prefix.isAbsolute()) {
+            throw new IllegalArgumentException("prefix: " + prefix + " (expected: an absolute http or https URI)");
+        }
+        String normal = CacheKeyPolicy.normalize(prefix, true);
+        return engine.purgePrefix(normal, mode);
+    }
+
+    /**
+     * Purges every entry whose tag header (by default {@code Surrogate-Key}, space-separated tags) lists {@code tag}.
+     *
+     * @return the number of entries purged
+     */
+    public long purgeTag(String tag, PurgeMode mode) {
+        requireNonNull(tag, "tag");
+        requireNonNull(mode, "mode");
+        return engine.purgeTag(tag, mode);
+    }
+
+    /** Stops background work and closes the store (a disk store keeps its files for the next start). */
+    @Override
+    public void close() {
+        engine.close();
+    }
+
+    @Override
+    public String toString() {
+        return "GatehouseCache{" + description + "}";
+    }
+}

@@ -1,0 +1,277 @@
+package io.github.gatehouse.cache;
+
+import static com.google.common.base.Preconditions.checkArgument;
+import static com.google.common.base.Preconditions.checkState;
+import static java.util.Objects.requireNonNull;
+
+import io.github.gatehouse.cache.internal.CacheConfig;
+import io.github.gatehouse.cache.internal.CacheEngine;
+import io.github.gatehouse.cache.internal.DiskStore;
+import io.github.gatehouse.cache.internal.MemoryStore;
+import io.github.gatehouse.cache.internal.TieredStore;
+import io.github.gatehouse.core.DataSize;
+import io.github.gatehouse.core.internal.Cidr;
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.nio.file.Path;
+import java.time.Clock;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+
+/**
+ * Builds {@link GatehouseCache}s: {@link #memory(DataSize)} for the common case, {@link #builder()} for the rest.
+ *
+ * <pre>{@code
+ * GatehouseCache cache = HttpCaches.builder()
+ *     .memory(DataSize.mebibytes(256))
+ *     .maxObjectSize(DataSize.mebibytes(8))
+ *     .purgeMethodFrom("127.0.0.1/32")
+ *     .build();
+ * ProxyServer proxy = ProxyServer.builder().listen(8080).route(route).cache(cache).build().start();
+ * }</pre>
+ *
+ * <p><b>Threading.</b> The factories are thread-safe; a {@link Builder} is not.
+ */
+public final class HttpCaches {
+    private HttpCaches() {
+    }
+
+    /** A shared cache on the heap holding at most {@code capacity} bytes, with the defaults of {@link #builder()}. */
+    public static GatehouseCache memory(DataSize capacity) {
+        return builder().memory(capacity).build();
+    }
+
+    /** A new builder: no store yet (choose {@link Builder#memory} or {@link Builder#disk}). */
+    public static Builder builder() {
+        return new Builder();
+    }
+
+    /**
+     * Configures a {@link GatehouseCache}. Each setter checks its argument at once; {@link #build()} copies the
+     * configuration. Defaults: objects up to 8 MiB (or the capacity, if smaller), the system UTC clock, the URI as
+     * key, heuristic freshness capped at 1 day, request collapsing on (followers wait up to 30 s for the head),
+     * {@code stale-while-revalidate} revalidated in the background, no {@code stale-if-error} without the directive,
+     * client {@code no-cache} honoured, tags from {@code Surrogate-Key}, {@code PURGE} method off, Cache-Status name
+     * {@code gatehouse}.
+     */
+    public static final class Builder {
+        private CacheStore store;
+        private String storeDescription;
+        private Path diskDir;
+        private DataSize diskCapacity;
+        private DataSize memoryCapacity;
+        private DataSize maxObjectSize = DataSize.mebibytes(8);
+        private Clock clock = Clock.systemUTC();
+        private CacheKeyPolicy keyPolicy = CacheKeyPolicy.uri();
+        private final Map<Integer, Duration> forcedTtl = new LinkedHashMap<>();
+        private Duration heuristicCap = Duration.ofDays(1);
+        private boolean ignoreClientNoCache;
+        private boolean collapsing = true;
+        private Duration collapseTimeout = Duration.ofSeconds(30);
+        private String targetedField;
+        private String tagHeader = "Surrogate-Key";
+        private final List<Cidr> purgeFrom = new ArrayList<>();
+        private String name = "gatehouse";
+        private Duration staleIfError = Duration.ofSeconds(-1);
+        private boolean backgroundRevalidation = true;
+        private Duration revalidationTimeout = Duration.ofSeconds(30);
+
+        private Builder() {
+        }
+
+        /**
+         * Stores entries on the heap, at most {@code capacity} bytes (bodies plus an estimate of the heads). With
+         * {@link #disk} as well, the memory store is a hot tier in front of the disk store.
+         */
+        public Builder memory(DataSize capacity) {
+            requireNonNull(capacity, "capacity");
+            checkArgument(capacity.toBytes() > 0, "memory capacity: %s (expected: > 0)", capacity);
+            checkState(store == null, "store was already set to %s", storeDescription);
+            checkState(memoryCapacity == null, "memory was already set to %s", memoryCapacity);
+            memoryCapacity = capacity;
+            storeDescription = storeDescription == null ? "memory " + capacity : storeDescription + " + memory " + capacity;
+            return this;
+        }
+
+        /**
+         * Stores entries as files under {@code dir}, at most {@code capacity} bytes; the entries survive a restart.
+         * The directory is created if needed.
+         */
+        public Builder disk(Path dir, DataSize capacity) {
+            requireNonNull(dir, "dir");
+            requireNonNull(capacity, "capacity");
+            checkArgument(capacity.toBytes() > 0, "disk capacity: %s (expected: > 0)", capacity);
+            checkState(store == null, "store was already set to %s", storeDescription);
+            checkState(diskDir == null, "disk was already set to %s", diskDir);
+            storeDescription = storeDescription == null ? "disk " + dir + " " + capacity
+                    : storeDescription + " + disk " + dir + " " + capacity;
+            diskDir = dir;
+            diskCapacity = capacity;
+            return this;
+        }
+
+        /** Stores entries in {@code store}, a {@link CacheStore} of your own. */
+        public Builder store(CacheStore store) {
+            requireNonNull(store, "store");
+            checkState(storeDescription == null, "store was already set to %s", storeDescription);
+            storeDescription = store.toString();
+            this.store = store;
+            return this;
+        }
+
+        /** Responses larger than {@code size} are not stored (8 MiB by default). */
+        public Builder maxObjectSize(DataSize size) {
+            requireNonNull(size, "size");
+            checkArgument(size.toBytes() > 0, "maxObjectSize: %s (expected: > 0)", size);
+            this.maxObjectSize = size;
+            return this;
+        }
+
+        /** The clock for ages and freshness (tests pass a clock they move). */
+        public Builder clock(Clock clock) {
+            this.clock = requireNonNull(clock, "clock");
+            return this;
+        }
+
+        /** How requests map to primary keys ({@link CacheKeyPolicy#uri()} by default). */
+        public Builder keyPolicy(CacheKeyPolicy policy) {
+            this.keyPolicy = requireNonNull(policy, "policy");
+            return this;
+        }
+
+        /**
+         * Responses with {@code status} are stored (unless {@code no-store} or {@code private}) and fresh for
+         * {@code ttl}, whatever their own freshness information says (like nginx {@code proxy_cache_valid} with
+         * {@code proxy_ignore_headers}).
+         */
+        public Builder forceTtl(int status, Duration ttl) {
+            checkArgument(status >= 200 && status <= 599, "status: %s (expected: 200..599)", status);
+            requireNonNull(ttl, "ttl");
+            checkArgument(!ttl.isNegative(), "ttl: %s (expected: >= 0)", ttl);
+            forcedTtl.put(status, ttl);
+            return this;
+        }
+
+        /** The largest heuristic freshness lifetime (1 day by default). */
+        public Builder heuristicCap(Duration cap) {
+            requireNonNull(cap, "cap");
+            checkArgument(!cap.isNegative(), "heuristicCap: %s (expected: >= 0)", cap);
+            this.heuristicCap = cap;
+            return this;
+        }
+
+        /**
+         * Serves fresh entries even when the client sends {@code Cache-Control: no-cache} or {@code Pragma:
+         * no-cache} (a departure from RFC 9111 some accelerators want; off by default).
+         */
+        public Builder ignoreClientNoCache(boolean ignore) {
+            this.ignoreClientNoCache = ignore;
+            return this;
+        }
+
+        /** Whether concurrent misses for one key wait for one upstream request (on by default). */
+        public Builder collapsing(boolean enabled) {
+            this.collapsing = enabled;
+            return this;
+        }
+
+        /** How long collapsed requests wait for the first one's response head before going upstream themselves. */
+        public Builder collapseTimeout(Duration timeout) {
+            requireNonNull(timeout, "timeout");
+            checkArgument(timeout.compareTo(Duration.ZERO) > 0, "collapseTimeout: %s (expected: > 0)", timeout);
+            this.collapseTimeout = timeout;
+            return this;
+        }
+
+        /**
+         * Honours a targeted cache-control field (RFC 9213) such as {@code CDN-Cache-Control}: when a response has
+         * it, it replaces {@code Cache-Control} for this cache. Off by default.
+         */
+        public Builder targetedCacheControl(String fieldName) {
+            requireNonNull(fieldName, "fieldName");
+            checkArgument(fieldName.matches("[A-Za-z0-9-]+"), "targeted field: '%s' (expected: a header name)", fieldName);
+            this.targetedField = fieldName;
+            return this;
+        }
+
+        /** The response header listing purge tags ({@code Surrogate-Key} by default); it is not sent to clients. */
+        public Builder tagHeader(String fieldName) {
+            requireNonNull(fieldName, "fieldName");
+            checkArgument(fieldName.matches("[A-Za-z0-9-]+"), "tag header: '%s' (expected: a header name)", fieldName);
+            this.tagHeader = fieldName;
+            return this;
+        }
+
+        /**
+         * Accepts the {@code PURGE} method from clients in {@code cidrs} (such as {@code 127.0.0.1/32}): it purges
+         * the target URL's entries ({@code Purge-Mode: soft} for a soft purge) and never reaches the upstream;
+         * other clients get 403. Off by default (then {@code PURGE} is relayed like any unsafe method).
+         */
+        public Builder purgeMethodFrom(String... cidrs) {
+            requireNonNull(cidrs, "cidrs");
+            checkArgument(cidrs.length > 0, "purgeMethodFrom: no address (expected: at least one CIDR)");
+            for (String c : cidrs) {
+                purgeFrom.add(Cidr.parse(c));
+            }
+            return this;
+        }
+
+        /** The member name in {@code Cache-Status} ({@code gatehouse} by default). */
+        public Builder name(String name) {
+            requireNonNull(name, "name");
+            checkArgument(name.matches("[A-Za-z][A-Za-z0-9._-]{0,63}"), "name: '%s' (expected: a token)", name);
+            this.name = name;
+            return this;
+        }
+
+        /**
+         * Serves stale entries for up to {@code window} past their freshness when the upstream fails or answers
+         * 5xx, for responses without their own {@code stale-if-error} (none by default).
+         */
+        public Builder staleIfError(Duration window) {
+            requireNonNull(window, "window");
+            checkArgument(!window.isNegative(), "staleIfError: %s (expected: >= 0)", window);
+            this.staleIfError = window;
+            return this;
+        }
+
+        /** Whether {@code stale-while-revalidate} entries are revalidated in the background (on by default). */
+        public Builder backgroundRevalidation(boolean enabled) {
+            this.backgroundRevalidation = enabled;
+            return this;
+        }
+
+        /**
+         * Builds the cache (opening the disk store, if any).
+         *
+         * @throws IllegalStateException if no store was chosen
+         * @throws UncheckedIOException if the disk store cannot be opened
+         */
+        public GatehouseCache build() {
+            checkState(storeDescription != null, "no store configured (expected: memory(...), disk(...) or store(...))");
+            CacheStore s = store;
+            long maxObject = maxObjectSize.toBytes();
+            if (s == null && diskDir != null) {
+                DiskStore disk;
+                try {
+                    disk = DiskStore.open(diskDir, diskCapacity.toBytes(), maxObject);
+                } catch (IOException e) {
+                    throw new UncheckedIOException("cannot open the disk cache in " + diskDir, e);
+                }
+                s = memoryCapacity == null ? disk
+                        : new TieredStore(new MemoryStore(memoryCapacity.toBytes(), maxObject), disk);
+            } else if (s == null) {
+                s = new MemoryStore(memoryCapacity.toBytes(), maxObject);
+                maxObject = Math.min(maxObject, memoryCapacity.toBytes());
+            }
+            CacheConfig config = new CacheConfig(s, maxObject, clock, keyPolicy, Map.copyOf(forcedTtl), heuristicCap,
+                    ignoreClientNoCache, collapsing, collapseTimeout, targetedField, tagHeader, List.copyOf(purgeFrom),
+                    name, staleIfError.isNegative() ? Duration.ZERO.minusSeconds(1) : staleIfError,
+                    backgroundRevalidation, revalidationTimeout);
+            return new GatehouseCache(new CacheEngine(config), storeDescription);
+        }
+    }
+}

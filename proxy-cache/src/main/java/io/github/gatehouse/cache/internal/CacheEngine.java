@@ -1,0 +1,1202 @@
+package io.github.gatehouse.cache.internal;
+
+import io.github.gatehouse.cache.CacheKeyPolicy;
+import io.github.gatehouse.cache.CacheStats;
+import io.github.gatehouse.cache.CacheStore;
+import io.github.gatehouse.cache.EntryHead;
+import io.github.gatehouse.cache.PurgeMode;
+import io.github.gatehouse.cache.StoredEntry;
+import io.github.gatehouse.core.CacheDecision;
+import io.github.gatehouse.core.CacheLookup;
+import io.github.gatehouse.core.CacheWriter;
+import io.github.gatehouse.core.CachedResponse;
+import io.github.gatehouse.core.Exchange;
+import io.github.gatehouse.core.HttpHeaders;
+import io.github.gatehouse.core.RequestHead;
+import io.github.gatehouse.core.ResponseHead;
+import io.github.gatehouse.core.internal.Cidr;
+import java.net.InetAddress;
+import java.net.URI;
+import java.nio.ByteBuffer;
+import java.nio.charset.StandardCharsets;
+import java.time.Duration;
+import java.time.Instant;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Locale;
+import java.util.Optional;
+import java.util.Set;
+import java.util.TreeMap;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CompletionStage;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.Flow;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.concurrent.atomic.LongAdder;
+import java.util.function.LongSupplier;
+import java.util.function.Supplier;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * The RFC 9111 shared cache behind {@code GatehouseCache}: lookup (freshness, request directives, variants,
+ * conditional and range requests from stored entries), storing decisions, validation and 304 updates, invalidation,
+ * request collapsing, stale-while-revalidate and stale-if-error, purges and counters.
+ *
+ * <p><b>Threading.</b> Thread-safe and non-blocking: called concurrently from I/O threads. Shared state is the store
+ * (thread-safe), the variant index and the fill map (concurrent maps) and the counters ({@code LongAdder}s); each
+ * exchange's own state travels in {@link CacheLookup#state()}.
+ */
+public final class CacheEngine implements AutoCloseable {
+    private static final Logger LOG = LoggerFactory.getLogger(CacheEngine.class);
+    /** Separates the primary key from the secondary (variant) key in store keys. */
+    public static final char VARIANT_SEPARATOR = '\u0001';
+    private static final Set<String> NOT_UPDATED_BY_304 = Set.of("content-length", "via", "cache-status",
+            "transfer-encoding", "connection", "keep-alive", "age");
+
+    private final CacheConfig config;
+    private final CacheStore store;
+    private final MemoryStore memoryStore;
+    private final ConcurrentHashMap<String, Set<String>> variants = new ConcurrentHashMap<>();
+    private final ConcurrentHashMap<String, Fill> fills = new ConcurrentHashMap<>();
+    private final Set<String> revalidating = ConcurrentHashMap.newKeySet();
+    private final BackgroundRevalidator revalidator;
+
+    private final LongAdder hits = new LongAdder();
+    private final LongAdder misses = new LongAdder();
+    private final LongAdder revalidations = new LongAdder();
+    private final LongAdder unmodified = new LongAdder();
+    private final LongAdder staleServed = new LongAdder();
+    private final LongAdder collapsed = new LongAdder();
+    private final LongAdder stores = new LongAdder();
+    private final LongAdder bytesServed = new LongAdder();
+    private final LongAdder bytesStored = new LongAdder();
+    private final LongAdder purged = new LongAdder();
+
+    /** An engine over {@code config}'s store, indexing the entries the store already holds (a reopened disk store). */
+    public CacheEngine(CacheConfig config) {
+        this.config = config;
+        this.store = config.store();
+        this.memoryStore = store instanceof MemoryStore ? (MemoryStore) store : null;
+        for (String key : store.keys()) {
+            indexVariant(key);
+        }
+        this.revalidator = config.backgroundRevalidation() ? new BackgroundRevalidator(this, config.revalidationTimeout()) : null;
+    }
+
+    CacheConfig config() {
+        return config;
+    }
+
+    // ---- lookup -------------------------------------------------------------------------------------------
+
+    /** See {@link io.github.gatehouse.core.HttpCache#lookup}. */
+    public CompletionStage<CacheLookup> lookup(Exchange exchange) {
+        RequestHead request = exchange.request();
+        String method = request.method();
+        Instant now = config.clock().instant();
+        if (method.equals("PURGE") && !config.purgeFrom().isEmpty()) {
+            return CompletableFuture.completedFuture(purgeMethod(exchange));
+        }
+        boolean safe = method.equals("GET") || method.equals("HEAD");
+        if (!safe) {
+            boolean unsafe = !(method.equals("OPTIONS") || method.equals("TRACE"));
+            return CompletableFuture.completedFuture(CacheLookup.miss(
+                    new State(null, now, Directives.NONE, null, null, false, unsafe, "method", null)));
+        }
+        HttpHeaders reqHeaders = request.headers();
+        Directives rcc = Directives.of(reqHeaders, "Cache-Control");
+        boolean noCache = !config.ignoreClientNoCache() && (rcc.has("no-cache")
+                || (!reqHeaders.contains("Cache-Control") && reqHeaders.containsToken("Pragma", "no-cache")));
+        boolean noStore = rcc.has("no-store");
+        String primary = config.keyPolicy().primaryKey(exchange);
+        StoredEntry entry = select(primary, reqHeaders);
+        if (entry != null) {
+            return lookupStored(exchange, primary, entry, rcc, noCache, noStore, now);
+        }
+        if (rcc.has("only-if-cached")) {
+            return CompletableFuture.completedFuture(onlyIfCached(exchange));
+        }
+        if (config.collapsing() && method.equals("GET") && !noCache && !noStore && !reqHeaders.contains("Authorization")
+                && !reqHeaders.contains("Range") && !reqHeaders.contains("If-None-Match")
+                && !reqHeaders.contains("If-Modified-Since")) {
+            Fill existing = fills.get(primary);
+            if (existing != null) {
+                return follow(exchange, existing, primary, rcc, now);
+            }
+            Fill fill = new Fill(primary);
+            if (fills.putIfAbsent(primary, fill) == null) {
+                armTimeout(fill);
+                return miss(exchange, new State(primary, now, rcc, null, fill, false, false, "uri-miss", null));
+            }
+            Fill raced = fills.get(primary);
+            if (raced != null) {
+                return follow(exchange, raced, primary, rcc, now);
+            }
+        }
+        return miss(exchange, new State(primary, now, rcc, null, null, noStore, false, "uri-miss", null));
+    }
+
+    /** Followers stop waiting after the collapse timeout; a fill that ends without a storable head leaves the map. */
+    private void armTimeout(Fill fill) {
+        fill.head.completeOnTimeout(null, config.collapseTimeout().toMillis(), TimeUnit.MILLISECONDS);
+        fill.head.whenComplete((h, f) -> {
+            if (h == null) {
+                fills.remove(fill.primary, fill);
+            }
+        });
+    }
+
+    private CompletionStage<CacheLookup> miss(Exchange exchange, State state) {
+        misses.increment();
+        exchange.cacheStatus("MISS");
+        return CompletableFuture.completedFuture(CacheLookup.miss(state));
+    }
+
+    private CompletionStage<CacheLookup> lookupStored(Exchange exchange, String primary, StoredEntry entry, Directives rcc,
+            boolean noCache, boolean noStore, Instant now) {
+        EntryHead head = entry.head();
+        HttpHeaders stored = head.headers();
+        Directives cc = responseDirectives(stored);
+        Duration age = Freshness.currentAge(stored, head.requestTime(), head.responseTime(), now);
+        Duration lifetime = Freshness.lifetime(head.status(), stored, cc, head.responseTime(), config.forcedTtl(),
+                config.heuristicCap());
+        boolean fresh = !head.invalidated() && lifetime.compareTo(age) > 0;
+        Duration staleness = age.minus(lifetime);
+        boolean mustValidate = noCache || head.invalidated() || (cc.has("no-cache") && cc.fieldNames("no-cache").isEmpty());
+        boolean requestAllows = requestAllows(rcc, age, lifetime);
+        boolean revalidateWhenStale = cc.has("must-revalidate") || cc.has("proxy-revalidate") || cc.has("s-maxage");
+
+        if (!mustValidate && requestAllows) {
+            if (fresh) {
+                hits.increment();
+                exchange.cacheStatus("HIT");
+                return CompletableFuture.completedFuture(
+                        CacheLookup.hit(respond(exchange, entry, now, ttlParam("hit", lifetime, age), true)));
+            }
+            String maxStale = rcc.value("max-stale");
+            if (maxStale != null && !revalidateWhenStale
+                    && (maxStale.isEmpty() || staleness.compareTo(Duration.ofSeconds(Directives.parseDelta(maxStale))) <= 0)) {
+                hits.increment();
+                staleServed.increment();
+                exchange.cacheStatus("STALE");
+                return CompletableFuture.completedFuture(CacheLookup.hit(
+                        respond(exchange, entry, now, ttlParam("hit", lifetime, age) + "; detail=max-stale", true)));
+            }
+        }
+        long swr = cc.seconds("stale-while-revalidate");
+        if (swr >= 0 && !fresh && !noCache && requestAllows && !revalidateWhenStale
+                && !(cc.has("no-cache") && cc.fieldNames("no-cache").isEmpty())
+                && staleness.compareTo(Duration.ofSeconds(swr)) <= 0 && revalidator != null) {
+            hits.increment();
+            staleServed.increment();
+            exchange.cacheStatus("STALE");
+            revalidateInBackground(exchange, entry);
+            return CompletableFuture.completedFuture(CacheLookup.hit(respond(exchange, entry, now,
+                    ttlParam("hit", lifetime, age) + "; detail=stale-while-revalidate", true)));
+        }
+        if (rcc.has("only-if-cached")) {
+            return CompletableFuture.completedFuture(onlyIfCached(exchange));
+        }
+        HttpHeaders conditional = validators(head);
+        State state = new State(primary, now, rcc, entry, null, noStore, false, "stale",
+                new HttpHeaders(exchange.request().headers()));
+        if (conditional.isEmpty()) {
+            misses.increment();
+            exchange.cacheStatus("MISS");
+            return CompletableFuture.completedFuture(CacheLookup.miss(state));
+        }
+        HttpHeaders reqHeaders = exchange.request().headers();
+        Fill leaderFill = null;
+        if (config.collapsing() && exchange.request().method().equals("GET") && !noCache && !noStore
+                && !reqHeaders.contains("Authorization") && !reqHeaders.contains("Range")
+                && !reqHeaders.contains("If-None-Match") && !reqHeaders.contains("If-Modified-Since")) {
+            Fill existing = fills.get(primary);
+            if (existing != null) {
+                return follow(exchange, existing, primary, rcc, now, entry);
+            }
+            Fill fill = new Fill(primary);
+            if (fills.putIfAbsent(primary, fill) == null) {
+                armTimeout(fill);
+                leaderFill = fill;
+            }
+        }
+        // We answer the client's own conditional and range requests from the validated entry.
+        reqHeaders.remove("If-None-Match");
+        reqHeaders.remove("If-Modified-Since");
+        reqHeaders.remove("If-Range");
+        reqHeaders.remove("Range");
+        revalidations.increment();
+        exchange.cacheStatus("MISS");
+        return CompletableFuture.completedFuture(CacheLookup.revalidate(conditional,
+                new State(primary, now, rcc, entry, leaderFill, noStore, false, "stale", state.clientHeaders())));
+    }
+
+    private static HttpHeaders clientHeaders(State st, Exchange exchange) {
+        return st.clientHeaders != null ? st.clientHeaders : exchange.request().headers();
+    }
+
+    private static boolean requestAllows(Directives rcc, Duration age, Duration lifetime) {
+        long maxAge = rcc.seconds("max-age");
+        // max-age=0 asks for a validated response: treat it as no-cache even when the age rounds to zero
+        if (maxAge == 0 || (maxAge > 0 && age.compareTo(Duration.ofSeconds(maxAge)) > 0)) {
+            return false;
+        }
+        long minFresh = rcc.seconds("min-fresh");
+        return minFresh < 0 || lifetime.minus(age).compareTo(Duration.ofSeconds(minFresh)) >= 0;
+    }
+
+    private static String ttlParam(String prefix, Duration lifetime, Duration age) {
+        return prefix + "; ttl=" + lifetime.minus(age).getSeconds();
+    }
+
+    static HttpHeaders validators(EntryHead head) {
+        HttpHeaders conditional = new HttpHeaders();
+        String etag = head.header("ETag");
+        if (etag != null) {
+            conditional.add("If-None-Match", etag);
+        }
+        String lastModified = head.header("Last-Modified");
+        if (lastModified != null && HttpDates.parse(lastModified) != null) {
+            conditional.add("If-Modified-Since", lastModified);
+        }
+        return conditional;
+    }
+
+    private CacheLookup onlyIfCached(Exchange exchange) {
+        exchange.cacheStatus("MISS");
+        misses.increment();
+        return CacheLookup.hit(synthetic(504, "not in cache (only-if-cached)",
+                config.name() + "; fwd=miss; detail=only-if-cached"));
+    }
+
+    private CompletionStage<CacheLookup> follow(Exchange exchange, Fill fill, String primary, Directives rcc, Instant now) {
+        return follow(exchange, fill, primary, rcc, now, null);
+    }
+
+    /** Waits for {@code fill}'s head; serves it if it suits this request, else goes upstream ({@code stale} kept for errors). */
+    private CompletionStage<CacheLookup> follow(Exchange exchange, Fill fill, String primary, Directives rcc, Instant now,
+            StoredEntry stale) {
+        collapsed.increment();
+        return fill.head.thenApply(fh -> {
+            if (fh != null && fh.secondary.equals(secondaryKey(fh.head, exchange.request().headers()))) {
+                Instant at = config.clock().instant();
+                Directives cc = responseDirectives(fh.head.headers());
+                Duration age = Freshness.currentAge(fh.head.headers(), fh.head.requestTime(), fh.head.responseTime(), at);
+                Duration lifetime = Freshness.lifetime(fh.head.status(), fh.head.headers(), cc, fh.head.responseTime(),
+                        config.forcedTtl(), config.heuristicCap());
+                boolean mustValidate = cc.has("no-cache") && cc.fieldNames("no-cache").isEmpty();
+                if (!mustValidate && lifetime.compareTo(age) > 0 && requestAllows(rcc, age, lifetime)) {
+                    hits.increment();
+                    exchange.cacheStatus("HIT");
+                    HttpHeaders headers = clientHeaders(fh.head, age);
+                    long length = fh.length.getAsLong();
+                    if (length < 0) {
+                        String cl = fh.head.header("Content-Length");
+                        headers.remove("Content-Length");
+                        if (cl != null) {
+                            headers.set("Content-Length", cl);
+                        }
+                    } else {
+                        headers.set("Content-Length", Long.toString(length));
+                    }
+                    addCacheStatus(headers, config.name() + "; fwd=uri-miss; collapsed; ttl=" + lifetime.minus(age).getSeconds());
+                    return CacheLookup.hit(new CachedResponse(fh.head.status(), headers, counting(fh.body.get())));
+                }
+            }
+            misses.increment();
+            exchange.cacheStatus("MISS");
+            return CacheLookup.miss(new State(primary, now, rcc, stale, null, false, false, stale == null ? "uri-miss" : "stale",
+                    null));
+        });
+    }
+
+    // ---- the upstream response ----------------------------------------------------------------------------
+
+    /** See {@link io.github.gatehouse.core.HttpCache#onUpstreamResponse}. */
+    public CacheDecision onUpstreamResponse(Exchange exchange, CacheLookup lookup, ResponseHead response) {
+        if (!(lookup.state() instanceof State)) {
+            return CacheDecision.pass();
+        }
+        State st = (State) lookup.state();
+        int status = response.status();
+        Instant responseTime = config.clock().instant();
+        HttpHeaders headers = response.headers();
+        if (!headers.contains("Date")) {
+            headers.add("Date", HttpDates.format(responseTime)); // RFC 9110 §6.6.1: a caching recipient adds one
+        }
+        if (st.unsafe) {
+            if (status >= 200 && status < 400) {
+                invalidateAfterUnsafe(exchange, headers);
+            }
+            return CacheDecision.pass();
+        }
+        try {
+            if (st.entry != null && lookup.kind() == CacheLookup.Kind.REVALIDATE && status == 304) {
+                StoredEntry updated = freshen(st.entry, headers, st.requestTime, responseTime);
+                if (st.fill != null) {
+                    String key = updated.key();
+                    st.fill.head.complete(FillHead.stored(key.substring(key.indexOf(VARIANT_SEPARATOR) + 1), updated));
+                    fills.remove(st.fill.primary, st.fill);
+                }
+                unmodified.increment();
+                hits.increment();
+                exchange.cacheStatus("REFRESH_UNMODIFIED");
+                return CacheDecision.serve(respond(exchange, clientHeaders(st, exchange), updated, responseTime,
+                        "fwd=stale; fwd-status=304", true));
+            }
+            if (st.entry != null && status >= 500 && staleIfErrorAllows(st.entry, st.rcc, responseTime)) {
+                release(st.fill);
+                staleServed.increment();
+                hits.increment();
+                exchange.cacheStatus("STALE");
+                return CacheDecision.serve(respond(exchange, clientHeaders(st, exchange), st.entry, responseTime,
+                        "hit; fwd=stale; fwd-status=" + status + "; detail=stale-if-error", true));
+            }
+            if (st.entry != null && status == 200 && exchange.request().method().equals("HEAD")) {
+                headFreshens(exchange, st, headers, responseTime);
+            }
+            if (st.entry != null && lookup.kind() == CacheLookup.Kind.REVALIDATE) {
+                exchange.cacheStatus("REFRESH_MODIFIED");
+            }
+            String fwd = st.entry != null ? "stale" : st.fwd;
+            String reason = storability(exchange, st, status, headers);
+            if (reason != null) {
+                if (LOG.isDebugEnabled()) {
+                    LOG.debug("{} not storing {} {}: {}", exchange.id(), status, st.primary, reason);
+                }
+                release(st.fill);
+                if (status < 400 && st.entry != null && status != 304 && status != 206
+                        && exchange.request().method().equals("GET")) {
+                    removeKey(st.entry.key()); // the origin sent a new, uncacheable answer: the old one is outdated
+                }
+                addCacheStatus(headers, config.name() + "; fwd=" + fwd + "; fwd-status=" + status);
+                stripTagHeader(headers);
+                return CacheDecision.pass();
+            }
+            HttpHeaders storedHeaders = headersToStore(headers, true);
+            EntryHead head = new EntryHead(status, storedHeaders, st.requestTime, responseTime, false);
+            String secondary = secondaryKey(head, exchange.request().headers());
+            String key = st.primary + VARIANT_SEPARATOR + secondary;
+            if (st.entry != null && !st.entry.key().equals(key)) {
+                removeKey(st.entry.key());
+            }
+            addCacheStatus(headers, config.name() + "; fwd=" + fwd + "; fwd-status=" + status + "; stored");
+            stripTagHeader(headers);
+            return CacheDecision.store(new EntryWriter(exchange.id(), key, secondary, head, st.fill));
+        } catch (RuntimeException e) {
+            release(st.fill);
+            throw e;
+        }
+    }
+
+    /**
+     * A 200 to HEAD updates the stored GET response it describes, or invalidates it when a validator or the length
+     * differs (RFC 9111 §4.3.5).
+     */
+    private void headFreshens(Exchange exchange, State st, HttpHeaders headers, Instant responseTime) {
+        EntryHead stored = st.entry.head();
+        boolean differs = false;
+        for (String name : List.of("ETag", "Last-Modified", "Content-Length")) {
+            String now = headers.get(name);
+            String before = stored.header(name);
+            if (now != null && before != null && !now.trim().equals(before.trim())) {
+                differs = true;
+            }
+        }
+        if (differs) {
+            removeKey(st.entry.key());
+        } else {
+            freshen(st.entry, headers, st.requestTime, responseTime);
+        }
+        if (LOG.isDebugEnabled()) {
+            LOG.debug("{} HEAD {} the stored response", exchange.id(), differs ? "invalidated" : "freshened");
+        }
+    }
+
+    /** See {@link io.github.gatehouse.core.HttpCache#onUpstreamFailure}. */
+    public Optional<CachedResponse> onUpstreamFailure(Exchange exchange, CacheLookup lookup, Throwable failure) {
+        if (!(lookup.state() instanceof State)) {
+            return Optional.empty();
+        }
+        State st = (State) lookup.state();
+        release(st.fill);
+        Instant now = config.clock().instant();
+        if (st.entry != null && staleIfErrorAllows(st.entry, st.rcc, now)) {
+            staleServed.increment();
+            hits.increment();
+            exchange.cacheStatus("STALE");
+            LOG.info("{} upstream failed; serving a stale response for {}", exchange.id(), st.primary);
+            return Optional.of(respond(exchange, clientHeaders(st, exchange), st.entry, now,
+                    "hit; fwd=stale; detail=stale-if-error", true));
+        }
+        if (st.entry != null && mustRevalidate(st.entry)) {
+            // RFC 9111 §5.2.2.2: a stale must-revalidate response that cannot be validated gets a 504
+            return Optional.of(synthetic(504, "the stored response must be revalidated and the upstream failed",
+                    config.name() + "; fwd=stale; detail=must-revalidate"));
+        }
+        return Optional.empty();
+    }
+
+    private boolean mustRevalidate(StoredEntry entry) {
+        Directives cc = responseDirectives(entry.head().headers());
+        return cc.has("must-revalidate") || cc.has("proxy-revalidate") || cc.has("s-maxage");
+    }
+
+    private boolean staleIfErrorAllows(StoredEntry entry, Directives rcc, Instant now) {
+        EntryHead head = entry.head();
+        HttpHeaders h = head.headers();
+        Directives cc = responseDirectives(h);
+        if (cc.has("must-revalidate") || cc.has("proxy-revalidate") || cc.has("s-maxage")
+                || (cc.has("no-cache") && cc.fieldNames("no-cache").isEmpty())) {
+            return false;
+        }
+        Duration age = Freshness.currentAge(h, head.requestTime(), head.responseTime(), now);
+        Duration lifetime = Freshness.lifetime(head.status(), h, cc, head.responseTime(), config.forcedTtl(), config.heuristicCap());
+        Duration staleness = age.minus(lifetime);
+        long window = Math.max(cc.seconds("stale-if-error"), rcc.seconds("stale-if-error"));
+        Duration allowed = window >= 0 ? Duration.ofSeconds(window) : config.defaultStaleIfError();
+        String maxStale = rcc.value("max-stale");
+        if (maxStale != null) {
+            Duration ms = maxStale.isEmpty() ? Duration.ofSeconds(Directives.MAX_DELTA_SECONDS)
+                    : Duration.ofSeconds(Directives.parseDelta(maxStale));
+            allowed = ms.compareTo(allowed) > 0 ? ms : allowed;
+        }
+        return staleness.compareTo(allowed) <= 0;
+    }
+
+    /** Why the response may not be stored (RFC 9111 §3), or {@code null} if it may. */
+    private String storability(Exchange exchange, State st, int status, HttpHeaders headers) {
+        RequestHead request = exchange.request();
+        if (!request.method().equals("GET")) {
+            return "method " + request.method();
+        }
+        if (st.noStore) {
+            return "request no-store";
+        }
+        if (status < 200 || status == 206 || status == 304 || status > 599) {
+            return "status " + status;
+        }
+        Directives cc = responseDirectives(headers);
+        if (cc.has("must-understand")) {
+            if (!Freshness.HEURISTICALLY_CACHEABLE.contains(status) || status == 206) {
+                return "must-understand with status " + status;
+            }
+        } else if (cc.has("no-store")) {
+            return "no-store";
+        }
+        if (cc.has("private") && cc.fieldNames("private").isEmpty()) {
+            return "private";
+        }
+        if (request.headers().contains("Authorization")
+                && !(cc.has("public") || cc.has("s-maxage") || cc.has("must-revalidate"))) {
+            return "request has Authorization";
+        }
+        for (String v : headers.getTokens("Vary")) {
+            if (v.equals("*")) {
+                return "Vary: *";
+            }
+        }
+        String cl = headers.get("Content-Length");
+        if (cl != null) {
+            try {
+                if (Long.parseLong(cl.trim()) > config.maxObjectBytes()) {
+                    return "larger than maxObjectSize";
+                }
+            } catch (NumberFormatException e) {
+                return "invalid Content-Length";
+            }
+        }
+        boolean explicit = cc.has("public") || cc.has("max-age") || cc.has("s-maxage") || headers.contains("Expires")
+                || Freshness.HEURISTICALLY_CACHEABLE.contains(status) || config.forcedTtl().containsKey(status);
+        return explicit ? null : "no explicit freshness and status " + status + " not heuristically cacheable";
+    }
+
+    /** The directives that govern this cache: the targeted field when configured and present, else Cache-Control. */
+    Directives responseDirectives(HttpHeaders headers) {
+        if (config.targetedField() != null && headers.contains(config.targetedField())) {
+            Directives targeted = Directives.of(headers, config.targetedField());
+            if (!targeted.isEmpty()) {
+                return targeted;
+            }
+        }
+        return Directives.of(headers, "Cache-Control");
+    }
+
+    private HttpHeaders headersToStore(HttpHeaders response, boolean relayed) {
+        HttpHeaders stored = new HttpHeaders(response);
+        if (relayed) {
+            removeLastVia(stored);
+        }
+        Directives cc = responseDirectives(response);
+        for (String name : cc.fieldNames("private")) {
+            stored.remove(name);
+        }
+        for (String name : cc.fieldNames("no-cache")) {
+            stored.remove(name);
+        }
+        stored.remove("Transfer-Encoding");
+        return stored;
+    }
+
+    /** The relay appends its own Via line to upstream responses; the cache adds it again when serving. */
+    private static void removeLastVia(HttpHeaders headers) {
+        List<HttpHeaders.Field> fields = headers.asList();
+        int last = -1;
+        for (int i = 0; i < fields.size(); i++) {
+            if (fields.get(i).is("Via")) {
+                last = i;
+            }
+        }
+        if (last < 0) {
+            return;
+        }
+        headers.clear();
+        for (int i = 0; i < fields.size(); i++) {
+            if (i != last) {
+                headers.add(fields.get(i).name(), fields.get(i).value());
+            }
+        }
+    }
+
+    /** Updates a stored entry's head from a 304 (RFC 9111 §3.2, §4.3.4). */
+    private StoredEntry freshen(StoredEntry entry, HttpHeaders notModified, Instant requestTime, Instant responseTime) {
+        EntryHead old = entry.head();
+        HttpHeaders merged = old.headers();
+        HttpHeaders fresh = new HttpHeaders(notModified);
+        removeLastVia(fresh);
+        Directives cc = responseDirectives(fresh);
+        Set<String> skip = new java.util.HashSet<>(NOT_UPDATED_BY_304);
+        cc.fieldNames("private").forEach(n -> skip.add(n.toLowerCase(Locale.ROOT)));
+        cc.fieldNames("no-cache").forEach(n -> skip.add(n.toLowerCase(Locale.ROOT)));
+        Set<String> replaced = new java.util.HashSet<>();
+        for (HttpHeaders.Field f : fresh) {
+            String lower = f.name().toLowerCase(Locale.ROOT);
+            if (skip.contains(lower)) {
+                continue;
+            }
+            if (replaced.add(lower)) {
+                merged.remove(f.name());
+            }
+            merged.add(f.name(), f.value());
+        }
+        String ageValue = fresh.get("Age");
+        merged.remove("Age");
+        if (ageValue != null) {
+            merged.add("Age", ageValue);
+        }
+        EntryHead head = new EntryHead(old.status(), merged, requestTime, responseTime, false);
+        store.updateHead(entry.key(), head);
+        return new UpdatedEntry(entry, head);
+    }
+
+    // ---- serving stored responses -------------------------------------------------------------------------
+
+    /** Serves {@code entry}; {@code cacheStatus} is this cache's Cache-Status parameters (without its name). */
+    private CachedResponse respond(Exchange exchange, StoredEntry entry, Instant now, String cacheStatus,
+            boolean answerConditionals) {
+        return respond(exchange, exchange.request().headers(), entry, now, cacheStatus, answerConditionals);
+    }
+
+    /** Serves {@code entry}, answering the conditional and range headers in {@code req} (the client's). */
+    private CachedResponse respond(Exchange exchange, HttpHeaders req, StoredEntry entry, Instant now, String cacheStatus,
+            boolean answerConditionals) {
+        EntryHead head = entry.head();
+        Duration age = Freshness.currentAge(head.headers(), head.requestTime(), head.responseTime(), now);
+        HttpHeaders headers = clientHeaders(head, age);
+        addCacheStatus(headers, config.name() + "; " + cacheStatus);
+        RequestHead request = exchange.request();
+        long length = entry.bodyLength();
+        if (answerConditionals && head.status() == 200 && notModified(req, head)) {
+            headers.remove("Content-Length");
+            return new CachedResponse(304, headers, ChunkedBody.of(List.of()).publisher());
+        }
+        if (head.status() == 200 && request.method().equals("GET") && req.contains("Range") && ifRangeMatches(req, head)) {
+            long[] range = Ranges.single(req.get("Range"), length);
+            if (range == Ranges.UNSATISFIABLE) {
+                HttpHeaders h = new HttpHeaders(headers);
+                h.set("Content-Range", "bytes */" + length);
+                h.set("Content-Length", "0");
+                return new CachedResponse(416, h, ChunkedBody.of(List.of()).publisher());
+            }
+            if (range != null) {
+                headers.set("Content-Range", "bytes " + range[0] + "-" + (range[0] + range[1] - 1) + "/" + length);
+                headers.set("Content-Length", Long.toString(range[1]));
+                return new CachedResponse(206, headers, counting(entry.body(range[0], range[1])));
+            }
+        }
+        headers.set("Content-Length", Long.toString(length));
+        return new CachedResponse(head.status(), headers, counting(entry.body(0, length)));
+    }
+
+    private HttpHeaders clientHeaders(EntryHead head, Duration age) {
+        HttpHeaders headers = head.headers();
+        headers.set("Age", Long.toString(age.getSeconds()));
+        if (config.tagHeader() != null) {
+            headers.remove(config.tagHeader());
+        }
+        return headers;
+    }
+
+    private void stripTagHeader(HttpHeaders headers) {
+        if (config.tagHeader() != null) {
+            headers.remove(config.tagHeader());
+        }
+    }
+
+    private void addCacheStatus(HttpHeaders headers, String member) {
+        List<String> kept = new ArrayList<>();
+        for (String m : headers.getTokens("Cache-Status")) {
+            String name = m.split(";", 2)[0].trim();
+            if (!name.equalsIgnoreCase(config.name())) {
+                kept.add(m);
+            }
+        }
+        kept.add(member);
+        headers.set("Cache-Status", String.join(", ", kept));
+    }
+
+    /** Whether the client's If-None-Match / If-Modified-Since match the stored response (RFC 9110 §13.2.2). */
+    static boolean notModified(HttpHeaders req, EntryHead head) {
+        List<String> inm = req.getTokens("If-None-Match");
+        if (!inm.isEmpty()) {
+            String etag = head.header("ETag");
+            for (String candidate : inm) {
+                if (candidate.equals("*") || (etag != null && weakEquals(candidate, etag))) {
+                    return true;
+                }
+            }
+            return false;
+        }
+        Instant ims = HttpDates.parse(req.get("If-Modified-Since"));
+        if (ims == null) {
+            return false;
+        }
+        Instant lastModified = HttpDates.parse(head.header("Last-Modified"));
+        if (lastModified == null) {
+            lastModified = HttpDates.parse(head.header("Date"));
+        }
+        return lastModified != null && !lastModified.isAfter(ims);
+    }
+
+    private static boolean weakEquals(String a, String b) {
+        return stripWeak(a.trim()).equals(stripWeak(b.trim()));
+    }
+
+    private static String stripWeak(String tag) {
+        return tag.startsWith("W/") ? tag.substring(2) : tag;
+    }
+
+    private static boolean ifRangeMatches(HttpHeaders req, EntryHead head) {
+        String ifRange = req.get("If-Range");
+        if (ifRange == null) {
+            return true;
+        }
+        String v = ifRange.trim();
+        if (v.startsWith("\"") || v.startsWith("W/")) {
+            String etag = head.header("ETag");
+            return etag != null && !v.startsWith("W/") && !etag.startsWith("W/") && v.equals(etag.trim());
+        }
+        Instant date = HttpDates.parse(v);
+        Instant lastModified = HttpDates.parse(head.header("Last-Modified"));
+        return date != null && date.equals(lastModified);
+    }
+
+    private CachedResponse synthetic(int status, String text, String cacheStatus) {
+        byte[] body = (text + "\n").getBytes(StandardCharsets.UTF_8);
+        HttpHeaders h = new HttpHeaders()
+                .add("Content-Type", "text/plain; charset=utf-8")
+                .add("Content-Length", Integer.toString(body.length))
+                .add("Cache-Control", "no-store")
+                .add("Cache-Status", cacheStatus);
+        return new CachedResponse(status, h, ChunkedBody.of(List.of(ByteBuffer.wrap(body))).publisher());
+    }
+
+    private Flow.Publisher<ByteBuffer> counting(Flow.Publisher<ByteBuffer> body) {
+        return subscriber -> body.subscribe(new Flow.Subscriber<>() {
+            @Override
+            public void onSubscribe(Flow.Subscription s) {
+                subscriber.onSubscribe(s);
+            }
+
+            @Override
+            public void onNext(ByteBuffer item) {
+                bytesServed.add(item.remaining());
+                subscriber.onNext(item);
+            }
+
+            @Override
+            public void onError(Throwable t) {
+                subscriber.onError(t);
+            }
+
+            @Override
+            public void onComplete() {
+                subscriber.onComplete();
+            }
+        });
+    }
+
+    // ---- variants -----------------------------------------------------------------------------------------
+
+    /** The stored variant that matches the request's selecting headers (RFC 9111 §4.1), the newest if several. */
+    private StoredEntry select(String primary, HttpHeaders reqHeaders) {
+        Set<String> keys = variants.get(primary);
+        if (keys == null) {
+            return null;
+        }
+        StoredEntry best = null;
+        for (String key : keys) {
+            Optional<StoredEntry> found = store.get(key);
+            if (found.isEmpty()) {
+                keys.remove(key);
+                continue;
+            }
+            StoredEntry e = found.get();
+            String secondary = key.substring(key.indexOf(VARIANT_SEPARATOR) + 1);
+            if (!secondary.equals(secondaryKey(e.head(), reqHeaders))) {
+                continue;
+            }
+            if (best == null || dateOf(e).isAfter(dateOf(best))) {
+                best = e;
+            }
+        }
+        if (keys.isEmpty()) {
+            variants.remove(primary, keys);
+        }
+        return best;
+    }
+
+    private static Instant dateOf(StoredEntry e) {
+        return Freshness.dateValue(e.head().headers(), e.head().responseTime());
+    }
+
+    /** The secondary key: each field named by the response's Vary, with the request's normalised value. */
+    static String secondaryKey(EntryHead head, HttpHeaders request) {
+        List<String> vary = new ArrayList<>();
+        for (String name : head.headers().getTokens("Vary")) {
+            vary.add(name.toLowerCase(Locale.ROOT));
+        }
+        if (vary.isEmpty()) {
+            return "";
+        }
+        TreeMap<String, String> values = new TreeMap<>();
+        for (String name : vary) {
+            List<String> lines = request.getAll(name);
+            values.put(name, lines.isEmpty() ? "\u0000" : String.join(",", request.getTokens(name))
+                    .replaceAll("\\s+", " ").trim());
+        }
+        StringBuilder sb = new StringBuilder();
+        values.forEach((k, v) -> sb.append(k).append('=').append(v).append('\u0002'));
+        return sb.toString();
+    }
+
+    /** Drops index keys the store evicted on its own, once the index has grown well past the store. */
+    private void sweepIndexIfLarge() {
+        if (variants.size() <= 2 * store.entryCount() + 1024) {
+            return;
+        }
+        variants.forEach((primary, keys) -> {
+            keys.removeIf(k -> store.get(k).isEmpty());
+            if (keys.isEmpty()) {
+                variants.remove(primary, keys);
+            }
+        });
+    }
+
+    private void indexVariant(String key) {
+        int sep = key.indexOf(VARIANT_SEPARATOR);
+        if (sep < 0) {
+            return;
+        }
+        variants.computeIfAbsent(key.substring(0, sep), k -> ConcurrentHashMap.newKeySet()).add(key);
+    }
+
+    // ---- invalidation and purge ---------------------------------------------------------------------------
+
+    private void invalidateAfterUnsafe(Exchange exchange, HttpHeaders response) {
+        URI target = exchange.request().uri();
+        int n = removePrimary(config.keyPolicy().primaryKey(exchange), PurgeMode.HARD);
+        n += removePrimary(CacheKeyPolicy.normalize(target, true), PurgeMode.HARD);
+        for (String name : List.of("Location", "Content-Location")) {
+            String value = response.get(name);
+            if (value == null) {
+                continue;
+            }
+            try {
+                URI resolved = target.resolve(value.trim());
+                if (sameOrigin(target, resolved)) {
+                    n += removePrimary(CacheKeyPolicy.normalize(resolved, true), PurgeMode.HARD);
+                }
+            } catch (IllegalArgumentException e) {
+                LOG.debug("{} ignoring invalid {}: {}", exchange.id(), name, value);
+            }
+        }
+        if (n > 0 && LOG.isDebugEnabled()) {
+            LOG.debug("{} {} invalidated {} entries", exchange.id(), exchange.request().method(), n);
+        }
+    }
+
+    private static boolean sameOrigin(URI a, URI b) {
+        return a.getScheme() != null && a.getScheme().equalsIgnoreCase(b.getScheme()) && a.getHost() != null
+                && a.getHost().equalsIgnoreCase(b.getHost()) && port(a) == port(b);
+    }
+
+    private static int port(URI u) {
+        return u.getPort() > 0 ? u.getPort() : "https".equalsIgnoreCase(u.getScheme()) ? 443 : 80;
+    }
+
+    private int removePrimary(String primary, PurgeMode mode) {
+        int n = 0;
+        Set<String> keys = variants.get(primary);
+        if (keys != null) {
+            for (String key : List.copyOf(keys)) {
+                if (apply(key, mode)) {
+                    n++;
+                }
+            }
+        }
+        return n;
+    }
+
+    private boolean apply(String key, PurgeMode mode) {
+        if (mode == PurgeMode.HARD) {
+            return removeKey(key);
+        }
+        Optional<StoredEntry> e = store.get(key);
+        return e.isPresent() && store.updateHead(key, e.get().head().invalidate());
+    }
+
+    private boolean removeKey(String key) {
+        boolean removed = store.remove(key);
+        int sep = key.indexOf(VARIANT_SEPARATOR);
+        if (sep >= 0) {
+            Set<String> keys = variants.get(key.substring(0, sep));
+            if (keys != null) {
+                keys.remove(key);
+            }
+        }
+        return removed;
+    }
+
+    /** Purges every variant of {@code url}'s normal-form key; returns how many. */
+    public long purgeUrl(URI url, PurgeMode mode) {
+        long n = removePrimary(CacheKeyPolicy.normalize(url, true), mode);
+        purged.add(n);
+        return n;
+    }
+
+    /** Purges every entry whose key starts with {@code prefix}; returns how many. */
+    public long purgePrefix(String prefix, PurgeMode mode) {
+        long n = 0;
+        for (String key : store.keys()) {
+            if (key.startsWith(prefix) && apply(key, mode)) {
+                n++;
+            }
+        }
+        purged.add(n);
+        return n;
+    }
+
+    /** Purges every entry whose tag header lists {@code tag}; returns how many. */
+    public long purgeTag(String tag, PurgeMode mode) {
+        long n = 0;
+        if (config.tagHeader() == null) {
+            return 0;
+        }
+        for (String key : store.keys()) {
+            Optional<StoredEntry> e = store.get(key);
+            if (e.isPresent() && hasTag(e.get().head(), tag) && apply(key, mode)) {
+                n++;
+            }
+        }
+        purged.add(n);
+        return n;
+    }
+
+    private boolean hasTag(EntryHead head, String tag) {
+        for (String line : head.headers().getAll(config.tagHeader())) {
+            for (String t : line.split("[\\s,]+")) {
+                if (t.equals(tag)) {
+                    return true;
+                }
+            }
+        }
+        return false;
+    }
+
+    private CacheLookup purgeMethod(Exchange exchange) {
+        InetAddress client = exchange.clientAddress().getAddress();
+        boolean allowed = false;
+        for (Cidr cidr : config.purgeFrom()) {
+            if (client != null && cidr.contains(client)) {
+                allowed = true;
+                break;
+            }
+        }
+        if (!allowed) {
+            LOG.info("{} PURGE {} refused for client {}", exchange.id(), exchange.request().uri(), client);
+            return CacheLookup.hit(synthetic(403, "PURGE is not allowed from " + (client == null ? "this client"
+                    : client.getHostAddress()), config.name() + "; detail=purge-denied"));
+        }
+        String modeHeader = exchange.request().headers().get("Purge-Mode");
+        PurgeMode mode = modeHeader != null && modeHeader.trim().equalsIgnoreCase("soft") ? PurgeMode.SOFT : PurgeMode.HARD;
+        long n = purgeUrl(exchange.request().uri(), mode);
+        exchange.cacheStatus("PURGE");
+        LOG.info("{} PURGE {} ({}) removed {} entries", exchange.id(), exchange.request().uri(), mode, n);
+        return CacheLookup.hit(synthetic(n > 0 ? 200 : 404, (n > 0 ? "purged " : "not in cache: ") + n + " entries",
+                config.name() + "; detail=purge"));
+    }
+
+    // ---- background revalidation --------------------------------------------------------------------------
+
+    private void revalidateInBackground(Exchange exchange, StoredEntry entry) {
+        if (!revalidating.add(entry.key())) {
+            return;
+        }
+        revalidations.increment();
+        String id = exchange.id(); // the exchange itself must not be kept past its end
+        revalidator.revalidate(exchange, entry, config.clock().instant()).whenComplete((r, f) -> {
+            revalidating.remove(entry.key());
+            if (f != null) {
+                LOG.info("{} background revalidation of {} failed: {}", id, entry.key(), f.toString());
+            }
+        });
+    }
+
+    /** Applies a background revalidation's 304. */
+    void backgroundNotModified(StoredEntry entry, HttpHeaders notModified, Instant requestTime) {
+        unmodified.increment();
+        freshen(entry, notModified, requestTime, config.clock().instant());
+    }
+
+    /** Starts storing a background revalidation's full response; null when it may not be stored. */
+    EntryWriter backgroundStore(StoredEntry old, String method, HttpHeaders requestHeaders, int status, HttpHeaders headers,
+            Instant requestTime) {
+        Directives cc = responseDirectives(headers);
+        boolean storable = status >= 200 && status != 206 && status != 304 && !cc.has("no-store")
+                && !(cc.has("private") && cc.fieldNames("private").isEmpty())
+                && headers.getTokens("Vary").stream().noneMatch("*"::equals)
+                && (cc.has("public") || cc.has("max-age") || cc.has("s-maxage") || headers.contains("Expires")
+                    || Freshness.HEURISTICALLY_CACHEABLE.contains(status) || config.forcedTtl().containsKey(status));
+        if (!storable) {
+            if (status < 500) {
+                removeKey(old.key()); // a new answer that may not be stored: the old one is outdated
+            }
+            return null;
+        }
+        EntryHead head = new EntryHead(status, headersToStore(headers, false), requestTime, config.clock().instant(), false);
+        String key = old.key().substring(0, old.key().indexOf(VARIANT_SEPARATOR) + 1) + secondaryKey(head, requestHeaders);
+        return new EntryWriter("background", key, key.substring(key.indexOf(VARIANT_SEPARATOR) + 1), head, null);
+    }
+
+    // ---- fills and writers --------------------------------------------------------------------------------
+
+    private void release(Fill fill) {
+        if (fill != null) {
+            fill.head.complete(null);
+            fills.remove(fill.primary, fill);
+        }
+    }
+
+    /** Streams one response into the store (and to collapsed followers); stops storing on any trouble. */
+    final class EntryWriter implements CacheWriter {
+        private final String exchangeId;
+        private final String key;
+        private final EntryHead head;
+        private final Fill fill;
+        private final ChunkedBody body;
+        private final CacheStore.Writer storeWriter;
+        private final AtomicBoolean ended = new AtomicBoolean();
+        private long length;
+
+        EntryWriter(String exchangeId, String key, String secondary, EntryHead head, Fill fill) {
+            this.exchangeId = exchangeId;
+            this.key = key;
+            this.head = head;
+            // With the memory store the fill's chunks become the entry. With other stores a copy is kept on the heap
+            // for collapsed followers only when the body is known to be small; larger ones are not shared, so a big
+            // download never sits whole on the heap.
+            boolean shareable = fill != null && (memoryStore != null || declaredLength(head) <= COLLAPSE_BUFFER_BYTES);
+            this.fill = shareable ? fill : null;
+            if (fill != null && !shareable) {
+                release(fill);
+            }
+            this.body = memoryStore != null || shareable ? new ChunkedBody() : null;
+            this.storeWriter = memoryStore != null ? null : store.begin(key, head);
+            if (shareable) {
+                fill.head.complete(FillHead.growing(secondary, head, body));
+            }
+        }
+
+        @Override
+        public void write(ByteBuffer chunk) {
+            if (ended.get()) {
+                return;
+            }
+            int n = chunk.remaining();
+            length += n;
+            if (length > config.maxObjectBytes()) {
+                stop("larger than maxObjectSize " + config.maxObjectBytes());
+                return;
+            }
+            byte[] copy = new byte[n];
+            chunk.get(copy);
+            ByteBuffer immutable = ByteBuffer.wrap(copy).asReadOnlyBuffer();
+            if (body != null) {
+                body.append(immutable);
+            }
+            if (storeWriter != null && !storeWriter.write(immutable.duplicate())) {
+                stop("the store gave up");
+            }
+        }
+
+        @Override
+        public void complete() {
+            if (!ended.compareAndSet(false, true)) {
+                return;
+            }
+            String cl = head.header("Content-Length");
+            if (cl != null && !cl.trim().equals(Long.toString(length))) {
+                failAll(new IllegalStateException("body length " + length + " != Content-Length " + cl));
+                return;
+            }
+            if (body != null) {
+                body.complete();
+            }
+            if (memoryStore != null) {
+                memoryStore.put(key, head, body);
+                committed();
+            } else {
+                storeWriter.commit().whenComplete((v, f) -> {
+                    if (f == null) {
+                        committed();
+                    } else {
+                        LOG.warn("{} could not commit cache entry {}: {}", exchangeId, key, f.toString());
+                        dropFill();
+                    }
+                });
+            }
+        }
+
+        private void committed() {
+            indexVariant(key);
+            sweepIndexIfLarge();
+            stores.increment();
+            bytesStored.add(length);
+            dropFill();
+            if (LOG.isDebugEnabled()) {
+                LOG.debug("{} stored {} ({} bytes)", exchangeId, key, length);
+            }
+        }
+
+        private void dropFill() {
+            if (fill != null) {
+                fills.remove(fill.primary, fill);
+            }
+        }
+
+        @Override
+        public void abort(Throwable cause) {
+            if (ended.compareAndSet(false, true)) {
+                failAll(cause);
+            }
+        }
+
+        private void stop(String why) {
+            if (ended.compareAndSet(false, true)) {
+                LOG.debug("{} stops storing {}: {}", exchangeId, key, why);
+                failAll(new IllegalStateException("not stored: " + why));
+            }
+        }
+
+        private void failAll(Throwable cause) {
+            if (body != null) {
+                body.fail(cause);
+            }
+            if (storeWriter != null) {
+                storeWriter.abort();
+            }
+            dropFill();
+        }
+    }
+
+    /** The most a fill for a non-memory store keeps on the heap to share with collapsed followers. */
+    static final long COLLAPSE_BUFFER_BYTES = 8L * 1024 * 1024;
+
+    /** The response's Content-Length, or {@code Long.MAX_VALUE} when absent or invalid. */
+    private static long declaredLength(EntryHead head) {
+        String cl = head.header("Content-Length");
+        try {
+            return cl == null ? Long.MAX_VALUE : Long.parseLong(cl.trim());
+        } catch (NumberFormatException e) {
+            return Long.MAX_VALUE;
+        }
+    }
+
+    /** A fill in progress for one primary key: followers wait for its head, then stream its body. */
+    static final class Fill {
+        final String primary;
+        final CompletableFuture<FillHead> head = new CompletableFuture<>();
+
+        Fill(String primary) {
+            this.primary = primary;
+        }
+    }
+
+    /**
+     * What followers of a fill get: the head, a body source, and the body length once known (-1 while a new body is
+     * still arriving).
+     */
+    record FillHead(String secondary, EntryHead head, Supplier<Flow.Publisher<ByteBuffer>> body, LongSupplier length) {
+        static FillHead growing(String secondary, EntryHead head, ChunkedBody body) {
+            return new FillHead(secondary, head, body::publisher, () -> body.isComplete() ? body.length() : -1);
+        }
+
+        static FillHead stored(String secondary, StoredEntry entry) {
+            long length = entry.bodyLength();
+            return new FillHead(secondary, entry.head(), () -> entry.body(0, length), () -> length);
+        }
+    }
+
+    /** The cache's per-exchange state, handed back by the relay. */
+    record State(String primary, Instant requestTime, Directives rcc, StoredEntry entry, Fill fill, boolean noStore,
+            boolean unsafe, String fwd, HttpHeaders clientHeaders) {
+    }
+
+    /** An entry whose head was just updated, when the store no longer holds it (evicted meanwhile). */
+    private record UpdatedEntry(StoredEntry delegate, EntryHead head) implements StoredEntry {
+        @Override
+        public String key() {
+            return delegate.key();
+        }
+
+        @Override
+        public long bodyLength() {
+            return delegate.bodyLength();
+        }
+
+        @Override
+        public Flow.Publisher<ByteBuffer> body(long offset, long length) {
+            return delegate.body(offset, length);
+        }
+    }
+
+    // ---- stats and lifecycle ------------------------------------------------------------------------------
+
+    /** A snapshot of the counters and the store's size. */
+    public CacheStats stats() {
+        return new CacheStats(hits.sum(), misses.sum(), revalidations.sum(), unmodified.sum(), staleServed.sum(),
+                collapsed.sum(), stores.sum(), bytesServed.sum(), bytesStored.sum(), purged.sum(), store.entryCount(),
+                store.sizeBytes());
+    }
+
+    @Override
+    public void close() {
+        if (revalidator != null) {
+            revalidator.close();
+        }
+        store.close();
+    }
+}

@@ -1,0 +1,91 @@
+package io.github.gatehouse.cache.internal;
+
+import io.github.gatehouse.core.HttpHeaders;
+import java.time.Duration;
+import java.time.Instant;
+import java.util.Map;
+import java.util.Set;
+
+/**
+ * Freshness lifetime (RFC 9111 §4.2.1, §4.2.2) and age (§4.2.3) for a shared cache.
+ *
+ * <p><b>Threading.</b> Pure static functions; safe from any thread.
+ */
+public final class Freshness {
+    /** Status codes heuristically cacheable (RFC 9110 §15.1). */
+    public static final Set<Integer> HEURISTICALLY_CACHEABLE = Set.of(200, 203, 204, 206, 300, 301, 308, 404, 405, 410, 414, 501);
+
+    private Freshness() {
+    }
+
+    /**
+     * The freshness lifetime of a response for a shared cache: a forced TTL for its status if configured, else
+     * {@code s-maxage}, {@code max-age}, {@code Expires - Date}, else 10% of {@code Date - Last-Modified} (capped at
+     * {@code heuristicCap}) where a heuristic is allowed, else zero.
+     */
+    public static Duration lifetime(int status, HttpHeaders headers, Directives cc, Instant responseTime,
+            Map<Integer, Duration> forcedTtl, Duration heuristicCap) {
+        Duration forced = forcedTtl.get(status);
+        if (forced != null) {
+            return forced;
+        }
+        long sMaxAge = cc.seconds("s-maxage");
+        if (sMaxAge >= 0) {
+            return Duration.ofSeconds(sMaxAge);
+        }
+        long maxAge = cc.seconds("max-age");
+        if (maxAge >= 0) {
+            return Duration.ofSeconds(maxAge);
+        }
+        String expiresValue = headers.get("Expires");
+        Instant date = dateValue(headers, responseTime);
+        if (expiresValue != null) {
+            Instant expires = HttpDates.parse(expiresValue);
+            if (expires == null || !expires.isAfter(date)) {
+                return Duration.ZERO; // invalid Expires means already expired (RFC 9111 §5.3)
+            }
+            return Duration.between(date, expires);
+        }
+        if (heuristicAllowed(status, cc)) {
+            Instant lastModified = HttpDates.parse(headers.get("Last-Modified"));
+            if (lastModified != null && lastModified.isBefore(date)) {
+                Duration tenth = Duration.between(lastModified, date).dividedBy(10);
+                return tenth.compareTo(heuristicCap) > 0 ? heuristicCap : tenth;
+            }
+        }
+        return Duration.ZERO;
+    }
+
+    /** Whether a response carries explicit freshness information (so no heuristic is needed). */
+    public static boolean hasExplicitFreshness(HttpHeaders headers, Directives cc) {
+        return cc.has("s-maxage") || cc.has("max-age") || headers.contains("Expires");
+    }
+
+    /** Whether a heuristic freshness may be used: heuristically cacheable status or {@code public}. */
+    public static boolean heuristicAllowed(int status, Directives cc) {
+        return HEURISTICALLY_CACHEABLE.contains(status) || cc.has("public");
+    }
+
+    /** The {@code Date} value, or {@code responseTime} when it is missing or invalid. */
+    public static Instant dateValue(HttpHeaders headers, Instant responseTime) {
+        Instant date = HttpDates.parse(headers.get("Date"));
+        return date != null ? date : responseTime;
+    }
+
+    /** The current age of a stored response (RFC 9111 §4.2.3), never negative. */
+    public static Duration currentAge(HttpHeaders headers, Instant requestTime, Instant responseTime, Instant now) {
+        Instant date = dateValue(headers, responseTime);
+        Duration apparentAge = nonNegative(Duration.between(date, responseTime));
+        String ageField = headers.get("Age");
+        long ageValue = ageField == null ? 0 : Directives.parseDelta(ageField.trim());
+        Duration responseDelay = nonNegative(Duration.between(requestTime, responseTime));
+        Duration correctedAgeValue = Duration.ofSeconds(ageValue).plus(responseDelay);
+        Duration correctedInitialAge = apparentAge.compareTo(correctedAgeValue) > 0 ? apparentAge : correctedAgeValue;
+        Duration residentTime = nonNegative(Duration.between(responseTime, now));
+        return correctedInitialAge.plus(residentTime);
+    }
+
+    private static Duration nonNegative(Duration d) {
+        return d.isNegative() ? Duration.ZERO : d;
+    }
+}

@@ -1,0 +1,265 @@
+package io.github.gatehouse.cache;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import io.github.gatehouse.cache.testing.CacheProxy;
+import io.github.gatehouse.cache.testing.ScriptedOrigin.Answer;
+import io.github.gatehouse.core.DataSize;
+import io.github.gatehouse.core.testing.RawHttp;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.Future;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicInteger;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+
+/** Request collapsing, stale-while-revalidate and stale-if-error (RFC 5861), through the wire. */
+class CollapsingAndStaleTest {
+    private CacheProxy t;
+    private final ExecutorService clients = Executors.newFixedThreadPool(8, r -> new Thread(r, "client"));
+
+    @BeforeEach
+    void start() throws Exception {
+        t = CacheProxy.memory();
+    }
+
+    @AfterEach
+    void stop() throws Exception {
+        clients.shutdownNow();
+        t.close();
+    }
+
+    @Test
+    void concurrentMissesForOneKeyMakeOneUpstreamRequestAndFollowersStreamTheFill() throws Exception {
+        CountDownLatch rest = new CountDownLatch(1);
+        t.origin.on("/big", Answer.ok("").header("Cache-Control", "max-age=100").inTwoParts("first-", rest, "second"));
+        int n = 6;
+        List<Future<RawHttp.Reply>> replies = new ArrayList<>();
+        replies.add(clients.submit(() -> t.get("/big")));
+        t.origin.take(); // the leader reached the origin and got the first part
+        for (int i = 1; i < n; i++) {
+            replies.add(clients.submit(() -> t.get("/big")));
+        }
+        // every follower is attached once each one's lookup ran; they show up as hits in the stats
+        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(5);
+        while (t.cache.stats().collapsed() < n - 1 && System.nanoTime() < deadline) {
+            Thread.onSpinWait();
+        }
+        assertThat(t.cache.stats().collapsed()).isEqualTo(n - 1);
+        rest.countDown();
+        for (Future<RawHttp.Reply> f : replies) {
+            RawHttp.Reply r = f.get(5, TimeUnit.SECONDS);
+            assertThat(r.status()).isEqualTo(200);
+            assertThat(dechunk(r)).isEqualTo("first-second");
+        }
+        assertThat(t.origin.count("/big")).isEqualTo(1);
+        assertThat(t.get("/big").bodyText()).isEqualTo("first-second");
+        assertThat(t.origin.count("/big")).isEqualTo(1);
+    }
+
+    @Test
+    void followersOfAFillThatDiesMidBodyAreAbortedNotCompleted() throws Exception {
+        CountDownLatch die = new CountDownLatch(1);
+        t.origin.on("/dies", Answer.ok("").header("Cache-Control", "max-age=100").dieAfter("partial-", die));
+        Future<RawHttp.Reply> leader = clients.submit(() -> t.get("/dies"));
+        t.origin.take();
+        Future<RawHttp.Reply> follower = clients.submit(() -> t.get("/dies"));
+        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(5);
+        while (t.cache.stats().collapsed() < 1 && System.nanoTime() < deadline) {
+            Thread.onSpinWait();
+        }
+        die.countDown();
+        for (RawHttp.Reply r : List.of(leader.get(5, TimeUnit.SECONDS), follower.get(5, TimeUnit.SECONDS))) {
+            assertThat(r.bodyText()).contains("partial-").doesNotEndWith("0\r\n\r\n");
+        }
+        t.origin.on("/dies", Answer.ok("whole").header("Cache-Control", "max-age=100"));
+        assertThat(t.get("/dies").bodyText()).isEqualTo("whole");
+    }
+
+    @Test
+    void concurrentRevalidationsOfAStaleEntryMakeOneConditionalRequest() throws Exception {
+        CountDownLatch release = new CountDownLatch(1);
+        AtomicInteger calls = new AtomicInteger();
+        t.origin.on("/r", r -> calls.incrementAndGet() == 1
+                ? Answer.ok("body").header("Cache-Control", "max-age=10").header("ETag", "\"r\"")
+                : Answer.status(304).header("ETag", "\"r\"").header("Cache-Control", "max-age=10").heldUntil(release));
+        t.get("/r");
+        t.origin.take();
+        t.advance(Duration.ofSeconds(20));
+        int n = 5;
+        List<Future<RawHttp.Reply>> replies = new ArrayList<>();
+        replies.add(clients.submit(() -> t.get("/r")));
+        assertThat(t.origin.take().header("If-None-Match")).isEqualTo("\"r\"");
+        for (int i = 1; i < n; i++) {
+            replies.add(clients.submit(() -> t.get("/r")));
+        }
+        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(5);
+        while (t.cache.stats().collapsed() < n - 1 && System.nanoTime() < deadline) {
+            Thread.onSpinWait();
+        }
+        release.countDown();
+        for (Future<RawHttp.Reply> f : replies) {
+            RawHttp.Reply r = f.get(5, TimeUnit.SECONDS);
+            assertThat(r.status()).isEqualTo(200);
+            assertThat(r.bodyText()).isEqualTo("body");
+        }
+        assertThat(t.origin.count("/r")).isEqualTo(2);
+        assertThat(t.cache.stats().collapsed()).isEqualTo(n - 1);
+    }
+
+    @Test
+    void followersGoUpstreamThemselvesWhenTheResponseIsNotStorable() throws Exception {
+        CountDownLatch release = new CountDownLatch(1);
+        t.origin.on("/p", Answer.ok("private").header("Cache-Control", "private").heldUntil(release));
+        Future<RawHttp.Reply> leader = clients.submit(() -> t.get("/p"));
+        t.origin.take();
+        Future<RawHttp.Reply> follower = clients.submit(() -> t.get("/p"));
+        release.countDown();
+        assertThat(leader.get(5, TimeUnit.SECONDS).bodyText()).isEqualTo("private");
+        assertThat(follower.get(5, TimeUnit.SECONDS).bodyText()).isEqualTo("private");
+        assertThat(t.origin.count("/p")).isEqualTo(2);
+    }
+
+    @Test
+    void staleWhileRevalidateServesStaleAtOnceAndRevalidatesInTheBackground() throws Exception {
+        AtomicInteger version = new AtomicInteger(1);
+        t.origin.on("/s", r -> Answer.ok("v" + version.get()).header("Cache-Control", "max-age=10, stale-while-revalidate=60"));
+        t.get("/s");
+        t.origin.take();
+        version.set(2);
+        t.advance(Duration.ofSeconds(30));
+
+        RawHttp.Reply stale = t.get("/s");
+        assertThat(stale.bodyText()).isEqualTo("v1");
+        assertThat(stale.headers().get("cache-status")).contains("hit").contains("stale-while-revalidate");
+        assertThat(stale.headers().get("age")).isEqualTo("30");
+        assertThat(t.loggedCacheStatus()).isEqualTo("MISS");
+        assertThat(t.loggedCacheStatus()).isEqualTo("STALE");
+        t.origin.take(); // the background revalidation
+        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(5);
+        while (t.cache.stats().stores() < 2 && System.nanoTime() < deadline) {
+            Thread.onSpinWait();
+        }
+        RawHttp.Reply fresh = t.get("/s");
+        assertThat(fresh.bodyText()).isEqualTo("v2");
+        assertThat(fresh.headers().get("cache-status")).startsWith("gatehouse; hit");
+        assertThat(t.origin.count("/s")).isEqualTo(2);
+    }
+
+    @Test
+    void pastTheStaleWhileRevalidateWindowTheClientWaitsForTheOrigin() throws Exception {
+        t.origin.on("/s", Answer.ok("v").header("Cache-Control", "max-age=10, stale-while-revalidate=5"));
+        t.get("/s");
+        t.advance(Duration.ofSeconds(30));
+        t.get("/s");
+        assertThat(t.loggedCacheStatus()).isEqualTo("MISS");
+        assertThat(t.loggedCacheStatus()).isEqualTo("MISS");
+        assertThat(t.origin.count("/s")).isEqualTo(2);
+    }
+
+    @Test
+    void staleIfErrorServesTheStaleEntryWhenTheUpstreamIsStopped() throws Exception {
+        t.origin.on("/e", Answer.ok("kept").header("Cache-Control", "max-age=10, stale-if-error=60"));
+        t.get("/e");
+        t.origin.stop();
+        t.advance(Duration.ofSeconds(30));
+        RawHttp.Reply r = t.get("/e");
+        assertThat(r.status()).isEqualTo(200);
+        assertThat(r.bodyText()).isEqualTo("kept");
+        assertThat(r.headers().get("cache-status")).contains("stale-if-error");
+        assertThat(t.cache.stats().staleServed()).isEqualTo(1);
+        t.advance(Duration.ofSeconds(60));
+        assertThat(t.get("/e").status()).isEqualTo(502);
+    }
+
+    @Test
+    void staleIfErrorServesTheStaleEntryWhenTheUpstreamAnswers5xx() throws Exception {
+        AtomicInteger calls = new AtomicInteger();
+        t.origin.on("/e", r -> calls.incrementAndGet() == 1
+                ? Answer.ok("kept").header("Cache-Control", "max-age=10, stale-if-error=60").header("ETag", "\"e\"")
+                : Answer.status(503).body("down"));
+        t.get("/e");
+        t.advance(Duration.ofSeconds(30));
+        RawHttp.Reply r = t.get("/e");
+        assertThat(r.status()).isEqualTo(200);
+        assertThat(r.bodyText()).isEqualTo("kept");
+        assertThat(t.loggedCacheStatus()).isEqualTo("MISS");
+        assertThat(t.loggedCacheStatus()).isEqualTo("STALE");
+    }
+
+    @Test
+    void mustRevalidateForbidsStaleIfError() throws Exception {
+        t.origin.on("/e", Answer.ok("kept").header("Cache-Control", "max-age=10, stale-if-error=60, must-revalidate"));
+        t.get("/e");
+        t.origin.stop();
+        t.advance(Duration.ofSeconds(30));
+        RawHttp.Reply r = t.get("/e");
+        assertThat(r.status()).isEqualTo(504);
+        assertThat(r.bodyText()).contains("must be revalidated");
+    }
+
+    @Test
+    void staleIfErrorServesTheStaleEntryWhenTheUpstreamTimesOut() throws Exception {
+        t.close();
+        t = CacheProxy.with(b -> b.memory(DataSize.mebibytes(1)),
+                p -> p.upstreamTimeout(Duration.ofMillis(300)));
+        CountDownLatch never = new CountDownLatch(1);
+        AtomicInteger calls = new AtomicInteger();
+        t.origin.on("/slow", r -> calls.incrementAndGet() == 1
+                ? Answer.ok("kept").header("Cache-Control", "max-age=10, stale-if-error=60")
+                : Answer.ok("late").heldUntil(never));
+        t.get("/slow");
+        t.advance(Duration.ofSeconds(30));
+        try {
+            RawHttp.Reply r = t.get("/slow");
+            assertThat(r.status()).isEqualTo(200);
+            assertThat(r.bodyText()).isEqualTo("kept");
+        } finally {
+            never.countDown();
+        }
+    }
+
+    @Test
+    void responsesLargerThanMaxObjectSizeAreRelayedButNotStored() throws Exception {
+        t.close();
+        t = CacheProxy.with(b -> b.memory(DataSize.mebibytes(1)).maxObjectSize(DataSize.bytes(10)));
+        CountDownLatch rest = new CountDownLatch(1);
+        rest.countDown();
+        t.origin.on("/chunked", Answer.ok("").header("Cache-Control", "max-age=100").inTwoParts("0123456789", rest, "abcdef"));
+        t.origin.on("/sized", Answer.ok("0123456789abcdef").header("Cache-Control", "max-age=100"));
+        t.origin.on("/small", Answer.ok("0123").header("Cache-Control", "max-age=100"));
+        for (String p : new String[] {"/chunked", "/sized", "/small"}) {
+            RawHttp.Reply r = t.get(p);
+            assertThat(dechunk(r)).as(p).startsWith("0123");
+            t.get(p);
+        }
+        assertThat(t.origin.count("/chunked")).isEqualTo(2);
+        assertThat(t.origin.count("/sized")).isEqualTo(2);
+        assertThat(t.origin.count("/small")).isEqualTo(1);
+    }
+
+    /** Decodes a chunked body if the reply is chunked. */
+    static String dechunk(RawHttp.Reply r) {
+        String body = r.bodyText();
+        if (!"chunked".equalsIgnoreCase(r.headers().get("transfer-encoding"))) {
+            return body;
+        }
+        StringBuilder out = new StringBuilder();
+        int at = 0;
+        while (true) {
+            int eol = body.indexOf("\r\n", at);
+            int size = Integer.parseInt(body.substring(at, eol).split(";")[0].trim(), 16);
+            if (size == 0) {
+                return out.toString();
+            }
+            out.append(body, eol + 2, eol + 2 + size);
+            at = eol + 2 + size + 2;
+        }
+    }
+}

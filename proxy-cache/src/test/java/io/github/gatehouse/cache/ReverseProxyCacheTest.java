@@ -1,0 +1,63 @@
+package io.github.gatehouse.cache;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import io.github.gatehouse.cache.testing.MutableClock;
+import io.github.gatehouse.cache.testing.ScriptedOrigin;
+import io.github.gatehouse.cache.testing.ScriptedOrigin.Answer;
+import io.github.gatehouse.core.DataSize;
+import io.github.gatehouse.core.ProxyServer;
+import io.github.gatehouse.core.Route;
+import io.github.gatehouse.core.testing.RawHttp;
+import java.time.Duration;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicInteger;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+
+/** The cache in front of a reverse route: keys by public host, background revalidation through the route's pool. */
+class ReverseProxyCacheTest {
+    private final MutableClock clock = MutableClock.atWholeSecond();
+    private ScriptedOrigin origin;
+    private GatehouseCache cache;
+    private ProxyServer proxy;
+
+    @BeforeEach
+    void start() throws Exception {
+        origin = new ScriptedOrigin(clock);
+        cache = HttpCaches.builder().memory(DataSize.mebibytes(4)).clock(clock).build();
+        proxy = ProxyServer.builder().route(Route.host("shop.test").to("http://127.0.0.1:" + origin.port()))
+                .cache(cache).build().start();
+    }
+
+    @AfterEach
+    void stop() throws Exception {
+        proxy.close();
+        cache.close();
+        origin.close();
+    }
+
+    private RawHttp.Reply get(String path) throws Exception {
+        return RawHttp.exchange(proxy.port(), "GET " + path + " HTTP/1.1\r\nHost: shop.test\r\nConnection: close\r\n\r\n");
+    }
+
+    @Test
+    void backgroundRevalidationGoesThroughTheRoutesUpstreamWithThePublicHost() throws Exception {
+        AtomicInteger version = new AtomicInteger(1);
+        origin.on("/s", r -> Answer.ok("v" + version.get() + " for " + r.header("Host"))
+                .header("Cache-Control", "max-age=10, stale-while-revalidate=100"));
+        assertThat(get("/s").bodyText()).isEqualTo("v1 for shop.test");
+        origin.take();
+        version.set(2);
+        clock.advance(Duration.ofSeconds(20));
+        assertThat(get("/s").bodyText()).isEqualTo("v1 for shop.test");
+        assertThat(origin.take().header("Host")).isEqualTo("shop.test");
+        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(5);
+        while (cache.stats().stores() < 2 && System.nanoTime() < deadline) {
+            Thread.onSpinWait();
+        }
+        assertThat(get("/s").bodyText()).isEqualTo("v2 for shop.test");
+        assertThat(cache.purgePrefix(java.net.URI.create("http://shop.test/"), PurgeMode.HARD)).isEqualTo(1);
+    }
+}

@@ -1,0 +1,94 @@
+package io.github.gatehouse.cache.testing;
+
+import io.github.gatehouse.cache.GatehouseCache;
+import io.github.gatehouse.cache.HttpCaches;
+import io.github.gatehouse.core.DataSize;
+import io.github.gatehouse.core.ProxyServer;
+import io.github.gatehouse.core.testing.RawHttp;
+import io.github.gatehouse.core.testing.RecordingAccessLog;
+import java.time.Duration;
+import java.util.function.UnaryOperator;
+
+/** A forward proxy with a {@link GatehouseCache} in front of a {@link ScriptedOrigin}, and raw HTTP helpers. */
+public final class CacheProxy implements AutoCloseable {
+    public final MutableClock clock = MutableClock.atWholeSecond();
+    public final ScriptedOrigin origin;
+    public final GatehouseCache cache;
+    public final ProxyServer proxy;
+    public final RecordingAccessLog log = new RecordingAccessLog();
+
+    private CacheProxy(UnaryOperator<HttpCaches.Builder> config, UnaryOperator<ProxyServer.Builder> proxyConfig)
+            throws Exception {
+        origin = new ScriptedOrigin(clock);
+        cache = config.apply(HttpCaches.builder().clock(clock)).build();
+        proxy = proxyConfig.apply(ProxyServer.builder().forward().allowInternalDestinations().cache(cache).accessLog(log)
+                .upstreamTimeout(Duration.ofSeconds(5))).build().start();
+    }
+
+    public static CacheProxy memory() throws Exception {
+        return with(b -> b.memory(DataSize.mebibytes(16)));
+    }
+
+    public static CacheProxy with(UnaryOperator<HttpCaches.Builder> config) throws Exception {
+        return new CacheProxy(config, b -> b);
+    }
+
+    public static CacheProxy with(UnaryOperator<HttpCaches.Builder> config, UnaryOperator<ProxyServer.Builder> proxyConfig)
+            throws Exception {
+        return new CacheProxy(config, proxyConfig);
+    }
+
+    /** {@code METHOD http://origin/path} through the proxy with extra header lines such as {@code "Accept: x"}. */
+    public RawHttp.Reply send(String method, String path, String... headers) throws Exception {
+        return sendBody(method, path, null, headers);
+    }
+
+    public RawHttp.Reply sendBody(String method, String path, String body, String... headers) throws Exception {
+        StringBuilder sb = new StringBuilder(method + " " + origin.url(path) + " HTTP/1.1\r\nHost: 127.0.0.1:"
+                + origin.port() + "\r\n");
+        for (String h : headers) {
+            sb.append(h).append("\r\n");
+        }
+        if (body != null) {
+            sb.append("Content-Length: ").append(body.length()).append("\r\n");
+        }
+        sb.append("Connection: close\r\n\r\n");
+        if (body != null) {
+            sb.append(body);
+        }
+        RawHttp.Reply reply = RawHttp.exchange(proxy.port(), sb.toString());
+        io.github.gatehouse.core.AccessLogEntry entry = log.take();
+        statuses.add(String.valueOf(entry.cacheStatus()));
+        return reply;
+    }
+
+    public RawHttp.Reply get(String path, String... headers) throws Exception {
+        return send("GET", path, headers);
+    }
+
+    /**
+     * The cache status the access log recorded for the next finished exchange. Every {@link #sendBody} waits for its
+     * exchange's log line (written once the cache writer completed), so what one request stored is visible to the
+     * next.
+     */
+    public String loggedCacheStatus() throws Exception {
+        String s = statuses.poll(5, java.util.concurrent.TimeUnit.SECONDS);
+        if (s == null) {
+            throw new AssertionError("no access log line within 5 s");
+        }
+        return s;
+    }
+
+    private final java.util.concurrent.BlockingQueue<String> statuses = new java.util.concurrent.LinkedBlockingQueue<>();
+
+    public void advance(Duration d) {
+        clock.advance(d);
+    }
+
+    @Override
+    public void close() throws Exception {
+        proxy.close();
+        cache.close();
+        origin.close();
+    }
+}
