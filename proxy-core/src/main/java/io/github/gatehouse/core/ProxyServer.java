@@ -94,7 +94,7 @@ public final class ProxyServer implements AutoCloseable {
 
     /**
      * Stops accepting connections, waits up to the drain time for exchanges in flight, then closes everything,
-     * including the access log. Idempotent.
+     * including the access log and the cache if it is {@link AutoCloseable}. Idempotent.
      */
     @Override
     public synchronized void close() {
@@ -106,6 +106,13 @@ public final class ProxyServer implements AutoCloseable {
             running.stop();
         }
         config.accessLog().close();
+        if (config.cache() instanceof AutoCloseable) {
+            try {
+                ((AutoCloseable) config.cache()).close();
+            } catch (Exception e) {
+                org.slf4j.LoggerFactory.getLogger(ProxyServer.class).warn("cache {} did not close cleanly: {}", config.cache(), e.toString());
+            }
+        }
     }
 
     @Override

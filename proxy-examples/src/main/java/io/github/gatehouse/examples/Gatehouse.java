@@ -1,6 +1,12 @@
 package io.github.gatehouse.examples;
 
+import io.github.gatehouse.cache.HttpCaches;
 import io.github.gatehouse.core.AccessLog;
+import io.github.gatehouse.core.DataSize;
+import io.github.gatehouse.filter.BasicAuthenticator;
+import io.github.gatehouse.filter.HostRules;
+import io.github.gatehouse.filter.KeywordFilter;
+import io.github.gatehouse.filter.RateLimits;
 import io.github.gatehouse.core.HealthCheck;
 import io.github.gatehouse.core.LoadBalancer;
 import io.github.gatehouse.core.RetryPolicy;
@@ -122,6 +128,42 @@ public final class Gatehouse {
         return pool;
     }
 
+    /** The cache, filter and authentication flags, in this order: rate limit, deny, allow, keywords. */
+    static void addCacheAndFilters(LauncherOptions o, ProxyServer.Builder b) {
+        if (o.caches()) {
+            HttpCaches.Builder cache = HttpCaches.builder();
+            if (o.cacheDir != null) {
+                cache.disk(o.cacheDir, o.cacheDisk != null ? o.cacheDisk : DataSize.gibibytes(1));
+            }
+            if (o.cacheMemory != null || o.cacheDir == null) {
+                cache.memory(o.cacheMemory != null ? o.cacheMemory : DataSize.mebibytes(256));
+            }
+            if (o.cacheMaxObject != null) {
+                cache.maxObjectSize(o.cacheMaxObject);
+            }
+            b.cache(cache.build());
+        }
+        if (o.rateLimit != null) {
+            b.filter(RateLimits.perClient(o.rateLimit));
+        }
+        if (!o.denyHosts.isEmpty() || !o.denyLists.isEmpty()) {
+            HostRules.Builder deny = HostRules.builder(HostRules.Mode.BLACKLIST).add(o.denyHosts.toArray(new String[0]));
+            o.denyLists.forEach(deny::addFile);
+            b.filter(deny.build());
+        }
+        if (!o.allowHosts.isEmpty() || !o.allowLists.isEmpty()) {
+            HostRules.Builder allow = HostRules.builder(HostRules.Mode.WHITELIST).add(o.allowHosts.toArray(new String[0]));
+            o.allowLists.forEach(allow::addFile);
+            b.filter(allow.build());
+        }
+        if (!o.blockKeywords.isEmpty()) {
+            b.filter(KeywordFilter.blockPagesContaining(o.blockKeywords.toArray(new String[0])));
+        }
+        if (o.users != null) {
+            b.authenticator(BasicAuthenticator.htpasswd(o.users));
+        }
+    }
+
     static ProxyServer.Builder configure(LauncherOptions o, PrintStream out) throws LauncherOptions.UsageException {
         ProxyServer.Builder b = ProxyServer.builder();
         try {
@@ -145,6 +187,11 @@ public final class Gatehouse {
                 b.upstreamTimeout(o.upstreamTimeout);
             }
         } catch (IllegalArgumentException e) {
+            throw new LauncherOptions.UsageException(e.getMessage());
+        }
+        try {
+            addCacheAndFilters(o, b);
+        } catch (IllegalArgumentException | java.io.UncheckedIOException e) {
             throw new LauncherOptions.UsageException(e.getMessage());
         }
         if (o.accessLogOff()) {

@@ -1,6 +1,7 @@
 package io.github.gatehouse.examples;
 
 import io.github.gatehouse.core.AccessLogFormat;
+import io.github.gatehouse.core.DataSize;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
@@ -38,6 +39,17 @@ public final class LauncherOptions {
     String balance = "round-robin";
     final List<String> allowedInternal = new ArrayList<>();
     boolean allowAllInternal;
+    DataSize cacheMemory;
+    Path cacheDir;
+    DataSize cacheDisk;
+    DataSize cacheMaxObject;
+    final List<String> allowHosts = new ArrayList<>();
+    final List<String> denyHosts = new ArrayList<>();
+    final List<Path> allowLists = new ArrayList<>();
+    final List<Path> denyLists = new ArrayList<>();
+    final List<String> blockKeywords = new ArrayList<>();
+    Path users;
+    Integer rateLimit;
     String healthCheck;
     Duration healthInterval;
     Integer retries;
@@ -67,6 +79,17 @@ public final class LauncherOptions {
                 "                               forward: let the proxy reach this one address on the proxy host or",
                 "                               link-local network (denied by default; repeatable)",
                 "  --allow-internal-destinations  forward: let the proxy reach every internal address (testing only)",
+                "  --cache-memory SIZE          cache responses in memory, e.g. 256m (RFC 9111 shared cache)",
+                "  --cache-dir DIR              cache responses on disk in DIR (survives restarts)",
+                "  --cache-disk SIZE            disk cache capacity (default 1g, with --cache-dir)",
+                "  --cache-max-object SIZE      largest response stored (default 64m)",
+                "  --allow-host PATTERN         only these hosts may be reached (name, *.suffix, .domain, IP; repeatable)",
+                "  --deny-host PATTERN          these hosts are refused with 403 (repeatable)",
+                "  --allow-list FILE            whitelist file, one pattern a line, # comments",
+                "  --deny-list FILE             blacklist file, one pattern a line, # comments",
+                "  --block-keyword WORD         block text pages containing WORD (repeatable)",
+                "  --users HTPASSWD_FILE        require Basic authentication (407 forward, 401 reverse)",
+                "  --rate-limit N/s             at most N requests a second per client address (429 beyond)",
                 "  --access-log FILE|off        where access lines go (default: standard output)",
                 "  --access-log-format FORMAT   squid (default), combined or json",
                 "  --idle-timeout DURATION      idle timeout of connections and tunnels, e.g. 60s (default 60s)",
@@ -113,6 +136,52 @@ public final class LauncherOptions {
                     if (!o.balance.matches("round-robin|weighted|least-requests|random|hash:client|hash:url|hash:header:[!#$%&'*+.^_`|~0-9A-Za-z-]+|hash:cookie:[!#$%&'*+.^_`|~0-9A-Za-z-]+")) {
                         throw new UsageException("--balance: '" + o.balance + "' (expected: round-robin, weighted, least-requests,"
                                 + " random, hash:client, hash:url, hash:header:NAME or hash:cookie:NAME)");
+                    }
+                    break;
+                case "--cache-memory":
+                    o.cacheMemory = parseSize(value != null ? value : next(args, ++i, arg), arg);
+                    break;
+                case "--cache-dir":
+                    o.cacheDir = Path.of(value != null ? value : next(args, ++i, arg));
+                    break;
+                case "--cache-disk":
+                    o.cacheDisk = parseSize(value != null ? value : next(args, ++i, arg), arg);
+                    break;
+                case "--cache-max-object":
+                    o.cacheMaxObject = parseSize(value != null ? value : next(args, ++i, arg), arg);
+                    break;
+                case "--allow-host":
+                    o.allowHosts.add(value != null ? value : next(args, ++i, arg));
+                    break;
+                case "--deny-host":
+                    o.denyHosts.add(value != null ? value : next(args, ++i, arg));
+                    break;
+                case "--allow-list":
+                    o.allowLists.add(existingFile(value != null ? value : next(args, ++i, arg), arg));
+                    break;
+                case "--deny-list":
+                    o.denyLists.add(existingFile(value != null ? value : next(args, ++i, arg), arg));
+                    break;
+                case "--block-keyword":
+                    String word = value != null ? value : next(args, ++i, arg);
+                    if (word.isBlank()) {
+                        throw new UsageException("--block-keyword: empty (expected: a word or phrase)");
+                    }
+                    o.blockKeywords.add(word);
+                    break;
+                case "--users":
+                    o.users = existingFile(value != null ? value : next(args, ++i, arg), arg);
+                    break;
+                case "--rate-limit":
+                    String rate = value != null ? value : next(args, ++i, arg);
+                    try {
+                        String n = rate.endsWith("/s") ? rate.substring(0, rate.length() - 2) : rate;
+                        o.rateLimit = Integer.parseInt(n);
+                        if (o.rateLimit < 1) {
+                            throw new NumberFormatException();
+                        }
+                    } catch (NumberFormatException e) {
+                        throw new UsageException("--rate-limit: '" + rate + "' (expected: N/s with N >= 1, e.g. 50/s)");
                     }
                     break;
                 case "--health-check":
@@ -189,6 +258,9 @@ public final class LauncherOptions {
                 || !o.balance.equals("round-robin"))) {
             throw new UsageException("--balance, --health-check, --health-interval and --retries are for reverse mode");
         }
+        if (o.cacheDisk != null && o.cacheDir == null) {
+            throw new UsageException("--cache-disk needs --cache-dir DIR");
+        }
         if (o.healthInterval != null && o.healthCheck == null) {
             throw new UsageException("--health-interval needs --health-check PATH");
         }
@@ -199,6 +271,27 @@ public final class LauncherOptions {
             o.port = o.mode == Mode.FORWARD ? 3128 : 8080;
         }
         return o;
+    }
+
+    private static DataSize parseSize(String s, String flag) throws UsageException {
+        try {
+            return DataSize.parse(s);
+        } catch (IllegalArgumentException e) {
+            throw new UsageException(flag + ": '" + s + "' (expected: a size such as 64m or 1g)");
+        }
+    }
+
+    private static Path existingFile(String s, String flag) throws UsageException {
+        Path p = Path.of(s);
+        if (!java.nio.file.Files.isRegularFile(p) || !java.nio.file.Files.isReadable(p)) {
+            throw new UsageException(flag + ": '" + s + "' is not a readable file");
+        }
+        return p;
+    }
+
+    /** Whether any cache flag was given. */
+    boolean caches() {
+        return cacheMemory != null || cacheDir != null || cacheDisk != null || cacheMaxObject != null;
     }
 
     private static String next(String[] args, int i, String flag) throws UsageException {

@@ -85,6 +85,42 @@ class GatehouseLauncherTest {
     }
 
     @Test
+    void cacheAndFilterFlagsWork(@TempDir Path dir) throws Exception {
+        Path denyList = dir.resolve("deny.txt");
+        Files.writeString(denyList, "# blocked\nblocked.example\n");
+        Path users = dir.resolve("users.htpasswd");
+        Files.writeString(users, "alice:{SHA}" + java.util.Base64.getEncoder().encodeToString(
+                java.security.MessageDigest.getInstance("SHA-1").digest("wonder".getBytes(StandardCharsets.UTF_8))) + "\n");
+        ProxyServer proxy = Gatehouse.start(new String[] {"forward", "--port", "0", "--allow-internal-destinations",
+            "--cache-memory", "16m", "--deny-list", denyList.toString(), "--deny-host", "*.ads.example",
+            "--block-keyword", "casino", "--users", users.toString(), "--rate-limit", "1000/s", "--access-log", "off"},
+                new PrintStream(new ByteArrayOutputStream()));
+        try {
+            String auth = "Proxy-Authorization: Basic " + java.util.Base64.getEncoder().encodeToString("alice:wonder".getBytes(StandardCharsets.UTF_8));
+            assertThat(raw(proxy, "http://blocked.example/", auth).status()).isEqualTo(403);
+            assertThat(raw(proxy, "http://x.ads.example/", auth).status()).isEqualTo(403);
+            assertThat(raw(proxy, origin.baseUrl() + "/hello", "X-No-Auth: 1").status()).isEqualTo(407);
+            assertThat(raw(proxy, origin.baseUrl() + "/headers?Cache-Control=max-age%3D60", auth).status()).isEqualTo(200);
+            io.github.gatehouse.core.testing.RawHttp.Reply second = raw(proxy, origin.baseUrl() + "/headers?Cache-Control=max-age%3D60", auth);
+            assertThat(second.status()).isEqualTo(200);
+            assertThat(second.headers()).containsKey("age");
+        } finally {
+            proxy.close();
+        }
+        assertThatThrownBy(() -> LauncherOptions.parse("forward", "--cache-memory", "lots")).hasMessageContaining("'lots'");
+        assertThatThrownBy(() -> LauncherOptions.parse("forward", "--users", dir.resolve("missing").toString()))
+                .hasMessageContaining("not a readable file");
+        assertThatThrownBy(() -> LauncherOptions.parse("forward", "--rate-limit", "fast")).hasMessageContaining("N/s");
+    }
+
+    private static io.github.gatehouse.core.testing.RawHttp.Reply raw(ProxyServer proxy, String url, String header) throws Exception {
+        URI u = URI.create(url);
+        String hostPort = u.getHost() + (u.getPort() > 0 ? ":" + u.getPort() : "");
+        return io.github.gatehouse.core.testing.RawHttp.exchange(proxy.port(), "GET " + url + " HTTP/1.1\r\nHost: " + hostPort
+                + "\r\n" + header + "\r\nConnection: close\r\n\r\n");
+    }
+
+    @Test
     void defaultsAndDurations() throws Exception {
         assertThat(LauncherOptions.parse("forward").port).isEqualTo(3128);
         assertThat(LauncherOptions.parse("reverse", "--upstream", "http://a:1").port).isEqualTo(8080);

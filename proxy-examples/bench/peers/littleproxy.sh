@@ -1,0 +1,26 @@
+#!/bin/bash
+# LittleProxy (io.github.littleproxy 2.8.0, Netty) peer. Usage: littleproxy.sh start|stop <mode> | modes | build
+# Modes: forward.  Env: JAVA_HOME, JAVA_OPTS, LITTLEPROXY_OPTS (-Dbench.workers=2)
+. "$(dirname "$0")/../lib.sh"
+NAME=littleproxy; MODES="forward"
+SRC="$BENCH_DIR/peers/littleproxy"; DIR="$RUN_DIR/build/littleproxy"; JAR="$DIR/target/littleproxy-peer.jar"
+PIDF="$RUN_DIR/peer-$NAME.pid"
+JAVA="${JAVA_HOME:+$JAVA_HOME/bin/}java"
+JAVA_OPTS="${JAVA_OPTS:--Xms256m -Xmx1g -XX:+UseG1GC}"
+LITTLEPROXY_OPTS="${LITTLEPROXY_OPTS:--Dorg.slf4j.simpleLogger.defaultLogLevel=warn}"
+case "$1" in
+  prepare) command -v "$JAVA" >/dev/null && { [ -f "$JAR" ] || "$0" build; } ;;   # java present and jar built (builds it once)
+  modes) echo $MODES ;;
+  warmup) echo "${JVM_WARMUP:-30}" ;;   # JIT warm-up the driver should give the first body (seconds)
+  build) rm -rf "$DIR"; mkdir -p "$DIR" && cp -r "$SRC"/pom.xml "$SRC"/src "$DIR"/ && (cd "$DIR" && mvn -q -B package -DskipTests) ;;   # built under /tmp: shared/ may be read-only
+  start)
+    case " $MODES " in *" $2 "*) ;; *) echo "$NAME: unsupported mode '$2' (supported: $MODES)" >&2; exit 2 ;; esac
+    [ -f "$JAR" ] || "$0" build || exit 1
+    nohup "$JAVA" $JAVA_OPTS $LITTLEPROXY_OPTS -Dbench.port="$PROXY_PORT" -jar "$JAR" "$2" >>"$RUN_DIR/peer-$NAME.log" 2>&1 &
+    echo $! > "$PIDF"
+    wait_port "$PROXY_PORT" 60 || exit 1 ;;
+  stop)
+    kill_pidfile "$PIDF" TERM; wait_port_free "$PROXY_PORT" ;;
+  pid) cat "$PIDF" ;;
+  *) echo "usage: $0 start|stop <mode> | prepare | modes | pid | build | warmup" >&2; exit 64 ;;
+esac
