@@ -135,6 +135,19 @@ class FreshnessThroughProxyTest {
     }
 
     @Test
+    void responsesSettingCookiesAreStoredOnlyWhenExplicitlyShared() throws Exception {
+        t.origin.on("/cookie", Answer.ok("v").header("Cache-Control", "max-age=60").header("Set-Cookie", "session=alice"));
+        t.origin.on("/shared", Answer.ok("v").header("Cache-Control", "public, max-age=60").header("Set-Cookie", "lang=en"));
+        t.get("/cookie");
+        RawHttp.Reply second = t.get("/cookie");
+        assertThat(t.origin.count("/cookie")).isEqualTo(2);
+        assertThat(second.headers().get("set-cookie")).isEqualTo("session=alice");
+        t.get("/shared");
+        t.get("/shared");
+        assertThat(t.origin.count("/shared")).isEqualTo(1);
+    }
+
+    @Test
     void qualifiedPrivateStoresTheResponseWithoutTheNamedFields() throws Exception {
         t.origin.on("/a", Answer.ok("v").header("Cache-Control", "max-age=60, private=\"X-User\"").header("X-User", "alice"));
         assertThat(t.get("/a").headers().get("x-user")).isEqualTo("alice");

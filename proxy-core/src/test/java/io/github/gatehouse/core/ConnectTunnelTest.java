@@ -44,7 +44,7 @@ class ConnectTunnelTest {
         assertThat(response.statusCode()).isEqualTo(200);
         assertThat(response.body()).isEqualTo("hello");
         assertThat(tlsOrigin.takeRequest().target()).isEqualTo("/hello");
-        AccessLogEntry entry = accessLog.take();
+        AccessLogEntry entry = accessLog.take("127.0.0.1:" + tlsOrigin.port());
         assertThat(entry.method()).isEqualTo("CONNECT");
         assertThat(entry.status()).isEqualTo(200);
         assertThat(entry.target()).isEqualTo("127.0.0.1:" + tlsOrigin.port());

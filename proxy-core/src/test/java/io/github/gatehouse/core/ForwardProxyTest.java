@@ -154,7 +154,7 @@ class ForwardProxyTest {
         assertThat(response.body()).contains("connection refused");
         assertThat(response.headers().firstValue("proxy-status")).hasValueSatisfying(
                 v -> assertThat(v).startsWith("gh-test").contains("error=connection_refused"));
-        assertThat(accessLog.take().status()).isEqualTo(502);
+        assertThat(accessLog.take(":" + closedPort + "/x").status()).isEqualTo(502);
     }
 
     @Test
@@ -220,7 +220,7 @@ class ForwardProxyTest {
     void accessLogRecordsTheExchange() throws Exception {
         get("/hello");
 
-        AccessLogEntry entry = accessLog.take();
+        AccessLogEntry entry = accessLog.take("/hello");
         assertThat(entry.method()).isEqualTo("GET");
         assertThat(entry.target()).isEqualTo(origin.baseUrl() + "/hello");
         assertThat(entry.status()).isEqualTo(200);

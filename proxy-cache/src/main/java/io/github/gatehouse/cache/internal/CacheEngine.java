@@ -493,6 +493,11 @@ public final class CacheEngine implements AutoCloseable {
                 && !(cc.has("public") || cc.has("s-maxage") || cc.has("must-revalidate"))) {
             return "request has Authorization";
         }
+        if (headers.contains("Set-Cookie") && !(cc.has("public") || cc.has("s-maxage"))) {
+            // conservative default (as Varnish's): a cookie is usually one user's; the origin opts in with
+            // public or s-maxage when the response really is shared
+            return "Set-Cookie without public or s-maxage";
+        }
         for (String v : headers.getTokens("Vary")) {
             if (v.equals("*")) {
                 return "Vary: *";

@@ -26,6 +26,23 @@ public final class RecordingAccessLog implements AccessLog {
         return e;
     }
 
+    /**
+     * The next entry whose target contains {@code target}, skipping others (a previous test's exchange may log
+     * its line after that test ended), waiting up to 5 s.
+     */
+    public AccessLogEntry take(String target) throws InterruptedException {
+        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(5);
+        while (true) {
+            AccessLogEntry e = entries.poll(Math.max(1, deadline - System.nanoTime()), TimeUnit.NANOSECONDS);
+            if (e == null) {
+                throw new AssertionError("no access log entry for " + target + " within 5 s");
+            }
+            if (e.target().contains(target)) {
+                return e;
+            }
+        }
+    }
+
     public void clear() {
         entries.clear();
     }
