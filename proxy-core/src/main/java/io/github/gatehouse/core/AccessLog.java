@@ -48,7 +48,7 @@ public interface AccessLog extends AutoCloseable {
 
     /** No access log. */
     static AccessLog off() {
-        return entry -> { };
+        return io.github.gatehouse.core.internal.NoAccessLog.INSTANCE;
     }
 
     /** Squid native format, appended to {@code file}. */

@@ -7,7 +7,6 @@ import org.eclipse.jetty.server.HttpConfiguration;
 import org.eclipse.jetty.server.NetworkConnectionLimit;
 import org.eclipse.jetty.server.Server;
 import org.eclipse.jetty.server.ServerConnector;
-import org.eclipse.jetty.server.handler.GracefulHandler;
 import org.eclipse.jetty.util.thread.QueuedThreadPool;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -20,6 +19,7 @@ public final class JettyProxy {
     private Server server;
     private final java.util.List<HealthChecker> healthCheckers = new java.util.ArrayList<>();
     private ServerConnector connector;
+    private volatile RelayHandler relayHandler;
 
     /** Creates the proxy for {@code config}; nothing is bound until {@link #start()}. */
     public JettyProxy(ProxyConfig config) {
@@ -45,7 +45,7 @@ public final class JettyProxy {
         http.setHttpCompliance(org.eclipse.jetty.http.HttpCompliance.STRICT);
         http.setIdleTimeout(config.idleTimeout().toMillis());
 
-        connector = new ServerConnector(server, new TargetFormConnectionFactory(http, config.requestHeadTimeout()));
+        connector = new ServerConnector(server, new TargetFormConnectionFactory(http, config.requestHeadTimeout(), () -> relayHandler.deadlines()));
         connector.setHost(config.bindAddress());
         connector.setPort(config.port());
         connector.setIdleTimeout(config.idleTimeout().toMillis());
@@ -74,9 +74,10 @@ public final class JettyProxy {
         connect.setConnectTimeout(config.connectTimeout().toMillis());
         connect.setIdleTimeout(config.idleTimeout().toMillis());
         RelayHandler relay = new RelayHandler(config, forwardClient, reverseClient, connect);
-        server.setHandler(new GracefulHandler(relay));
+        relayHandler = relay;
+        server.setHandler(relay);
         server.setErrorHandler(new PlainErrorHandler(config.viaName()));
-        server.setStopTimeout(config.drainTimeout().toMillis());
+        server.setStopTimeout(0);
         try {
             server.start();
         } catch (Exception e) {
@@ -131,6 +132,27 @@ public final class JettyProxy {
     /** Stops gracefully within the drain time. */
     public void stop() {
         healthCheckers.forEach(HealthChecker::stop);
+        // Drain: stop accepting, then let exchanges in flight finish within the drain time. Counting exchanges in
+        // the relay replaces Jetty's GracefulHandler, which wraps every request and callback on the hot path.
+        try {
+            connector.close();
+        } catch (RuntimeException e) {
+            LOG.debug("closing the listening socket failed", e);
+        }
+        long deadline = System.nanoTime() + config.drainTimeout().toNanos();
+        RelayHandler relay = relayHandler;
+        while (relay != null && relay.inFlight() > 0 && System.nanoTime() - deadline < 0) {
+            try {
+                Thread.sleep(10); // shutdown path only, bounded by the drain time
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                break;
+            }
+        }
+        if (relay != null && relay.inFlight() > 0) {
+            LOG.info("gatehouse {} stopping with {} exchanges still in flight after the {} drain time",
+                    config.viaName(), relay.inFlight(), config.drainTimeout());
+        }
         try {
             server.stop();
         } catch (Exception e) {

@@ -67,7 +67,9 @@ final class RelayHandler extends Handler.Wrapper {
     private final HttpClient reverseClient;
     private final String idPrefix = String.format("%04x", ThreadLocalRandom.current().nextInt(0x10000));
     private final AtomicLong ids = new AtomicLong();
+    private final java.util.concurrent.atomic.AtomicInteger inFlight = new java.util.concurrent.atomic.AtomicInteger();
     private volatile Scheduler scheduler;
+    private volatile Deadlines deadlines;
 
     RelayHandler(ProxyConfig config, HttpClient forwardClient, HttpClient reverseClient, Handler connectHandler) {
         super(connectHandler);
@@ -80,6 +82,26 @@ final class RelayHandler extends Handler.Wrapper {
     protected void doStart() throws Exception {
         super.doStart();
         scheduler = reverseClient.getScheduler();
+        deadlines = new Deadlines(scheduler);
+        deadlines.start();
+    }
+
+    @Override
+    protected void doStop() throws Exception {
+        Deadlines d = deadlines;
+        if (d != null) {
+            d.stop();
+        }
+        super.doStop();
+    }
+
+    /** Exchanges started and not yet completed (CONNECT tunnels count until established). */
+    int inFlight() {
+        return inFlight.get();
+    }
+
+    Deadlines deadlines() {
+        return deadlines;
     }
 
     ProxyConfig config() {
@@ -105,6 +127,7 @@ final class RelayHandler extends Handler.Wrapper {
                 address(request.getConnectionMetaData().getRemoteSocketAddress()),
                 address(request.getConnectionMetaData().getLocalSocketAddress()),
                 rawTarget != null ? rawTarget : request.getHttpURI().asString());
+        inFlight.incrementAndGet();
         ExchangeCallback done = new ExchangeCallback(exchange, request, response, callback);
         try {
             checkHead(exchange, request, response, done, rawTarget);
@@ -333,6 +356,9 @@ final class RelayHandler extends Handler.Wrapper {
     }
 
     private static boolean hasDotSegment(String rawPath) {
+        if (rawPath.indexOf('.') < 0 && rawPath.indexOf('%') < 0) {
+            return false; // the common case, without allocating
+        }
         String p = rawPath.toLowerCase(Locale.ROOT).replace("%2e", ".");
         for (String segment : p.split("/", -1)) {
             if (segment.equals(".") || segment.equals("..")) {
@@ -735,6 +761,7 @@ final class RelayHandler extends Handler.Wrapper {
         @Override
         public void succeeded() {
             if (completed.compareAndSet(false, true)) {
+                inFlight.decrementAndGet();
                 log(true, null);
                 if (!"CONNECT".equals(exchange.method())) {
                     TargetFormConnectionFactory.exchangeEnded(request);
@@ -746,6 +773,7 @@ final class RelayHandler extends Handler.Wrapper {
         @Override
         public void failed(Throwable failure) {
             if (completed.compareAndSet(false, true)) {
+                inFlight.decrementAndGet();
                 if (exchange.reason() == null) {
                     exchange.reason(Failures.describe(failure));
                 }
@@ -760,6 +788,9 @@ final class RelayHandler extends Handler.Wrapper {
         }
 
         private void log(boolean ok, Throwable failure) {
+            if (config.accessLog() == NoAccessLog.INSTANCE) {
+                return;
+            }
             try {
                 HttpFields h = request.getHeaders();
                 String method = request.getMethod();

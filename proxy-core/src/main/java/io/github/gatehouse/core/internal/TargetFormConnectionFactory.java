@@ -22,14 +22,19 @@ final class TargetFormConnectionFactory extends HttpConnectionFactory {
     private static final org.slf4j.Logger LOG = org.slf4j.LoggerFactory.getLogger(TargetFormConnectionFactory.class);
     private final long headTimeoutMs;
 
-    TargetFormConnectionFactory(HttpConfiguration configuration, java.time.Duration requestHeadTimeout) {
+    private final java.util.function.Supplier<Deadlines> deadlinesSupplier;
+
+    TargetFormConnectionFactory(HttpConfiguration configuration, java.time.Duration requestHeadTimeout,
+            java.util.function.Supplier<Deadlines> deadlines) {
         super(configuration);
         this.headTimeoutMs = requestHeadTimeout.toMillis();
+        this.deadlinesSupplier = deadlines;
     }
 
     @Override
     public Connection newConnection(Connector connector, EndPoint endPoint) {
-        TrackingConnection connection = new TrackingConnection(getHttpConfiguration(), connector, endPoint, headTimeoutMs);
+        TrackingConnection connection = new TrackingConnection(getHttpConfiguration(), connector, endPoint, headTimeoutMs,
+                deadlinesSupplier.get());
         connection.setTransferEncodingChunkMaxLength(getTransferEncodingChunkMaxLength());
         return configure(connection, connector, endPoint);
     }
@@ -67,9 +72,13 @@ final class TargetFormConnectionFactory extends HttpConnectionFactory {
         private final java.util.concurrent.atomic.AtomicLong generation = new java.util.concurrent.atomic.AtomicLong();
         private volatile boolean waitingForHead;
 
-        TrackingConnection(HttpConfiguration configuration, Connector connector, EndPoint endPoint, long headTimeoutMs) {
+        private final Deadlines deadlines;
+
+        TrackingConnection(HttpConfiguration configuration, Connector connector, EndPoint endPoint, long headTimeoutMs,
+                Deadlines deadlines) {
             super(configuration, connector, endPoint);
             this.headTimeoutMs = headTimeoutMs;
+            this.deadlines = deadlines;
         }
 
         @Override
@@ -81,13 +90,17 @@ final class TargetFormConnectionFactory extends HttpConnectionFactory {
         void arm() {
             long g = generation.incrementAndGet();
             waitingForHead = true;
-            getConnector().getScheduler().schedule(() -> {
+            Deadlines d = deadlines;
+            if (d == null) {
+                return;
+            }
+            d.schedule(headTimeoutMs, () -> {
                 if (waitingForHead && generation.get() == g && getEndPoint().isOpen()) {
                     LOG.info("{} sent no complete request head within {} ms; closing the connection",
                             getEndPoint().getRemoteSocketAddress(), headTimeoutMs);
                     getEndPoint().close();
                 }
-            }, headTimeoutMs, java.util.concurrent.TimeUnit.MILLISECONDS);
+            });
         }
 
         void disarm() {

@@ -22,7 +22,6 @@ import org.eclipse.jetty.io.Content;
 import org.eclipse.jetty.server.Request;
 import org.eclipse.jetty.server.Response;
 import org.eclipse.jetty.util.Callback;
-import org.eclipse.jetty.util.thread.Scheduler;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -57,7 +56,7 @@ final class UpstreamRelay implements org.eclipse.jetty.client.Response.Listener 
     private final String hostHeader;
     private final AtomicBoolean finished = new AtomicBoolean();
 
-    private volatile Scheduler.Task headTimeout;
+    private volatile Deadlines.Handle headTimeout;
     private volatile CacheWriter cacheWriter;
     private volatile BodyFilterChain bodyFilters;
     /** Set when this relay no longer drives the client response (served from cache, blocked, answered). */
@@ -184,18 +183,15 @@ final class UpstreamRelay implements org.eclipse.jetty.client.Response.Listener 
         java.time.Duration timeout = tries != null
                 ? tries.pool.retryPolicy().perTryTimeout().orElse(relay.config().upstreamTimeout())
                 : relay.config().upstreamTimeout();
-        long ms = timeout.toMillis();
-        Scheduler scheduler = relay.scheduler();
-        if (scheduler == null || result != null) {
+        if (result != null) {
             return;
         }
-        headTimeout = scheduler.schedule(() -> upstreamRequest.abort(new Failures.UpstreamHeadTimeout(
-                "upstream sent no response within " + timeout.toMillis() + "ms")),
-                ms, TimeUnit.MILLISECONDS);
+        headTimeout = relay.deadlines().schedule(timeout.toMillis(), () -> upstreamRequest.abort(
+                new Failures.UpstreamHeadTimeout("upstream sent no response within " + timeout.toMillis() + "ms")));
     }
 
     private void cancelHeadTimeout() {
-        Scheduler.Task task = headTimeout;
+        Deadlines.Handle task = headTimeout;
         if (task != null) {
             task.cancel();
         }
