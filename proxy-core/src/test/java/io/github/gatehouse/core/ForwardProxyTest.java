@@ -101,6 +101,19 @@ class ForwardProxyTest {
     }
 
     @Test
+    void connectionCannotStripEndToEndSecurityFields() throws Exception {
+        RawHttp.Reply reply = RawHttp.exchange(proxy.port(), "GET " + origin.baseUrl()
+                + "/headers?Connection=Cache-Control%2C%20Set-Cookie&Cache-Control=private&Set-Cookie=a%3D1 HTTP/1.1\r\n"
+                + "Host: 127.0.0.1:" + origin.port() + "\r\nConnection: close, Cookie, Via\r\nCookie: c=1\r\n\r\n");
+
+        assertThat(reply.headers().get("cache-control")).isEqualTo("private");
+        assertThat(reply.headers().get("set-cookie")).isEqualTo("a=1");
+        OriginServer.Recorded seen = origin.takeRequest();
+        assertThat(seen.header("Cookie")).isEqualTo("c=1");
+        assertThat(seen.header("Via")).isEqualTo("1.1 gh-test");
+    }
+
+    @Test
     void originFormRequestToForwardProxyIs400() throws Exception {
         RawHttp.Reply reply = RawHttp.exchange(proxy.port(),
                 "GET /hello HTTP/1.1\r\nHost: 127.0.0.1:" + origin.port() + "\r\nConnection: close\r\n\r\n");

@@ -20,6 +20,14 @@ final class HeaderRules {
     private static final Set<String> HOP_BY_HOP = Set.of("connection", "keep-alive", "proxy-connection",
             "proxy-authenticate", "proxy-authorization", "te", "transfer-encoding", "upgrade");
 
+    /** Fields a {@code Connection} header cannot make hop-by-hop. */
+    static final Set<String> PROTECTED = Set.of("host", "content-length", "content-type", "content-encoding",
+            "cache-control", "pragma", "expires", "vary", "age", "date", "etag", "last-modified", "set-cookie",
+            "cookie", "authorization", "www-authenticate", "location", "content-location", "content-range",
+            "strict-transport-security", "content-security-policy", "x-frame-options", "x-content-type-options",
+            "forwarded", "x-forwarded-for", "x-forwarded-proto", "x-forwarded-host", "via", "max-forwards",
+            "surrogate-control", "cdn-cache-control");
+
     /** Request fields the relay sets itself. */
     private static final Set<String> REQUEST_DERIVED = Set.of("content-length", "host", "expect");
 
@@ -80,9 +88,10 @@ final class HeaderRules {
         if (names == null) {
             return Set.of();
         }
-        // The relay sets or recomputes these itself; a client naming them in Connection changes nothing.
-        names.remove("host");
-        names.remove("content-length");
+        // End-to-end fields that decide caching, security or framing are never dropped because a Connection
+        // header names them: an attacker (or a confused peer) could otherwise strip Cache-Control: private from a
+        // response before the cache sees it, or strip the forwarding headers the relay adds.
+        names.removeAll(PROTECTED);
         return names;
     }
 }
