@@ -105,7 +105,8 @@ public final class JettyProxy {
     }
 
     private HttpClient newClient(QueuedThreadPool threads, org.eclipse.jetty.util.thread.Scheduler scheduler, String name) {
-        HttpClient client = new HttpClient();
+        // HTTP/1.1 only, without the dynamic (ALPN-ready) transport's per-destination protocol negotiation
+        HttpClient client = new HttpClient(new org.eclipse.jetty.client.transport.HttpClientTransportOverHTTP(1));
         client.setScheduler(scheduler);
         client.setName("gatehouse-" + name + "-client");
         client.setExecutor(threads);
