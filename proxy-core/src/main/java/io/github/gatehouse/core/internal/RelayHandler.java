@@ -587,7 +587,8 @@ final class RelayHandler extends Handler.Wrapper {
         if (exchange.mode() != Mode.REVERSE) {
             exchange.upstream(head.authority());
             exchange.tries(1);
-            new UpstreamRelay(this, exchange, request, response, done, lookup, head.uri(), null, null, null).send();
+            new UpstreamRelay(this, exchange, request, response, done, lookup, UpstreamRelay.Target.of(head.uri()), null,
+                    null, null).send();
             return;
         }
         Route route = exchange.route().orElseThrow();
@@ -651,7 +652,8 @@ final class RelayHandler extends Handler.Wrapper {
         Upstream upstream = member.upstream();
         String path = tries.route.rewritePath(head.path());
         String q = head.query();
-        URI upstreamUri = URI.create(upstream.uri() + path + (q == null ? "" : "?" + q));
+        UpstreamRelay.Target upstreamUri = new UpstreamRelay.Target(upstream.uri().getScheme(), upstream.host(),
+                upstream.port(), upstream.basePath() + path + (q == null ? "" : "?" + q));
         exchange.upstream(upstream.authority());
         String hostHeader;
         switch (tries.route.hostHeaderPolicy()) {

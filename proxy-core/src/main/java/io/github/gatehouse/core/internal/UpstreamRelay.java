@@ -52,7 +52,23 @@ final class UpstreamRelay implements org.eclipse.jetty.client.Response.Listener 
     private volatile boolean abortedByUs;
     private volatile int retryAfterStatus;
     private long discarded;
-    private final URI upstreamUri;
+    /** Where to: scheme, host, port and the raw path with query, kept apart so nothing parses a URI per request. */
+    private final Target upstreamUri;
+
+    /** An upstream request target. */
+    record Target(String scheme, String host, int port, String pathQuery) {
+        static Target of(URI uri) {
+            String scheme = uri.getScheme();
+            int port = uri.getPort() > 0 ? uri.getPort() : ("https".equalsIgnoreCase(scheme) ? 443 : 80);
+            String path = uri.getRawPath() == null || uri.getRawPath().isEmpty() ? "/" : uri.getRawPath();
+            return new Target(scheme, uri.getHost(), port, uri.getRawQuery() == null ? path : path + "?" + uri.getRawQuery());
+        }
+
+        @Override
+        public String toString() {
+            return scheme + "://" + (host.indexOf(':') >= 0 && !host.startsWith("[") ? "[" + host + "]" : host) + ":" + port + pathQuery;
+        }
+    }
     private final String hostHeader;
     private final AtomicBoolean finished = new AtomicBoolean();
 
@@ -67,7 +83,7 @@ final class UpstreamRelay implements org.eclipse.jetty.client.Response.Listener 
     private volatile HttpFields upstreamTrailers;
 
     UpstreamRelay(RelayHandler relay, ExchangeImpl exchange, Request clientRequest, Response clientResponse,
-            RelayHandler.ExchangeCallback done, CacheLookup lookup, URI upstreamUri, String hostHeader,
+            RelayHandler.ExchangeCallback done, CacheLookup lookup, Target upstreamUri, String hostHeader,
             MemberState member, Tries tries) {
         this.member = member;
         this.tries = tries;
@@ -88,7 +104,9 @@ final class UpstreamRelay implements org.eclipse.jetty.client.Response.Listener 
         RequestHeadImpl head = exchange.requestImpl();
         boolean hasBody = clientRequest.getLength() > 0
                 || (clientRequest.getLength() < 0 && clientRequest.getHeaders().contains(HttpHeader.TRANSFER_ENCODING));
-        org.eclipse.jetty.client.Request upstreamRequest = relay.client(exchange.mode()).newRequest(upstreamUri)
+        org.eclipse.jetty.client.Request upstreamRequest = relay.client(exchange.mode()).newRequest(hostForClient(upstreamUri.host()), upstreamUri.port())
+                .scheme(upstreamUri.scheme())
+                .path(upstreamUri.pathQuery())
                 .method(head.method())
                 .version(HttpVersion.HTTP_1_1)
                 .idleTimeout(config.idleTimeout().toMillis(), TimeUnit.MILLISECONDS)
@@ -113,6 +131,10 @@ final class UpstreamRelay implements org.eclipse.jetty.client.Response.Listener 
             LOG.debug("{} upstreamRequest {} {} {}", exchange.id(), head.method(), upstreamUri, head.headers());
         }
         upstreamRequest.send(this);
+    }
+
+    private static String hostForClient(String host) {
+        return host.startsWith("[") && host.endsWith("]") ? host.substring(1, host.length() - 1) : host;
     }
 
     private void copyRequestHeaders(RequestHeadImpl head, HttpFields.Mutable h) {
