@@ -40,9 +40,11 @@ public final class Route {
     private final HostHeader hostHeader;
     private final String fixedHost;
     private final UpstreamPool pool;
+    private final String stickyCookie;
 
     private Route(String hostPattern, String pathPrefix, String prefixReplacement, HostHeader hostHeader,
-            String fixedHost, UpstreamPool pool) {
+            String fixedHost, UpstreamPool pool, String stickyCookie) {
+        this.stickyCookie = stickyCookie;
         this.hostPattern = hostPattern;
         this.pathPrefix = pathPrefix;
         this.prefixReplacement = prefixReplacement;
@@ -53,7 +55,7 @@ public final class Route {
 
     /** A route for every request. */
     public static Route any() {
-        return new Route(null, "/", null, HostHeader.PRESERVE, null, null);
+        return new Route(null, "/", null, HostHeader.PRESERVE, null, null, null);
     }
 
     /**
@@ -74,7 +76,7 @@ public final class Route {
         checkArgument(!p.isEmpty() && p.indexOf('/') < 0 && p.indexOf(' ') < 0 && p.indexOf(':') < 0
                         && (p.indexOf('*') < 0 || p.equals("*") || (p.startsWith("*.") && p.indexOf('*', 1) < 0)),
                 "host pattern: %s (expected: a host name, *.suffix or *)", pattern);
-        return new Route(p.equals("*") ? null : p, pathPrefix, prefixReplacement, hostHeader, fixedHost, pool);
+        return new Route(p.equals("*") ? null : p, pathPrefix, prefixReplacement, hostHeader, fixedHost, pool, stickyCookie);
     }
 
     /**
@@ -87,12 +89,12 @@ public final class Route {
         checkArgument(prefix.startsWith("/") && prefix.indexOf('?') < 0 && prefix.indexOf('#') < 0,
                 "path prefix: %s (expected: a path starting with /)", prefix);
         String p = prefix.length() > 1 && prefix.endsWith("/") ? prefix.substring(0, prefix.length() - 1) : prefix;
-        return new Route(hostPattern, p, prefixReplacement, hostHeader, fixedHost, pool);
+        return new Route(hostPattern, p, prefixReplacement, hostHeader, fixedHost, pool, stickyCookie);
     }
 
     /** Removes the path prefix before the request goes upstream ({@code /api/x} becomes {@code /x}). */
     public Route stripPrefix() {
-        return new Route(hostPattern, pathPrefix, "", hostHeader, fixedHost, pool);
+        return new Route(hostPattern, pathPrefix, "", hostHeader, fixedHost, pool, stickyCookie);
     }
 
     /** Replaces the path prefix by {@code replacement} ({@code /api/x} becomes {@code /v2/x}). */
@@ -101,17 +103,17 @@ public final class Route {
         checkArgument(replacement.isEmpty() || replacement.startsWith("/"),
                 "prefix replacement: %s (expected: empty or a path starting with /)", replacement);
         String r = replacement.endsWith("/") ? replacement.substring(0, replacement.length() - 1) : replacement;
-        return new Route(hostPattern, pathPrefix, r, hostHeader, fixedHost, pool);
+        return new Route(hostPattern, pathPrefix, r, hostHeader, fixedHost, pool, stickyCookie);
     }
 
     /** Sends the client's {@code Host} upstream unchanged (the default). */
     public Route preserveHost() {
-        return new Route(hostPattern, pathPrefix, prefixReplacement, HostHeader.PRESERVE, null, pool);
+        return new Route(hostPattern, pathPrefix, prefixReplacement, HostHeader.PRESERVE, null, pool, stickyCookie);
     }
 
     /** Sends the chosen upstream's {@code host:port} as {@code Host}. */
     public Route upstreamHost() {
-        return new Route(hostPattern, pathPrefix, prefixReplacement, HostHeader.UPSTREAM, null, pool);
+        return new Route(hostPattern, pathPrefix, prefixReplacement, HostHeader.UPSTREAM, null, pool, stickyCookie);
     }
 
     /** Sends {@code host} as the {@code Host} header. */
@@ -119,18 +121,36 @@ public final class Route {
         requireNonNull(host, "host");
         checkArgument(!host.isBlank() && host.chars().noneMatch(c -> c <= ' ' || c == 127),
                 "host header: %s (expected: host[:port])", host);
-        return new Route(hostPattern, pathPrefix, prefixReplacement, HostHeader.FIXED, host, pool);
+        return new Route(hostPattern, pathPrefix, prefixReplacement, HostHeader.FIXED, host, pool, stickyCookie);
     }
 
     /** Sends matching requests to {@code pool}. */
     public Route to(UpstreamPool pool) {
         checkState(this.pool == null, "route already sends to %s", this.pool);
-        return new Route(hostPattern, pathPrefix, prefixReplacement, hostHeader, fixedHost, requireNonNull(pool, "pool"));
+        return new Route(hostPattern, pathPrefix, prefixReplacement, hostHeader, fixedHost, requireNonNull(pool, "pool"), stickyCookie);
     }
 
     /** Sends matching requests to the given upstream URLs, balanced round robin. */
     public Route to(String... urls) {
         return to(UpstreamPool.of(urls));
+    }
+
+    /**
+     * Sticky sessions: the proxy sets cookie {@code name} to an opaque id of the member that served a client, and
+     * sends later requests carrying it to the same member while it is available; otherwise the pool's balancer
+     * picks a member and the cookie is replaced.
+     *
+     * @throws IllegalArgumentException if {@code name} is not a cookie-name token
+     */
+    public Route stickySessions(String name) {
+        requireNonNull(name, "name");
+        checkArgument(name.matches("[!#$%&'*+.^_`|~0-9A-Za-z-]+"), "sticky cookie name: '%s' (expected: a token)", name);
+        return new Route(hostPattern, pathPrefix, prefixReplacement, hostHeader, fixedHost, pool, name);
+    }
+
+    /** The sticky-session cookie name, if sticky sessions are on. */
+    public Optional<String> stickyCookie() {
+        return Optional.ofNullable(stickyCookie);
     }
 
     /** The host pattern, or empty for any host. */

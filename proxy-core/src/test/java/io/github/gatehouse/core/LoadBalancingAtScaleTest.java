@@ -254,6 +254,31 @@ class LoadBalancingAtScaleTest {
     }
 
     @Test
+    void stickySessionsKeepAClientOnItsMemberAndMoveItWhenTheMemberGoes() throws Exception {
+        UpstreamPool pool = pool();
+        try (ProxyServer proxy = ProxyServer.builder().route(Route.any().to(pool).stickySessions("GH_STICKY")).build().start()) {
+            RawHttp.Reply first = RawHttp.exchange(proxy.port(), "GET /x HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
+            String setCookie = first.headers().get("set-cookie");
+            assertThat(setCookie).startsWith("GH_STICKY=").contains("HttpOnly").doesNotContain("127.0.0.1");
+            String cookie = setCookie.substring(0, setCookie.indexOf(';'));
+            String member = first.bodyText();
+            for (int i = 0; i < 5; i++) {
+                RawHttp.Reply again = RawHttp.exchange(proxy.port(), "GET /x HTTP/1.1\r\nHost: x\r\nCookie: a=1; " + cookie
+                        + "\r\nConnection: close\r\n\r\n");
+                assertThat(again.bodyText()).isEqualTo(member);
+                assertThat(again.headers()).doesNotContainKey("set-cookie");
+            }
+            String name = member.split(" ")[1];
+            String url = name.equals("a") ? a.baseUrl() : name.equals("b") ? b.baseUrl() : c.baseUrl();
+            pool.drain(url);
+            RawHttp.Reply moved = RawHttp.exchange(proxy.port(), "GET /x HTTP/1.1\r\nHost: x\r\nCookie: " + cookie
+                    + "\r\nConnection: close\r\n\r\n");
+            assertThat(moved.bodyText()).isNotEqualTo(member);
+            assertThat(moved.headers().get("set-cookie")).startsWith("GH_STICKY=").isNotEqualTo(setCookie);
+        }
+    }
+
+    @Test
     void circuitBreakerAnswers503WhenEveryMemberIsAtItsLimit() throws Exception {
         UpstreamPool pool = UpstreamPool.of(a.baseUrl()).maxRequestsPerMember(1);
         try (ProxyServer proxy = ProxyServer.builder().route(Route.any().to(pool)).build().start()) {

@@ -178,7 +178,8 @@ public final class Gatehouse {
                     b.connectPorts(o.connectPorts.stream().mapToInt(Integer::intValue).toArray());
                 }
             } else {
-                b.route(Route.any().to(pool(o)));
+                Route route = Route.any().to(pool(o));
+                b.route(o.stickyCookie != null ? route.stickySessions(o.stickyCookie) : route);
             }
             if (o.idleTimeout != null) {
                 b.idleTimeout(o.idleTimeout);

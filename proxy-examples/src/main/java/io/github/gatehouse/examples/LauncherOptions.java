@@ -53,6 +53,7 @@ public final class LauncherOptions {
     String healthCheck;
     Duration healthInterval;
     Integer retries;
+    String stickyCookie;
     boolean help;
 
     private LauncherOptions() {
@@ -74,6 +75,7 @@ public final class LauncherOptions {
                 "  --health-check PATH          reverse: check each upstream with GET PATH (down after 3 failures)",
                 "  --health-interval DURATION   reverse: time between health checks (default 5s)",
                 "  --retries N                  reverse: retries on another upstream (default 1; 0 disables)",
+                "  --sticky-cookie NAME         reverse: sticky sessions with a proxy-set cookie NAME",
                 "  --connect-ports LIST         forward: ports CONNECT may reach, comma-separated (default 443)",
                 "  --allow-internal-destination HOST:PORT",
                 "                               forward: let the proxy reach this one address on the proxy host or",
@@ -190,6 +192,12 @@ public final class LauncherOptions {
                         throw new UsageException("--health-check: '" + o.healthCheck + "' (expected: a path such as /health)");
                     }
                     break;
+                case "--sticky-cookie":
+                    o.stickyCookie = value != null ? value : next(args, ++i, arg);
+                    if (!o.stickyCookie.matches("[!#$%&'*+.^_`|~0-9A-Za-z-]+")) {
+                        throw new UsageException("--sticky-cookie: '" + o.stickyCookie + "' (expected: a cookie name)");
+                    }
+                    break;
                 case "--health-interval":
                     o.healthInterval = parseDuration(value != null ? value : next(args, ++i, arg), arg);
                     break;
@@ -255,6 +263,7 @@ public final class LauncherOptions {
             throw new UsageException("--upstream is for reverse mode");
         }
         if (o.mode == Mode.FORWARD && (o.healthCheck != null || o.retries != null || o.healthInterval != null
+                || o.stickyCookie != null
                 || !o.balance.equals("round-robin"))) {
             throw new UsageException("--balance, --health-check, --health-interval and --retries are for reverse mode");
         }

@@ -27,6 +27,7 @@ final class ExchangeImpl implements Exchange {
     private volatile String reason;
     private volatile int filtersPassed;
     private volatile int tries;
+    private volatile String stickySetCookie;
     private final java.util.concurrent.atomic.AtomicLong bytesIn = new java.util.concurrent.atomic.AtomicLong();
     private Map<String, Object> attributes;
 
@@ -154,6 +155,14 @@ final class ExchangeImpl implements Exchange {
 
     void filtersPassed(int n) {
         this.filtersPassed = n;
+    }
+
+    String stickySetCookie() {
+        return stickySetCookie;
+    }
+
+    void stickySetCookie(String value) {
+        this.stickySetCookie = value;
     }
 
     int tries() {

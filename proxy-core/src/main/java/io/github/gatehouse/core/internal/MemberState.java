@@ -31,6 +31,7 @@ public final class MemberState implements UpstreamMember {
     private volatile boolean draining;
     private volatile long ejectedUntil;
     private volatile long availableSince;
+    private final String id;
 
     public MemberState(Upstream upstream, Duration slowStart, LongSupplier nanoTime) {
         this.upstream = upstream;
@@ -38,6 +39,13 @@ public final class MemberState implements UpstreamMember {
         this.slowStart = slowStart;
         this.nanoTime = nanoTime;
         this.availableSince = nanoTime.getAsLong() - (slowStart == null ? 0 : slowStart.toNanos());
+        this.id = com.google.common.hash.Hashing.sha256()
+                .hashString(upstream.uri().toString(), java.nio.charset.StandardCharsets.UTF_8).toString().substring(0, 12);
+    }
+
+    /** An opaque, stable id for sticky-session cookies: does not reveal the member's address. */
+    public String id() {
+        return id;
     }
 
     @Override

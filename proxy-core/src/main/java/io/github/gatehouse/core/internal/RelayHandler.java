@@ -309,6 +309,19 @@ final class RelayHandler extends Handler.Wrapper {
         authenticate(exchange, request, response, done);
     }
 
+    /** The value of cookie {@code name} in the request's Cookie headers, or null. */
+    static String cookieValue(HttpHeaders headers, String name) {
+        for (String header : headers.getAll("Cookie")) {
+            for (String pair : header.split(";")) {
+                String p = pair.trim();
+                if (p.startsWith(name) && p.length() > name.length() && p.charAt(name.length()) == '=') {
+                    return p.substring(name.length() + 1).trim();
+                }
+            }
+        }
+        return null;
+    }
+
     /** Whether a Host header names the same host and port as an absolute-form target (absent Host is fine). */
     static boolean hostMatchesAuthority(String hostHeader, HttpURI uri) {
         if (hostHeader == null) {
@@ -613,9 +626,21 @@ final class RelayHandler extends Handler.Wrapper {
      */
     boolean sendToPool(ExchangeImpl exchange, Request request, Response response, ExchangeCallback done,
             CacheLookup lookup, Tries tries, Throwable previousFailure) {
-        Optional<UpstreamMember> picked;
+        Optional<UpstreamMember> picked = Optional.empty();
+        String sticky = tries.route.stickyCookie().orElse(null);
+        String stickyValue = sticky == null ? null : cookieValue(exchange.requestImpl().headers(), sticky);
+        if (stickyValue != null) {
+            for (UpstreamMember m : tries.pool.members()) {
+                if (m instanceof MemberState && ((MemberState) m).id().equals(stickyValue) && m.isAvailable()
+                        && !tries.tried.contains(m)) {
+                    picked = Optional.of(m);
+                }
+            }
+        }
         try {
-            picked = tries.pool.select(exchange, tries.tried);
+            if (picked.isEmpty()) {
+                picked = tries.pool.select(exchange, tries.tried);
+            }
         } catch (RuntimeException e) {
             LOG.error("{} load balancer {} threw", exchange.id(), tries.pool.balancer(), e);
             picked = Optional.empty();
@@ -645,6 +670,11 @@ final class RelayHandler extends Handler.Wrapper {
             return true;
         }
         MemberState member = (MemberState) picked.get();
+        if (sticky != null && !member.id().equals(stickyValue)) {
+            exchange.stickySetCookie(sticky + "=" + member.id() + "; Path=/; HttpOnly");
+        } else {
+            exchange.stickySetCookie(null);
+        }
         tries.tried.add(member);
         tries.count++;
         exchange.tries(tries.count);

@@ -247,6 +247,9 @@ final class UpstreamRelay implements org.eclipse.jetty.client.Response.Listener 
             HttpVersion version = upstreamResponse.getVersion();
             String v = version == null ? "1.1" : version.asString().replace("HTTP/", "");
             fields.add("Via", v + " " + relay.config().viaName());
+            if (exchange.stickySetCookie() != null) {
+                fields.add("Set-Cookie", exchange.stickySetCookie());
+            }
             ResponseHeadImpl head = new ResponseHeadImpl(upstreamResponse.getStatus(), fields);
             if (LOG.isDebugEnabled()) {
                 LOG.debug("{} upstreamResponse {} {}", exchange.id(), head.status(), head.headers());
