@@ -62,18 +62,25 @@ public final class JettyProxy {
         org.eclipse.jetty.util.thread.Scheduler scheduler =
                 new org.eclipse.jetty.util.thread.ScheduledExecutorScheduler("gatehouse-scheduler", true);
         server.addBean(scheduler);
-        HttpClient forwardClient = newClient(threads, scheduler, "forward");
-        forwardClient.setSocketAddressResolver(new GuardedResolver(
-                new org.eclipse.jetty.util.SocketAddressResolver.Async(threads, scheduler,
-                        config.connectTimeout().toMillis()), policy));
-        server.addBean(forwardClient);
-        HttpClient reverseClient = newClient(threads, scheduler, "reverse");
-        server.addBean(reverseClient);
+        // Only the clients a mode needs: each one initialises its own TLS context at start.
+        HttpClient forwardClient = null;
+        if (config.forward()) {
+            forwardClient = newClient(threads, scheduler, "forward");
+            forwardClient.setSocketAddressResolver(new GuardedResolver(
+                    new org.eclipse.jetty.util.SocketAddressResolver.Async(threads, scheduler,
+                            config.connectTimeout().toMillis()), policy));
+            server.addBean(forwardClient);
+        }
+        HttpClient reverseClient = null;
+        if (!config.routes().isEmpty()) {
+            reverseClient = newClient(threads, scheduler, "reverse");
+            server.addBean(reverseClient);
+        }
 
         GatehouseConnectHandler connect = new GatehouseConnectHandler(config.viaName(), policy);
         connect.setConnectTimeout(config.connectTimeout().toMillis());
         connect.setIdleTimeout(config.idleTimeout().toMillis());
-        RelayHandler relay = new RelayHandler(config, forwardClient, reverseClient, connect);
+        RelayHandler relay = new RelayHandler(config, forwardClient, reverseClient, scheduler, connect);
         relayHandler = relay;
         server.setHandler(relay);
         server.setErrorHandler(new PlainErrorHandler(config.viaName()));

@@ -71,17 +71,18 @@ final class RelayHandler extends Handler.Wrapper {
     private volatile Scheduler scheduler;
     private volatile Deadlines deadlines;
 
-    RelayHandler(ProxyConfig config, HttpClient forwardClient, HttpClient reverseClient, Handler connectHandler) {
+    RelayHandler(ProxyConfig config, HttpClient forwardClient, HttpClient reverseClient, Scheduler scheduler,
+            Handler connectHandler) {
         super(connectHandler);
         this.config = config;
         this.forwardClient = forwardClient;
         this.reverseClient = reverseClient;
+        this.scheduler = scheduler;
     }
 
     @Override
     protected void doStart() throws Exception {
         super.doStart();
-        scheduler = reverseClient.getScheduler();
         deadlines = new Deadlines(scheduler);
         deadlines.start();
     }
