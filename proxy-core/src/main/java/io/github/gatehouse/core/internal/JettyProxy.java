@@ -100,9 +100,10 @@ public final class JettyProxy {
         for (io.github.gatehouse.core.Route route : config.routes()) {
             route.pool().ifPresent(pools::add);
         }
+        HttpClient healthClient = reverseClient;
         for (io.github.gatehouse.core.UpstreamPool pool : pools) {
             pool.healthCheck().ifPresent(check -> {
-                HealthChecker checker = new HealthChecker(pool, check, reverseClient, scheduler);
+                HealthChecker checker = new HealthChecker(pool, check, healthClient, scheduler);
                 healthCheckers.add(checker);
                 checker.start();
             });
