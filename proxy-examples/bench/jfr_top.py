@@ -70,12 +70,22 @@ def duration_s(v):
     return (int(m.group(1) or 0) * 60 + float(m.group(2))) if m else 0.0
 
 
-def table(title, counter, total, n, unit="samples"):
+def table(title, counter, total, n, unit="samples", counts=None):
+    """counts: sample counts for byte-weighted tables (ranked by count: a few heavy samples skew the weights)."""
     print("\n### %s\n" % title)
-    print("| # | frame | %s | %% |" % unit)
-    print("|---|---|---|---|")
-    for i, (k, v) in enumerate(counter.most_common(n), 1):
-        print("| %d | `%s` | %s | %.1f |" % (i, k, "{:,}".format(int(v)), 100.0 * v / total if total else 0))
+    if counts is None:
+        print("| # | frame | %s | %% |" % unit)
+        print("|---|---|---|---|")
+        for i, (k, v) in enumerate(counter.most_common(n), 1):
+            print("| %d | `%s` | %s | %.1f |" % (i, k, "{:,}".format(int(v)), 100.0 * v / total if total else 0))
+        return
+    nsamples = sum(counts.values())
+    print("| # | frame | samples | %% of samples | %s (sampled weight) | %% of weight |" % unit)
+    print("|---|---|---|---|---|---|")
+    for i, (k, c) in enumerate(counts.most_common(n), 1):
+        v = counter[k]
+        print("| %d | `%s` | %d | %.1f | %s | %.1f |" % (i, k, c, 100.0 * c / nsamples if nsamples else 0,
+              "{:,}".format(int(v)), 100.0 * v / total if total else 0))
 
 
 def main():
@@ -119,14 +129,18 @@ def main():
     allocs = [ev for ev in jfr_events(path, "jdk.ObjectAllocationSample") if not is_recorder(ev)]
     weight_total = sum(ev["values"].get("weight", 0) for ev in allocs)
     by_class, by_site, by_ours, by_site_ours = Counter(), Counter(), Counter(), Counter()
+    n_class, n_site, n_ours, n_site_ours = Counter(), Counter(), Counter(), Counter()
     for ev in allocs:
         v = ev["values"]
         w = v.get("weight", 0)
-        by_class[((v.get("objectClass") or {}).get("name") or "?").replace("/", ".")] += w
+        cls = ((v.get("objectClass") or {}).get("name") or "?").replace("/", ".")
+        by_class[cls] += w
+        n_class[cls] += 1
         fr = frames(ev)
         site = next((frame_name(f, line=True) for f in fr if not frame_name(f).startswith(INTERNAL)),
                     frame_name(fr[0], line=True) if fr else "?")
         by_site[site] += w
+        n_site[site] += 1
         seen = set()
         first = None
         for f in fr:
@@ -136,14 +150,16 @@ def main():
                     first = frame_name(f, line=True)
                 if name not in seen:
                     by_ours[name] += w
+                    n_ours[name] += 1
                     seen.add(name)
-        if first:
-            by_site_ours[first] += w
+        first = first or "(no Gatehouse frame: Jetty/JDK on their own)"
+        by_site_ours[first] += w
+        n_site_ours[first] += 1
     print("\njdk.ObjectAllocationSample: %d samples, %.1f MB sampled weight" % (len(allocs), weight_total / 1e6))
-    table("Allocation: by class", by_class, weight_total, n, "bytes")
-    table("Allocation: by allocating frame (first non-JDK frame)", by_site, weight_total, n, "bytes")
-    table("Allocation: by nearest Gatehouse frame", by_site_ours, weight_total, n, "bytes")
-    table("Allocation: Gatehouse methods on the stack (inclusive)", by_ours, weight_total, n, "bytes")
+    table("Allocation: by class", by_class, weight_total, n, "bytes", n_class)
+    table("Allocation: by allocating frame (first non-JDK frame)", by_site, weight_total, n, "bytes", n_site)
+    table("Allocation: by nearest Gatehouse frame", by_site_ours, weight_total, n, "bytes", n_site_ours)
+    table("Allocation: Gatehouse methods on the stack (inclusive)", by_ours, weight_total, n, "bytes", n_ours)
 
     misc = jfr_events(path, "jdk.GarbageCollection,jdk.CPULoad", depth=1)
     gcs = [e for e in misc if e["type"] == "jdk.GarbageCollection"]

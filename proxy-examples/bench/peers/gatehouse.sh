@@ -2,12 +2,13 @@
 # Gatehouse peer: runs the project's launcher jar (proxy-examples/target/gatehouse.jar).
 # Usage: gatehouse.sh start|stop <mode> | prepare | build | modes | pid | warmup
 # Modes: reverse (-> 127.0.0.1:18080), forward (absolute-form; loopback origin allowed explicitly),
-#        lb (reverse, round robin over 127.0.0.1:18090 and :18091). The launcher has no cache flags yet.
+#        lb (reverse, round robin over 127.0.0.1:18090 and :18091), reverse-cache and forward-cache (the same with
+#        --cache-memory 256m; run.sh takes them only when named, e.g. gatehouse:reverse-cache, or with MODES=...).
 # Env: GATEHOUSE_HOME (project root; default: three levels above this script), JAVA_HOME,
 #      JAVA_OPTS (default as for the other JVM peers), GATEHOUSE_JAVA_OPTS (extra JVM options, e.g. for JFR),
 #      GATEHOUSE_ARGS (extra launcher flags).
 . "$(dirname "$0")/../lib.sh"
-NAME=gatehouse; MODES="reverse forward lb"
+NAME=gatehouse; MODES="reverse forward lb reverse-cache forward-cache"
 HOME_DIR="${GATEHOUSE_HOME:-$(cd "$(dirname "$0")/../../.." && pwd)}"
 JAR="$HOME_DIR/proxy-examples/target/gatehouse.jar"
 PIDF="$RUN_DIR/peer-$NAME.pid"
@@ -25,6 +26,8 @@ case "$1" in
       reverse) ARGS="reverse --upstream http://$O" ;;
       forward) ARGS="forward --allow-internal-destination $O" ;;
       lb)      ARGS="reverse --upstream http://127.0.0.1:18090 --upstream http://127.0.0.1:18091 --balance round-robin" ;;
+      reverse-cache) ARGS="reverse --upstream http://$O --cache-memory 256m" ;;
+      forward-cache) ARGS="forward --allow-internal-destination $O --cache-memory 256m" ;;
       *) echo "$NAME: unsupported mode '$2' (supported: $MODES)" >&2; exit 2 ;;
     esac
     [ -f "$JAR" ] || "$0" build || exit 1

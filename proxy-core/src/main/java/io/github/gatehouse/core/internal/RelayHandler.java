@@ -152,7 +152,7 @@ final class RelayHandler extends Handler.Wrapper {
             answer(exchange, response, done, 400, "Transfer-Encoding in an HTTP/1.0 request", "http_request_error", null, true);
             return;
         }
-        for (HttpField via : fields.getFields(HttpHeader.VIA)) {
+        for (HttpField via : fields.contains(HttpHeader.VIA) ? fields.getFields(HttpHeader.VIA) : List.<HttpField>of()) {
             if (containsViaToken(via.getValue(), config.viaName())) {
                 answer(exchange, response, done, 508, "forwarding loop detected: the request already passed through "
                         + config.viaName(), "proxy_loop_detected", null, true);
