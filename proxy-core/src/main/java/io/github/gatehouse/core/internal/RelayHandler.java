@@ -522,8 +522,7 @@ final class RelayHandler extends Handler.Wrapper {
                 return;
             }
             if (verdict == null) {
-                LOG.error("{}", new IllegalStateException("filter " + filter
-                        + " returned null from onRequest (expected: a Verdict)").getMessage());
+                LOG.error("{} filter {} returned null from onRequest (expected: a Verdict)", exchange.id(), filter);
                 internalError(exchange, response, done, "request filter failed");
                 return;
             }

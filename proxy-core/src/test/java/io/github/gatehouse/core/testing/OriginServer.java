@@ -120,6 +120,8 @@ public final class OriginServer implements BeforeAllCallback, AfterAllCallback, 
         if (server != null) {
             lastPort = connector.getLocalPort();
             hang.countDown();
+            // like a process being killed: connections drop at once, no request gets a shutdown error page
+            connector.stop();
             server.stop();
             server = null;
         }
