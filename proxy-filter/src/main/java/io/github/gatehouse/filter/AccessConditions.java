@@ -3,7 +3,7 @@ package io.github.gatehouse.filter;
 import static java.util.Objects.requireNonNull;
 
 import io.github.gatehouse.core.Exchange;
-import io.github.gatehouse.filter.internal.CidrBlock;
+import io.github.gatehouse.core.internal.Cidr;
 import io.github.gatehouse.filter.internal.HostMatcher;
 import io.github.gatehouse.filter.internal.HostNames;
 import io.github.gatehouse.filter.internal.UrlPattern;
@@ -136,14 +136,14 @@ public final class AccessConditions {
     public static AccessCondition clientAddress(String... cidrs) {
         requireNonNull(cidrs, "cidrs");
         nonEmpty(cidrs, "clientAddress");
-        List<CidrBlock> blocks = Arrays.stream(cidrs).map(c -> CidrBlock.parse(requireNonNull(c, "cidr")))
+        List<Cidr> blocks = Arrays.stream(cidrs).map(c -> Cidr.parse(requireNonNull(c, "cidr")))
                 .collect(Collectors.toUnmodifiableList());
         return named("client " + String.join(",", cidrs), e -> {
             InetSocketAddress client = e.clientAddress();
             if (client == null || client.getAddress() == null) {
                 return false;
             }
-            for (CidrBlock b : blocks) {
+            for (Cidr b : blocks) {
                 if (b.contains(client.getAddress())) {
                     return true;
                 }

@@ -23,7 +23,7 @@ class MatchersTest {
         "fd12:3456::1,      fd00::/8,          true",
     })
     void cidrBlocksContainAddresses(String address, String cidr, boolean expected) {
-        assertThat(CidrBlock.parse(cidr).contains(InetAddresses.forString(address))).isEqualTo(expected);
+        assertThat(io.github.gatehouse.core.internal.Cidr.parse(cidr).contains(InetAddresses.forString(address))).isEqualTo(expected);
     }
 
     @ParameterizedTest(name = "{0} -> {1}")
