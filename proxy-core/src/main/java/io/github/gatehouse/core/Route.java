@@ -192,15 +192,31 @@ public final class Route {
         if (hostPattern == null) {
             return true;
         }
-        String h = host.toLowerCase(Locale.ROOT);
-        if (h.endsWith(".")) {
-            h = h.substring(0, h.length() - 1);
+        String h = host;
+        if (!isNormalized(h)) { // the relay passes normalised hosts; only other callers pay for this
+            h = h.toLowerCase(Locale.ROOT);
+            if (h.endsWith(".")) {
+                h = h.substring(0, h.length() - 1);
+            }
         }
         if (hostPattern.startsWith("*.")) {
             String suffix = hostPattern.substring(1);
             return h.length() > suffix.length() && h.endsWith(suffix);
         }
         return h.equals(hostPattern);
+    }
+
+    private static boolean isNormalized(String host) {
+        if (host.endsWith(".")) {
+            return false;
+        }
+        for (int i = 0; i < host.length(); i++) {
+            char c = host.charAt(i);
+            if (c >= 'A' && c <= 'Z') {
+                return false;
+            }
+        }
+        return true;
     }
 
     private boolean matchesPath(String path) {
