@@ -25,7 +25,7 @@ import java.util.Set;
  *
  * <pre>{@code
  * try (ProxyServer proxy = ProxyServer.builder().listen(3128).forward().build().start()) {
- *     System.out.println("proxy on " + proxy.uri());
+ *     log.info("proxy on {}", proxy.uri());
  *     ...
  * }
  * }</pre>
@@ -34,6 +34,7 @@ import java.util.Set;
  * synchronized. Accessors are thread-safe.
  */
 public final class ProxyServer implements AutoCloseable {
+    private static final org.slf4j.Logger LOG = org.slf4j.LoggerFactory.getLogger(ProxyServer.class);
     private final ProxyConfig config;
     private JettyProxy running;
     private boolean closed;
@@ -110,7 +111,7 @@ public final class ProxyServer implements AutoCloseable {
             try {
                 ((AutoCloseable) config.cache()).close();
             } catch (Exception e) {
-                org.slf4j.LoggerFactory.getLogger(ProxyServer.class).warn("cache {} did not close cleanly: {}", config.cache(), e.toString());
+                LOG.warn("cache {} did not close cleanly: {}", config.cache(), e.toString());
             }
         }
     }

@@ -37,7 +37,7 @@ final class CachedResponseSender implements Flow.Subscriber<ByteBuffer> {
 
     void send(CachedResponse cached) {
         HttpHeaders headers = cached.headers();
-        headers.add("Via", "1.1 " + relay.config().viaName());
+        headers.add("Via", relay.via(false));
         ResponseHeadImpl head = new ResponseHeadImpl(cached.status(), headers);
         boolean hasBody = !"HEAD".equals(exchange.request().method()) && head.status() != 204 && head.status() != 304;
         try {

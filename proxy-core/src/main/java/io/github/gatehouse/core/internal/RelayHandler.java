@@ -63,6 +63,8 @@ final class RelayHandler extends Handler.Wrapper {
     private static final ByteBuffer EMPTY = ByteBuffer.allocate(0).asReadOnlyBuffer();
 
     private final ProxyConfig config;
+    private final String via10;
+    private final String via11;
     private final HttpClient forwardClient;
     private final HttpClient reverseClient;
     private final String idPrefix = String.format("%04x", ThreadLocalRandom.current().nextInt(0x10000));
@@ -75,6 +77,8 @@ final class RelayHandler extends Handler.Wrapper {
             Handler connectHandler) {
         super(connectHandler);
         this.config = config;
+        this.via10 = "1.0 " + config.viaName();
+        this.via11 = "1.1 " + config.viaName();
         this.forwardClient = forwardClient;
         this.reverseClient = reverseClient;
         this.scheduler = scheduler;
@@ -109,14 +113,16 @@ final class RelayHandler extends Handler.Wrapper {
         return config;
     }
 
+    /** This proxy's {@code Via} element for a message of HTTP/1.0 or HTTP/1.1, built once. */
+    String via(boolean http10) {
+        return http10 ? via10 : via11;
+    }
+
     /** The upstream client for a mode: forward requests go through the destination policy, reverse ones do not. */
     HttpClient client(Mode mode) {
         return mode == Mode.REVERSE ? reverseClient : forwardClient;
     }
 
-    Scheduler scheduler() {
-        return scheduler;
-    }
 
     // ---- phase 1: the request head ------------------------------------------------------------------------
 
@@ -452,7 +458,7 @@ final class RelayHandler extends Handler.Wrapper {
         byte[] body = sb.toString().getBytes(StandardCharsets.ISO_8859_1);
         response.setStatus(200);
         response.getHeaders().put(HttpHeader.CONTENT_TYPE, "message/http");
-        response.getHeaders().put(HttpHeader.VIA, "1.1 " + config.viaName());
+        response.getHeaders().put(HttpHeader.VIA, via11);
         response.getHeaders().put(HttpHeader.CONTENT_LENGTH, body.length);
         response.write(true, ByteBuffer.wrap(body), done);
     }
@@ -763,10 +769,6 @@ final class RelayHandler extends Handler.Wrapper {
     static InetSocketAddress address(SocketAddress address) {
         return address instanceof InetSocketAddress ? (InetSocketAddress) address
                 : InetSocketAddress.createUnresolved("0.0.0.0", 0);
-    }
-
-    Duration idleTimeout() {
-        return config.idleTimeout();
     }
 
     static ByteBuffer empty() {

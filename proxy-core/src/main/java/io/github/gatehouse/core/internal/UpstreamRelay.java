@@ -51,6 +51,7 @@ final class UpstreamRelay implements org.eclipse.jetty.client.Response.Listener 
     private volatile int upstreamStatus;
     private volatile boolean abortedByUs;
     private volatile int retryAfterStatus;
+    private final boolean clientAcceptsTrailers;
     private long discarded;
     /** Where to: scheme, host, port and the raw path with query, kept apart so nothing parses a URI per request. */
     private final Target upstreamUri;
@@ -87,6 +88,7 @@ final class UpstreamRelay implements org.eclipse.jetty.client.Response.Listener 
             MemberState member, Tries tries) {
         this.member = member;
         this.tries = tries;
+        this.clientAcceptsTrailers = HeaderRules.acceptsTrailers(clientRequest.getHeaders());
         this.relay = relay;
         this.exchange = exchange;
         this.clientRequest = clientRequest;
@@ -142,9 +144,8 @@ final class UpstreamRelay implements org.eclipse.jetty.client.Response.Listener 
         if (hostHeader != null) {
             h.put(HttpHeader.HOST, hostHeader);
         }
-        String version = head.version() != null && head.version().startsWith("HTTP/") ? head.version().substring(5) : "1.1";
-        h.add(HttpHeader.VIA, version + " " + relay.config().viaName());
-        if (HeaderRules.acceptsTrailers(clientRequest.getHeaders())) {
+        h.add(HttpHeader.VIA, relay.via("HTTP/1.0".equals(head.version())));
+        if (clientAcceptsTrailers) {
             h.put(HttpHeader.TE, "trailers");
         }
         if (exchange.mode() == Mode.REVERSE) {
@@ -170,7 +171,6 @@ final class UpstreamRelay implements org.eclipse.jetty.client.Response.Listener 
         }
         String xff = h.get("X-Forwarded-For");
         h.put("X-Forwarded-For", xff == null || xff.isBlank() ? clientIp : xff + ", " + clientIp);
-        String host = exchange.request().headers().get("Host");
         String publicHost = clientRequest.getHeaders().get(HttpHeader.HOST);
         if (!h.contains("X-Forwarded-Proto")) {
             h.put("X-Forwarded-Proto", head.scheme());
@@ -186,9 +186,6 @@ final class UpstreamRelay implements org.eclipse.jetty.client.Response.Listener 
         element.append(";proto=").append(head.scheme());
         String existing = h.get(HttpHeader.FORWARDED);
         h.put(HttpHeader.FORWARDED, existing == null || existing.isBlank() ? element.toString() : existing + ", " + element);
-        if (host != null) {
-            LOG.trace("{} client Host {}", exchange.id(), host);
-        }
     }
 
     private static String forwardedValue(String v) {
@@ -244,9 +241,7 @@ final class UpstreamRelay implements org.eclipse.jetty.client.Response.Listener 
         }
         try {
             HttpHeaders fields = HeaderRules.upstreamResponseFields(upstreamResponse.getHeaders());
-            HttpVersion version = upstreamResponse.getVersion();
-            String v = version == null ? "1.1" : version.asString().replace("HTTP/", "");
-            fields.add("Via", v + " " + relay.config().viaName());
+            fields.add("Via", relay.via(upstreamResponse.getVersion() == HttpVersion.HTTP_1_0));
             if (exchange.stickySetCookie() != null) {
                 fields.add("Set-Cookie", exchange.stickySetCookie());
             }
@@ -273,7 +268,7 @@ final class UpstreamRelay implements org.eclipse.jetty.client.Response.Listener 
             bodyFilters = relay.prepareResponse(exchange, clientResponse, head, hasBody);
             // Trailers force chunked framing: only when the body is chunked anyway and the client asked for them.
             if (hasBody && !clientResponse.getHeaders().contains(HttpHeader.CONTENT_LENGTH)
-                    && HeaderRules.acceptsTrailers(clientRequest.getHeaders())) {
+                    && clientAcceptsTrailers) {
                 clientResponse.setTrailersSupplier(() -> upstreamTrailers);
             }
         } catch (Throwable t) {
