@@ -180,7 +180,7 @@ class LoadBalancingAtScaleTest {
         a.answerEverythingWith(503);
         b.answerEverythingWith(503);
         c.answerEverythingWith(503);
-        UpstreamPool pool = pool().retries(RetryPolicy.defaults().retries(2).budgetPercent(10))
+        UpstreamPool pool = pool().retries(RetryPolicy.defaults().retries(2).budgetPercent(10).retryOnStatus(503))
                 .outlierDetection(OutlierDetection.off());
         try (ProxyServer proxy = ProxyServer.builder().route(Route.any().to(pool)).build().start()) {
             int n = 100;
@@ -198,7 +198,7 @@ class LoadBalancingAtScaleTest {
     void aNonReplayablePostIsNotRetriedButAnIdempotentOneIs() throws Exception {
         a.answerEverythingWith(503);
         UpstreamPool pool = UpstreamPool.of(a.baseUrl(), b.baseUrl()).balance((candidates, e) -> candidates.get(0))
-                .outlierDetection(OutlierDetection.off());
+                .outlierDetection(OutlierDetection.off()).retries(RetryPolicy.defaults().retryOnStatus(503));
         RecordingAccessLog log = new RecordingAccessLog();
         try (ProxyServer proxy = ProxyServer.builder().route(Route.any().to(pool)).accessLog(log).build().start()) {
             HttpResponse<String> post = client.send(HttpRequest.newBuilder(URI.create(proxy.uri() + "/upload"))

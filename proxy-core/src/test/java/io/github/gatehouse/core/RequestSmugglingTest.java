@@ -51,8 +51,7 @@ class RequestSmugglingTest {
         "GET /echo HTTP/1.1\r\n\r\n",
         "G\u0001T /echo HTTP/1.1\r\nHost: x\r\n\r\n",
         "GET /echo HTTP/1.1\nHost: x\n\n",
-        "GET /echo HTTP/1.1\r\nHost: x\rX-Bare-CR: 1\r\n\r\n",
-        "GET http://other.example/echo HTTP/1.1\r\nHost: x\r\n\r\n"
+        "GET /echo HTTP/1.1\r\nHost: x\rX-Bare-CR: 1\r\n\r\n"
     })
     void ambiguousRequestsAre400AndNothingReachesTheOrigin(String request) throws Exception {
         RawHttp.Reply reply;
@@ -117,5 +116,16 @@ class RequestSmugglingTest {
         assertThat(reply.status()).isEqualTo(200);
         assertThat(origin.takeRequest().target()).isEqualTo("/echo");
         assertThat(origin.takeRequest().target()).isEqualTo("/hello");
+    }
+
+    @Test
+    void anAbsoluteFormTargetRoutesAndOnlyItsAuthorityReachesTheOrigin() throws Exception {
+        // RFC 9112 §3.2.2: the received Host is ignored and replaced with the target's authority; never two of them
+        RawHttp.Reply reply = RawHttp.exchange(proxy.port(),
+                "GET http://other.example/hello HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
+
+        assertThat(reply.status()).isEqualTo(200);
+        OriginServer.Recorded seen = origin.takeRequest();
+        assertThat(seen.headers().getValuesList("Host")).containsExactly("other.example");
     }
 }

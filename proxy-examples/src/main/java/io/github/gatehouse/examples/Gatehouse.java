@@ -122,8 +122,14 @@ public final class Gatehouse {
             }
             pool = pool.healthCheck(check).slowStart(java.time.Duration.ofSeconds(10));
         }
-        if (o.retries != null) {
-            pool = pool.retries(o.retries == 0 ? RetryPolicy.none() : RetryPolicy.defaults().retries(o.retries));
+        if (o.retries != null || o.retryConditions != null) {
+            RetryPolicy policy = o.retries != null && o.retries == 0 ? RetryPolicy.none()
+                    : RetryPolicy.defaults().retries(o.retries == null ? 1 : o.retries);
+            if (o.retryConditions != null) {
+                policy = policy.retryOn(o.retryConditions)
+                        .retryOnStatus(o.retryStatuses.stream().mapToInt(Integer::intValue).toArray());
+            }
+            pool = pool.retries(policy);
         }
         return pool;
     }

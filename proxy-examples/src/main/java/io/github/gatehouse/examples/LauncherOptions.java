@@ -53,6 +53,9 @@ public final class LauncherOptions {
     String healthCheck;
     Duration healthInterval;
     Integer retries;
+    /** --retry-on: the conditions and the statuses, or null for the default. */
+    java.util.Set<io.github.gatehouse.core.RetryPolicy.Condition> retryConditions;
+    java.util.Set<Integer> retryStatuses;
     String stickyCookie;
     boolean help;
 
@@ -75,6 +78,8 @@ public final class LauncherOptions {
                 "  --health-check PATH          reverse: check each upstream with GET PATH (down after 3 failures)",
                 "  --health-interval DURATION   reverse: time between health checks (default 5s)",
                 "  --retries N                  reverse: retries on another upstream (default 1; 0 disables)",
+                "  --retry-on LIST              reverse: what triggers a retry, from connect-failure, reset, timeout",
+                "                               and 5xx statuses (default connect-failure,reset; e.g. connect-failure,503)",
                 "  --sticky-cookie NAME         reverse: sticky sessions with a proxy-set cookie NAME",
                 "  --connect-ports LIST         forward: ports CONNECT may reach, comma-separated (default 443)",
                 "  --allow-internal-destination HOST:PORT",
@@ -212,6 +217,9 @@ public final class LauncherOptions {
                         throw new UsageException("--retries: '" + r + "' (expected: 0..10)");
                     }
                     break;
+                case "--retry-on":
+                    parseRetryOn(o, value != null ? value : next(args, ++i, arg));
+                    break;
                 case "--connect-ports":
                     for (String p : (value != null ? value : next(args, ++i, arg)).split(",")) {
                         o.connectPorts.add(parsePort(p.trim(), arg, false));
@@ -263,9 +271,9 @@ public final class LauncherOptions {
             throw new UsageException("--upstream is for reverse mode");
         }
         if (o.mode == Mode.FORWARD && (o.healthCheck != null || o.retries != null || o.healthInterval != null
-                || o.stickyCookie != null
+                || o.stickyCookie != null || o.retryConditions != null
                 || !o.balance.equals("round-robin"))) {
-            throw new UsageException("--balance, --health-check, --health-interval and --retries are for reverse mode");
+            throw new UsageException("--balance, --health-check, --health-interval, --retries and --retry-on are for reverse mode");
         }
         if (o.cacheDisk != null && o.cacheDir == null) {
             throw new UsageException("--cache-disk needs --cache-dir DIR");
@@ -308,6 +316,40 @@ public final class LauncherOptions {
             throw new UsageException(flag + " needs a value");
         }
         return args[i];
+    }
+
+    private static void parseRetryOn(LauncherOptions o, String list) throws UsageException {
+        java.util.Set<io.github.gatehouse.core.RetryPolicy.Condition> conditions =
+                java.util.EnumSet.noneOf(io.github.gatehouse.core.RetryPolicy.Condition.class);
+        java.util.Set<Integer> statuses = new java.util.TreeSet<>();
+        for (String item : list.split(",")) {
+            String t = item.trim().toLowerCase(java.util.Locale.ROOT);
+            switch (t) {
+                case "connect-failure":
+                    conditions.add(io.github.gatehouse.core.RetryPolicy.Condition.CONNECT_FAILURE);
+                    break;
+                case "reset":
+                    conditions.add(io.github.gatehouse.core.RetryPolicy.Condition.RESET);
+                    break;
+                case "timeout":
+                    conditions.add(io.github.gatehouse.core.RetryPolicy.Condition.TIMEOUT);
+                    break;
+                default:
+                    int status;
+                    try {
+                        status = Integer.parseInt(t);
+                    } catch (NumberFormatException e) {
+                        status = -1;
+                    }
+                    if (status < 500 || status > 599) {
+                        throw new UsageException("--retry-on: '" + item.trim()
+                                + "' (expected: connect-failure, reset, timeout or a status 500..599)");
+                    }
+                    statuses.add(status);
+            }
+        }
+        o.retryConditions = conditions;
+        o.retryStatuses = statuses;
     }
 
     private static int parsePort(String s, String flag, boolean zeroAllowed) throws UsageException {

@@ -85,6 +85,22 @@ class GatehouseLauncherTest {
     }
 
     @Test
+    void retryOnChoosesTheTriggers() throws Exception {
+        io.github.gatehouse.core.RetryPolicy byDefault = Gatehouse.pool(LauncherOptions.parse("reverse", "--upstream",
+                "http://a:1")).retryPolicy();
+        assertThat(byDefault.retryStatuses()).isEmpty();
+        io.github.gatehouse.core.RetryPolicy policy = Gatehouse.pool(LauncherOptions.parse("reverse", "--upstream",
+                "http://a:1", "--retry-on", "connect-failure,503,timeout")).retryPolicy();
+        assertThat(policy.retryConditions()).containsExactlyInAnyOrder(io.github.gatehouse.core.RetryPolicy.Condition.CONNECT_FAILURE,
+                io.github.gatehouse.core.RetryPolicy.Condition.TIMEOUT);
+        assertThat(policy.retryStatuses()).containsExactly(503);
+        assertThat(policy.retries()).isEqualTo(1);
+        assertThatThrownBy(() -> LauncherOptions.parse("reverse", "--upstream", "http://a:1", "--retry-on", "404"))
+                .hasMessageContaining("'404'");
+        assertThatThrownBy(() -> LauncherOptions.parse("forward", "--retry-on", "reset")).hasMessageContaining("reverse mode");
+    }
+
+    @Test
     void cacheAndFilterFlagsWork(@TempDir Path dir) throws Exception {
         Path denyList = dir.resolve("deny.txt");
         Files.writeString(denyList, "# blocked\nblocked.example\n");

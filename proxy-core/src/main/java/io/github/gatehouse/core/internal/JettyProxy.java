@@ -41,8 +41,15 @@ public final class JettyProxy {
         http.setSendServerVersion(false);
         http.setSendXPoweredBy(false);
         http.setSendDateHeader(false);
-        // No leniency: bare-LF line endings, obs-fold, duplicate Content-Length and the like are all 400s.
-        http.setHttpCompliance(org.eclipse.jetty.http.HttpCompliance.STRICT);
+        // No leniency: bare-LF line endings, obs-fold, duplicate Content-Length and the like are all 400s. The one
+        // exception: a Host that differs from an absolute-form or CONNECT target (Apache HttpClient 4.5 sends
+        // "CONNECT host:443" with "Host: host"). RFC 9112 §3.2.2: a proxy ignores that Host; the relay routes by the
+        // target and regenerates Host from it.
+        http.setHttpCompliance(org.eclipse.jetty.http.HttpCompliance.STRICT.with("GATEHOUSE",
+                org.eclipse.jetty.http.HttpCompliance.Violation.MISMATCHED_AUTHORITY));
+        // Jetty's per-connection field cache matches values without regard to case, and would hand a later
+        // "Cache-Control: MaX-aGe=1" to the relay in an earlier request's spelling: values must pass byte for byte.
+        http.setHeaderCacheCaseSensitive(true);
         http.setIdleTimeout(config.idleTimeout().toMillis());
 
         connector = new ServerConnector(server, new TargetFormConnectionFactory(http, config.requestHeadTimeout(), () -> relayHandler.deadlines()));
@@ -83,7 +90,7 @@ public final class JettyProxy {
         RelayHandler relay = new RelayHandler(config, forwardClient, reverseClient, scheduler, connect);
         relayHandler = relay;
         server.setHandler(relay);
-        server.setErrorHandler(new PlainErrorHandler(config.viaName()));
+        server.setErrorHandler(new PlainErrorHandler(config.viaName(), config.accessLog(), relay::nextId));
         server.setStopTimeout(0);
         try {
             server.start();
@@ -94,6 +101,15 @@ public final class JettyProxy {
                 e.addSuppressed(suppressed);
             }
             throw new IOException("cannot start proxy on " + config.bindAddress() + ":" + config.port(), e);
+        }
+        // HttpClient.doStart() puts back the content decoders (it would send Accept-Encoding and decode gzip behind the
+        // relay's back) and its protocol handlers (redirects, authentication, upgrade): both go after the start.
+        for (HttpClient client : new HttpClient[] {forwardClient, reverseClient}) {
+            if (client != null) {
+                client.getContentDecoderFactories().clear();
+                client.getProtocolHandlers().clear();
+                client.getProtocolHandlers().put(new InterimResponses());
+            }
         }
         java.util.Set<io.github.gatehouse.core.UpstreamPool> pools =
                 java.util.Collections.newSetFromMap(new java.util.IdentityHashMap<>());
@@ -114,7 +130,11 @@ public final class JettyProxy {
 
     private HttpClient newClient(QueuedThreadPool threads, org.eclipse.jetty.util.thread.Scheduler scheduler, String name) {
         // HTTP/1.1 only, without the dynamic (ALPN-ready) transport's per-destination protocol negotiation
-        HttpClient client = new HttpClient(new org.eclipse.jetty.client.transport.HttpClientTransportOverHTTP(1));
+        org.eclipse.jetty.client.transport.HttpClientTransportOverHTTP transport =
+                new org.eclipse.jetty.client.transport.HttpClientTransportOverHTTP(1);
+        // field values pass byte for byte on reused connections (see the server side)
+        transport.setHeaderCacheCaseSensitive(true);
+        HttpClient client = new HttpClient(transport);
         client.setScheduler(scheduler);
         client.setName("gatehouse-" + name + "-client");
         client.setExecutor(threads);
@@ -128,8 +148,6 @@ public final class JettyProxy {
         client.setMaxResponseHeadersSize(config.maxResponseHeaderSize());
         client.setRequestBufferSize(16 * 1024);
         client.setResponseBufferSize(16 * 1024);
-        client.getContentDecoderFactories().clear();
-        client.getProtocolHandlers().clear();
         return client;
     }
 

@@ -1,5 +1,12 @@
 package io.github.gatehouse.core.internal;
 
+import io.github.gatehouse.core.AccessLog;
+import io.github.gatehouse.core.AccessLogEntry;
+import java.net.InetSocketAddress;
+import java.time.Duration;
+import java.time.Instant;
+import java.util.function.Supplier;
+import org.eclipse.jetty.http.HttpHeader;
 import org.eclipse.jetty.server.Request;
 import org.eclipse.jetty.server.Response;
 import org.eclipse.jetty.server.handler.ErrorHandler;
@@ -10,14 +17,19 @@ import org.slf4j.LoggerFactory;
 /**
  * Answers the errors Jetty raises itself, before the relay sees a request (malformed request line or headers,
  * oversized head, Host mismatch), the proxy's way: a short plain-text reason, {@code Proxy-Status}, one log line, and
- * the connection closed after a 4xx so nothing pipelined behind a malformed request is read.
+ * the connection closed after a 4xx so nothing pipelined behind a malformed request is read. Each one also gets an
+ * access-log line (as Squid logs {@code NONE/400}), with whatever of the request could be parsed.
  */
 final class PlainErrorHandler extends ErrorHandler {
     private static final Logger LOG = LoggerFactory.getLogger(PlainErrorHandler.class);
     private final String viaName;
+    private final AccessLog accessLog;
+    private final Supplier<String> ids;
 
-    PlainErrorHandler(String viaName) {
+    PlainErrorHandler(String viaName, AccessLog accessLog, Supplier<String> ids) {
         this.viaName = viaName;
+        this.accessLog = accessLog;
+        this.ids = ids;
     }
 
     @Override
@@ -38,8 +50,33 @@ final class PlainErrorHandler extends ErrorHandler {
             callback.failed(new IllegalStateException("error " + status + " after commit: " + reason));
             return true;
         }
-        PlainTextResponses.write(response, callback, viaName, status, reason,
+        String logged = reason;
+        int code = status;
+        Callback logging = accessLog == NoAccessLog.INSTANCE ? callback : Callback.from(callback, () -> log(request, response, code, logged));
+        PlainTextResponses.write(response, logging, viaName, status, reason,
                 clientError ? "http_request_error" : "proxy_internal_error", null, clientError);
         return true;
+    }
+
+    private void log(Request request, Response response, int status, String reason) {
+        try {
+            InetSocketAddress client = RelayHandler.address(request.getConnectionMetaData().getRemoteSocketAddress());
+            String clientIp = client.getAddress() != null ? client.getAddress().getHostAddress() : client.getHostString();
+            String method = request.getMethod() == null || request.getMethod().isEmpty() ? "NONE" : request.getMethod();
+            String target = TargetFormConnectionFactory.rawTarget(request);
+            if (target == null) {
+                target = request.getHttpURI() == null ? "-" : request.getHttpURI().asString();
+            }
+            long now = System.currentTimeMillis();
+            long began = Request.getTimeStamp(request) > 0 ? Request.getTimeStamp(request) : now;
+            Instant start = Instant.ofEpochMilli(began);
+            Duration took = Duration.ofMillis(Math.max(0, now - began));
+            accessLog.log(new AccessLogEntry(ids.get(), start, took, clientIp, null, method, target,
+                    request.getConnectionMetaData().getProtocol(), status, 0, Response.getContentBytesWritten(response),
+                    null, null, request.getHeaders().get(HttpHeader.REFERER), request.getHeaders().get(HttpHeader.USER_AGENT),
+                    reason, true, 0));
+        } catch (RuntimeException e) {
+            LOG.error("access log of a rejected request failed", e);
+        }
     }
 }

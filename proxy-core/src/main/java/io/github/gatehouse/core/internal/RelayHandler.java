@@ -100,6 +100,11 @@ final class RelayHandler extends Handler.Wrapper {
         super.doStop();
     }
 
+    /** A new exchange id: this server's random prefix and a counter. */
+    String nextId() {
+        return idPrefix + "-" + ids.incrementAndGet();
+    }
+
     /** Exchanges started and not yet completed (CONNECT tunnels count until established). */
     int inFlight() {
         return inFlight.get();
@@ -130,7 +135,7 @@ final class RelayHandler extends Handler.Wrapper {
     public boolean handle(Request request, Response response, Callback callback) {
         TargetFormConnectionFactory.headReceived(request);
         String rawTarget = TargetFormConnectionFactory.rawTarget(request);
-        ExchangeImpl exchange = new ExchangeImpl(idPrefix + "-" + ids.incrementAndGet(), request.getMethod(),
+        ExchangeImpl exchange = new ExchangeImpl(nextId(), request.getMethod(),
                 address(request.getConnectionMetaData().getRemoteSocketAddress()),
                 address(request.getConnectionMetaData().getLocalSocketAddress()),
                 rawTarget != null ? rawTarget : request.getHttpURI().asString());
@@ -216,11 +221,8 @@ final class RelayHandler extends Handler.Wrapper {
         }
         String query = uri.getQuery();
 
-        if (absoluteForm && !hostMatchesAuthority(request.getHeaders().get(HttpHeader.HOST), uri)) {
-            answer(exchange, response, done, 400, "Host header disagrees with the absolute-form target " + uri.getAuthority(),
-                    "http_request_error", null, true);
-            return;
-        }
+        // An absolute-form target wins over Host (RFC 9112 §3.2.2): the relay routes by the target alone and
+        // regenerates Host from it, so a differing Host never reaches the origin beside it.
 
         Mode mode;
         Route route = null;
@@ -327,52 +329,6 @@ final class RelayHandler extends Handler.Wrapper {
             }
         }
         return null;
-    }
-
-    /** Whether a Host header names the same host and port as an absolute-form target (absent Host is fine). */
-    static boolean hostMatchesAuthority(String hostHeader, HttpURI uri) {
-        if (hostHeader == null) {
-            return true;
-        }
-        String h = hostHeader.trim().toLowerCase(Locale.ROOT);
-        String host;
-        int port = -1;
-        if (h.startsWith("[")) {
-            int end = h.indexOf(']');
-            if (end < 0) {
-                return false;
-            }
-            host = h.substring(1, end);
-            if (end + 1 < h.length()) {
-                if (h.charAt(end + 1) != ':') {
-                    return false;
-                }
-                port = parsePort(h.substring(end + 2));
-            }
-        } else {
-            int colon = h.lastIndexOf(':');
-            host = colon < 0 ? h : h.substring(0, colon);
-            if (colon >= 0) {
-                port = parsePort(h.substring(colon + 1));
-            }
-        }
-        if (port == -2) {
-            return false;
-        }
-        String scheme = uri.getScheme() == null ? "http" : uri.getScheme().toLowerCase(Locale.ROOT);
-        int defaultPort = scheme.equals("https") ? 443 : 80;
-        int targetPort = uri.getPort() > 0 ? uri.getPort() : defaultPort;
-        int hostPort = port > 0 ? port : defaultPort;
-        return RequestHeadImpl.normalizeHost(host).equals(RequestHeadImpl.normalizeHost(uri.getHost())) && hostPort == targetPort;
-    }
-
-    private static int parsePort(String s) {
-        try {
-            int p = Integer.parseInt(s);
-            return p >= 1 && p <= 65535 ? p : -2;
-        } catch (NumberFormatException e) {
-            return -2;
-        }
     }
 
     private static boolean hasDotSegment(String rawPath) {

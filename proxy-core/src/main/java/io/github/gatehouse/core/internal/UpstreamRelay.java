@@ -82,6 +82,8 @@ final class UpstreamRelay implements org.eclipse.jetty.client.Response.Listener 
     private volatile Throwable clientFailure;
     private volatile Result result;
     private volatile HttpFields upstreamTrailers;
+    /** The chain of interim responses written to the client, or null when there was none. */
+    private volatile java.util.concurrent.CompletableFuture<Void> interimWrites;
 
     UpstreamRelay(RelayHandler relay, ExchangeImpl exchange, Request clientRequest, Response clientResponse,
             RelayHandler.ExchangeCallback done, CacheLookup lookup, Target upstreamUri, String hostHeader,
@@ -128,6 +130,7 @@ final class UpstreamRelay implements org.eclipse.jetty.client.Response.Listener 
             member.begin();
         }
         sentNanos = System.nanoTime();
+        upstreamRequest.attribute(InterimResponses.RELAY, this);
         upstreamRequest.onRequestSuccess(r -> startHeadTimeout(r));
         if (LOG.isDebugEnabled()) {
             LOG.debug("{} upstreamRequest {} {} {}", exchange.id(), head.method(), upstreamUri, head.headers());
@@ -216,6 +219,44 @@ final class UpstreamRelay implements org.eclipse.jetty.client.Response.Listener 
         }
     }
 
+    // ---- interim responses --------------------------------------------------------------------------------
+
+    /**
+     * An interim response (100, 102, 103) from the upstream: relayed to an HTTP/1.1 client before the final response
+     * (RFC 9110 §15.2: never to an HTTP/1.0 client), with its end-to-end fields only. It is never cached, and its
+     * fields never join the final response. Writes are chained: the final response's first write waits for it.
+     */
+    void onInterim(int status, HttpFields fields) {
+        if (handedOff || retryAfterStatus != 0 || clientResponse.isCommitted()
+                || !HttpVersion.HTTP_1_1.is(clientRequest.getConnectionMetaData().getProtocol())) {
+            LOG.debug("{} upstream interim {} not relayed", exchange.id(), status);
+            return;
+        }
+        HttpHeaders end = HeaderRules.upstreamResponseFields(fields);
+        HttpFields.Mutable out = HttpFields.build();
+        end.forEachField(out::add);
+        synchronized (this) {
+            java.util.concurrent.CompletableFuture<Void> previous = interimWrites;
+            interimWrites = (previous == null ? java.util.concurrent.CompletableFuture.<Void>completedFuture(null) : previous)
+                    .handle((r, x) -> null)
+                    .thenCompose(ignored -> clientResponse.writeInterim(status, out))
+                    .exceptionally(x -> {
+                        LOG.debug("{} interim {} could not be written: {}", exchange.id(), status, Failures.describe(x));
+                        return null;
+                    });
+        }
+    }
+
+    /** Writes to the client once every interim response before it has been written. */
+    private void writeToClient(boolean last, ByteBuffer data, Callback callback) {
+        java.util.concurrent.CompletableFuture<Void> pending = interimWrites;
+        if (pending == null || pending.isDone()) {
+            clientResponse.write(last, data, callback);
+        } else {
+            pending.whenComplete((r, x) -> clientResponse.write(last, data, callback));
+        }
+    }
+
     // ---- phase 8: the response head -----------------------------------------------------------------------
 
     @Override
@@ -229,7 +270,18 @@ final class UpstreamRelay implements org.eclipse.jetty.client.Response.Listener 
         cancelHeadTimeout();
         upstreamStatus = upstreamResponse.getStatus();
         int status = upstreamStatus;
-        if ((status == 502 || status == 503 || status == 504) && mayRetry(false)) {
+        if (status < 200) {
+            // 1xx other than 100/102/103 (which InterimResponses takes): a 101 was never asked for, since the relay
+            // does not forward Upgrade; anything else is not HTTP/1.1.
+            exchange.reason("upstream answered " + status + " without being asked to switch protocols");
+            LOG.info("{} upstream {} answered {} to a request that asked for no upgrade", exchange.id(), exchange.upstream(), status);
+            takeOver(upstreamResponse, new CancellationException("unsolicited " + status));
+            relay.answer(exchange, clientResponse, done, 502, "upstream answered " + status
+                    + " without being asked to switch protocols", "http_protocol_error", null, true);
+            return;
+        }
+        if (tries != null && tries.pool.retryPolicy().retryStatuses().contains(status) && anotherMemberAvailable()
+                && mayRetry(false)) {
             // the retry starts once this attempt has completed (onComplete), never while it is being torn down
             handedOff = true;
             abortedByUs = true;
@@ -321,7 +373,7 @@ final class UpstreamRelay implements org.eclipse.jetty.client.Response.Listener 
         if (retained) {
             chunk.retain();
         }
-        clientResponse.write(false, out, Callback.from(Callback.InvocationType.NON_BLOCKING, () -> {
+        writeToClient(false, out, Callback.from(Callback.InvocationType.NON_BLOCKING, () -> {
             if (retained) {
                 chunk.release();
             }
@@ -349,7 +401,7 @@ final class UpstreamRelay implements org.eclipse.jetty.client.Response.Listener 
                 return;
             }
         }
-        clientResponse.write(true, out, Callback.from(Callback.InvocationType.NON_BLOCKING, () -> {
+        writeToClient(true, out, Callback.from(Callback.InvocationType.NON_BLOCKING, () -> {
             lastWritten = true;
             CacheWriter writer = cacheWriter;
             if (writer != null) {
@@ -379,6 +431,16 @@ final class UpstreamRelay implements org.eclipse.jetty.client.Response.Listener 
             return;
         }
         finish();
+    }
+
+    /** Whether a member not tried yet could take a retry: else the upstream's own answer goes to the client. */
+    private boolean anotherMemberAvailable() {
+        for (io.github.gatehouse.core.UpstreamMember m : tries.pool.members()) {
+            if (m.isAvailable() && !tries.tried.contains(m)) {
+                return true;
+            }
+        }
+        return false;
     }
 
     /** Tells the member how its request went, for outlier detection and statistics; once. */
@@ -455,7 +517,12 @@ final class UpstreamRelay implements org.eclipse.jetty.client.Response.Listener 
             boolean connectFailure = kind.proxyStatusError().startsWith("connection_refused")
                     || kind.proxyStatusError().equals("connection_timeout") || kind.proxyStatusError().equals("dns_error")
                     || kind.proxyStatusError().equals("destination_unavailable");
-            if (mayRetry(connectFailure)) {
+            boolean timeout = kind.status() == 504;
+            java.util.Set<io.github.gatehouse.core.RetryPolicy.Condition> on = tries.pool.retryPolicy().retryConditions();
+            boolean wanted = connectFailure ? on.contains(io.github.gatehouse.core.RetryPolicy.Condition.CONNECT_FAILURE)
+                    : timeout ? on.contains(io.github.gatehouse.core.RetryPolicy.Condition.TIMEOUT)
+                    : kind.status() == 502 && on.contains(io.github.gatehouse.core.RetryPolicy.Condition.RESET);
+            if (wanted && mayRetry(connectFailure)) {
                 LOG.info("{} upstream {} failed ({}); retrying on another member", exchange.id(), exchange.upstream(),
                         kind.description());
                 if (relay.sendToPool(exchange, clientRequest, clientResponse, done, lookup, tries, failure)) {
