@@ -130,8 +130,10 @@ public final class JettyProxy {
 
     private HttpClient newClient(QueuedThreadPool threads, org.eclipse.jetty.util.thread.Scheduler scheduler, String name) {
         // HTTP/1.1 only, without the dynamic (ALPN-ready) transport's per-destination protocol negotiation
+        ResetAwareClientConnector clientConnector = new ResetAwareClientConnector();
+        clientConnector.setSelectors(1);
         org.eclipse.jetty.client.transport.HttpClientTransportOverHTTP transport =
-                new org.eclipse.jetty.client.transport.HttpClientTransportOverHTTP(1);
+                new org.eclipse.jetty.client.transport.HttpClientTransportOverHTTP(clientConnector);
         // field values pass byte for byte on reused connections (see the server side)
         transport.setHeaderCacheCaseSensitive(true);
         HttpClient client = new HttpClient(transport);

@@ -401,17 +401,19 @@ final class UpstreamRelay implements org.eclipse.jetty.client.Response.Listener 
                 return;
             }
         }
+        // The upstream body is whole: the stored copy is complete before the client sees the last byte, so the
+        // client's next request can already hit it.
+        CacheWriter writer = cacheWriter;
+        if (writer != null) {
+            cacheWriter = null;
+            try {
+                writer.complete();
+            } catch (RuntimeException e) {
+                LOG.warn("{} cache writer failed to complete: {}", exchange.id(), Failures.describe(e));
+            }
+        }
         writeToClient(true, out, Callback.from(Callback.InvocationType.NON_BLOCKING, () -> {
             lastWritten = true;
-            CacheWriter writer = cacheWriter;
-            if (writer != null) {
-                cacheWriter = null;
-                try {
-                    writer.complete();
-                } catch (RuntimeException e) {
-                    LOG.warn("{} cache writer failed to complete: {}", exchange.id(), Failures.describe(e));
-                }
-            }
             finish();
         }, failure -> clientGone(upstreamResponse, failure)));
     }
