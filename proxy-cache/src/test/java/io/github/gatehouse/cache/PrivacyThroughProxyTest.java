@@ -139,7 +139,8 @@ class PrivacyThroughProxyTest {
             // so this response was served from the leader's fill
             String head = readHead(follower.getInputStream());
             assertThat(head).startsWith("HTTP/1.1 200").contains("collapsed").doesNotContainIgnoringCase("set-cookie");
-            rest.countDown();
+        } finally {
+            rest.countDown(); // also when an assertion failed, so the origin is not held
         }
         RawHttp.Reply first = leader.get(10, TimeUnit.SECONDS);
         assertThat(first.headers().get("set-cookie")).isEqualTo("sid=alice");
