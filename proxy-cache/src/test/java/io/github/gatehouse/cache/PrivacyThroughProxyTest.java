@@ -269,6 +269,17 @@ class PrivacyThroughProxyTest {
     }
 
     @Test
+    void aGetWithABodyAndOnlyIfCachedGets504EvenWhenAnEntryExists() throws Exception {
+        t = CacheProxy.memory();
+        bodySensitiveOrigin();
+        t.get("/f");
+        RawHttp.Reply reply = t.sendBody("GET", "/f", "x", "Cache-Control: only-if-cached");
+        assertThat(reply.status()).isEqualTo(504);
+        assertThat(reply.bodyText()).isEqualTo("not in cache (only-if-cached)\n");
+        assertThat(t.origin.count("/f")).isEqualTo(1);
+    }
+
+    @Test
     void anExplicitlyEmptyBodyIsNoBody() throws Exception {
         t = CacheProxy.memory();
         bodySensitiveOrigin();

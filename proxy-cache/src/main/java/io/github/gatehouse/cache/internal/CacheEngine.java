@@ -113,6 +113,9 @@ public final class CacheEngine implements AutoCloseable {
             if (LOG.isDebugEnabled()) {
                 LOG.debug("{} {} with a request body bypasses the cache", exchange.id(), method);
             }
+            if (request.headers().containsToken("Cache-Control", "only-if-cached")) {
+                return CompletableFuture.completedFuture(onlyIfCached(exchange)); // no stored response may answer it
+            }
             return miss(exchange, new State(null, now, Directives.NONE, null, null, true, false, BYPASS, null));
         }
         HttpHeaders reqHeaders = request.headers();
