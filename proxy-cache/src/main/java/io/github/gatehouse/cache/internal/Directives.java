@@ -77,8 +77,8 @@ public final class Directives {
         }
         Map<String, List<String>> frozen = Map.of();
         if (lists != null) {
-            frozen = new HashMap<>(lists);
-            frozen.replaceAll((n, l) -> List.copyOf(l));
+            lists.replaceAll((n, l) -> List.copyOf(l));
+            frozen = Map.copyOf(lists);
         }
         return new Directives(Collections.unmodifiableMap(map), frozen, whole == null ? Set.of() : Set.copyOf(whole));
     }
