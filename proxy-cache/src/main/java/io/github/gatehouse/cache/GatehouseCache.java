@@ -27,6 +27,15 @@ import java.util.concurrent.CompletionStage;
  * carries a {@code Cache-Status} member (RFC 9211) and {@link Exchange#cacheStatus(String)} is one of {@code HIT},
  * {@code MISS}, {@code STALE}, {@code REFRESH_UNMODIFIED}, {@code REFRESH_MODIFIED} (and {@code PURGE}).
  *
+ * <p><b>Privacy.</b> What one client's request caused is not handed to another: a response that sets a cookie is
+ * stored only when the origin marks it {@code public} or gives it {@code s-maxage} (or keeps the cookie out with a
+ * qualified {@code private} / {@code no-cache}), and the stored copy's {@code Set-Cookie} is withheld from every
+ * response served from the cache unless {@link HttpCaches.Builder#replaySetCookie} says otherwise. The fields named
+ * by {@code private="..."} and {@code no-cache="..."} are never stored (RFC 9111 §5.2.2.4, §5.2.2.7). A {@code GET}
+ * or {@code HEAD} that carries a body is neither answered from the cache nor stored (its answer may depend on the
+ * body, which the key does not cover); it goes upstream with {@code Cache-Status: ...; fwd=bypass;
+ * detail=request-body}.
+ *
  * <p>Purges remove entries ({@link PurgeMode#HARD}) or mark them stale ({@link PurgeMode#SOFT}), by URL, by key
  * prefix, or by a tag listed in the {@code Surrogate-Key} response header (configurable).
  *

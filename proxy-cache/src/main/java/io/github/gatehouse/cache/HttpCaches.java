@@ -55,7 +55,7 @@ public final class HttpCaches {
      * key, heuristic freshness capped at 1 day, request collapsing on (followers wait up to 30 s for the head),
      * {@code stale-while-revalidate} revalidated in the background, no {@code stale-if-error} without the directive,
      * client {@code no-cache} honoured, tags from {@code Surrogate-Key}, {@code PURGE} method off, Cache-Status name
-     * {@code gatehouse}.
+     * {@code gatehouse}, stored {@code Set-Cookie} fields never replayed ({@link #replaySetCookie}).
      */
     public static final class Builder {
         private CacheStore store;
@@ -78,6 +78,7 @@ public final class HttpCaches {
         private Duration staleIfError = Duration.ofSeconds(-1);
         private boolean backgroundRevalidation = true;
         private Duration revalidationTimeout = Duration.ofSeconds(30);
+        private boolean replaySetCookie;
 
         private Builder() {
         }
@@ -245,6 +246,26 @@ public final class HttpCaches {
         }
 
         /**
+         * Whether responses served from the cache repeat the stored response's {@code Set-Cookie} fields (off by
+         * default).
+         *
+         * <p>A response that sets a cookie is stored only when the origin marks it {@code public} or gives it
+         * {@code s-maxage} (or names {@code Set-Cookie} in a qualified {@code private} or {@code no-cache}, which
+         * keeps the field out of the stored copy). Even then, by default the cookie goes only to the client whose
+         * request reached the origin: {@code Set-Cookie} is not kept in the stored copy and is withheld from every
+         * response served from the cache (hits, responses refreshed by a 304, stale responses, collapsed requests),
+         * so one client's session cookie is never handed to another. A 304 that sets a cookie still passes its own
+         * {@code Set-Cookie} to the client whose revalidation it answered.
+         *
+         * <p>{@code true} keeps RFC 9111's literal behaviour (§3.1: a cache stores and replays header fields it is not
+         * told to omit), for origins that rely on a shared cache repeating a cookie that is the same for everyone.
+         */
+        public Builder replaySetCookie(boolean replay) {
+            this.replaySetCookie = replay;
+            return this;
+        }
+
+        /**
          * Builds the cache (opening the disk store, if any).
          *
          * @throws IllegalStateException if no store was chosen
@@ -270,7 +291,7 @@ public final class HttpCaches {
             CacheConfig config = new CacheConfig(s, maxObject, clock, keyPolicy, Map.copyOf(forcedTtl), heuristicCap,
                     ignoreClientNoCache, collapsing, collapseTimeout, targetedField, tagHeader, List.copyOf(purgeFrom),
                     name, staleIfError.isNegative() ? Duration.ZERO.minusSeconds(1) : staleIfError,
-                    backgroundRevalidation, revalidationTimeout);
+                    backgroundRevalidation, revalidationTimeout, replaySetCookie);
             return new GatehouseCache(new CacheEngine(config), storeDescription);
         }
     }

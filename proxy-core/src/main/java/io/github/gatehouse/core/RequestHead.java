@@ -45,4 +45,16 @@ public interface RequestHead {
 
     /** The header fields, after hop-by-hop fields were removed; mutable. */
     HttpHeaders headers();
+
+    /**
+     * Whether the client's request carries a body: it came with {@code Content-Length} greater than zero or with
+     * {@code Transfer-Encoding}. The framing fields themselves are not in {@link #headers()} (the relay frames the
+     * upstream request from the body it reads), so this is how a component tells a {@code GET} with a body from a
+     * plain one; a cache, for one, must not answer or store such a request by its URI alone.
+     *
+     * <p>The default, for heads made outside the relay (test doubles), is {@code false}.
+     */
+    default boolean hasBody() {
+        return false;
+    }
 }

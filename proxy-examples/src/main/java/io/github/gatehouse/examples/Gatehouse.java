@@ -147,6 +147,7 @@ public final class Gatehouse {
             if (o.cacheMaxObject != null) {
                 cache.maxObjectSize(o.cacheMaxObject);
             }
+            cache.replaySetCookie(o.cacheReplaySetCookie);
             b.cache(cache.build());
         }
         if (o.rateLimit != null) {

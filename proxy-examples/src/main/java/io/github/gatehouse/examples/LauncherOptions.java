@@ -43,6 +43,7 @@ public final class LauncherOptions {
     Path cacheDir;
     DataSize cacheDisk;
     DataSize cacheMaxObject;
+    boolean cacheReplaySetCookie;
     final List<String> allowHosts = new ArrayList<>();
     final List<String> denyHosts = new ArrayList<>();
     final List<Path> allowLists = new ArrayList<>();
@@ -90,6 +91,8 @@ public final class LauncherOptions {
                 "  --cache-dir DIR              cache responses on disk in DIR (survives restarts)",
                 "  --cache-disk SIZE            disk cache capacity (default 1g, with --cache-dir)",
                 "  --cache-max-object SIZE      largest response stored (default 64m)",
+                "  --cache-replay-set-cookie    serve a stored response's Set-Cookie to every client (RFC 9111 literal;",
+                "                               by default only the client whose request reached the origin gets it)",
                 "  --allow-host PATTERN         only these hosts may be reached (name, *.suffix, .domain, IP; repeatable)",
                 "  --deny-host PATTERN          these hosts are refused with 403 (repeatable)",
                 "  --allow-list FILE            whitelist file, one pattern a line, # comments",
@@ -156,6 +159,12 @@ public final class LauncherOptions {
                     break;
                 case "--cache-max-object":
                     o.cacheMaxObject = parseSize(value != null ? value : next(args, ++i, arg), arg);
+                    break;
+                case "--cache-replay-set-cookie":
+                    if (value != null) {
+                        throw new UsageException("--cache-replay-set-cookie takes no value (got '" + value + "')");
+                    }
+                    o.cacheReplaySetCookie = true;
                     break;
                 case "--allow-host":
                     o.allowHosts.add(value != null ? value : next(args, ++i, arg));
@@ -277,6 +286,9 @@ public final class LauncherOptions {
         }
         if (o.cacheDisk != null && o.cacheDir == null) {
             throw new UsageException("--cache-disk needs --cache-dir DIR");
+        }
+        if (o.cacheReplaySetCookie && !o.caches()) {
+            throw new UsageException("--cache-replay-set-cookie needs a cache (--cache-memory SIZE or --cache-dir DIR)");
         }
         if (o.healthInterval != null && o.healthCheck == null) {
             throw new UsageException("--health-interval needs --health-check PATH");

@@ -129,6 +129,31 @@ class GatehouseLauncherTest {
         assertThatThrownBy(() -> LauncherOptions.parse("forward", "--rate-limit", "fast")).hasMessageContaining("N/s");
     }
 
+    @Test
+    void cacheReplaySetCookieFlagReplaysStoredCookies() throws Exception {
+        String url = origin.baseUrl() + "/headers?Cache-Control=public%2C%20max-age%3D60&Set-Cookie=lang%3Den&v=";
+        for (boolean replay : new boolean[] {false, true}) {
+            String[] args = replay
+                    ? new String[] {"forward", "--port", "0", "--allow-internal-destinations", "--cache-memory", "16m",
+                        "--access-log", "off", "--cache-replay-set-cookie"}
+                    : new String[] {"forward", "--port", "0", "--allow-internal-destinations", "--cache-memory", "16m",
+                        "--access-log", "off"};
+            ProxyServer proxy = Gatehouse.start(args, new PrintStream(new ByteArrayOutputStream()));
+            try {
+                assertThat(raw(proxy, url + replay, "X-A: 1").headers().get("set-cookie")).isEqualTo("lang=en");
+                io.github.gatehouse.core.testing.RawHttp.Reply hit = raw(proxy, url + replay, "X-A: 1");
+                assertThat(hit.headers()).containsKey("age");
+                assertThat(hit.headers().get("set-cookie")).as("replay " + replay).isEqualTo(replay ? "lang=en" : null);
+            } finally {
+                proxy.close();
+            }
+        }
+        assertThatThrownBy(() -> LauncherOptions.parse("forward", "--cache-replay-set-cookie"))
+                .hasMessageContaining("--cache-replay-set-cookie needs a cache");
+        assertThatThrownBy(() -> LauncherOptions.parse("forward", "--cache-memory", "1m", "--cache-replay-set-cookie=no"))
+                .hasMessageContaining("takes no value");
+    }
+
     private static io.github.gatehouse.core.testing.RawHttp.Reply raw(ProxyServer proxy, String url, String header) throws Exception {
         URI u = URI.create(url);
         String hostPort = u.getHost() + (u.getPort() > 0 ? ":" + u.getPort() : "");

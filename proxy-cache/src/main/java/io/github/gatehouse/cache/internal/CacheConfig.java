@@ -16,5 +16,6 @@ import java.util.Map;
 public record CacheConfig(CacheStore store, long maxObjectBytes, Clock clock, CacheKeyPolicy keyPolicy,
         Map<Integer, Duration> forcedTtl, Duration heuristicCap, boolean ignoreClientNoCache, boolean collapsing,
         Duration collapseTimeout, String targetedField, String tagHeader, List<Cidr> purgeFrom, String name,
-        Duration defaultStaleIfError, boolean backgroundRevalidation, Duration revalidationTimeout) {
+        Duration defaultStaleIfError, boolean backgroundRevalidation, Duration revalidationTimeout,
+        boolean replaySetCookie) {
 }

@@ -54,6 +54,8 @@ public final class CacheEngine implements AutoCloseable {
     public static final char VARIANT_SEPARATOR = '\u0001';
     private static final Set<String> NOT_UPDATED_BY_304 = Set.of("content-length", "via", "cache-status",
             "transfer-encoding", "connection", "keep-alive", "age");
+    /** {@link State#fwd} of a request the cache does not handle (a GET or HEAD with a body). */
+    private static final String BYPASS = "bypass";
 
     private final CacheConfig config;
     private final CacheStore store;
@@ -104,6 +106,17 @@ public final class CacheEngine implements AutoCloseable {
             boolean unsafe = !(method.equals("OPTIONS") || method.equals("TRACE"));
             return CompletableFuture.completedFuture(CacheLookup.miss(
                     new State(null, now, Directives.NONE, null, null, false, unsafe, "method", null)));
+        }
+        if (request.hasBody()) {
+            // "Fat GET" cache poisoning: the answer may depend on a body the key does not cover, so such a request
+            // is neither answered from the cache nor stored, nor collapsed with clean requests for the same key
+            if (LOG.isDebugEnabled()) {
+                LOG.debug("{} {} with a request body bypasses the cache", exchange.id(), method);
+            }
+            if (request.headers().containsToken("Cache-Control", "only-if-cached")) {
+                return CompletableFuture.completedFuture(onlyIfCached(exchange)); // no stored response may answer it
+            }
+            return miss(exchange, new State(null, now, Directives.NONE, null, null, true, false, BYPASS, null));
         }
         HttpHeaders reqHeaders = request.headers();
         Directives rcc = Directives.of(reqHeaders, "Cache-Control");
@@ -164,7 +177,7 @@ public final class CacheEngine implements AutoCloseable {
                 config.heuristicCap());
         boolean fresh = !head.invalidated() && lifetime.compareTo(age) > 0;
         Duration staleness = age.minus(lifetime);
-        boolean mustValidate = noCache || head.invalidated() || (cc.has("no-cache") && cc.fieldNames("no-cache").isEmpty());
+        boolean mustValidate = noCache || head.invalidated() || cc.isUnqualified("no-cache");
         boolean requestAllows = requestAllows(rcc, age, lifetime);
         boolean revalidateWhenStale = cc.has("must-revalidate") || cc.has("proxy-revalidate") || cc.has("s-maxage");
 
@@ -187,7 +200,7 @@ public final class CacheEngine implements AutoCloseable {
         }
         long swr = cc.seconds("stale-while-revalidate");
         if (swr >= 0 && !fresh && !noCache && requestAllows && !revalidateWhenStale
-                && !(cc.has("no-cache") && cc.fieldNames("no-cache").isEmpty())
+                && !cc.isUnqualified("no-cache")
                 && staleness.compareTo(Duration.ofSeconds(swr)) <= 0 && revalidator != null) {
             hits.increment();
             staleServed.increment();
@@ -286,7 +299,7 @@ public final class CacheEngine implements AutoCloseable {
                 Duration age = Freshness.currentAge(fh.head.headers(), fh.head.requestTime(), fh.head.responseTime(), at);
                 Duration lifetime = Freshness.lifetime(fh.head.status(), fh.head.headers(), cc, fh.head.responseTime(),
                         config.forcedTtl(), config.heuristicCap());
-                boolean mustValidate = cc.has("no-cache") && cc.fieldNames("no-cache").isEmpty();
+                boolean mustValidate = cc.isUnqualified("no-cache");
                 if (!mustValidate && lifetime.compareTo(age) > 0 && requestAllows(rcc, age, lifetime)) {
                     hits.increment();
                     exchange.cacheStatus("HIT");
@@ -332,6 +345,11 @@ public final class CacheEngine implements AutoCloseable {
             }
             return CacheDecision.pass();
         }
+        if (BYPASS.equals(st.fwd)) {
+            addCacheStatus(headers, config.name() + "; fwd=bypass; fwd-status=" + status + "; detail=request-body");
+            stripTagHeader(headers);
+            return CacheDecision.pass();
+        }
         try {
             if (st.entry != null && lookup.kind() == CacheLookup.Kind.REVALIDATE && status == 304) {
                 StoredEntry updated = freshen(st.entry, headers, st.requestTime, responseTime);
@@ -344,7 +362,7 @@ public final class CacheEngine implements AutoCloseable {
                 hits.increment();
                 exchange.cacheStatus("REFRESH_UNMODIFIED");
                 return CacheDecision.serve(respond(exchange, clientHeaders(st, exchange), updated, responseTime,
-                        "fwd=stale; fwd-status=304", true));
+                        "fwd=stale; fwd-status=304", true, notStoredFields(headers)));
             }
             if (st.entry != null && status >= 500 && staleIfErrorAllows(st.entry, st.rcc, responseTime)) {
                 release(st.fill);
@@ -449,7 +467,7 @@ public final class CacheEngine implements AutoCloseable {
         HttpHeaders h = head.headers();
         Directives cc = responseDirectives(h);
         if (cc.has("must-revalidate") || cc.has("proxy-revalidate") || cc.has("s-maxage")
-                || (cc.has("no-cache") && cc.fieldNames("no-cache").isEmpty())) {
+                || cc.isUnqualified("no-cache")) {
             return false;
         }
         Duration age = Freshness.currentAge(h, head.requestTime(), head.responseTime(), now);
@@ -486,14 +504,14 @@ public final class CacheEngine implements AutoCloseable {
         } else if (cc.has("no-store")) {
             return "no-store";
         }
-        if (cc.has("private") && cc.fieldNames("private").isEmpty()) {
+        if (cc.isUnqualified("private")) {
             return "private";
         }
         if (request.headers().contains("Authorization")
                 && !(cc.has("public") || cc.has("s-maxage") || cc.has("must-revalidate"))) {
             return "request has Authorization";
         }
-        if (headers.contains("Set-Cookie") && !(cc.has("public") || cc.has("s-maxage"))) {
+        if (cookieForbidsStoring(cc, headers)) {
             // conservative default (as Varnish's): a cookie is usually one user's; the origin opts in with
             // public or s-maxage when the response really is shared
             return "Set-Cookie without public or s-maxage";
@@ -518,6 +536,52 @@ public final class CacheEngine implements AutoCloseable {
         return explicit ? null : "no explicit freshness and status " + status + " not heuristically cacheable";
     }
 
+    /**
+     * Whether a response that sets a cookie may not be stored: unless the origin says it is shared ({@code public},
+     * {@code s-maxage}) or keeps the cookie out of the stored copy itself ({@code private="Set-Cookie"},
+     * {@code no-cache="Set-Cookie"}).
+     */
+    private static boolean cookieForbidsStoring(Directives cc, HttpHeaders headers) {
+        return headers.contains("Set-Cookie") && !(cc.has("public") || cc.has("s-maxage"))
+                && !names(cc.fieldNames("private"), "Set-Cookie") && !names(cc.fieldNames("no-cache"), "Set-Cookie");
+    }
+
+    private static boolean names(List<String> fields, String name) {
+        for (String f : fields) {
+            if (f.equalsIgnoreCase(name)) {
+                return true;
+            }
+        }
+        return false;
+    }
+
+    /**
+     * The fields of a 304 that the cache does not keep in the stored copy ({@code private} and {@code no-cache}
+     * qualified names, and {@code Set-Cookie} unless replayed): they still go to the client whose request the 304
+     * answered, as they would on a miss. Empty when there are none.
+     */
+    private HttpHeaders notStoredFields(HttpHeaders notModified) {
+        Set<String> names = privateFieldNames(responseDirectives(notModified));
+        HttpHeaders own = new HttpHeaders();
+        for (HttpHeaders.Field f : notModified) {
+            if (names.contains(f.name().toLowerCase(Locale.ROOT))) {
+                own.add(f.name(), f.value());
+            }
+        }
+        return own;
+    }
+
+    /** Lower-case names of the fields a stored copy must not hold (RFC 9111 §5.2.2.4, §5.2.2.7, and Set-Cookie). */
+    private Set<String> privateFieldNames(Directives cc) {
+        Set<String> names = new java.util.HashSet<>(4);
+        cc.fieldNames("private").forEach(n -> names.add(n.toLowerCase(Locale.ROOT)));
+        cc.fieldNames("no-cache").forEach(n -> names.add(n.toLowerCase(Locale.ROOT)));
+        if (!config.replaySetCookie()) {
+            names.add("set-cookie");
+        }
+        return names;
+    }
+
     /** The directives that govern this cache: the targeted field when configured and present, else Cache-Control. */
     Directives responseDirectives(HttpHeaders headers) {
         if (config.targetedField() != null && headers.contains(config.targetedField())) {
@@ -534,11 +598,9 @@ public final class CacheEngine implements AutoCloseable {
         if (relayed) {
             removeLastVia(stored);
         }
-        Directives cc = responseDirectives(response);
-        for (String name : cc.fieldNames("private")) {
-            stored.remove(name);
-        }
-        for (String name : cc.fieldNames("no-cache")) {
+        // private="..." fields MUST NOT be stored; no-cache="..." fields may not be served without revalidation,
+        // which the cache meets by never keeping them; Set-Cookie stays with the client that caused it (unless replayed)
+        for (String name : privateFieldNames(responseDirectives(response))) {
             stored.remove(name);
         }
         stored.remove("Transfer-Encoding");
@@ -573,8 +635,7 @@ public final class CacheEngine implements AutoCloseable {
         removeLastVia(fresh);
         Directives cc = responseDirectives(fresh);
         Set<String> skip = new java.util.HashSet<>(NOT_UPDATED_BY_304);
-        cc.fieldNames("private").forEach(n -> skip.add(n.toLowerCase(Locale.ROOT)));
-        cc.fieldNames("no-cache").forEach(n -> skip.add(n.toLowerCase(Locale.ROOT)));
+        skip.addAll(privateFieldNames(cc));
         Set<String> replaced = new java.util.HashSet<>();
         for (HttpHeaders.Field f : fresh) {
             String lower = f.name().toLowerCase(Locale.ROOT);
@@ -607,9 +668,18 @@ public final class CacheEngine implements AutoCloseable {
     /** Serves {@code entry}, answering the conditional and range headers in {@code req} (the client's). */
     private CachedResponse respond(Exchange exchange, HttpHeaders req, StoredEntry entry, Instant now, String cacheStatus,
             boolean answerConditionals) {
+        return respond(exchange, req, entry, now, cacheStatus, answerConditionals, null);
+    }
+
+    /** As above, adding {@code own} (fields the origin just sent this client and the cache did not store), if any. */
+    private CachedResponse respond(Exchange exchange, HttpHeaders req, StoredEntry entry, Instant now, String cacheStatus,
+            boolean answerConditionals, HttpHeaders own) {
         EntryHead head = entry.head();
         Duration age = Freshness.currentAge(head.headers(), head.requestTime(), head.responseTime(), now);
         HttpHeaders headers = clientHeaders(head, age);
+        if (own != null) {
+            own.forEachField(headers::add);
+        }
         addCacheStatus(headers, config.name() + "; " + cacheStatus);
         RequestHead request = exchange.request();
         long length = entry.bodyLength();
@@ -635,8 +705,12 @@ public final class CacheEngine implements AutoCloseable {
         return new CachedResponse(head.status(), headers, counting(entry.body(0, length)));
     }
 
+    /** The stored fields as served from the cache to any client. */
     private HttpHeaders clientHeaders(EntryHead head, Duration age) {
         HttpHeaders headers = head.headers();
+        if (!config.replaySetCookie()) {
+            headers.remove("Set-Cookie"); // also for entries stored while replaying was on (a reopened disk store)
+        }
         headers.set("Age", Long.toString(age.getSeconds()));
         if (config.tagHeader() != null) {
             headers.remove(config.tagHeader());
@@ -981,7 +1055,8 @@ public final class CacheEngine implements AutoCloseable {
             Instant requestTime) {
         Directives cc = responseDirectives(headers);
         boolean storable = status >= 200 && status != 206 && status != 304 && !cc.has("no-store")
-                && !(cc.has("private") && cc.fieldNames("private").isEmpty())
+                && !cc.isUnqualified("private")
+                && !cookieForbidsStoring(cc, headers)
                 && headers.getTokens("Vary").stream().noneMatch("*"::equals)
                 && (cc.has("public") || cc.has("max-age") || cc.has("s-maxage") || headers.contains("Expires")
                     || Freshness.HEURISTICALLY_CACHEABLE.contains(status) || config.forcedTtl().containsKey(status));

@@ -1,27 +1,41 @@
 package io.github.gatehouse.cache.internal;
 
 import io.github.gatehouse.core.HttpHeaders;
+import java.util.ArrayList;
 import java.util.Collections;
+import java.util.HashMap;
+import java.util.HashSet;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
+import java.util.Set;
 
 /**
  * Parsed {@code Cache-Control} (or a targeted field such as {@code CDN-Cache-Control}) directives: lower-case names,
- * unquoted values. When a directive repeats, the first occurrence wins (RFC 9111 §4.2.1).
+ * unquoted values. When a directive repeats, the first occurrence wins (RFC 9111 §4.2.1), except for the field-name
+ * lists of {@code private} and {@code no-cache} (RFC 9111 §5.2.2.4, §5.2.2.7): their qualified forms add up, and
+ * one unqualified (or unreadable) occurrence makes the directive apply to the whole response, whatever the order.
  *
  * <p><b>Threading.</b> Immutable; safe from any thread.
  */
 public final class Directives {
     /** delta-seconds larger than this are taken as this (RFC 9111 §1.2.2). */
     public static final long MAX_DELTA_SECONDS = 2_147_483_648L;
-    static final Directives NONE = new Directives(Map.of());
+    static final Directives NONE = new Directives(Map.of(), Map.of(), Set.of());
+    /** The directives whose argument may be a list of field names. */
+    private static final Set<String> QUALIFIABLE = Set.of("private", "no-cache");
 
     private final Map<String, String> values;
+    /** For {@code private} and {@code no-cache}: the union of the field names of their qualified occurrences. */
+    private final Map<String, List<String>> fieldNames;
+    /** Which of {@code private} and {@code no-cache} occur at least once unqualified (or with an unreadable list). */
+    private final Set<String> unqualified;
 
-    private Directives(Map<String, String> values) {
+    private Directives(Map<String, String> values, Map<String, List<String>> fieldNames, Set<String> unqualified) {
         this.values = values;
+        this.fieldNames = fieldNames;
+        this.unqualified = unqualified;
     }
 
     /** Parses every {@code name} field line of {@code headers}. */
@@ -35,6 +49,8 @@ public final class Directives {
             return NONE;
         }
         Map<String, String> map = new LinkedHashMap<>();
+        Map<String, List<String>> lists = null;
+        Set<String> whole = null;
         for (String element : elements) {
             int eq = element.indexOf('=');
             String name = (eq < 0 ? element : element.substring(0, eq)).trim().toLowerCase(Locale.ROOT);
@@ -43,8 +59,63 @@ public final class Directives {
             }
             String value = eq < 0 ? "" : unquote(element.substring(eq + 1).trim());
             map.putIfAbsent(name, value);
+            if (QUALIFIABLE.contains(name)) {
+                List<String> names = fieldNameList(value);
+                if (names == null) {
+                    whole = whole == null ? new HashSet<>(2) : whole;
+                    whole.add(name);
+                } else {
+                    lists = lists == null ? new HashMap<>(2) : lists;
+                    List<String> union = lists.computeIfAbsent(name, n -> new ArrayList<>(names.size()));
+                    for (String field : names) {
+                        if (union.stream().noneMatch(field::equalsIgnoreCase)) {
+                            union.add(field);
+                        }
+                    }
+                }
+            }
         }
-        return new Directives(Collections.unmodifiableMap(map));
+        Map<String, List<String>> frozen = Map.of();
+        if (lists != null) {
+            lists.replaceAll((n, l) -> List.copyOf(l));
+            frozen = Map.copyOf(lists);
+        }
+        return new Directives(Collections.unmodifiableMap(map), frozen, whole == null ? Set.of() : Set.copyOf(whole));
+    }
+
+    /**
+     * The field names of a qualified directive's (unquoted) argument, or {@code null} when it has none or they cannot
+     * be read: an empty argument, an empty list, or an element that is not a token (such as the rest of a field after
+     * an unclosed quote). {@code null} means the directive applies to the whole response, the safe reading.
+     */
+    private static List<String> fieldNameList(String value) {
+        if (value.isBlank()) {
+            return null;
+        }
+        List<String> names = new ArrayList<>(2);
+        for (String part : value.split(",", -1)) {
+            String field = part.trim();
+            if (field.isEmpty()) {
+                continue; // RFC 9110 §5.6.1: empty list elements are ignored
+            }
+            if (!isToken(field)) {
+                return null;
+            }
+            names.add(field);
+        }
+        return names.isEmpty() ? null : names;
+    }
+
+    private static boolean isToken(String s) {
+        for (int i = 0; i < s.length(); i++) {
+            char c = s.charAt(i);
+            boolean tchar = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9')
+                    || "!#$%&'*+-.^_`|~".indexOf(c) >= 0;
+            if (!tchar) {
+                return false;
+            }
+        }
+        return true;
     }
 
     private static String unquote(String v) {
@@ -97,13 +168,23 @@ public final class Directives {
         return Math.min(Long.parseLong(v), MAX_DELTA_SECONDS);
     }
 
-    /** The field names listed in a qualified {@code private="a, b"} or {@code no-cache="a"}; empty if unqualified. */
+    /**
+     * The field names listed by the qualified forms of {@code private} or {@code no-cache} (such as
+     * {@code private="Set-Cookie, X-User"}), across every occurrence, in order, without case-insensitive duplicates;
+     * empty when there is no qualified occurrence. Whether the directive also applies to the whole response is
+     * {@link #isUnqualified}.
+     */
     public List<String> fieldNames(String name) {
-        String v = values.get(name);
-        if (v == null || v.isBlank()) {
-            return List.of();
-        }
-        return java.util.Arrays.stream(v.split(",")).map(String::trim).filter(s -> !s.isEmpty()).toList();
+        return fieldNames.getOrDefault(name, List.of());
+    }
+
+    /**
+     * Whether {@code private} or {@code no-cache} applies to the whole response: it occurs at least once without a
+     * field-name list, or with one that cannot be read (the safe reading). A response with only qualified
+     * occurrences is not; then the directive concerns {@link #fieldNames} alone.
+     */
+    public boolean isUnqualified(String name) {
+        return unqualified.contains(name);
     }
 
     @Override

@@ -41,7 +41,16 @@ final class HeaderRules {
         return false;
     }
 
-    /** The client request's end-to-end fields, without {@code Host}, framing and the authorization header used. */
+    /**
+     * Whether the client request carries a body (the rule the upstream request's framing follows too):
+     * {@code Content-Length} above zero, or no length and {@code Transfer-Encoding}.
+     */
+    static boolean hasBody(org.eclipse.jetty.server.Request request) {
+        long length = request.getLength();
+        return length > 0 || (length < 0 && request.getHeaders().contains(org.eclipse.jetty.http.HttpHeader.TRANSFER_ENCODING));
+    }
+
+        /** The client request's end-to-end fields, without {@code Host}, framing and the authorization header used. */
     static HttpHeaders clientRequestFields(HttpFields fields, String consumedCredentialHeader) {
         Set<String> dropped = connectionListed(fields);
         HttpHeaders out = new HttpHeaders();

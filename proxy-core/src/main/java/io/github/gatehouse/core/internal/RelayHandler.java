@@ -271,7 +271,7 @@ final class RelayHandler extends Handler.Wrapper {
         RequestHeadImpl head;
         try {
             head = new RequestHeadImpl(method, version, target,
-                    HeaderRules.clientRequestFields(request.getHeaders(), credentialHeader));
+                    HeaderRules.clientRequestFields(request.getHeaders(), credentialHeader), HeaderRules.hasBody(request));
         } catch (IllegalArgumentException e) {
             answer(exchange, response, done, 400, "invalid target host '" + uri.getHost() + "'", "http_request_error", null, true);
             return;

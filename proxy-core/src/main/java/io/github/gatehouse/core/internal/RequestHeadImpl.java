@@ -13,14 +13,20 @@ final class RequestHeadImpl implements RequestHead {
     private final String method;
     private final String version;
     private final HttpHeaders headers;
+    private final boolean hasBody;
     private URI uri;
     private String host;
     private int port;
 
     RequestHeadImpl(String method, String version, URI uri, HttpHeaders headers) {
+        this(method, version, uri, headers, false);
+    }
+
+    RequestHeadImpl(String method, String version, URI uri, HttpHeaders headers, boolean hasBody) {
         this.method = method;
         this.version = version;
         this.headers = headers;
+        this.hasBody = hasBody;
         uri(uri);
     }
 
@@ -94,6 +100,11 @@ final class RequestHeadImpl implements RequestHead {
     @Override
     public HttpHeaders headers() {
         return headers;
+    }
+
+    @Override
+    public boolean hasBody() {
+        return hasBody;
     }
 
     /** {@code host:port} with brackets for IPv6, port always present. */
