@@ -643,7 +643,9 @@ final class RelayHandler extends Handler.Wrapper {
         if (length > 0 && length <= replayable) {
             BodyBuffer.read(request, exchange, (int) length,
                     body -> sendToPool(exchange, request, response, done, lookup, new Tries(route, pool, body), null),
-                    failure -> answer(exchange, response, done, 400, "request body could not be read: " + Failures.describe(failure),
+                    failure -> answer(exchange, response, done, failure instanceof BodyRateHandler.SlowBodyException ? 408 : 400,
+                            failure instanceof BodyRateHandler.SlowBodyException ? ((BodyRateHandler.SlowBodyException) failure).getReason()
+                                    : "request body could not be read: " + Failures.describe(failure),
                             "http_request_error", null, true));
             return;
         }
