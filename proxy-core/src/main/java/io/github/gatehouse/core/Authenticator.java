@@ -13,6 +13,14 @@ import java.util.concurrent.CompletionStage;
  * <p><b>Threading.</b> Called concurrently from I/O threads; must be thread-safe and must not block. Slow checks
  * (password hashing, a directory lookup) run on your own executor and complete the stage there. A stage that
  * completes exceptionally, or a {@code null} stage, becomes a 500 answer and an ERROR log line.
+ *
+ * <p><b>Overload.</b> An authenticator whose capacity is used up (its bounded executor full) says so by throwing a
+ * {@link java.util.concurrent.RejectedExecutionException} from {@link #authenticate} or completing the stage with
+ * one (also when wrapped, for example in a {@link java.util.concurrent.CompletionException}); this is what a
+ * bounded {@link java.util.concurrent.ThreadPoolExecutor} throws when full, so
+ * {@code CompletableFuture.supplyAsync(check, boundedPool)} gets it for free. The proxy then answers
+ * {@code 503 Service Unavailable} with {@code Retry-After: 1} and {@code Proxy-Status: ...; error=proxy_internal_error},
+ * logs a WARN line, and the client may retry; nothing is forwarded.
  */
 @FunctionalInterface
 public interface Authenticator {

@@ -142,6 +142,9 @@ public final class ProxyServer implements AutoCloseable {
         private Duration exchangeTimeout = Duration.ofHours(1);
         private Duration drainTimeout = Duration.ofSeconds(5);
         private Duration requestHeadTimeout = Duration.ofSeconds(30);
+        private DataSize minRequestBodyRate = DataSize.bytes(0);
+        private DataSize minResponseBodyRate = DataSize.bytes(0);
+        private Duration bodyRateGracePeriod = Duration.ofSeconds(10);
         private DataSize maxRequestHeaderSize = DataSize.kibibytes(32);
         private int maxRequestHeaders = 100;
         private DataSize maxResponseHeaderSize = DataSize.kibibytes(64);
@@ -278,6 +281,54 @@ public final class ProxyServer implements AutoCloseable {
             return this;
         }
 
+        /**
+         * The slowest a client may send a request body, in bytes a second ({@code DataSize.bytes(0)}, the default,
+         * turns the check off). This bounds slow-body clients ("slow POST", R.U.D.Y.) that the idle timeout alone
+         * does not, as it restarts on every byte; like Apache's {@code mod_reqtimeout body=...,MinRate=...} and
+         * Kestrel's {@code MinRequestBodyDataRate}.
+         *
+         * <p>Only the time the proxy spends waiting for the client's next bytes counts: a slow upstream that is not
+         * ready for more of the body does not count against the client. A client may wait up to the
+         * {@linkplain #bodyRateGracePeriod grace period}, plus one second for every {@code perSecond} bytes it has
+         * sent; past that the exchange ends: {@code 408 Request Timeout} with {@code Connection: close} when no
+         * response began, else the connection is closed. The upstream request is aborted either way. Checked about
+         * twice a second. {@code CONNECT} tunnels are not checked (their idle timeout bounds them).
+         */
+        public Builder minRequestBodyRate(DataSize perSecond) {
+            requireNonNull(perSecond, "perSecond");
+            checkArgument(perSecond.toBytes() <= 1L << 30, "minRequestBodyRate: %s (expected: 0..1GiB a second)", perSecond);
+            this.minRequestBodyRate = perSecond;
+            return this;
+        }
+
+        /**
+         * The slowest a client may take a response body, in bytes a second ({@code DataSize.bytes(0)}, the default,
+         * turns the check off), counted like {@link #minRequestBodyRate}: only while a write to the client is
+         * pending, that is while the client does not read and the socket's buffers are full. A client that reads
+         * nothing for the {@linkplain #bodyRateGracePeriod grace period} plus one second for every
+         * {@code perSecond} bytes it has taken has its connection closed, and the upstream response is aborted. A
+         * stream the upstream sends slowly (server-sent events, long polls) is not affected: the proxy waits on the
+         * upstream then, not on the client.
+         */
+        public Builder minResponseBodyRate(DataSize perSecond) {
+            requireNonNull(perSecond, "perSecond");
+            checkArgument(perSecond.toBytes() <= 1L << 30, "minResponseBodyRate: %s (expected: 0..1GiB a second)", perSecond);
+            this.minResponseBodyRate = perSecond;
+            return this;
+        }
+
+        /**
+         * How long a client may make the proxy wait on a body before {@link #minRequestBodyRate} and
+         * {@link #minResponseBodyRate} apply (10 s by default): a start-up allowance for slow starts (TCP slow start,
+         * a phone waking its radio).
+         */
+        public Builder bodyRateGracePeriod(Duration grace) {
+            requireNonNull(grace, "bodyRateGracePeriod");
+            checkArgument(!grace.isNegative(), "bodyRateGracePeriod: %s (expected: >= 0)", grace);
+            this.bodyRateGracePeriod = grace;
+            return this;
+        }
+
         /** How long {@link ProxyServer#close()} waits for exchanges in flight (5 s by default). */
         public Builder drainTimeout(Duration timeout) {
             requireNonNull(timeout, "drainTimeout");
@@ -384,7 +435,8 @@ public final class ProxyServer implements AutoCloseable {
                     accessLog != null ? accessLog : AccessLog.slf4j(), connectTimeout, idleTimeout, upstreamTimeout,
                     exchangeTimeout, drainTimeout, maxRequestHeaderSize.toBytesCapped(), maxRequestHeaders,
                     maxResponseHeaderSize.toBytesCapped(), maxConnections, maxConnectionsPerUpstream, via,
-                    List.copyOf(trustedProxies), allowInternalDestinations, List.copyOf(allowedInternalDestinations), requestHeadTimeout));
+                    List.copyOf(trustedProxies), allowInternalDestinations, List.copyOf(allowedInternalDestinations), requestHeadTimeout,
+                    minRequestBodyRate.toBytes(), minResponseBodyRate.toBytes(), bodyRateGracePeriod));
         }
 
         private static Duration positive(Duration d, String name) {

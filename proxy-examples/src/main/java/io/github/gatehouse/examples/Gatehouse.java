@@ -194,6 +194,18 @@ public final class Gatehouse {
             if (o.upstreamTimeout != null) {
                 b.upstreamTimeout(o.upstreamTimeout);
             }
+            if (o.headerTimeout != null) {
+                b.requestHeadTimeout(o.headerTimeout);
+            }
+            if (o.requestRate() != null) {
+                b.minRequestBodyRate(o.requestRate());
+            }
+            if (o.responseRate() != null) {
+                b.minResponseBodyRate(o.responseRate());
+            }
+            if (o.dataRateGrace != null) {
+                b.bodyRateGracePeriod(o.dataRateGrace);
+            }
         } catch (IllegalArgumentException e) {
             throw new LauncherOptions.UsageException(e.getMessage());
         }

@@ -36,6 +36,11 @@ public final class LauncherOptions {
     AccessLogFormat accessLogFormat = AccessLogFormat.squid();
     Duration idleTimeout;
     Duration upstreamTimeout;
+    Duration headerTimeout;
+    DataSize minDataRate;
+    DataSize minRequestRate;
+    DataSize minResponseRate;
+    Duration dataRateGrace;
     String balance = "round-robin";
     final List<String> allowedInternal = new ArrayList<>();
     boolean allowAllInternal;
@@ -104,9 +109,16 @@ public final class LauncherOptions {
                 "  --access-log-format FORMAT   squid (default), combined or json",
                 "  --idle-timeout DURATION      idle timeout of connections and tunnels, e.g. 60s (default 60s)",
                 "  --upstream-timeout DURATION  time allowed for the upstream's response head, e.g. 10s (default 60s)",
+                "  --header-timeout DURATION    time allowed for a client's whole request head (default 30s)",
+                "  --min-data-rate RATE         slowest a client may send a request body or take a response body,",
+                "                               in bytes a second, e.g. 500 or 1k (default off; like Apache's MinRate)",
+                "  --min-request-rate RATE      as --min-data-rate, for request bodies only (wins over it)",
+                "  --min-response-rate RATE     as --min-data-rate, for response bodies only (wins over it)",
+                "  --data-rate-grace DURATION   waiting allowed before the minimum rates apply (default 10s)",
                 "  --help                       this text",
                 "",
-                "Durations: 500ms, 10s, 5m, 1h. Exit status 2 on a bad command line.");
+                "Durations: 500ms, 10s, 5m, 1h. Rates: bytes a second, 500, 1k, 64k/s (0 = off).",
+                "Exit status 2 on a bad command line.");
     }
 
     /** Parses {@code args}. */
@@ -263,6 +275,22 @@ public final class LauncherOptions {
                 case "--upstream-timeout":
                     o.upstreamTimeout = parseDuration(value != null ? value : next(args, ++i, arg), arg);
                     break;
+                case "--header-timeout":
+                    o.headerTimeout = parseDuration(value != null ? value : next(args, ++i, arg), arg);
+                    break;
+                case "--min-data-rate":
+                    o.minDataRate = parseRate(value != null ? value : next(args, ++i, arg), arg);
+                    break;
+                case "--min-request-rate":
+                    o.minRequestRate = parseRate(value != null ? value : next(args, ++i, arg), arg);
+                    break;
+                case "--min-response-rate":
+                    o.minResponseRate = parseRate(value != null ? value : next(args, ++i, arg), arg);
+                    break;
+                case "--data-rate-grace":
+                    String g = value != null ? value : next(args, ++i, arg);
+                    o.dataRateGrace = "0".equals(g.trim()) ? Duration.ZERO : parseDuration(g, arg);
+                    break;
                 default:
                     throw new UsageException("unknown argument: " + args[i] + " (see --help)");
             }
@@ -308,6 +336,33 @@ public final class LauncherOptions {
         } catch (IllegalArgumentException e) {
             throw new UsageException(flag + ": '" + s + "' (expected: a size such as 64m or 1g)");
         }
+    }
+
+    /** A rate in bytes a second: a size such as {@code 500}, {@code 1k} or {@code 64k/s}; {@code 0} is off. */
+    static DataSize parseRate(String s, String flag) throws UsageException {
+        String t = s.trim();
+        if (t.toLowerCase(Locale.ROOT).endsWith("/s")) {
+            t = t.substring(0, t.length() - 2);
+        }
+        try {
+            DataSize rate = DataSize.parse(t);
+            if (rate.toBytes() > 1L << 30) {
+                throw new IllegalArgumentException("too large");
+            }
+            return rate;
+        } catch (IllegalArgumentException e) {
+            throw new UsageException(flag + ": '" + s + "' (expected: bytes a second such as 500, 1k or 64k/s; 0 = off)");
+        }
+    }
+
+    /** The request-body rate: {@code --min-request-rate}, else {@code --min-data-rate}, else null (default). */
+    DataSize requestRate() {
+        return minRequestRate != null ? minRequestRate : minDataRate;
+    }
+
+    /** The response-body rate: {@code --min-response-rate}, else {@code --min-data-rate}, else null (default). */
+    DataSize responseRate() {
+        return minResponseRate != null ? minResponseRate : minDataRate;
     }
 
     private static Path existingFile(String s, String flag) throws UsageException {

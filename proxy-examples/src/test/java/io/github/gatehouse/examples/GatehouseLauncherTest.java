@@ -56,6 +56,37 @@ class GatehouseLauncherTest {
     }
 
     @Test
+    void slowClientFlagsBoundHeadsAndBodies() throws Exception {
+        LauncherOptions o = LauncherOptions.parse("forward", "--min-data-rate", "1k/s", "--min-response-rate", "0",
+                "--header-timeout", "2s", "--data-rate-grace", "0");
+        assertThat(o.requestRate()).isEqualTo(io.github.gatehouse.core.DataSize.kibibytes(1));
+        assertThat(o.responseRate()).isEqualTo(io.github.gatehouse.core.DataSize.bytes(0));
+        assertThat(o.headerTimeout).isEqualTo(Duration.ofSeconds(2));
+        assertThat(o.dataRateGrace).isEqualTo(Duration.ZERO);
+        assertThatThrownBy(() -> LauncherOptions.parse("forward", "--min-data-rate", "fast"))
+                .hasMessageContaining("--min-data-rate: 'fast' (expected: bytes a second such as 500, 1k or 64k/s; 0 = off)");
+        assertThatThrownBy(() -> LauncherOptions.parse("forward", "--header-timeout", "0s")).hasMessageContaining("--header-timeout");
+
+        ProxyServer proxy = Gatehouse.start(new String[] {"reverse", "--port", "0", "--upstream", origin.baseUrl(),
+            "--header-timeout", "300ms", "--min-request-rate", "1k", "--data-rate-grace", "300ms", "--access-log", "off"},
+                new PrintStream(new ByteArrayOutputStream()));
+        try (java.net.Socket head = new java.net.Socket("127.0.0.1", proxy.port());
+                java.net.Socket body = new java.net.Socket("127.0.0.1", proxy.port())) {
+            head.setSoTimeout(10_000);
+            body.setSoTimeout(10_000);
+            head.getOutputStream().write("GET /hello HTTP/1.1\r\nHost: x\r\nX-Slow: ".getBytes(StandardCharsets.US_ASCII));
+            body.getOutputStream().write("POST /upload HTTP/1.1\r\nHost: x\r\nContent-Length: 100000\r\n\r\nabc"
+                    .getBytes(StandardCharsets.US_ASCII));
+            assertThat(head.getInputStream().read()).isEqualTo(-1);   // closed: no complete head in 300 ms
+            String reply = new String(body.getInputStream().readAllBytes(), StandardCharsets.ISO_8859_1);
+            assertThat(reply).startsWith("HTTP/1.1 408 Request Timeout\r\n")
+                    .contains("\r\n\r\n408 request body arrived slower than 1024 bytes/s (3 bytes in ");
+        } finally {
+            proxy.close();
+        }
+    }
+
+    @Test
     void badCommandLinesAreExplained() {
         assertThatThrownBy(() -> LauncherOptions.parse()).hasMessageContaining("missing mode");
         assertThatThrownBy(() -> LauncherOptions.parse("reverse")).hasMessageContaining("--upstream");

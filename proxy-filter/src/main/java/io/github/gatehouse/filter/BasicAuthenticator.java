@@ -52,6 +52,13 @@ import org.slf4j.LoggerFactory;
  * minute. A name that is not in the store costs one slow check as well, so response times do not tell which
  * user names exist. Passwords and header values are never logged.
  *
+ * <p><b>Overload.</b> The shared pool has one thread a core (at most 4) and room for 1024 waiting checks. When the executor refuses a
+ * check (that pool full, or your {@link Builder#executor} throwing
+ * {@link java.util.concurrent.RejectedExecutionException}), the stage fails with a
+ * {@code RejectedExecutionException}, which the proxy answers with {@code 503} and {@code Retry-After} (see
+ * {@link Authenticator}), not with a challenge: the client's credentials were not judged. Cached and fast checks
+ * still pass while the pool is full.
+ *
  * <pre>{@code
  * ProxyServer.builder().forward()
  *     .authenticator(BasicAuthenticator.builder().realm("office").htpasswd(Path.of("users.htpasswd")).build())
@@ -165,7 +172,8 @@ public final class BasicAuthenticator implements Authenticator {
                 }
             });
         } catch (RejectedExecutionException e) {
-            LOG.warn("{} password check rejected: the authentication executor is saturated", exchange.id());
+            // the relay logs the 503 at WARN; once per exchange is enough
+            LOG.debug("{} password check rejected: the authentication executor is saturated", exchange.id());
             result.completeExceptionally(new RejectedExecutionException("authentication executor is saturated", e));
         }
         return result;

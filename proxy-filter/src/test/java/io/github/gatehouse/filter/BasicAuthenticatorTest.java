@@ -152,6 +152,44 @@ class BasicAuthenticatorTest {
     }
 
     @Test
+    void aSaturatedHashPoolAnswers503WithRetryAfterAndCheapChecksStillWork() throws Exception {
+        ExecutorService tiny = io.github.gatehouse.filter.internal.AuthExecutors.create(1, 1);
+        java.util.concurrent.CountDownLatch release = new java.util.concurrent.CountDownLatch(1);
+        Runnable blocker = () -> {
+            try {
+                release.await(10, TimeUnit.SECONDS);
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+            }
+        };
+        try (ProxyServer proxy = Wire.forward().via("gh-auth").authenticator(BasicAuthenticator.builder().htpasswd(htpasswd)
+                .user("alice", "wonder").executor(tiny).clock(clock).build()).accessLog(log).build().start()) {
+            java.util.concurrent.Future<?> running = tiny.submit(blocker);   // the one thread
+            java.util.concurrent.Future<?> queued = tiny.submit(blocker);    // the one queue slot: the pool is full now
+
+            RawHttp.Reply busy = get(proxy, "bob", "builder");   // bcrypt: needs the pool
+            assertThat(busy.statusLine()).isEqualTo("HTTP/1.1 503 Service Unavailable");
+            assertThat(busy.headers()).containsEntry("retry-after", "1")
+                    .containsEntry("proxy-status", "gh-auth; error=proxy_internal_error; details=\"authentication is overloaded; retry shortly\"")
+                    .doesNotContainKey("proxy-authenticate");
+            assertThat(busy.bodyText()).isEqualTo("503 authentication is overloaded; retry shortly\n");
+            assertThat(origin.requestCount()).isZero();
+            assertThat(log.take().status()).isEqualTo(503);
+
+            assertThat(get(proxy, "alice", "wonder").status()).isEqualTo(200);   // in-memory: checked inline
+            assertThat(get(proxy, null, null).status()).isEqualTo(407);          // no credentials: no hash needed
+
+            release.countDown();
+            running.get(5, TimeUnit.SECONDS);
+            queued.get(5, TimeUnit.SECONDS);
+            assertThat(get(proxy, "bob", "builder").status()).isEqualTo(200);    // capacity back: served again
+        } finally {
+            release.countDown();
+            tiny.shutdownNow();
+        }
+    }
+
+    @Test
     void aUserWithTooManyFailuresIsLockedOutWith403EvenWithTheRightPasswordUntilTheLockEnds() throws Exception {
         BasicAuthenticator auth = authenticator()
                 .userLockout(3, Duration.ofMinutes(5), Duration.ofMinutes(10))

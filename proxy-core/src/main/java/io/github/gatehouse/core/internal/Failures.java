@@ -71,6 +71,19 @@ final class Failures {
         return new Classified(502, "connection_terminated", "upstream failed: " + describe(failure));
     }
 
+    /**
+     * Whether a request failure was the client's doing (a malformed or too slow body, which the relay answers with
+     * 400 or 408), so it must not count against the upstream.
+     */
+    static boolean isClientBodyFault(Throwable requestFailure) {
+        for (Throwable t = requestFailure; t != null; t = t.getCause() == t ? null : t.getCause()) {
+            if (t instanceof HttpException && ((HttpException) t).getCode() >= 400 && ((HttpException) t).getCode() < 500) {
+                return true;
+            }
+        }
+        return false;
+    }
+
     /** A one-line description of a failure: the innermost message, no stack trace. */
     static String describe(Throwable failure) {
         Throwable t = failure;

@@ -89,7 +89,12 @@ public final class JettyProxy {
         connect.setIdleTimeout(config.idleTimeout().toMillis());
         RelayHandler relay = new RelayHandler(config, forwardClient, reverseClient, scheduler, connect);
         relayHandler = relay;
-        server.setHandler(relay);
+        if (config.minRequestBodyRate() > 0 || config.minResponseBodyRate() > 0) {
+            server.setHandler(new BodyRateHandler(relay, config.minRequestBodyRate(), config.minResponseBodyRate(),
+                    config.bodyRateGracePeriod(), relay::deadlines));
+        } else {
+            server.setHandler(relay);
+        }
         server.setErrorHandler(new PlainErrorHandler(config.viaName(), config.accessLog(), relay::nextId));
         server.setStopTimeout(0);
         try {

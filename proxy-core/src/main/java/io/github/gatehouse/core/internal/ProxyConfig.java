@@ -34,7 +34,10 @@ public record ProxyConfig(
         List<Cidr> trustedProxies,
         boolean allowInternalDestinations,
         List<String> allowedInternalDestinations,
-        Duration requestHeadTimeout) {
+        Duration requestHeadTimeout,
+        long minRequestBodyRate,
+        long minResponseBodyRate,
+        Duration bodyRateGracePeriod) {
 
     /** Whether {@code address} is a trusted proxy whose forwarding headers are kept. */
     public boolean isTrusted(java.net.InetAddress address) {

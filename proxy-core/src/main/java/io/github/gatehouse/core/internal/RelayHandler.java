@@ -433,6 +433,10 @@ final class RelayHandler extends Handler.Wrapper {
         try {
             stage = config.authenticator().authenticate(credentials, exchange);
         } catch (RuntimeException e) {
+            if (isOverload(e)) {
+                authenticationOverloaded(exchange, response, done, e);
+                return;
+            }
             LOG.error("{} authenticator {} threw", exchange.id(), config.authenticator(), e);
             internalError(exchange, response, done, "authentication failed");
             return;
@@ -444,6 +448,10 @@ final class RelayHandler extends Handler.Wrapper {
         }
         stage.whenComplete((result, failure) -> {
             try {
+                if (failure != null && isOverload(failure)) {
+                    authenticationOverloaded(exchange, response, done, failure);
+                    return;
+                }
                 if (failure != null || result == null) {
                     LOG.error("{} authenticator {} failed", exchange.id(), config.authenticator(), failure);
                     internalError(exchange, response, done, "authentication failed");
@@ -467,6 +475,23 @@ final class RelayHandler extends Handler.Wrapper {
                 internalError(exchange, response, done, "proxy internal error");
             }
         });
+    }
+
+    /** An authenticator out of capacity (its pool full) says so with a {@code RejectedExecutionException}. */
+    private static boolean isOverload(Throwable failure) {
+        for (Throwable t = failure; t != null; t = t.getCause() == t ? null : t.getCause()) {
+            if (t instanceof java.util.concurrent.RejectedExecutionException) {
+                return true;
+            }
+        }
+        return false;
+    }
+
+    private void authenticationOverloaded(ExchangeImpl exchange, Response response, ExchangeCallback done, Throwable failure) {
+        LOG.warn("{} authenticator {} is overloaded ({}); answering 503", exchange.id(), config.authenticator(),
+                Failures.describe(failure));
+        answer(exchange, response, done, 503, "authentication is overloaded; retry shortly", "proxy_internal_error",
+                new HttpHeaders().add("Retry-After", "1"), false);
     }
 
     // ---- phase 4: request filters -------------------------------------------------------------------------
@@ -574,7 +599,9 @@ final class RelayHandler extends Handler.Wrapper {
         if (length > 0 && length <= replayable) {
             BodyBuffer.read(request, exchange, (int) length,
                     body -> sendToPool(exchange, request, response, done, lookup, new Tries(route, pool, body), null),
-                    failure -> answer(exchange, response, done, 400, "request body could not be read: " + Failures.describe(failure),
+                    failure -> answer(exchange, response, done, failure instanceof BodyRateHandler.SlowBodyException ? 408 : 400,
+                            failure instanceof BodyRateHandler.SlowBodyException ? ((BodyRateHandler.SlowBodyException) failure).getReason()
+                                    : "request body could not be read: " + Failures.describe(failure),
                             "http_request_error", null, true));
             return;
         }

@@ -451,7 +451,8 @@ final class UpstreamRelay implements org.eclipse.jetty.client.Response.Listener 
             return;
         }
         boolean failed = upstreamStatus >= 500
-                || (result.isFailed() && !abortedByUs && clientFailure == null && !lastWritten);
+                || (result.isFailed() && !abortedByUs && clientFailure == null && !lastWritten
+                        && !Failures.isClientBodyFault(result.getRequestFailure()));
         if (member.end(failed, headNanos, tries.pool.outlierDetection(),
                 () -> io.github.gatehouse.core.UpstreamPool.Internals.mayEject(tries.pool))) {
             LOG.warn("upstream {} ejected after {} consecutive failures ({} ejections so far)", member,
@@ -562,9 +563,10 @@ final class UpstreamRelay implements org.eclipse.jetty.client.Response.Listener 
             }
         }
         if (bad != null && bad.getCode() >= 400 && bad.getCode() < 500 && r.getResponse().getStatus() <= 0) {
-            // the client's body was malformed (bad chunk framing): its fault, not the upstream's
-            relay.answer(exchange, clientResponse, done, 400, "malformed request body: " + bad.getReason(),
-                    "http_request_error", null, true);
+            // the client's body was malformed (bad chunk framing) or too slow (408): its fault, not the upstream's
+            boolean slow = bad.getCode() == 408;
+            relay.answer(exchange, clientResponse, done, slow ? 408 : 400,
+                    slow ? bad.getReason() : "malformed request body: " + bad.getReason(), "http_request_error", null, true);
             return;
         }
         Failures.Classified c = Failures.classify(failure);

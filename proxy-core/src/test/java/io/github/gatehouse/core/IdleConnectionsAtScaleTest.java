@@ -1,0 +1,326 @@
+package io.github.gatehouse.core;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import com.sun.management.UnixOperatingSystemMXBean;
+import io.github.gatehouse.core.testing.OriginServer;
+import io.github.gatehouse.core.testing.RawHttp;
+import java.io.ByteArrayOutputStream;
+import java.io.IOException;
+import java.io.InputStream;
+import java.lang.management.ManagementFactory;
+import java.lang.management.OperatingSystemMXBean;
+import java.net.InetSocketAddress;
+import java.net.Socket;
+import java.nio.ByteBuffer;
+import java.nio.channels.SelectionKey;
+import java.nio.channels.Selector;
+import java.nio.channels.ServerSocketChannel;
+import java.nio.channels.SocketChannel;
+import java.nio.charset.StandardCharsets;
+import java.util.ArrayList;
+import java.util.Iterator;
+import java.util.List;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CompletionException;
+import java.util.concurrent.TimeUnit;
+import java.util.function.LongPredicate;
+import org.junit.jupiter.api.Assumptions;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.Timeout;
+import org.junit.jupiter.api.extension.RegisterExtension;
+
+/**
+ * 5,000 idle client connections and 1,000 idle CONNECT tunnels held at once: the proxy still answers a new request
+ * promptly, and once they close, every file descriptor they took is released (counted for this JVM, which holds
+ * the clients, the proxy and the origins alike).
+ */
+class IdleConnectionsAtScaleTest {
+    private static final int IDLE = 5_000;
+    private static final int TUNNELS = 1_000;
+    /** Client and proxy side of each idle connection; client, proxy-client, proxy-upstream, echo side of a tunnel. */
+    private static final int FDS_HELD = 2 * IDLE + 4 * TUNNELS;
+
+    @RegisterExtension
+    static final OriginServer origin = OriginServer.create("scale");
+
+    @Test
+    @Timeout(value = 60, unit = TimeUnit.SECONDS)
+    void thousandsOfIdleConnectionsAndTunnelsLeaveTheProxyResponsiveAndAreFreedOnClose() throws Exception {
+        OperatingSystemMXBean os = ManagementFactory.getOperatingSystemMXBean();
+        Assumptions.assumeTrue(os instanceof UnixOperatingSystemMXBean, "needs a Unix JVM to count file descriptors");
+        UnixOperatingSystemMXBean unix = (UnixOperatingSystemMXBean) os;
+        long headroom = unix.getMaxFileDescriptorCount() - unix.getOpenFileDescriptorCount();
+        Assumptions.assumeTrue(headroom >= FDS_HELD + 1_000, "needs " + (FDS_HELD + 1_000)
+                + " free file descriptors (ulimit -n); this JVM has " + headroom);
+
+        List<Socket> clients = new ArrayList<>(IDLE + TUNNELS + 1);
+        try (EchoServer echo = new EchoServer()) {
+            // The first proxy of a JVM opens JDK singletons for good (SecureRandom's /dev/random and /dev/urandom):
+            // one started and closed first keeps them out of the count.
+            try (ProxyServer warmUp = ProxyServer.builder().forward().allowInternalDestinations().connectPorts(echo.port())
+                    .accessLog(AccessLog.off()).build().start()) {
+                assertThat(forwardGet(warmUp).status()).isEqualTo(200);
+                closeAll(openTunnels(warmUp.port(), echo.port(), 1));
+            }
+            long beforeProxy = settledFds(unix);
+            java.util.Set<String> beforeProxyFds = fds();
+            ProxyServer proxy = ProxyServer.builder().forward().allowInternalDestinations().connectPorts(echo.port())
+                    .accessLog(AccessLog.off()).build().start();
+            try {
+                assertThat(forwardGet(proxy).bodyText()).isEqualTo("hello");   // warms the upstream pool up
+                long baseline = settledFds(unix);
+                java.util.Set<String> baselineFds = fds();
+
+                long t0 = System.nanoTime();
+                for (int i = 0; i < IDLE; i++) {
+                    clients.add(new Socket("127.0.0.1", proxy.port()));       // connected, then silent
+                }
+                List<Socket> tunnels = openTunnels(proxy.port(), echo.port());
+                clients.addAll(tunnels);
+                awaitFds(unix, n -> n >= baseline + FDS_HELD, "every idle connection accepted by the proxy (" + FDS_HELD
+                        + " more than " + baseline + ")", baselineFds);
+                long opened = System.nanoTime() - t0;
+
+                // the proxy still serves a new request, and a new tunnel, while all of them are held
+                long t1 = System.nanoTime();
+                RawHttp.Reply reply = CompletableFuture.supplyAsync(() -> {
+                    try {
+                        return forwardGet(proxy);
+                    } catch (IOException e) {
+                        throw new CompletionException(e);
+                    }
+                }).get(5, TimeUnit.SECONDS);
+                long answered = System.nanoTime() - t1;
+                assertThat(reply.status()).isEqualTo(200);
+                assertThat(reply.bodyText()).isEqualTo("hello");
+                try (Socket fresh = openTunnels(proxy.port(), echo.port(), 1).get(0)) {
+                    assertThat(fresh.isConnected()).isTrue();
+                }
+                // the first idle connection is still open and usable after all that
+                Socket first = clients.get(0);
+                first.setSoTimeout(10_000);
+                first.getOutputStream().write(("GET " + origin.baseUrl() + "/hello HTTP/1.1\r\nHost: 127.0.0.1:" + origin.port()
+                        + "\r\nConnection: close\r\n\r\n").getBytes(StandardCharsets.US_ASCII));
+                assertThat(new String(first.getInputStream().readAllBytes(), StandardCharsets.ISO_8859_1))
+                        .startsWith("HTTP/1.1 200 ").endsWith("\r\n\r\nhello");
+
+                long peak = unix.getOpenFileDescriptorCount();
+                closeAll(clients);
+                awaitFds(unix, n -> n <= baseline, "the count back at its baseline of " + baseline
+                        + " after closing every client connection (peak " + peak + ")", baselineFds);
+                System.out.printf("idle-at-scale: %d idle connections + %d tunnels opened in %d ms; a new request"
+                        + " answered in %d ms while held; fds %d -> %d -> %d%n", IDLE, TUNNELS,
+                        TimeUnit.NANOSECONDS.toMillis(opened), TimeUnit.NANOSECONDS.toMillis(answered), baseline, peak,
+                        unix.getOpenFileDescriptorCount());
+            } finally {
+                proxy.close();
+            }
+            awaitFds(unix, n -> n <= beforeProxy, "the count back at " + beforeProxy + " after the proxy closed", beforeProxyFds);
+        } finally {
+            closeAll(clients);
+        }
+    }
+
+    private static RawHttp.Reply forwardGet(ProxyServer proxy) throws IOException {
+        return RawHttp.exchange(proxy.port(), "GET " + origin.baseUrl() + "/hello HTTP/1.1\r\nHost: 127.0.0.1:" + origin.port()
+                + "\r\nConnection: close\r\n\r\n");
+    }
+
+    private static List<Socket> openTunnels(int proxyPort, int echoPort) throws IOException {
+        return openTunnels(proxyPort, echoPort, TUNNELS);
+    }
+
+    /** CONNECTs {@code count} tunnels (all requests first, then each answer), each checked with an echo, left idle. */
+    private static List<Socket> openTunnels(int proxyPort, int echoPort, int count) throws IOException {
+        List<Socket> tunnels = new ArrayList<>(count);
+        byte[] connect = ("CONNECT 127.0.0.1:" + echoPort + " HTTP/1.1\r\nHost: 127.0.0.1:" + echoPort + "\r\n\r\n")
+                .getBytes(StandardCharsets.US_ASCII);
+        try {
+            for (int i = 0; i < count; i++) {
+                Socket s = new Socket("127.0.0.1", proxyPort);
+                tunnels.add(s);
+                s.setSoTimeout(10_000);
+                s.getOutputStream().write(connect);
+            }
+            for (int i = 0; i < count; i++) {
+                Socket s = tunnels.get(i);
+                String head = readHead(s.getInputStream());
+                assertThat(head).as("tunnel %d", i).startsWith("HTTP/1.1 200 ");
+                byte[] ping = ("ping " + i + "\n").getBytes(StandardCharsets.US_ASCII);
+                s.getOutputStream().write(ping);
+                assertThat(s.getInputStream().readNBytes(ping.length)).as("echo through tunnel %d", i).isEqualTo(ping);
+            }
+        } catch (IOException | RuntimeException | AssertionError e) {
+            closeAll(tunnels);
+            throw e;
+        }
+        return tunnels;
+    }
+
+    private static String readHead(InputStream in) throws IOException {
+        ByteArrayOutputStream head = new ByteArrayOutputStream();
+        while (!head.toString(StandardCharsets.ISO_8859_1).endsWith("\r\n\r\n")) {
+            int b = in.read();
+            if (b < 0) {
+                throw new AssertionError("connection closed in the response head: " + head.toString(StandardCharsets.ISO_8859_1));
+            }
+            head.write(b);
+        }
+        return head.toString(StandardCharsets.ISO_8859_1);
+    }
+
+    private static void closeAll(List<Socket> sockets) {
+        for (Socket s : sockets) {
+            try {
+                s.close();
+            } catch (IOException e) {
+                // closing anyway
+            }
+        }
+        sockets.clear();
+    }
+
+    /**
+     * Polls the JVM's open file descriptor count (there is no event for a descriptor being released) every 50 ms
+     * for at most 20 s until {@code condition} holds.
+     */
+    private static void awaitFds(UnixOperatingSystemMXBean unix, LongPredicate condition, String what,
+            java.util.Set<String> reference) throws InterruptedException {
+        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(20);
+        long n = unix.getOpenFileDescriptorCount();
+        while (!condition.test(n)) {
+            if (System.nanoTime() - deadline > 0) {
+                throw new AssertionError("open file descriptors: " + n + " after 20 s, expected " + what
+                        + "; opened since: " + newFds(reference));
+            }
+            Thread.sleep(50); // bounded by the deadline above
+            n = unix.getOpenFileDescriptorCount();
+        }
+    }
+
+    /**
+     * The open descriptor count once it stopped moving (two reads 200 ms apart agree; at most 5 s): connections
+     * closed just before are released asynchronously by their peers' selectors.
+     */
+    private static long settledFds(UnixOperatingSystemMXBean unix) throws InterruptedException {
+        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(5);
+        long previous = unix.getOpenFileDescriptorCount();
+        while (true) {
+            Thread.sleep(200); // bounded by the deadline
+            long n = unix.getOpenFileDescriptorCount();
+            if (n == previous || System.nanoTime() - deadline > 0) {
+                return n;
+            }
+            previous = n;
+        }
+    }
+
+    /** What this JVM's descriptors point at (Linux: /proc/self/fd), as {@code fd->target}. */
+    private static java.util.Set<String> fds() {
+        java.nio.file.Path dir = java.nio.file.Path.of("/proc/self/fd");
+        java.util.Set<String> out = new java.util.TreeSet<>();
+        try (var list = java.nio.file.Files.list(dir)) {
+            list.forEach(fd -> {
+                try {
+                    out.add(fd.getFileName() + "->" + java.nio.file.Files.readSymbolicLink(fd));
+                } catch (IOException e) {
+                    // closed meanwhile
+                }
+            });
+        } catch (IOException | RuntimeException e) {
+            out.add("(unreadable: " + e + ")");
+        }
+        return out;
+    }
+
+    private static String newFds(java.util.Set<String> reference) {
+        java.util.List<String> added = fds().stream().filter(f -> !reference.contains(f)).limit(20).toList();
+        return added.toString();
+    }
+
+    /** A loopback echo server on one selector thread; closes each connection when the peer does. */
+    private static final class EchoServer implements AutoCloseable {
+        private final ServerSocketChannel server;
+        private final Selector selector;
+        private final Thread thread;
+        private volatile boolean running = true;
+
+        EchoServer() throws IOException {
+            server = ServerSocketChannel.open();
+            server.bind(new InetSocketAddress("127.0.0.1", 0), 4096);
+            server.configureBlocking(false);
+            selector = Selector.open();
+            server.register(selector, SelectionKey.OP_ACCEPT);
+            thread = new Thread(this::run, "origin-echo");
+            thread.setDaemon(true);
+            thread.start();
+        }
+
+        int port() {
+            return server.socket().getLocalPort();
+        }
+
+        private void run() {
+            ByteBuffer buffer = ByteBuffer.allocate(8192);
+            try {
+                while (running) {
+                    selector.select(200);
+                    for (Iterator<SelectionKey> it = selector.selectedKeys().iterator(); it.hasNext();) {
+                        SelectionKey key = it.next();
+                        it.remove();
+                        if (!key.isValid()) {
+                            continue;
+                        }
+                        if (key.isAcceptable()) {
+                            SocketChannel c;
+                            while ((c = server.accept()) != null) {
+                                c.configureBlocking(false);
+                                c.register(selector, SelectionKey.OP_READ);
+                            }
+                        } else if (key.isReadable()) {
+                            SocketChannel c = (SocketChannel) key.channel();
+                            buffer.clear();
+                            int n;
+                            try {
+                                n = c.read(buffer);
+                            } catch (IOException e) {
+                                n = -1;
+                            }
+                            if (n < 0) {
+                                key.cancel();
+                                c.close();
+                            } else {
+                                buffer.flip();
+                                c.write(buffer);   // tiny pings: the socket buffer takes them whole
+                            }
+                        }
+                    }
+                }
+            } catch (IOException e) {
+                throw new java.io.UncheckedIOException(e);
+            } finally {
+                for (SelectionKey key : selector.keys()) {
+                    try {
+                        key.channel().close();
+                    } catch (IOException e) {
+                        // closing anyway
+                    }
+                }
+                try {
+                    selector.close();
+                    server.close();
+                } catch (IOException e) {
+                    // closing anyway
+                }
+            }
+        }
+
+        @Override
+        public void close() throws InterruptedException {
+            running = false;
+            selector.wakeup();
+            thread.join(5_000);
+        }
+    }
+}
