@@ -22,11 +22,14 @@ final class Deadlines {
     private static final Logger LOG = LoggerFactory.getLogger(Deadlines.class);
     private static final long SWEEP_MS = 50;
 
-    /** A scheduled deadline; cancel it when the awaited thing happened. */
+    /**
+     * A scheduled deadline; cancel it when the awaited thing happened. A cancelled handle stays queued until its
+     * deadline comes round, so cancelling drops the action at once: what the action refers to (a connection, an
+     * exchange) must not live on for the whole timeout after it is done.
+     */
     static final class Handle {
         final long deadline;
-        final Runnable onExpire;
-        volatile boolean cancelled;
+        private volatile Runnable onExpire;
 
         Handle(long deadline, Runnable onExpire) {
             this.deadline = deadline;
@@ -34,7 +37,12 @@ final class Deadlines {
         }
 
         void cancel() {
-            cancelled = true;
+            onExpire = null;
+        }
+
+        /** Whether this deadline still refers to its action: not cancelled, not fired. */
+        boolean holdsAction() {
+            return onExpire != null;
         }
     }
 
@@ -69,11 +77,13 @@ final class Deadlines {
         try {
             for (Queue<Handle> queue : queues.values()) {
                 Handle h;
-                while ((h = queue.peek()) != null && (h.cancelled || h.deadline - now <= 0)) {
+                while ((h = queue.peek()) != null && (h.onExpire == null || h.deadline - now <= 0)) {
                     queue.poll();
-                    if (!h.cancelled) {
+                    Runnable action = h.onExpire;
+                    h.onExpire = null;
+                    if (action != null) {
                         try {
-                            h.onExpire.run();
+                            action.run();
                         } catch (RuntimeException e) {
                             LOG.error("timeout action failed", e);
                         }

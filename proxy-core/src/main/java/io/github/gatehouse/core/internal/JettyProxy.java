@@ -34,6 +34,9 @@ public final class JettyProxy {
     public void start() throws IOException {
         QueuedThreadPool threads = new QueuedThreadPool(256, 4);
         threads.setName("gatehouse-" + config.viaName());
+        // Threads above the minimum that a burst started end once idle for the pool's idle timeout (60 s). Jetty's
+        // default lets one go per idle timeout, so 20 extra threads would take 20 minutes to go.
+        threads.setMaxEvictCount(threads.getMaxThreads());
         server = new Server(threads);
 
         HttpConfiguration http = new HttpConfiguration();
@@ -143,6 +146,14 @@ public final class JettyProxy {
         transport.setHeaderCacheCaseSensitive(true);
         HttpClient client = new HttpClient(transport);
         client.setScheduler(scheduler);
+        // Upstream I/O buffers are not pooled. jetty-client 12.1.14 can still touch a network or request-head buffer
+        // after returning it to its pool, around an upstream that closes mid-response: the connection that took the
+        // buffer next then fails its write or read with "IllegalArgumentException: newPosition > limit (198 > 0)"
+        // or parses garbage ("bad response", "head too large"). With every buffer freshly allocated (on the heap,
+        // for cheap allocation) a late touch reaches only a buffer nobody else holds. See the soak run.
+        client.setByteBufferPool(org.eclipse.jetty.io.ByteBufferPool.NON_POOLING);
+        client.setUseInputDirectByteBuffers(false);
+        client.setUseOutputDirectByteBuffers(false);
         client.setName("gatehouse-" + name + "-client");
         client.setExecutor(threads);
         client.setConnectTimeout(config.connectTimeout().toMillis());

@@ -71,6 +71,8 @@ final class TargetFormConnectionFactory extends HttpConnectionFactory {
         private final long headTimeoutMs;
         private final java.util.concurrent.atomic.AtomicLong generation = new java.util.concurrent.atomic.AtomicLong();
         private volatile boolean waitingForHead;
+        /** The head deadline armed last; cancelled once the head is in or the connection closed. */
+        private volatile Deadlines.Handle headDeadline;
 
         private final Deadlines deadlines;
 
@@ -94,7 +96,11 @@ final class TargetFormConnectionFactory extends HttpConnectionFactory {
             if (d == null) {
                 return;
             }
-            d.schedule(headTimeoutMs, () -> {
+            cancelHeadDeadline();
+            if (!getEndPoint().isOpen()) {
+                return; // closed already: nothing to time out, and nothing to keep the connection referenced
+            }
+            headDeadline = d.schedule(headTimeoutMs, () -> {
                 if (waitingForHead && generation.get() == g && getEndPoint().isOpen()) {
                     LOG.info("{} sent no complete request head within {} ms; closing the connection",
                             getEndPoint().getRemoteSocketAddress(), headTimeoutMs);
@@ -106,6 +112,21 @@ final class TargetFormConnectionFactory extends HttpConnectionFactory {
         void disarm() {
             waitingForHead = false;
             generation.incrementAndGet();
+            cancelHeadDeadline();
+        }
+
+        @Override
+        public void onClose(Throwable cause) {
+            disarm();
+            super.onClose(cause);
+        }
+
+        private void cancelHeadDeadline() {
+            Deadlines.Handle h = headDeadline;
+            if (h != null) {
+                headDeadline = null;
+                h.cancel();
+            }
         }
 
         @Override

@@ -71,8 +71,10 @@ public final class OriginServer implements BeforeAllCallback, AfterAllCallback, 
     private final BlockingQueue<Recorded> requests = new LinkedBlockingQueue<>();
     private final AtomicInteger count = new AtomicInteger();
     private final BlockingQueue<Throwable> bodyFailures = new LinkedBlockingQueue<>();
+    private final java.util.concurrent.Semaphore arrivals = new java.util.concurrent.Semaphore(0);
     private volatile CountDownLatch hang = new CountDownLatch(1);
     private volatile int forcedStatus;
+    private volatile boolean recording = true;
     private int lastPort;
 
     private OriginServer(String name, Path keyStore) {
@@ -121,7 +123,11 @@ public final class OriginServer implements BeforeAllCallback, AfterAllCallback, 
         if (server != null) {
             lastPort = connector.getLocalPort();
             hang.countDown();
-            // like a process being killed: connections drop at once, no request gets a shutdown error page
+            // Like a process being killed: no new connections, then every connection dropped at once, before Jetty's
+            // own stop would close them gracefully (a graceful close fails a request still reading its body, and
+            // Jetty answers that with a 500 error page: a killed origin answers nothing).
+            connector.close();
+            connector.getConnectedEndPoints().forEach(org.eclipse.jetty.io.EndPoint::close);
             connector.stop();
             server.stop();
             server = null;
@@ -148,6 +154,7 @@ public final class OriginServer implements BeforeAllCallback, AfterAllCallback, 
         requests.clear();
         bodyFailures.clear();
         count.set(0);
+        arrivals.drainPermits();
     }
 
     /** A {@code stop()}ped origin starts again on the same port. */
@@ -175,6 +182,16 @@ public final class OriginServer implements BeforeAllCallback, AfterAllCallback, 
         return count.get();
     }
 
+    /**
+     * Waits up to 5 s for the next request to arrive: its head was read, its body may not be (unlike
+     * {@link #takeRequest()}, which for {@code /upload} and {@code /echo} waits for the whole body).
+     */
+    public void awaitArrival() throws InterruptedException {
+        if (!arrivals.tryAcquire(5, TimeUnit.SECONDS)) {
+            throw new AssertionError("no request arrived at origin " + name + " within 5 s");
+        }
+    }
+
     /** The next recorded request, waiting up to 5 s for it. */
     public Recorded takeRequest() throws InterruptedException {
         Recorded r = requests.poll(5, TimeUnit.SECONDS);
@@ -196,6 +213,15 @@ public final class OriginServer implements BeforeAllCallback, AfterAllCallback, 
         return t;
     }
 
+    /**
+     * Whether to keep each request for {@link #takeRequest()} (the default) or only count it: a long load run
+     * through the origin must not keep every request it made.
+     */
+    public OriginServer recording(boolean keep) {
+        recording = keep;
+        return this;
+    }
+
     /** From now on answers every request with {@code status} and no body (0 restores normal answers). */
     public void answerEverythingWith(int status) {
         forcedStatus = status;
@@ -211,6 +237,7 @@ public final class OriginServer implements BeforeAllCallback, AfterAllCallback, 
         @Override
         public boolean handle(Request request, Response response, Callback callback) throws Exception {
             count.incrementAndGet();
+            arrivals.release();
             String path = request.getHttpURI().getPath();
             int forced = forcedStatus;
             if (forced != 0) {
@@ -339,8 +366,15 @@ public final class OriginServer implements BeforeAllCallback, AfterAllCallback, 
     }
 
     private void record(Request request, long length) {
+        if (!recording) {
+            return;
+        }
         String target = request.getHttpURI().getPathQuery();
-        requests.add(new Recorded(request.getMethod(), target, HttpFields.build(request.getHeaders()).asImmutable(), length));
+        // Copies of the fields: a field as the parser made it may refer to the parser (Jetty's CompliantHttpField is an
+        // inner class of HttpParser), and with it the connection's header cache, about 100 KB, for as long as kept.
+        HttpFields.Mutable copy = HttpFields.build();
+        request.getHeaders().forEach(f -> copy.add(new HttpField(f.getHeader(), f.getName(), f.getValue())));
+        requests.add(new Recorded(request.getMethod(), target, copy.asImmutable(), length));
     }
 
     static void text(Response response, Callback callback, int status, String body) {

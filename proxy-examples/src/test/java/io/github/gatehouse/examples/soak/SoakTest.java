@@ -2,140 +2,203 @@ package io.github.gatehouse.examples.soak;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
-import io.github.gatehouse.core.AccessLog;
-import io.github.gatehouse.core.DataSize;
-import io.github.gatehouse.core.HealthCheck;
-import io.github.gatehouse.core.OutlierDetection;
-import io.github.gatehouse.core.ProxyServer;
-import io.github.gatehouse.core.RetryPolicy;
-import io.github.gatehouse.core.Route;
-import io.github.gatehouse.core.UpstreamPool;
 import io.github.gatehouse.core.testing.OriginServer;
+import java.io.BufferedReader;
 import java.io.IOException;
 import java.io.InputStream;
+import java.io.InputStreamReader;
 import java.io.OutputStream;
-import java.lang.management.ManagementFactory;
+import java.io.PrintStream;
 import java.net.Socket;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
 import java.util.Map;
+import java.util.Set;
+import java.util.concurrent.BlockingQueue;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
+import java.util.concurrent.LinkedBlockingQueue;
 import java.util.concurrent.ThreadLocalRandom;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.LongAdder;
-import java.util.stream.Stream;
+import java.util.regex.Pattern;
 import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 
 /**
  * The soak run: mixed load with faults against a forward and a reverse proxy for a bounded time (loopback only),
- * then a check that nothing leaked. Not part of {@code mvn verify}; run it with
- * {@code mvn -B -Psoak -pl proxy-examples test} ({@code -Dsoak.seconds=180} to change the 120 s default).
+ * then a check that nothing leaked. Not part of {@code mvn verify} (the tag "soak" is excluded there); run it with
+ * {@code mvn -B -Psoak -pl proxy-examples -am test -Dtest=SoakTest -Dsurefire.failIfNoSpecifiedTests=false}
+ * ({@code -Dsoak.seconds=600} to change the 120 s default). The report is {@code target/soak-report.txt}, the
+ * proxy's log {@code target/soak-proxy.log}.
+ *
+ * <p>The proxies run in a JVM of their own ({@link SoakProxy}, {@code -Xmx256m}), so the heap, threads and file
+ * descriptors measured are theirs, not the origins' or the clients' of this JVM.
  *
  * <p>Faults: one of three origins is stopped and restarted every few seconds; clients send malformed requests,
  * give up in the middle of responses, upload, hit a hanging path (upstream timeout), a truncating path (upstream
- * dies mid-body), a refused CONNECT and a denied destination; slow clients hold a request head open. At the end:
- * errors by kind, heap after GC, live threads and open file descriptors, each compared with the start.
+ * dies mid-body), a refused CONNECT and a denied destination; slow clients hold a request head open.
+ *
+ * <p>Fails on: any client outcome or proxy-side event that the fault mix does not explain (see {@link #EXPECTED}
+ * and {@link #EXPECTED_EVENTS}); heap after GC, sampled each minute and at the end, more than 32 MiB above its
+ * value after the first minute; live threads or open file descriptors not back to their baseline once the load
+ * stopped.
  */
 @Tag("soak")
 class SoakTest {
     private static final int CLIENTS = 16;
+    private static final long HEAP_GROWTH_LIMIT = 32L * 1024 * 1024;
+    private static final String PROXY_HEAP = "-Xmx256m";
+
+    /** What each kind of request may end in, given the faults. */
+    private static final Set<String> EXPECTED = Set.of(
+            "reverse GET: 200",
+            "reverse 1MiB GET, client gives up early: 200",
+            "reverse POST 200KB: 200",
+            "reverse POST 200KB: 502", // the flaky origin stopped mid-upload: a POST whose body streamed is not retried
+            "reverse hang -> 504", // the upstream timeout
+            "reverse hang -> 200", // the flaky origin answers hanging requests when it stops, and at once while stopped
+            "reverse hang -> 502", // the flaky origin stopped under a hanging request, and no member was left to retry on
+            "reverse truncated body: 200", // then the body is cut short: the client sees the connection close early
+            "forward GET: 200",
+            "forward denied destination: 403",
+            "forward CONNECT to port 25: 403",
+            "malformed request: 400",
+            "slow head: closed by the proxy");
+
+    /**
+     * What the proxy may report about an exchange that failed, answered 5xx or took long (see {@link SoakProxy}),
+     * given the faults: request, status, then the reason.
+     */
+    private static final List<Pattern> EXPECTED_EVENTS = List.of(
+            // /hang: the upstream timeout, on each member tried
+            Pattern.compile("GET /hang -> 504, tries \\d+: upstream (a|b|flaky): upstream sent no response within Nms"),
+            // /hang retried onto the flaky origin just as it stopped, or stopped under it, with no member left to retry on
+            Pattern.compile("GET /hang -> 502, tries \\d+: upstream flaky: (connection refused|upstream closed the connection early)"),
+            // /truncate: the upstream dies mid-body, so the client response is cut short (never completed)
+            Pattern.compile("GET /truncate -> 200 \\(aborted\\), tries \\d+: upstream failed mid-body: EOFException: .*"),
+            // the client gives up in the middle of a 1 MiB response
+            Pattern.compile("GET /bytes -> 200 \\(aborted\\), tries \\d+: (IOException: (Broken pipe|Connection reset by peer)|EofException.*)"),
+            // the flaky origin stopped mid-upload (or just before): a POST whose body streams is not retried
+            Pattern.compile("POST /upload -> 502, tries \\d+: upstream flaky: (upstream closed the connection early|connection refused)"));
 
     @Test
     void mixedLoadWithFaultsLeaksNothing() throws Exception {
         long seconds = Long.getLong("soak.seconds", 120);
-        OriginServer a = OriginServer.create("a").start();
-        OriginServer b = OriginServer.create("b").start();
-        OriginServer flaky = OriginServer.create("flaky").start();
-        UpstreamPool pool = UpstreamPool.of(a.baseUrl(), b.baseUrl(), flaky.baseUrl())
-                .healthCheck(HealthCheck.get("/health").every(Duration.ofMillis(500)).rise(1).fall(1))
-                .outlierDetection(OutlierDetection.defaults().consecutiveFailures(2).baseEjection(Duration.ofSeconds(1)))
-                .retries(RetryPolicy.defaults().retries(2).budgetPercent(100)); // the fault mix would exhaust a 20% budget by design
-        Map<String, LongAdder> slow = new ConcurrentHashMap<>();
-        AccessLog slowLog = e -> {
-            if (e.duration().toMillis() > 2000 || (e.status() >= 500 && e.target().endsWith("/x"))) {
-                count(slow, e.method() + " " + e.target() + " -> " + e.status() + " in " + e.duration().toMillis() / 1000
-                        + " s, upstream " + e.upstream() + ", tries " + e.tries() + ", " + e.reason());
-            }
-        };
-        ProxyServer reverse = ProxyServer.builder().route(Route.any().to(pool)).accessLog(slowLog)
-                .upstreamTimeout(Duration.ofMillis(500)).requestHeadTimeout(Duration.ofSeconds(2))
-                .idleTimeout(Duration.ofSeconds(3)).build().start();
-        ProxyServer forward = ProxyServer.builder().forward().allowInternalDestination("127.0.0.1:" + a.port())
-                .accessLog(AccessLog.off()).upstreamTimeout(Duration.ofMillis(500)).maxRequestHeaderSize(DataSize.kibibytes(8))
-                .idleTimeout(Duration.ofSeconds(3))
-                .build().start();
-
-        warmUp(reverse, forward, a);
-        long fdsBefore = openFileDescriptors();
-        int threadsBefore = Thread.activeCount();
-        long heapBefore = heapAfterGc();
-
+        long sampleEvery = Math.min(60, Math.max(10, seconds / 4));
+        OriginServer a = OriginServer.create("a").recording(false).start();
+        OriginServer b = OriginServer.create("b").recording(false).start();
+        OriginServer flaky = OriginServer.create("flaky").recording(false).start();
         Map<String, LongAdder> outcomes = new ConcurrentHashMap<>();
-        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(seconds);
-        ExecutorService clients = Executors.newFixedThreadPool(CLIENTS + 1, r -> new Thread(r, "soak-client"));
-        clients.submit(() -> {
-            int round = 0;
-            while (System.nanoTime() < deadline) {
-                try {
-                    TimeUnit.MILLISECONDS.sleep(3000); // the fault schedule: flaky origin down, then up again
-                    if (round++ % 2 == 0) {
-                        flaky.stop();
-                    } else {
-                        flaky.start();
-                    }
-                } catch (Exception e) {
-                    count(outcomes, "fault-injector: " + e.getClass().getSimpleName());
-                }
-            }
-            return null;
-        });
-        for (int i = 0; i < CLIENTS; i++) {
+        try (ProxyProcess proxy = ProxyProcess.start(a, b, flaky)) {
+            warmUp(proxy, a);
+            Stats before = proxy.stats();
+            proxy.dump("before");
+
+            long start = System.nanoTime();
+            long deadline = start + TimeUnit.SECONDS.toNanos(seconds);
+            ExecutorService clients = Executors.newFixedThreadPool(CLIENTS + 2, r -> new Thread(r, "soak-client"));
             clients.submit(() -> {
+                int round = 0;
                 while (System.nanoTime() < deadline) {
-                    count(outcomes, oneRequest(reverse.port(), forward.port(), a.port()));
+                    try {
+                        TimeUnit.MILLISECONDS.sleep(3000); // the fault schedule: flaky origin down, then up again
+                        if (round++ % 2 == 0) {
+                            flaky.stop();
+                        } else {
+                            flaky.start();
+                        }
+                    } catch (Exception e) {
+                        count(outcomes, "fault-injector: " + e.getClass().getSimpleName());
+                    }
                 }
                 return null;
             });
+            List<String> samples = new ArrayList<>();
+            List<Long> heapSamples = new ArrayList<>();
+            clients.submit(() -> {
+                for (long at = sampleEvery; at <= seconds; at += sampleEvery) {
+                    long wait = start + TimeUnit.SECONDS.toNanos(at) - System.nanoTime();
+                    TimeUnit.NANOSECONDS.sleep(Math.max(0, wait)); // the sampling schedule, bounded by the run's length
+                    Stats s = proxy.stats();
+                    synchronized (samples) {
+                        heapSamples.add(s.heap);
+                        samples.add(String.format("  heap after GC at %4d s: %7.1f MiB, threads %d, fds %d%n", at,
+                                s.heap / 1048576.0, s.threads, s.fds));
+                    }
+                    if (heapSamples.size() == 1) {
+                        proxy.dump("first-sample");
+                    }
+                }
+                return null;
+            });
+            for (int i = 0; i < CLIENTS; i++) {
+                clients.submit(() -> {
+                    while (System.nanoTime() < deadline) {
+                        count(outcomes, oneRequest(proxy.reversePort, proxy.forwardPort, a.port()));
+                    }
+                    return null;
+                });
+            }
+            clients.shutdown();
+            assertThat(clients.awaitTermination(seconds + 60, TimeUnit.SECONDS)).isTrue();
+            if (!flaky.isRunning()) {
+                flaky.start();
+            }
+            a.release();
+            b.release();
+            flaky.release();
+
+            warmUp(proxy, a);
+            Stats after = proxy.awaitSettled(before, 150);
+            proxy.dump("after");
+            String pool = proxy.pool();
+
+            StringBuilder report = new StringBuilder("soak: " + seconds + " s, " + CLIENTS + " clients, proxy JVM "
+                    + PROXY_HEAP + "\n");
+            outcomes.entrySet().stream().sorted(Map.Entry.comparingByKey())
+                    .forEach(e -> report.append(String.format("  %-50s %d%s%n", e.getKey(), e.getValue().sum(),
+                            EXPECTED.contains(e.getKey()) ? "" : "   <- unexpected")));
+            report.append("  proxy events (failed, 5xx or slower than 2 s):\n");
+            proxy.events.entrySet().stream().sorted(Map.Entry.comparingByKey())
+                    .forEach(e -> report.append(String.format("    %-110s %d%s%n", e.getKey(), e.getValue().sum(),
+                            expectedEvent(e.getKey()) ? "" : "   <- unexpected")));
+            report.append(String.format("  heap after GC at start: %7.1f MiB%n", before.heap / 1048576.0));
+            synchronized (samples) {
+                samples.forEach(report::append);
+            }
+            report.append(String.format("  heap after GC at end:   %7.1f MiB%n", after.heap / 1048576.0));
+            report.append(String.format("  live threads: %d at baseline, %d after%n    baseline %s%n    after    %s%n",
+                    before.threads, after.threads, before.groups, after.groups));
+            report.append(String.format("  open fds: %d at baseline, %d after%n", before.fds, after.fds));
+            report.append("  reverse pool: ").append(pool).append('\n');
+            Files.writeString(Path.of("target", "soak-report.txt"), report.toString());
+            System.out.print(report);
+
+            assertThat(outcomes.keySet()).as(report.toString()).allMatch(EXPECTED::contains);
+            assertThat(proxy.events.keySet()).as(report.toString()).allMatch(SoakTest::expectedEvent);
+            List<Long> heaps;
+            synchronized (samples) {
+                heaps = new ArrayList<>(heapSamples);
+            }
+            heaps.add(after.heap);
+            assertThat(heaps.subList(1, heaps.size())).as(report.toString())
+                    .allMatch(h -> h <= heaps.get(0) + HEAP_GROWTH_LIMIT);
+            assertThat(after.threads).as(report.toString()).isLessThanOrEqualTo(before.threads);
+            assertThat(after.fds).as(report.toString()).isLessThanOrEqualTo(before.fds);
+        } finally {
+            a.stop();
+            b.stop();
+            flaky.stop();
         }
-        clients.shutdown();
-        assertThat(clients.awaitTermination(seconds + 60, TimeUnit.SECONDS)).isTrue();
-        if (!flaky.isRunning()) {
-            flaky.start();
-        }
-        a.release();
-        b.release();
-        flaky.release();
+    }
 
-        warmUp(reverse, forward, a);
-        long fdsAfter = awaitSettled(fdsBefore);
-        long heapAfter = heapAfterGc();
-        int threadsAfter = Thread.activeCount();
-        StringBuilder report = new StringBuilder("soak: " + seconds + " s, " + CLIENTS + " clients\n");
-        outcomes.entrySet().stream().sorted(Map.Entry.comparingByKey())
-                .forEach(e -> report.append(String.format("  %-40s %d%n", e.getKey(), e.getValue().sum())));
-        report.append(String.format("  open fds: %d before, %d after%n", fdsBefore, fdsAfter));
-        report.append(String.format("  heap after GC: %d KiB before, %d KiB after%n", heapBefore / 1024, heapAfter / 1024));
-        report.append(String.format("  live threads: %d before, %d after%n", threadsBefore, threadsAfter));
-        report.append("  reverse pool: ").append(pool.stats()).append('\n');
-        slow.forEach((k, v) -> report.append("  slow exchange: ").append(k).append(" x").append(v.sum()).append('\n'));
-        Files.writeString(Path.of("target", "soak-report.txt"), report.toString());
-        System.out.print(report);
-
-        reverse.close();
-        forward.close();
-        a.stop();
-        b.stop();
-        flaky.stop();
-
-        assertThat(fdsAfter).as(report.toString()).isLessThanOrEqualTo(fdsBefore + 16);
-        assertThat(heapAfter).as(report.toString()).isLessThan(heapBefore + 64L * 1024 * 1024);
-        assertThat(outcomes.keySet()).as(report.toString()).noneMatch(k -> k.startsWith("reverse GET: unexpected")
-                || k.startsWith("client I/O error"));
+    private static boolean expectedEvent(String label) {
+        return EXPECTED_EVENTS.stream().anyMatch(p -> p.matcher(label).matches());
     }
 
     /** One request of a randomly chosen kind; returns its outcome label. */
@@ -205,38 +268,119 @@ class SoakTest {
         }
     }
 
-    private static void warmUp(ProxyServer reverse, ProxyServer forward, OriginServer a) throws IOException {
+    private static void warmUp(ProxyProcess proxy, OriginServer a) throws IOException {
         for (int i = 0; i < 20; i++) {
-            statusOf(reverse.port(), "GET /x HTTP/1.1\r\nHost: r\r\nConnection: close\r\n\r\n", -1);
-            statusOf(forward.port(), "GET http://127.0.0.1:" + a.port() + "/hello HTTP/1.1\r\nHost: 127.0.0.1:" + a.port()
+            statusOf(proxy.reversePort, "GET /x HTTP/1.1\r\nHost: r\r\nConnection: close\r\n\r\n", -1);
+            statusOf(proxy.forwardPort, "GET http://127.0.0.1:" + a.port() + "/hello HTTP/1.1\r\nHost: 127.0.0.1:" + a.port()
                     + "\r\nConnection: close\r\n\r\n", -1);
         }
     }
 
-    private static long awaitSettled(long target) throws InterruptedException {
-        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(60);
-        long fds = openFileDescriptors();
-        while (fds > target + 16 && System.nanoTime() < deadline) {
-            TimeUnit.MILLISECONDS.sleep(200); // idle connections close on their own timeouts; poll until they have
-            fds = openFileDescriptors();
-        }
-        return fds;
-    }
-
-    private static long openFileDescriptors() {
-        try (Stream<Path> fds = Files.list(Path.of("/proc/self/fd"))) {
-            return fds.count();
-        } catch (IOException e) {
-            return -1;
-        }
-    }
-
-    private static long heapAfterGc() {
-        System.gc();
-        return ManagementFactory.getMemoryMXBean().getHeapMemoryUsage().getUsed();
-    }
-
     private static void count(Map<String, LongAdder> outcomes, String label) {
         outcomes.computeIfAbsent(label, k -> new LongAdder()).increment();
+    }
+
+    /** The proxy JVM's heap after a full GC, live threads (and their groups by name), open file descriptors. */
+    record Stats(long heap, int threads, long fds, String groups) {
+        static Stats parse(String line) {
+            String[] p = line.split(" ", 5);
+            return new Stats(Long.parseLong(p[1]), Integer.parseInt(p[2]), Long.parseLong(p[3]), p[4]);
+        }
+    }
+
+    /** The {@link SoakProxy} JVM, driven through its standard input and output. */
+    static final class ProxyProcess implements AutoCloseable {
+        final int reversePort;
+        final int forwardPort;
+        final Map<String, LongAdder> events = new ConcurrentHashMap<>();
+        private final Process process;
+        private final PrintStream commands;
+        private final BlockingQueue<String> replies = new LinkedBlockingQueue<>();
+
+        private ProxyProcess(Process process) throws Exception {
+            this.process = process;
+            this.commands = new PrintStream(process.getOutputStream(), true, StandardCharsets.UTF_8);
+            BufferedReader out = new BufferedReader(new InputStreamReader(process.getInputStream(), StandardCharsets.UTF_8));
+            Thread reader = new Thread(() -> {
+                try {
+                    for (String line; (line = out.readLine()) != null; ) {
+                        if (line.startsWith("event ")) {
+                            count(events, line.substring(6));
+                        } else {
+                            replies.add(line);
+                        }
+                    }
+                } catch (IOException e) {
+                    replies.add("error " + e);
+                }
+                replies.add("exited");
+            }, "soak-proxy-reader");
+            reader.setDaemon(true);
+            reader.start();
+            String ports = reply("ports", 60);
+            String[] p = ports.split(" ");
+            this.reversePort = Integer.parseInt(p[1]);
+            this.forwardPort = Integer.parseInt(p[2]);
+        }
+
+        static ProxyProcess start(OriginServer a, OriginServer b, OriginServer flaky) throws Exception {
+            String java = Path.of(System.getProperty("java.home"), "bin", "java").toString();
+            Process process = new ProcessBuilder(java, PROXY_HEAP, "-cp", System.getProperty("java.class.path"),
+                    SoakProxy.class.getName(), a.baseUrl(), b.baseUrl(), flaky.baseUrl(), Integer.toString(a.port()))
+                    .redirectError(Path.of("target", "soak-proxy.log").toFile())
+                    .start();
+            try {
+                return new ProxyProcess(process);
+            } catch (Exception | AssertionError e) {
+                process.destroyForcibly();
+                throw e;
+            }
+        }
+
+        synchronized Stats stats() throws InterruptedException {
+            commands.println("stats");
+            return Stats.parse(reply("stats", 60));
+        }
+
+        synchronized String pool() throws InterruptedException {
+            commands.println("pool");
+            return reply("pool", 60).substring(5);
+        }
+
+        /** A class histogram and thread dump of the proxy JVM, as target/soak-NAME-histogram.txt and -threads.txt. */
+        synchronized void dump(String name) throws InterruptedException {
+            commands.println("dump " + Path.of("target", "soak-" + name).toAbsolutePath());
+            reply("dumped", 60);
+        }
+
+        /**
+         * Samples until threads and file descriptors are back to {@code baseline} (idle connections and pool threads
+         * close on their own timeouts) or {@code seconds} passed; returns the last sample.
+         */
+        Stats awaitSettled(Stats baseline, long seconds) throws InterruptedException {
+            long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(seconds);
+            Stats s = stats();
+            while ((s.threads > baseline.threads || s.fds > baseline.fds) && System.nanoTime() < deadline) {
+                TimeUnit.SECONDS.sleep(2); // polls the proxy JVM, bounded by the deadline
+                s = stats();
+            }
+            return s;
+        }
+
+        private String reply(String kind, long timeoutSeconds) throws InterruptedException {
+            String line = replies.poll(timeoutSeconds, TimeUnit.SECONDS);
+            if (line == null || !line.startsWith(kind)) {
+                throw new AssertionError("proxy JVM: expected '" + kind + "', got " + line + " (see target/soak-proxy.log)");
+            }
+            return line;
+        }
+
+        @Override
+        public void close() throws Exception {
+            commands.println("quit");
+            if (!process.waitFor(30, TimeUnit.SECONDS)) {
+                process.destroyForcibly();
+            }
+        }
     }
 }
