@@ -71,6 +71,16 @@ final class Failures {
         return new Classified(502, "connection_terminated", "upstream failed: " + describe(failure));
     }
 
+    /** Whether {@code failure} is the destination policy refusing an internal address (found after DNS). */
+    static boolean isDeniedDestination(Throwable failure) {
+        for (Throwable t = failure; t != null; t = t.getCause() == t ? null : t.getCause()) {
+            if (t instanceof DestinationPolicy.DeniedDestinationException) {
+                return true;
+            }
+        }
+        return false;
+    }
+
     /** A one-line description of a failure: the innermost message, no stack trace. */
     static String describe(Throwable failure) {
         Throwable t = failure;
