@@ -168,7 +168,8 @@ final class GatehouseConnectHandler extends ConnectHandler {
         }
         boolean toClient = endPoint == tunnel.clientEndPoint;
         Callback counting = new CountingCallback(callback, toClient ? tunnel.toClient : tunnel.toOrigin, buffer.remaining());
-        if (toClient && !tunnel.writeAfterAnswer(() -> super.write(endPoint, buffer, counting, context), counting::failed)) {
+        if (toClient && !tunnel.answered
+                && !tunnel.writeAfterAnswer(() -> super.write(endPoint, buffer, counting, context), counting::failed)) {
             return; // queued until the answer is out (or failed with it)
         }
         super.write(endPoint, buffer, counting, context);
@@ -185,7 +186,7 @@ final class GatehouseConnectHandler extends ConnectHandler {
         private final java.util.concurrent.atomic.AtomicBoolean downstreamDecided = new java.util.concurrent.atomic.AtomicBoolean();
         private volatile EndPoint upstreamEndPoint;
         private volatile Throwable firstCause;
-        private boolean answered;
+        private volatile boolean answered;
         private Throwable answerFailure;
         private Runnable pendingWrite;
         private Consumer<Throwable> pendingFailure;
