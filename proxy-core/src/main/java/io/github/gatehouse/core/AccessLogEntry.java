@@ -11,15 +11,19 @@ import java.util.Optional;
  *
  * @param exchangeId the exchange's id
  * @param start when the request head arrived
- * @param duration from the request head to the last response byte (or the failure)
+ * @param duration from the request head to the last response byte (or the failure); for a {@code CONNECT} tunnel,
+ *     to the moment both of its connections had closed
  * @param clientAddress the client's IP address, as text
  * @param user the authenticated user, or {@code null}
  * @param method the request method
  * @param target the target as the client gave it, absolute ({@code http://host/path}) or {@code host:port}
  * @param protocol the client's protocol, such as {@code HTTP/1.1}
  * @param status the status sent to the client; 0 if none could be sent
- * @param bytesIn request body bytes read from the client
- * @param bytesOut response body bytes written to the client
+ * @param bytesIn request body bytes read from the client; for a tunnel, the bytes the client sent through it (client
+ *     to origin)
+ * @param bytesOut response body bytes written to the client; for a tunnel, the bytes the proxy wrote to the client
+ *     through it (origin to client). Headers are not counted, nor the proxy's {@code 200} answer that opens a
+ *     tunnel
  * @param upstream the upstream used ({@code host:port}), or {@code null} when none was contacted
  * @param cacheStatus the cache outcome such as {@code HIT}, or {@code null}
  * @param referer the {@code Referer} header, or {@code null}
@@ -27,6 +31,11 @@ import java.util.Optional;
  * @param reason why the proxy answered by itself or failed ("denied by ...", "connection refused"), or {@code null}
  * @param completed whether the response was delivered in full
  * @param tries how many upstream requests were made (0 when none, more than 1 after retries)
+ * @param denied whether the proxy refused the request by its own rules: an authentication challenge or refusal
+ *     (401, 407, 403), a request filter's answer with an error status (a 403 denial, a 429 rate limit, ...), a
+ *     {@code CONNECT} port that is not allowed, or an internal destination found after DNS resolution. An error
+ *     status the origin sent (an origin's own 403) is not a refusal; neither is a malformed request (400) or a
+ *     failed upstream (502, 504)
  */
 public record AccessLogEntry(
         String exchangeId,
@@ -46,7 +55,16 @@ public record AccessLogEntry(
         String userAgent,
         String reason,
         boolean completed,
-        int tries) {
+        int tries,
+        boolean denied) {
+
+    /** An entry for an exchange the proxy did not refuse ({@code denied} is {@code false}). */
+    public AccessLogEntry(String exchangeId, Instant start, Duration duration, String clientAddress, String user,
+            String method, String target, String protocol, int status, long bytesIn, long bytesOut, String upstream,
+            String cacheStatus, String referer, String userAgent, String reason, boolean completed, int tries) {
+        this(exchangeId, start, duration, clientAddress, user, method, target, protocol, status, bytesIn, bytesOut,
+                upstream, cacheStatus, referer, userAgent, reason, completed, tries, false);
+    }
 
     /** The user, if one was authenticated. */
     public Optional<String> userName() {

@@ -104,13 +104,61 @@ class ValueTypesTest {
                 .isEqualTo("1700000000.135     12 127.0.0.1 TCP_MISS/200 1024 GET http://a.example/x?q=\"1\" alice HIER_DIRECT/10.0.0.1:80 -");
         assertThat(AccessLogFormat.combined().format(e))
                 .startsWith("127.0.0.1 - alice [")
-                .endsWith("] \"GET http://a.example/x?q=\\\"1\\\" HTTP/1.1\" 200 1024 \"-\" \"curl/8\"");
+                .endsWith("] \"GET http://a.example/x?q=\\\"1\\\" HTTP/1.1\" 200 1024 \"-\" \"curl/8\" 0 12000 -");
         assertThat(AccessLogFormat.json().format(e))
                 .startsWith("{\"time\":\"2023-11-14T22:13:20.123Z\",\"id\":\"ab-1\",\"duration_ms\":12,")
                 .contains("\"target\":\"http://a.example/x?q=\\\"1\\\"\"", "\"user\":\"alice\"", "\"cache\":null",
-                        "\"bytes_out\":1024", "\"completed\":true,\"tries\":1}");
+                        "\"bytes_out\":1024", "\"completed\":true,\"tries\":1,\"denied\":false}");
         AccessLogEntry denied = new AccessLogEntry("ab-2", Instant.ofEpochMilli(0), Duration.ZERO, "::1", null, "CONNECT",
-                "a.example:25", "HTTP/1.1", 403, 0, 60, null, null, null, null, "port", true, 0);
-        assertThat(AccessLogFormat.squid().format(denied)).contains("TCP_DENIED/403 60 CONNECT a.example:25 - HIER_NONE/-");
+                "a.example:25", "HTTP/1.1", 403, 0, 60, null, null, null, null, "port", true, 0, true);
+        assertThat(AccessLogFormat.squid().format(denied)).contains("TCP_DENIED/403 60 CONNECT a.example:25 - HIER_NONE/- -");
     }
+
+    /** Squid's result code for an entry: method, status, upstream, cache outcome, denied -> expected action/status. */
+    @ParameterizedTest(name = "{0} {1} upstream={2} cache={3} denied={4} -> {5}")
+    @CsvSource(nullValues = "null", value = {
+        // refusals by the proxy, whatever the status and even after an upstream was chosen
+        "GET,     403, null,       null,               true,  TCP_DENIED/403",
+        "GET,     407, null,       null,               true,  TCP_DENIED/407",
+        "GET,     401, null,       null,               true,  TCP_DENIED/401",
+        "GET,     429, null,       null,               true,  TCP_DENIED/429",
+        "GET,     403, a.test:80,  null,               true,  TCP_DENIED/403",
+        "CONNECT, 403, null,       null,               true,  TCP_DENIED/403",
+        "CONNECT, 407, null,       null,               true,  TCP_DENIED/407",
+        // not refusals: an origin's own 403 and 429, tunnels, hits, refreshes, the proxy's own errors
+        "GET,     403, a.test:80,  null,               false, TCP_MISS/403",
+        "GET,     429, a.test:80,  MISS,               false, TCP_MISS/429",
+        "GET,     403, null,       null,               false, NONE/403",
+        "CONNECT, 200, a.test:443, null,               false, TCP_TUNNEL/200",
+        "CONNECT, 502, a.test:443, null,               false, NONE/502",
+        "GET,     200, null,       HIT,                false, TCP_HIT/200",
+        "GET,     200, a.test:80,  REFRESH_UNMODIFIED, false, TCP_REFRESH_UNMODIFIED/200",
+        "GET,     200, a.test:80,  STALE,              false, TCP_STALE_HIT/200",
+        "GET,     400, null,       null,               false, NONE/400",
+        "GET,     502, a.test:80,  null,               false, TCP_MISS/502",
+    })
+    void squidResultCodes(String method, int status, String upstream, String cache, boolean denied, String expected) {
+        AccessLogEntry e = new AccessLogEntry("ab-3", Instant.ofEpochMilli(0), Duration.ofMillis(5), "127.0.0.1", null,
+                method, method.equals("CONNECT") ? "a.test:443" : "http://a.test/", "HTTP/1.1", status, 0, 10, upstream,
+                cache, null, null, null, true, upstream == null ? 0 : 1, denied);
+        String line = AccessLogFormat.squid().format(e);
+        assertThat(line).contains(" " + expected + " 10 ");
+        assertThat(line).endsWith(denied || upstream == null ? " HIER_NONE/- -" : " HIER_DIRECT/" + upstream + " -");
+        assertThat(AccessLogFormat.json().format(e)).endsWith(",\"denied\":" + denied + "}");
+        assertThat(AccessLogFormat.combined().format(e)).endsWith("\" 0 5000 " + (denied ? "denied" : "-"));
+    }
+
+    @Test
+    void aTunnelsLineCarriesBothDirectionsInEveryFormat() {
+        AccessLogEntry tunnel = new AccessLogEntry("ab-4", Instant.ofEpochMilli(1_700_000_000_000L), Duration.ofMillis(2500),
+                "127.0.0.1", null, "CONNECT", "a.test:443", "HTTP/1.1", 200, 1200, 34000, "a.test:443", null, null,
+                "curl/8", null, true, 0, false);
+        assertThat(AccessLogFormat.squid().format(tunnel))
+                .isEqualTo("1700000002.500   2500 127.0.0.1 TCP_TUNNEL/200 34000 CONNECT a.test:443 - HIER_DIRECT/a.test:443 -");
+        assertThat(AccessLogFormat.json().format(tunnel)).contains("\"duration_ms\":2500", "\"bytes_in\":1200",
+                "\"bytes_out\":34000");
+        assertThat(AccessLogFormat.combined().format(tunnel))
+                .endsWith("\"CONNECT a.test:443 HTTP/1.1\" 200 34000 \"-\" \"curl/8\" 1200 2500000 -");
+    }
+
 }

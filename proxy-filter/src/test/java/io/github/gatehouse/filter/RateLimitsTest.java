@@ -3,6 +3,8 @@ package io.github.gatehouse.filter;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
+import io.github.gatehouse.core.AccessLogEntry;
+import io.github.gatehouse.core.AccessLogFormat;
 import io.github.gatehouse.core.ProxyServer;
 import io.github.gatehouse.core.testing.OriginServer;
 import io.github.gatehouse.core.testing.RawHttp;
@@ -34,7 +36,10 @@ class RateLimitsTest {
             assertThat(limited.status()).isEqualTo(429);
             assertThat(limited.headers().get("retry-after")).isEqualTo("1");
             assertThat(limited.bodyText()).contains("rate limit exceeded for client 127.0.0.1 (2/s, burst 3)");
-            assertThat(log.take().status()).isEqualTo(429);
+            AccessLogEntry entry = log.take();
+            assertThat(entry.status()).isEqualTo(429);
+            assertThat(entry.denied()).isTrue();
+            assertThat(AccessLogFormat.squid().format(entry)).contains(" TCP_DENIED/429 ").endsWith(" HIER_NONE/- -");
             assertThat(origin.requestCount()).isEqualTo(3);
 
             clock.advance(Duration.ofMillis(500));                   // one token back at 2/s

@@ -2,6 +2,7 @@ package io.github.gatehouse.core.internal;
 
 import io.github.gatehouse.core.AccessLogEntry;
 import io.github.gatehouse.core.AccessLogFormat;
+import java.time.Duration;
 import java.time.ZoneId;
 import java.time.format.DateTimeFormatter;
 import java.util.Locale;
@@ -14,7 +15,13 @@ public final class AccessLogFormats {
     private static final DateTimeFormatter CLF_TIME =
             DateTimeFormatter.ofPattern("dd/MMM/yyyy:HH:mm:ss Z", Locale.ROOT).withZone(ZoneId.systemDefault());
 
-    /** Squid's native {@code access.log} line. */
+    /**
+     * Squid's native {@code access.log} line. Result codes follow Squid's: {@code TCP_DENIED} for every request the
+     * proxy refused ({@link AccessLogEntry#denied()}), with {@code HIER_NONE/-} as no upstream was reached;
+     * {@code TCP_TUNNEL/200} for a {@code CONNECT} tunnel, logged when it closed, with the bytes sent to the client;
+     * the cache's outcome ({@code TCP_HIT}, {@code TCP_REFRESH_MODIFIED}, ...), else {@code TCP_MISS} when an
+     * upstream was asked and {@code NONE} when the proxy answered without one (a malformed request).
+     */
     public static final AccessLogFormat SQUID = e -> {
         long ms = e.start().toEpochMilli() + e.duration().toMillis();
         StringBuilder sb = new StringBuilder(160);
@@ -30,11 +37,15 @@ public final class AccessLogFormats {
         pad3(sb, e.status());
         sb.append(' ').append(e.bytesOut()).append(' ').append(e.method()).append(' ').append(e.target()).append(' ')
                 .append(e.user() == null ? "-" : e.user()).append(' ')
-                .append(e.upstream() == null ? "HIER_NONE/-" : "HIER_DIRECT/" + e.upstream()).append(" -");
+                .append(e.upstream() == null || e.denied() ? "HIER_NONE/-" : "HIER_DIRECT/" + e.upstream()).append(" -");
         return sb.toString();
     };
 
-    /** Apache's combined log format. */
+    /**
+     * Apache's combined log format, then, as Apache's own extensions do, three fields at the end: the bytes received
+     * from the client (mod_logio's {@code %I}; for a tunnel, client to origin), the duration in microseconds
+     * ({@code %D}), and {@code denied} when the proxy refused the request ({@code -} otherwise).
+     */
     public static final AccessLogFormat COMBINED = e -> {
         StringBuilder sb = new StringBuilder(200);
         sb.append(e.clientAddress()).append(" - ").append(e.user() == null ? "-" : clfToken(e.user()))
@@ -42,7 +53,8 @@ public final class AccessLogFormats {
                 .append(e.method()).append(' ').append(clfQuoted(e.target())).append(' ').append(e.protocol())
                 .append("\" ").append(e.status()).append(' ').append(e.bytesOut() == 0 ? "-" : Long.toString(e.bytesOut()))
                 .append(" \"").append(e.referer() == null ? "-" : clfQuoted(e.referer())).append("\" \"")
-                .append(e.userAgent() == null ? "-" : clfQuoted(e.userAgent())).append('"');
+                .append(e.userAgent() == null ? "-" : clfQuoted(e.userAgent())).append("\" ")
+                .append(e.bytesIn()).append(' ').append(micros(e)).append(' ').append(e.denied() ? "denied" : "-");
         return sb.toString();
     };
 
@@ -67,18 +79,17 @@ public final class AccessLogFormats {
         field(sb, "user_agent", e.userAgent()).append(',');
         field(sb, "reason", e.reason()).append(',');
         sb.append("\"completed\":").append(e.completed()).append(',');
-        sb.append("\"tries\":").append(e.tries());
+        sb.append("\"tries\":").append(e.tries()).append(',');
+        sb.append("\"denied\":").append(e.denied());
         return sb.append('}').toString();
     };
 
     static String squidAction(AccessLogEntry e) {
-        if (e.method().equals("CONNECT")) {
-            return e.status() == 200 ? "TCP_TUNNEL" : (e.status() == 403 || e.status() == 407 ? "TCP_DENIED" : "NONE");
+        if (e.denied()) {
+            return "TCP_DENIED";
         }
-        if (e.status() == 403 || e.status() == 407 || e.status() == 401) {
-            if (e.upstream() == null) {
-                return "TCP_DENIED";
-            }
+        if (e.method().equals("CONNECT")) {
+            return e.status() >= 200 && e.status() < 300 ? "TCP_TUNNEL" : "NONE";
         }
         String cache = e.cacheStatus();
         if (cache != null) {
@@ -93,6 +104,11 @@ public final class AccessLogFormats {
             }
         }
         return e.upstream() == null ? "NONE" : "TCP_MISS";
+    }
+
+    private static long micros(AccessLogEntry e) {
+        Duration d = e.duration();
+        return d.getSeconds() * 1_000_000L + d.getNano() / 1_000;
     }
 
     private static void pad3(StringBuilder sb, long n) {

@@ -28,6 +28,7 @@ final class ExchangeImpl implements Exchange {
     private volatile int filtersPassed;
     private volatile int tries;
     private volatile String stickySetCookie;
+    private volatile boolean denied;
     private final java.util.concurrent.atomic.AtomicLong bytesIn = new java.util.concurrent.atomic.AtomicLong();
     private Map<String, Object> attributes;
 
@@ -171,6 +172,16 @@ final class ExchangeImpl implements Exchange {
 
     void tries(int tries) {
         this.tries = tries;
+    }
+
+    /** Whether the proxy refused this exchange by its own rules (see {@link io.github.gatehouse.core.AccessLogEntry#denied()}). */
+    boolean denied() {
+        return denied;
+    }
+
+    /** Marks the exchange as refused by the proxy; set where the relay refuses, before it answers. */
+    void deny() {
+        this.denied = true;
     }
 
     long bytesIn() {

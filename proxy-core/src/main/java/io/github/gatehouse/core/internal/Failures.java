@@ -84,6 +84,16 @@ final class Failures {
         return false;
     }
 
+    /** Whether {@code failure} is the destination policy refusing an internal address (found after DNS). */
+    static boolean isDeniedDestination(Throwable failure) {
+        for (Throwable t = failure; t != null; t = t.getCause() == t ? null : t.getCause()) {
+            if (t instanceof DestinationPolicy.DeniedDestinationException) {
+                return true;
+            }
+        }
+        return false;
+    }
+
     /** A one-line description of a failure: the innermost message, no stack trace. */
     static String describe(Throwable failure) {
         Throwable t = failure;

@@ -1,6 +1,20 @@
 package io.github.gatehouse.core.internal;
 
+import java.net.InetSocketAddress;
+import java.nio.ByteBuffer;
+import java.nio.charset.StandardCharsets;
+import java.util.concurrent.ConcurrentMap;
 import java.util.concurrent.TimeoutException;
+import java.util.concurrent.atomic.AtomicInteger;
+import java.util.concurrent.atomic.AtomicLong;
+import java.util.function.Consumer;
+import org.eclipse.jetty.http.HttpField;
+import org.eclipse.jetty.http.HttpHeader;
+import org.eclipse.jetty.http.HttpStatus;
+import org.eclipse.jetty.http.HttpVersion;
+import org.eclipse.jetty.http.MetaData;
+import org.eclipse.jetty.io.EndPoint;
+import org.eclipse.jetty.server.HttpStream;
 import org.eclipse.jetty.server.Request;
 import org.eclipse.jetty.server.Response;
 import org.eclipse.jetty.server.handler.ConnectHandler;
@@ -10,10 +24,26 @@ import org.slf4j.LoggerFactory;
 
 /**
  * Jetty's {@code CONNECT} tunnel, reached only after the relay checked the port, authenticated the client and ran
- * the request filters. Connect failures become 502/504 answers with {@code Proxy-Status}.
+ * the request filters. Connect failures become 502/504 answers with {@code Proxy-Status}; an internal destination
+ * found after DNS resolution is a 403 refusal.
+ *
+ * <p>Two things differ from Jetty's own handler:
+ * <ul>
+ *   <li>The {@code 2xx} answer carries neither {@code Content-Length} nor {@code Transfer-Encoding} (RFC 9110
+ *   §9.3.6). Jetty's handler puts {@code Content-Length: 0} on it, and Jetty's HTTP/1.1 generator adds
+ *   {@code Content-Length: 0} to any complete persistent response without a length (chunking when it is not
+ *   complete), so the answer's head is written here, through a wrapper of the exchange's {@code HttpStream}, and
+ *   the generator never sees it. Origin bytes that arrive before that head is written wait for it.</li>
+ *   <li>Each tunnel counts the bytes it moves each way ({@link #write}) and writes its access-log line once both
+ *   of its connections have closed, with the tunnel's whole duration (Squid's {@code TCP_TUNNEL/200} line).</li>
+ * </ul>
+ *
+ * <p>Threading: one instance serves all tunnels; per-tunnel state lives in a {@link Tunnel} kept in Jetty's
+ * per-tunnel context map, touched from the I/O threads of its two connections.
  */
 final class GatehouseConnectHandler extends ConnectHandler {
     private static final Logger LOG = LoggerFactory.getLogger(GatehouseConnectHandler.class);
+    private static final String TUNNEL = Tunnel.class.getName();
     private final String viaName;
     private final DestinationPolicy policy;
 
@@ -24,8 +54,8 @@ final class GatehouseConnectHandler extends ConnectHandler {
 
     /** Resolves the tunnel target and refuses internal destinations (checked after DNS resolution). */
     @Override
-    protected java.net.InetSocketAddress newConnectAddress(String host, int port) {
-        java.net.InetSocketAddress address = super.newConnectAddress(host, port);
+    protected InetSocketAddress newConnectAddress(String host, int port) {
+        InetSocketAddress address = super.newConnectAddress(host, port);
         if (address.getAddress() != null && !policy.allows(address)) {
             throw new java.io.UncheckedIOException(
                     new DestinationPolicy.DeniedDestinationException(host, port, address.getAddress()));
@@ -44,6 +74,9 @@ final class GatehouseConnectHandler extends ConnectHandler {
         Failures.Classified c = failure instanceof TimeoutException
                 ? new Failures.Classified(504, "connection_timeout", "connection timed out")
                 : Failures.classify(failure);
+        if (Failures.isDeniedDestination(failure) && callback instanceof RelayHandler.ExchangeCallback) {
+            ((RelayHandler.ExchangeCallback) callback).exchange().deny();
+        }
         String target = request.getHttpURI().getHost() + ":" + request.getHttpURI().getPort();
         LOG.info("CONNECT {} failed: {} -> {}", target, Failures.describe(failure), c.status());
         if (response.isCommitted()) {
@@ -51,7 +84,276 @@ final class GatehouseConnectHandler extends ConnectHandler {
             return;
         }
         String reason = c.status() == 403 ? c.description() : target + ": " + c.description();
+        if (callback instanceof RelayHandler.ExchangeCallback) {
+            ((RelayHandler.ExchangeCallback) callback).exchange().reason(reason);
+        }
         PlainTextResponses.write(response, callback, viaName, c.status(), reason,
                 c.proxyStatusError(), null, true);
+    }
+
+    @Override
+    protected UpstreamConnection newUpstreamConnection(EndPoint endPoint, ConnectContext connectContext) {
+        Tunnel tunnel = new Tunnel(connectContext.getEndPoint(), connectContext.getCallback());
+        connectContext.getContext().put(TUNNEL, tunnel);
+        return new UpstreamConnection(endPoint, getExecutor(), getByteBufferPool(), connectContext) {
+            @Override
+            public void onClose(Throwable cause) {
+                super.onClose(cause);
+                tunnel.sideClosed(cause);
+            }
+        };
+    }
+
+    @Override
+    protected DownstreamConnection newDownstreamConnection(EndPoint endPoint, ConcurrentMap<String, Object> context) {
+        Tunnel tunnel = (Tunnel) context.get(TUNNEL);
+        return new DownstreamConnection(endPoint, getExecutor(), getByteBufferPool(), context) {
+            @Override
+            public void onOpen() {
+                if (tunnel != null) {
+                    tunnel.downstreamOpened();
+                }
+                super.onOpen();
+            }
+
+            @Override
+            public void onClose(Throwable cause) {
+                super.onClose(cause);
+                if (tunnel != null) {
+                    tunnel.sideClosed(cause);
+                }
+            }
+        };
+    }
+
+    /**
+     * What Jetty's {@code onConnectSuccess} does (pair the two connections, ask for the upgrade of the client's
+     * connection), but the {@code 200} goes out through {@link TunnelAnswer}, without a body length.
+     */
+    @Override
+    protected void onConnectSuccess(ConnectContext connectContext, UpstreamConnection upstreamConnection) {
+        ConcurrentMap<String, Object> context = connectContext.getContext();
+        Request request = connectContext.getRequest();
+        Tunnel tunnel = (Tunnel) context.get(TUNNEL);
+        if (tunnel != null) {
+            tunnel.upstream(upstreamConnection.getEndPoint());
+        }
+        prepareContext(request, context);
+        DownstreamConnection downstreamConnection = newDownstreamConnection(connectContext.getEndPoint(), context);
+        downstreamConnection.setInputBufferSize(getBufferSize());
+        upstreamConnection.setConnection(downstreamConnection);
+        downstreamConnection.setConnection(upstreamConnection);
+        // Jetty's HTTP/1.1 connection upgrades to the tunnel when the exchange completes with this attribute set.
+        request.setAttribute(HttpStream.UPGRADE_CONNECTION_ATTRIBUTE, downstreamConnection);
+        if (tunnel != null) {
+            request.addHttpStreamWrapper(stream -> new TunnelAnswer(stream, tunnel));
+        }
+        Response response = connectContext.getResponse();
+        response.setStatus(HttpStatus.OK_200);
+        Callback callback = connectContext.getCallback();
+        if (callback instanceof RelayHandler.ExchangeCallback) {
+            ((RelayHandler.ExchangeCallback) callback).tunnelEstablished(HttpStatus.OK_200);
+        }
+        LOG.debug("tunnel set up: {} <-> {}", downstreamConnection, upstreamConnection);
+        callback.succeeded();
+    }
+
+    /** Counts the bytes written to each side; origin bytes wait until the tunnel's answer has been written. */
+    @Override
+    protected void write(EndPoint endPoint, ByteBuffer buffer, Callback callback, ConcurrentMap<String, Object> context) {
+        Tunnel tunnel = (Tunnel) context.get(TUNNEL);
+        if (tunnel == null) {
+            super.write(endPoint, buffer, callback, context);
+            return;
+        }
+        boolean toClient = endPoint == tunnel.clientEndPoint;
+        Callback counting = new CountingCallback(callback, toClient ? tunnel.toClient : tunnel.toOrigin, buffer.remaining());
+        if (toClient && !tunnel.answered
+                && !tunnel.writeAfterAnswer(() -> super.write(endPoint, buffer, counting, context), counting::failed)) {
+            return; // queued until the answer is out (or failed with it)
+        }
+        super.write(endPoint, buffer, counting, context);
+    }
+
+    /** The state of one tunnel: its byte counts, which sides are open, and the answer's progress. */
+    static final class Tunnel {
+        final EndPoint clientEndPoint;
+        final AtomicLong toClient = new AtomicLong();
+        final AtomicLong toOrigin = new AtomicLong();
+        private final Callback exchangeCallback;
+        /** Sides still to close: the upstream, and the downstream unless it can no longer open. */
+        private final AtomicInteger openSides = new AtomicInteger(2);
+        private final java.util.concurrent.atomic.AtomicBoolean downstreamDecided = new java.util.concurrent.atomic.AtomicBoolean();
+        private volatile EndPoint upstreamEndPoint;
+        private volatile Throwable firstCause;
+        private volatile boolean answered;
+        private Throwable answerFailure;
+        private Runnable pendingWrite;
+        private Consumer<Throwable> pendingFailure;
+
+        Tunnel(EndPoint clientEndPoint, Callback exchangeCallback) {
+            this.clientEndPoint = clientEndPoint;
+            this.exchangeCallback = exchangeCallback;
+        }
+
+        void upstream(EndPoint endPoint) {
+            upstreamEndPoint = endPoint;
+        }
+
+        /** The client's connection became the tunnel's downstream side: its close will be counted. */
+        void downstreamOpened() {
+            downstreamDecided.set(true);
+        }
+
+        /** Whether {@code write} may run now; otherwise it (or {@code failure}) runs once the answer is settled. */
+        boolean writeAfterAnswer(Runnable write, Consumer<Throwable> failure) {
+            Throwable failed;
+            synchronized (this) {
+                if (!answered) {
+                    pendingWrite = write;
+                    pendingFailure = failure;
+                    return false;
+                }
+                failed = answerFailure;
+            }
+            if (failed != null) {
+                failure.accept(failed);
+                return false;
+            }
+            return true;
+        }
+
+        /** The answer's head was written ({@code failure} null) or could not be. */
+        void answerSettled(Throwable failure) {
+            Runnable write;
+            Consumer<Throwable> fail;
+            synchronized (this) {
+                if (answered) {
+                    return;
+                }
+                answered = true;
+                answerFailure = failure;
+                write = pendingWrite;
+                fail = pendingFailure;
+                pendingWrite = null;
+                pendingFailure = null;
+            }
+            if (failure != null && fail != null) {
+                fail.accept(failure);
+            } else if (write != null) {
+                write.run();
+            }
+        }
+
+        /**
+         * The client's connection was not handed to the tunnel (the answer could not be written, or Jetty did not
+         * upgrade): the downstream side will never open, so it counts as closed.
+         */
+        void downstreamWillNotOpen(Throwable cause) {
+            if (downstreamDecided.compareAndSet(false, true)) {
+                Throwable why = cause != null ? cause : new java.io.IOException("client connection not upgraded to the tunnel");
+                EndPoint upstream = upstreamEndPoint;
+                if (upstream != null) {
+                    upstream.close(why); // nothing will read what the origin sends
+                }
+                sideClosed(why);
+            }
+        }
+
+        void sideClosed(Throwable cause) {
+            if (cause != null && firstCause == null) {
+                firstCause = cause;
+            }
+            if (openSides.decrementAndGet() == 0 && exchangeCallback instanceof RelayHandler.ExchangeCallback) {
+                ((RelayHandler.ExchangeCallback) exchangeCallback).tunnelClosed(toOrigin.get(), toClient.get(), firstCause);
+            }
+        }
+    }
+
+    /**
+     * Writes the tunnel's {@code 2xx} head itself, straight to the client's endpoint, instead of handing it to Jetty's
+     * generator: {@code HTTP/1.1 200 Connection established}, the response's other fields, and no body length.
+     */
+    private static final class TunnelAnswer extends HttpStream.Wrapper {
+        private final Tunnel tunnel;
+
+        TunnelAnswer(HttpStream wrapped, Tunnel tunnel) {
+            super(wrapped);
+            this.tunnel = tunnel;
+        }
+
+        @Override
+        public void send(MetaData.Request request, MetaData.Response response, boolean last, ByteBuffer content,
+                Callback callback) {
+            if (response == null || !HttpStatus.isSuccess(response.getStatus())) {
+                super.send(request, response, last, content, callback);
+                return;
+            }
+            ByteBuffer head = head(response);
+            tunnel.clientEndPoint.write(Callback.from(callback.getInvocationType(), () -> {
+                tunnel.answerSettled(null);
+                callback.succeeded();
+            }, failure -> {
+                tunnel.answerSettled(failure);
+                callback.failed(failure);
+            }), head);
+        }
+
+        @Override
+        public void succeeded() {
+            super.succeeded(); // Jetty upgrades the client's connection to the tunnel here, opening the downstream side
+            tunnel.downstreamWillNotOpen(null);
+        }
+
+        @Override
+        public void failed(Throwable failure) {
+            super.failed(failure);
+            tunnel.answerSettled(failure);
+            tunnel.downstreamWillNotOpen(failure);
+        }
+
+        static ByteBuffer head(MetaData.Response response) {
+            HttpVersion version = response.getHttpVersion() == HttpVersion.HTTP_1_0 ? HttpVersion.HTTP_1_0 : HttpVersion.HTTP_1_1;
+            StringBuilder sb = new StringBuilder(64).append(version.asString()).append(' ').append(response.getStatus())
+                    .append(response.getStatus() == HttpStatus.OK_200 ? " Connection established" : " OK").append("\r\n");
+            if (response.getHttpFields() != null) {
+                for (HttpField f : response.getHttpFields()) {
+                    if (f.getHeader() == HttpHeader.CONTENT_LENGTH || f.getHeader() == HttpHeader.TRANSFER_ENCODING) {
+                        continue; // RFC 9110 §9.3.6: a 2xx answer to CONNECT has neither
+                    }
+                    sb.append(f.getName()).append(": ").append(f.getValue()).append("\r\n");
+                }
+            }
+            return ByteBuffer.wrap(sb.append("\r\n").toString().getBytes(StandardCharsets.ISO_8859_1));
+        }
+    }
+
+    /** Adds the written byte count when a tunnel write completes. */
+    private static final class CountingCallback implements Callback {
+        private final Callback delegate;
+        private final AtomicLong counter;
+        private final int bytes;
+
+        CountingCallback(Callback delegate, AtomicLong counter, int bytes) {
+            this.delegate = delegate;
+            this.counter = counter;
+            this.bytes = bytes;
+        }
+
+        @Override
+        public void succeeded() {
+            counter.addAndGet(bytes);
+            delegate.succeeded();
+        }
+
+        @Override
+        public void failed(Throwable x) {
+            delegate.failed(x);
+        }
+
+        @Override
+        public InvocationType getInvocationType() {
+            return delegate.getInvocationType();
+        }
     }
 }

@@ -300,6 +300,7 @@ final class RelayHandler extends Handler.Wrapper {
             return;
         }
         if (!config.connectPorts().contains(port)) {
+            exchange.deny();
             answer(exchange, response, done, 403, "CONNECT to port " + port + " is not allowed (allowed: "
                     + config.connectPorts() + ")", "destination_ip_prohibited", null, true);
             return;
@@ -463,11 +464,13 @@ final class RelayHandler extends Handler.Wrapper {
                         runRequestFilters(exchange, request, response, done);
                         break;
                     case CHALLENGE:
+                        exchange.deny();
                         HttpHeaders h = new HttpHeaders().add(reverse ? "WWW-Authenticate" : "Proxy-Authenticate",
                                 result.challenge().orElseThrow());
                         answer(exchange, response, done, reverse ? 401 : 407, result.reason(), null, h, false);
                         break;
                     default:
+                        exchange.deny();
                         answer(exchange, response, done, 403, result.reason(), null, null, false);
                 }
             } catch (Throwable t) {
@@ -514,6 +517,9 @@ final class RelayHandler extends Handler.Wrapper {
                 return;
             }
             if (!verdict.proceeds()) {
+                if (verdict.status() >= 400) {
+                    exchange.deny(); // a filter's 2xx/3xx answer (a redirect, a canned page) is not a refusal
+                }
                 answer(exchange, response, done, verdict.status(), verdict.reason(), null, verdict.headers(), false);
                 return;
             }
@@ -760,13 +766,19 @@ final class RelayHandler extends Handler.Wrapper {
 
     // ---- phase 10: the end of an exchange ------------------------------------------------------------------
 
-    /** Completes the exchange exactly once: writes the access-log line, then completes Jetty's callback. */
+    /**
+     * Completes the exchange exactly once: writes the access-log line, then completes Jetty's callback. For an
+     * established {@code CONNECT} tunnel the line waits until the tunnel closes ({@link #tunnelEstablished},
+     * {@link #tunnelClosed}); the exchange stops counting as in flight when the tunnel is established.
+     */
     final class ExchangeCallback implements Callback {
         private final ExchangeImpl exchange;
         private final Request request;
         private final Response response;
         private final Callback callback;
         private final AtomicBoolean completed = new AtomicBoolean();
+        private volatile Head tunnelHead;
+        private final AtomicBoolean tunnelLogged = new AtomicBoolean();
 
         ExchangeCallback(ExchangeImpl exchange, Request request, Response response, Callback callback) {
             this.exchange = exchange;
@@ -775,11 +787,38 @@ final class RelayHandler extends Handler.Wrapper {
             this.callback = callback;
         }
 
+        ExchangeImpl exchange() {
+            return exchange;
+        }
+
+        /**
+         * The tunnel is set up and its {@code 200} is about to go: this callback's success then writes no line;
+         * {@link #tunnelClosed} writes it. What the line needs from the request is read now, while it is valid.
+         */
+        void tunnelEstablished(int status) {
+            tunnelHead = head(true, status);
+        }
+
+        /** Both sides of the tunnel have closed: writes its one line with the bytes each way and the whole duration. */
+        void tunnelClosed(long bytesToOrigin, long bytesToClient, Throwable cause) {
+            Head head = tunnelHead;
+            if (head == null || !tunnelLogged.compareAndSet(false, true)) {
+                return;
+            }
+            exchange.addBytesIn(bytesToOrigin);
+            if (cause != null && exchange.reason() == null) {
+                exchange.reason("tunnel closed: " + Failures.describe(cause));
+            }
+            write(head, bytesToOrigin, bytesToClient, cause == null);
+        }
+
         @Override
         public void succeeded() {
             if (completed.compareAndSet(false, true)) {
                 inFlight.decrementAndGet();
-                log(true, null);
+                if (tunnelHead == null) {
+                    log(true, null);
+                }
                 if (!"CONNECT".equals(exchange.method())) {
                     TargetFormConnectionFactory.exchangeEnded(request);
                 }
@@ -794,6 +833,7 @@ final class RelayHandler extends Handler.Wrapper {
                 if (exchange.reason() == null) {
                     exchange.reason(Failures.describe(failure));
                 }
+                tunnelHead = null; // a tunnel whose set-up failed is logged now, as the failure it is
                 log(false, failure);
                 callback.failed(failure);
             }
@@ -809,22 +849,42 @@ final class RelayHandler extends Handler.Wrapper {
                 return;
             }
             try {
-                HttpFields h = request.getHeaders();
-                String method = request.getMethod();
-                String target = "CONNECT".equals(method) ? exchange.originalTarget()
-                        : exchange.request() != null ? exchange.request().uri().toString() : exchange.originalTarget();
-                InetSocketAddress client = exchange.clientAddress();
-                String clientIp = client.getAddress() != null ? client.getAddress().getHostAddress() : client.getHostString();
-                config.accessLog().log(new AccessLogEntry(exchange.id(), exchange.startTime(),
-                        Duration.ofNanos(System.nanoTime() - exchange.startNanos()), clientIp,
-                        exchange.user().orElse(null), method, target, request.getConnectionMetaData().getProtocol(),
-                        response.isCommitted() || ok ? response.getStatus() : 0, exchange.bytesIn(),
-                        Response.getContentBytesWritten(response), exchange.upstream(),
-                        exchange.cacheStatus().orElse(null), h.get(HttpHeader.REFERER), h.get(HttpHeader.USER_AGENT),
-                        exchange.reason(), ok, exchange.tries()));
+                write(head(ok, response.isCommitted() || ok ? response.getStatus() : 0), exchange.bytesIn(),
+                        Response.getContentBytesWritten(response), ok);
             } catch (RuntimeException e) {
                 LOG.error("{} access log failed", exchange.id(), e);
             }
         }
+
+        /** What the line needs from Jetty's request, read while it is valid (it is recycled after the exchange). */
+        private Head head(boolean ok, int status) {
+            HttpFields h = request.getHeaders();
+            String method = request.getMethod();
+            String target = "CONNECT".equals(method) ? exchange.originalTarget()
+                    : exchange.request() != null ? exchange.request().uri().toString() : exchange.originalTarget();
+            return new Head(method, target, request.getConnectionMetaData().getProtocol(), status,
+                    h.get(HttpHeader.REFERER), h.get(HttpHeader.USER_AGENT));
+        }
+
+        private void write(Head head, long bytesIn, long bytesOut, boolean ok) {
+            if (config.accessLog() == NoAccessLog.INSTANCE) {
+                return;
+            }
+            try {
+                InetSocketAddress client = exchange.clientAddress();
+                String clientIp = client.getAddress() != null ? client.getAddress().getHostAddress() : client.getHostString();
+                config.accessLog().log(new AccessLogEntry(exchange.id(), exchange.startTime(),
+                        Duration.ofNanos(System.nanoTime() - exchange.startNanos()), clientIp,
+                        exchange.user().orElse(null), head.method(), head.target(), head.protocol(), head.status(),
+                        bytesIn, bytesOut, exchange.upstream(), exchange.cacheStatus().orElse(null), head.referer(),
+                        head.userAgent(), exchange.reason(), ok, exchange.tries(), exchange.denied()));
+            } catch (RuntimeException e) {
+                LOG.error("{} access log failed", exchange.id(), e);
+            }
+        }
+    }
+
+    /** The request-side facts of an access-log line. */
+    private record Head(String method, String target, String protocol, int status, String referer, String userAgent) {
     }
 }

@@ -570,6 +570,9 @@ final class UpstreamRelay implements org.eclipse.jetty.client.Response.Listener 
             return;
         }
         Failures.Classified c = Failures.classify(failure);
+        if (Failures.isDeniedDestination(failure)) {
+            exchange.deny(); // the internal-destination check after DNS: a refusal, not an upstream failure
+        }
         String what = exchange.mode() == Mode.FORWARD ? exchange.requestImpl().authority() : "upstream " + exchange.upstream();
         relay.answer(exchange, clientResponse, done, c.status(), what + ": " + c.description(), c.proxyStatusError(),
                 null, false);
