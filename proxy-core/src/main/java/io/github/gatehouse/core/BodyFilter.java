@@ -6,7 +6,8 @@ import java.nio.ByteBuffer;
  * Sees one response body as it streams to the client, chunk by chunk, and passes, changes, holds back or blocks it.
  *
  * <p>A {@link ProxyFilter} returns a new instance per exchange from {@link ProxyFilter#responseBody} when it wants
- * to see that body. The relay then drops {@code Content-Length} (the length may change) and calls
+ * to see that body. The relay then drops {@code Content-Length} (the length may change, unless every body filter of
+ * the exchange says {@link #preservesBytes()}) and calls
  * {@link #onChunk} for each chunk in order, and once more with {@code last = true} at the end (with an empty chunk
  * if the body ended without one).
  *
@@ -30,6 +31,15 @@ public interface BodyFilter {
      * @return bytes to send on; never {@code null} (return an empty buffer to hold back)
      */
     ByteBuffer onChunk(ByteBuffer chunk, boolean last, Control control);
+
+    /**
+     * Whether this filter only holds back, passes or blocks, and never changes the bytes: then the response keeps
+     * its {@code Content-Length} (a block after the response began aborts it, so a short body is never complete).
+     * {@code false} by default.
+     */
+    default boolean preservesBytes() {
+        return false;
+    }
 
     /** Lets a body filter stop an exchange. */
     interface Control {

@@ -38,9 +38,11 @@ import org.slf4j.LoggerFactory;
  * Matching is case-insensitive, with one Aho–Corasick automaton for all keywords, and finds keywords split across
  * chunks. Tunnelled ({@code CONNECT}) bytes are never seen; their host is checked against URL keywords.
  *
- * <p><b>Encodings.</b> {@code gzip} and {@code deflate} bodies are decoded, scanned and sent on
- * <em>decoded</em> ({@code Content-Encoding} removed, a strong {@code ETag} made weak): re-compressing would cost
- * CPU on every exchange for little gain on the proxy-to-client hop. A body may decode to at most
+ * <p><b>Encodings.</b> {@code gzip} and {@code deflate} bodies are decoded into a copy and scanned. A page that
+ * passes a blocking filter reaches the client as the origin sent it: the same encoded bytes, {@code Content-Length},
+ * {@code Content-Encoding} and {@code ETag}. A redacting filter changes the body, and sends it on <em>decoded</em>
+ * ({@code Content-Encoding} removed, a strong {@code ETag} made weak): re-compressing would cost CPU on every
+ * exchange for little gain on the proxy-to-client hop. A body may decode to at most
  * {@link Builder#maxDecodedSize} (256 MiB by default) and one network chunk to at most 8 MiB; past that the
  * response is stopped with 502 (decompression bombs). Other encodings ({@code br}, {@code zstd}): by default the
  * filter rewrites each request's {@code Accept-Encoding} to the codings it can decode, and a response that still
@@ -183,8 +185,11 @@ public final class KeywordFilter implements ProxyFilter {
                 return;
             }
             encoding = codings.get(0);
-            headers.remove("Content-Encoding");
-            weakenEtag(headers);
+            if (action == Action.REDACT) {
+                // redacted text goes out decoded: re-compressing would cost CPU on every exchange
+                headers.remove("Content-Encoding");
+                weakenEtag(headers);
+            }
         } else if (action == Action.REDACT) {
             weakenEtag(headers);
         }

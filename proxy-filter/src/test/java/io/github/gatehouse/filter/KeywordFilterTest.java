@@ -48,8 +48,33 @@ class KeywordFilterTest {
         origin.serve("/gzip", Map.of("Content-Type", "text/html", "Content-Encoding", "gzip", "ETag", "\"v1\""),
                 List.of(java.util.Arrays.copyOfRange(gz, 0, 7), java.util.Arrays.copyOfRange(gz, 7, gz.length / 2),
                         java.util.Arrays.copyOfRange(gz, gz.length / 2, gz.length)));
+        origin.serve("/gzip-clean", Map.of("Content-Type", "text/html", "Content-Encoding", "gzip", "ETag", "\"v2\"",
+                "Content-Length", Integer.toString(CLEAN_GZ.length)),
+                List.of(java.util.Arrays.copyOfRange(CLEAN_GZ, 0, 10), java.util.Arrays.copyOfRange(CLEAN_GZ, 10, CLEAN_GZ.length)));
         origin.serve("/brotli", Map.of("Content-Type", "text/html", "Content-Encoding", "br"),
                 List.of(new byte[] {1, 2, 3}));
+    }
+
+    static final byte[] CLEAN_GZ;
+
+    static {
+        try {
+            CLEAN_GZ = gzip("<html>" + "nothing to block here ".repeat(3000) + "</html>");
+        } catch (Exception e) {
+            throw new ExceptionInInitializerError(e);
+        }
+    }
+
+    @Test
+    void aPagePassingABlockingFilterKeepsTheOriginsEncodedBytesAndFraming() throws Exception {
+        try (ProxyServer proxy = proxy(KeywordFilter.blockPagesContaining("swordfish"), null)) {
+            RawHttp.Reply reply = Wire.get(proxy, origin.baseUrl() + "/gzip-clean", "Accept-Encoding: gzip");
+            assertThat(reply.status()).isEqualTo(200);
+            assertThat(reply.headers().get("content-encoding")).isEqualTo("gzip");
+            assertThat(reply.headers().get("etag")).isEqualTo("\"v2\"");
+            assertThat(reply.headers().get("content-length")).isEqualTo(Integer.toString(CLEAN_GZ.length));
+            assertThat(body(reply)).isEqualTo(CLEAN_GZ);
+        }
     }
 
     @AfterAll

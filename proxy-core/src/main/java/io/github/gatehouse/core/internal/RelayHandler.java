@@ -727,7 +727,13 @@ final class RelayHandler extends Handler.Wrapper {
         HttpFields.Mutable out = response.getHeaders();
         head.headers().forEachField(out::add);
         int status = head.status();
-        if (bodyFilters != null || status == 204 || status == 304 || status < 200) {
+        boolean bytesMayChange = false;
+        if (bodyFilters != null) {
+            for (BodyFilter bf : bodyFilters) {
+                bytesMayChange |= !bf.preservesBytes();
+            }
+        }
+        if (bytesMayChange || status == 204 || status == 304 || status < 200) {
             out.remove(HttpHeader.CONTENT_LENGTH);
         }
         return bodyFilters == null ? null : new BodyFilterChain(exchange.id(), bodyFilters);

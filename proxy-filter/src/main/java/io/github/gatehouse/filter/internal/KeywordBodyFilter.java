@@ -19,7 +19,8 @@ import org.slf4j.LoggerFactory;
  * (a multi-byte character split between chunks is completed by the next), then the {@link AhoCorasick} automaton,
  * whose state carries matches across chunk boundaries.
  *
- * <p><b>Block:</b> output bytes are the input bytes, unchanged. Up to {@code holdLimit} bytes are held (empty
+ * <p><b>Block:</b> output bytes are the input bytes, unchanged: an encoded (gzip/deflate) body is decoded into a
+ * copy for matching, and the client gets the origin's encoded bytes. Up to {@code holdLimit} bytes are held (empty
  * buffers returned) so that a match early in the body becomes a clean error page; past that the held bytes are
  * released and a later match aborts the transfer through {@link BodyFilter.Control#block}.
  *
@@ -84,7 +85,8 @@ public final class KeywordBodyFilter implements BodyFilter {
         ByteBuffer plain = chunk;
         if (decoder != null) {
             try {
-                plain = ByteBuffer.wrap(decoder.decode(chunk, last));
+                // block mode passes the raw chunk on, so the decoder reads a view of it
+                plain = ByteBuffer.wrap(decoder.decode(action == Action.BLOCK ? chunk.duplicate() : chunk, last));
             } catch (StreamDecoder.DecodeException e) {
                 finish();
                 if (LOG.isDebugEnabled()) {
@@ -95,7 +97,7 @@ public final class KeywordBodyFilter implements BodyFilter {
                 return EMPTY;
             }
         }
-        ByteBuffer out = action == Action.BLOCK ? block(plain, last, control) : redact(plain, last);
+        ByteBuffer out = action == Action.BLOCK ? block(plain, chunk, last, control) : redact(plain, last);
         if (last) {
             finish();
         }
@@ -104,7 +106,13 @@ public final class KeywordBodyFilter implements BodyFilter {
 
     // ---- block ---------------------------------------------------------------------------------------------
 
-    private ByteBuffer block(ByteBuffer plain, boolean last, Control control) {
+    @Override
+    public boolean preservesBytes() {
+        return action == Action.BLOCK;
+    }
+
+    /** Scans the decoded {@code plain} text; holds and passes on the {@code raw} bytes as they came. */
+    private ByteBuffer block(ByteBuffer plain, ByteBuffer raw, boolean last, Control control) {
         String found = scan(plain.duplicate(), last, false);
         if (found != null) {
             finish();
@@ -116,14 +124,14 @@ public final class KeywordBodyFilter implements BodyFilter {
             return EMPTY;
         }
         if (committed) {
-            return plain;   // the caller's chunk (valid for this call; the relay writes it before the next) or ours
+            return raw;   // the caller's chunk (valid for this call; the relay writes it before the next)
         }
-        if (heldLength + plain.remaining() <= holdLimit && !last) {
-            append(plain);
+        if (heldLength + raw.remaining() <= holdLimit && !last) {
+            append(raw);
             return EMPTY;
         }
         committed = true;
-        append(plain);
+        append(raw);
         ByteBuffer out = ByteBuffer.wrap(held, 0, heldLength);
         held = null;
         heldLength = 0;
