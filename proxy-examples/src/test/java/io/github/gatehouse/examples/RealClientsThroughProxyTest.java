@@ -9,6 +9,7 @@ import io.github.gatehouse.core.testing.OriginServer;
 import io.github.gatehouse.core.testing.RecordingAccessLog;
 import io.github.gatehouse.core.testing.TestCertificates;
 import io.github.gatehouse.filter.BasicAuthenticator;
+import java.io.IOException;
 import java.io.InputStream;
 import java.net.InetSocketAddress;
 import java.net.PasswordAuthentication;
@@ -120,6 +121,9 @@ class RealClientsThroughProxyTest {
     interface ProxiedClient extends AutoCloseable {
         /** Sends {@code method uri} with {@code body} (null: none) and reads the whole answer. */
         Reply send(String method, URI uri, String body) throws Exception;
+
+        @Override
+        void close() throws IOException;
     }
 
     /** The libraries under test. {@code credentials}: Basic proxy credentials, or null for none. */
@@ -173,7 +177,7 @@ class RealClientsThroughProxyTest {
                     }
 
                     @Override
-                    public void close() throws Exception {
+                    public void close() throws IOException {
                         client.close();
                     }
                 };
@@ -245,8 +249,12 @@ class RealClientsThroughProxyTest {
                     }
 
                     @Override
-                    public void close() throws Exception {
-                        client.stop();
+                    public void close() throws IOException {
+                        try {
+                            client.stop();
+                        } catch (Exception e) {
+                            throw new IOException("jetty-client did not stop", e);
+                        }
                     }
                 };
             }
@@ -310,7 +318,7 @@ class RealClientsThroughProxyTest {
             }
 
             @Override
-            public void close() throws Exception {
+            public void close() throws IOException {
                 client.close();
             }
         };
@@ -444,7 +452,7 @@ class RealClientsThroughProxyTest {
     void javaNetHttpWithWrongProxyCredentialsGivesUpAfterItsRetriesAndNothingReachesTheOrigin() throws Exception {
         try (ProxiedClient client = Library.JAVA_NET_HTTP.open(authProxy.port(), new String[] {OTHER_USER, "not-her-password"})) {
             assertThatThrownBy(() -> client.send("GET", origin.uri("/hello"), null))
-                    .isInstanceOf(java.io.IOException.class).hasMessageContaining("too many authentication attempts");
+                    .isInstanceOf(IOException.class).hasMessageContaining("too many authentication attempts");
         }
         assertThat(origin.requestCount()).isZero();
     }
