@@ -1,17 +1,30 @@
 package io.github.gatehouse.examples;
 
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 import io.github.gatehouse.core.testing.Clients;
 import io.github.gatehouse.core.testing.OriginServer;
+import io.github.gatehouse.core.testing.TestCertificates;
 import java.io.BufferedReader;
+import java.io.IOException;
+import java.io.InputStream;
 import java.io.InputStreamReader;
 import java.net.http.HttpRequest;
 import java.net.http.HttpResponse.BodyHandlers;
 import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
 import java.nio.file.Path;
+import java.security.KeyStore;
+import java.security.MessageDigest;
+import java.util.ArrayList;
+import java.util.Base64;
+import java.util.List;
+import java.util.concurrent.BlockingQueue;
+import java.util.concurrent.LinkedBlockingQueue;
 import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
 import org.junit.jupiter.api.extension.RegisterExtension;
 
 /** Runs the packaged launcher jar as the README does, in its own JVM. */
@@ -52,5 +65,166 @@ class LauncherJarIT {
         Process p = launch("forward", "--no-such-flag");
         assertThat(p.waitFor(30, TimeUnit.SECONDS)).isTrue();
         assertThat(p.exitValue()).isEqualTo(2);
+    }
+
+    // ---- curl through the launched proxy ---------------------------------------------------------------------
+
+    /** curl on the PATH, or null. */
+    private static String findCurl() {
+        for (String dir : System.getenv().getOrDefault("PATH", "/usr/bin").split(java.io.File.pathSeparator)) {
+            Path candidate = Path.of(dir, "curl");
+            if (Files.isExecutable(candidate)) {
+                return candidate.toString();
+            }
+        }
+        return null;
+    }
+
+    /** Runs curl (no curlrc, silent but for errors, at most 10 s) and returns what it printed. */
+    private static String curl(String curl, String... args) throws Exception {
+        List<String> cmd = new ArrayList<>(List.of(curl, "-q", "-sS", "--max-time", "10"));
+        cmd.addAll(List.of(args));
+        Process p = new ProcessBuilder(cmd).start();
+        String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+        String err = new String(p.getErrorStream().readAllBytes(), StandardCharsets.UTF_8);
+        assertThat(p.waitFor(20, TimeUnit.SECONDS)).isTrue();
+        assertThat(p.exitValue()).as("curl %s: %s", args, err).isZero();
+        return out;
+    }
+
+    /** The launcher's standard output, read by a thread of its own, so a test can wait for a line with a bound. */
+    private static final class Lines {
+        private final BlockingQueue<String> lines = new LinkedBlockingQueue<>();
+
+        Lines(InputStream in) {
+            Thread t = new Thread(() -> {
+                try (BufferedReader r = new BufferedReader(new InputStreamReader(in, StandardCharsets.UTF_8))) {
+                    for (String line = r.readLine(); line != null; line = r.readLine()) {
+                        lines.add(line);
+                    }
+                } catch (IOException e) {
+                    lines.add("(launcher output failed: " + e + ")");
+                }
+            }, "launcher-output");
+            t.setDaemon(true);
+            t.start();
+        }
+
+        /** The next line containing {@code text}, skipping others, waiting up to 10 s in all. */
+        String await(String text) throws InterruptedException {
+            long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
+            while (true) {
+                String line = lines.poll(Math.max(1, deadline - System.nanoTime()), TimeUnit.NANOSECONDS);
+                if (line == null) {
+                    throw new AssertionError("the launcher printed no line containing '" + text + "' within 10 s");
+                }
+                if (line.contains(text)) {
+                    return line;
+                }
+            }
+        }
+
+        int listeningPort() throws InterruptedException {
+            String line = await("gatehouse listening on http://127.0.0.1:");
+            return Integer.parseInt(line.substring(line.lastIndexOf(':') + 1));
+        }
+    }
+
+    /** The test certificate as PEM, for curl's --cacert. */
+    private static Path caCertificate(Path dir) throws Exception {
+        KeyStore ks = KeyStore.getInstance("PKCS12");
+        try (InputStream in = Files.newInputStream(TestCertificates.keyStore())) {
+            ks.load(in, "changeit".toCharArray());
+        }
+        String pem = "-----BEGIN CERTIFICATE-----\n"
+                + Base64.getMimeEncoder(64, new byte[] {'\n'}).encodeToString(ks.getCertificate("origin").getEncoded())
+                + "\n-----END CERTIFICATE-----\n";
+        return Files.writeString(dir.resolve("origin.pem"), pem);
+    }
+
+    /** What curl prints after the body: the final status and the CONNECT's status (000 when there was none). */
+    private static final String STATUSES = "\n%{http_code} %{http_connect}";
+
+    @Test
+    void curlGetsAndPostsThroughTheLaunchedForwardProxyInAbsoluteFormAndThroughConnect(@TempDir Path dir) throws Exception {
+        String curl = findCurl();
+        assumeTrue(curl != null, "curl is not on the PATH");
+        Path ca = caCertificate(dir);
+        Path body = Files.writeString(dir.resolve("body.txt"), "a line of a posted file\n".repeat(3000) + "end");
+        try (OriginServer tls = OriginServer.tls("jar-tls", TestCertificates.keyStore()).start()) {
+            Process p = launch("forward", "--port", "0", "--connect-ports", tls.port() + "," + origin.port(),
+                    "--allow-internal-destination", "127.0.0.1:" + origin.port(),
+                    "--allow-internal-destination", "127.0.0.1:" + tls.port());
+            try {
+                Lines out = new Lines(p.getInputStream());
+                String proxy = "http://127.0.0.1:" + out.listeningPort();
+
+                // http://: an absolute-form request, no CONNECT
+                assertThat(curl(curl, "-x", proxy, "-w", STATUSES, origin.baseUrl() + "/hello")).isEqualTo("hello\n200 000");
+                assertThat(out.await("GET " + origin.baseUrl() + "/hello")).contains("TCP_MISS/200");
+                assertThat(origin.takeRequest().headers().getValuesList("Host")).containsExactly("127.0.0.1:" + origin.port());
+
+                // https://: a CONNECT tunnel, the origin's certificate checked against the test CA
+                assertThat(curl(curl, "--cacert", ca.toString(), "-x", proxy, "-w", STATUSES, tls.baseUrl() + "/hello"))
+                        .isEqualTo("hello\n200 200");
+                assertThat(out.await("CONNECT 127.0.0.1:" + tls.port())).contains("TCP_TUNNEL/200");
+                assertThat(tls.takeRequest().target()).isEqualTo("/hello");
+
+                // a posted file, both ways
+                String expected = Files.readString(body);
+                assertThat(curl(curl, "-x", proxy, "-H", "Content-Type: text/plain", "--data-binary", "@" + body,
+                        origin.baseUrl() + "/echo")).isEqualTo(expected);
+                assertThat(origin.takeRequest().bodyLength()).isEqualTo(expected.length());
+                assertThat(curl(curl, "--cacert", ca.toString(), "-x", proxy, "-H", "Content-Type: text/plain",
+                        "--data-binary", "@" + body, tls.baseUrl() + "/echo")).isEqualTo(expected);
+                assertThat(tls.takeRequest().bodyLength()).isEqualTo(expected.length());
+
+                // -p (--proxytunnel): even http:// goes through CONNECT
+                assertThat(curl(curl, "-p", "-x", proxy, "-w", STATUSES, origin.baseUrl() + "/hello")).isEqualTo("hello\n200 200");
+                assertThat(out.await("CONNECT 127.0.0.1:" + origin.port())).contains("TCP_TUNNEL/200");
+                assertThat(origin.takeRequest().headers().getValuesList("Host")).containsExactly("127.0.0.1:" + origin.port());
+            } finally {
+                p.destroyForcibly();
+                p.waitFor(15, TimeUnit.SECONDS);
+            }
+        }
+    }
+
+    @Test
+    void curlAuthenticatesToTheLaunchedProxyAfterThe407OverHttpAndThroughConnect(@TempDir Path dir) throws Exception {
+        String curl = findCurl();
+        assumeTrue(curl != null, "curl is not on the PATH");
+        Path ca = caCertificate(dir);
+        String sha1 = Base64.getEncoder().encodeToString(MessageDigest.getInstance("SHA-1").digest("wonder".getBytes(StandardCharsets.UTF_8)));
+        Path users = Files.writeString(dir.resolve("users.htpasswd"), "alice:{SHA}" + sha1 + "\n");
+        try (OriginServer tls = OriginServer.tls("jar-tls-auth", TestCertificates.keyStore()).start()) {
+            Process p = launch("forward", "--port", "0", "--users", users.toString(), "--connect-ports", String.valueOf(tls.port()),
+                    "--allow-internal-destination", "127.0.0.1:" + origin.port(),
+                    "--allow-internal-destination", "127.0.0.1:" + tls.port());
+            try {
+                Lines out = new Lines(p.getInputStream());
+                String proxy = "http://127.0.0.1:" + out.listeningPort();
+
+                // no credentials: the 407 itself
+                assertThat(curl(curl, "-x", proxy, "-w", STATUSES, origin.baseUrl() + "/hello"))
+                        .isEqualTo("407 credentials required for realm gatehouse\n\n407 000");
+                assertThat(out.await("GET " + origin.baseUrl() + "/hello")).contains("TCP_DENIED/407");
+
+                // --proxy-anyauth: curl asks without credentials first, then answers the challenge with Basic
+                assertThat(curl(curl, "--proxy-anyauth", "-U", "alice:wonder", "-x", proxy, "-w", STATUSES,
+                        origin.baseUrl() + "/hello")).isEqualTo("hello\n200 000");
+                assertThat(out.await("GET " + origin.baseUrl() + "/hello")).contains("TCP_DENIED/407");
+                assertThat(out.await("GET " + origin.baseUrl() + "/hello")).contains("TCP_MISS/200").contains(" alice ");
+                assertThat(origin.takeRequest().header("Proxy-Authorization")).isNull();
+
+                assertThat(curl(curl, "--proxy-anyauth", "-U", "alice:wonder", "--cacert", ca.toString(), "-x", proxy,
+                        "-w", STATUSES, tls.baseUrl() + "/hello")).isEqualTo("hello\n200 200");
+                assertThat(out.await("CONNECT 127.0.0.1:" + tls.port())).contains("TCP_DENIED/407");
+                assertThat(out.await("CONNECT 127.0.0.1:" + tls.port())).contains("TCP_TUNNEL/200").contains(" alice ");
+            } finally {
+                p.destroyForcibly();
+                p.waitFor(15, TimeUnit.SECONDS);
+            }
+        }
     }
 }

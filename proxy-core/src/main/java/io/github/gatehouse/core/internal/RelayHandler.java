@@ -467,11 +467,11 @@ final class RelayHandler extends Handler.Wrapper {
                         exchange.deny();
                         HttpHeaders h = new HttpHeaders().add(reverse ? "WWW-Authenticate" : "Proxy-Authenticate",
                                 result.challenge().orElseThrow());
-                        answer(exchange, response, done, reverse ? 401 : 407, result.reason(), null, h, false);
+                        answerUnread(exchange, request, response, done, reverse ? 401 : 407, result.reason(), h);
                         break;
                     default:
                         exchange.deny();
-                        answer(exchange, response, done, 403, result.reason(), null, null, false);
+                        answerUnread(exchange, request, response, done, 403, result.reason(), null);
                 }
             } catch (Throwable t) {
                 LOG.error("{} failed after authentication", exchange.id(), t);
@@ -520,7 +520,7 @@ final class RelayHandler extends Handler.Wrapper {
                 if (verdict.status() >= 400) {
                     exchange.deny(); // a filter's 2xx/3xx answer (a redirect, a canned page) is not a refusal
                 }
-                answer(exchange, response, done, verdict.status(), verdict.reason(), null, verdict.headers(), false);
+                answerUnread(exchange, request, response, done, verdict.status(), verdict.reason(), verdict.headers());
                 return;
             }
             exchange.filtersPassed(i + 1);
@@ -755,6 +755,22 @@ final class RelayHandler extends Handler.Wrapper {
         // A refused CONNECT closes the connection: the client may already be sending tunnel bytes.
         boolean closeAfter = close || "CONNECT".equals(exchange.method());
         PlainTextResponses.write(response, done, config.viaName(), status, reason, proxyStatusError, extra, closeAfter);
+    }
+
+    /**
+     * {@link #answer} from a phase before the request body is read (authentication, request filters): a short
+     * unread body is drained so the connection survives for the client's retry, a long one closes it (see
+     * {@link UnreadRequestBody}).
+     */
+    private void answerUnread(ExchangeImpl exchange, Request request, Response response, Callback done, int status,
+            String reason, HttpHeaders extra) {
+        if ("CONNECT".equals(exchange.method()) || !UnreadRequestBody.isPending(request)) {
+            answer(exchange, response, done, status, reason, null, extra, false);
+        } else if (UnreadRequestBody.isDrainable(request)) {
+            answer(exchange, response, UnreadRequestBody.drainThen(request, exchange, done), status, reason, null, extra, false);
+        } else {
+            answer(exchange, response, done, status, reason, null, extra, true);
+        }
     }
 
     void internalError(ExchangeImpl exchange, Response response, Callback done, String reason) {
