@@ -44,6 +44,17 @@ final class PlainErrorHandler extends ErrorHandler {
         if (reason.length() > 200) {
             reason = reason.substring(0, 200);
         }
+        if (clientGone(request.getAttribute(ERROR_EXCEPTION))) {
+            // The client closed the connection while Jetty was still reading the request: nobody gets an answer,
+            // and there was no request to log.
+            LOG.debug("{} {} went away before the request was read: {}", Request.getRemoteAddr(request), request.getMethod(), reason);
+            if (response.isCommitted()) {
+                callback.failed(new org.eclipse.jetty.io.EofException(reason));
+            } else {
+                PlainTextResponses.write(response, callback, viaName, status, reason, "proxy_internal_error", null, true);
+            }
+            return true;
+        }
         LOG.info("{} {} -> {} {}", Request.getRemoteAddr(request), request.getMethod(), status, reason);
         boolean clientError = status >= 400 && status < 500;
         if (response.isCommitted()) {
@@ -56,6 +67,15 @@ final class PlainErrorHandler extends ErrorHandler {
         PlainTextResponses.write(response, logging, viaName, status, reason,
                 clientError ? "http_request_error" : "proxy_internal_error", null, clientError);
         return true;
+    }
+
+    private static boolean clientGone(Object failure) {
+        for (Object t = failure; t instanceof Throwable; t = ((Throwable) t).getCause() == t ? null : ((Throwable) t).getCause()) {
+            if (t instanceof org.eclipse.jetty.io.EofException || t instanceof java.nio.channels.ClosedChannelException) {
+                return true;
+            }
+        }
+        return false;
     }
 
     private void log(Request request, Response response, int status, String reason) {

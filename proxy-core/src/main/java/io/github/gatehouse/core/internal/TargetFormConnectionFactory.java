@@ -101,7 +101,9 @@ final class TargetFormConnectionFactory extends HttpConnectionFactory {
                 return; // closed already: nothing to time out, and nothing to keep the connection referenced
             }
             headDeadline = d.schedule(headTimeoutMs, () -> {
-                if (waitingForHead && generation.get() == g && getEndPoint().isOpen()) {
+                // A head that Jetty has parsed but not yet dispatched to the relay (a busy pool) is complete: only a
+                // connection whose head is still arriving is closed.
+                if (waitingForHead && generation.get() == g && getEndPoint().isOpen() && getHttpChannel().getRequest() == null) {
                     LOG.info("{} sent no complete request head within {} ms; closing the connection",
                             getEndPoint().getRemoteSocketAddress(), headTimeoutMs);
                     getEndPoint().close();
