@@ -54,6 +54,8 @@ public final class CacheEngine implements AutoCloseable {
     public static final char VARIANT_SEPARATOR = '\u0001';
     private static final Set<String> NOT_UPDATED_BY_304 = Set.of("content-length", "via", "cache-status",
             "transfer-encoding", "connection", "keep-alive", "age");
+    /** The error responses that stale-if-error covers (RFC 5861 §4); others pass on to the client as they are. */
+    private static final Set<Integer> STALE_IF_ERROR_STATUSES = Set.of(500, 502, 503, 504);
     /** {@link State#fwd} of a request the cache does not handle (a GET or HEAD with a body). */
     private static final String BYPASS = "bypass";
 
@@ -364,7 +366,8 @@ public final class CacheEngine implements AutoCloseable {
                 return CacheDecision.serve(respond(exchange, clientHeaders(st, exchange), updated, responseTime,
                         "fwd=stale; fwd-status=304", true, notStoredFields(headers)));
             }
-            if (st.entry != null && status >= 500 && staleIfErrorAllows(st.entry, st.rcc, responseTime)) {
+            if (st.entry != null && STALE_IF_ERROR_STATUSES.contains(status)
+                    && staleIfErrorAllows(st.entry, st.rcc, responseTime)) {
                 release(st.fill);
                 staleServed.increment();
                 hits.increment();
@@ -531,9 +534,19 @@ public final class CacheEngine implements AutoCloseable {
                 return "invalid Content-Length";
             }
         }
-        boolean explicit = cc.has("public") || cc.has("max-age") || cc.has("s-maxage") || headers.contains("Expires")
-                || Freshness.HEURISTICALLY_CACHEABLE.contains(status) || config.forcedTtl().containsKey(status);
-        return explicit ? null : "no explicit freshness and status " + status + " not heuristically cacheable";
+        return freshnessKnowable(status, headers, cc) ? null
+                : "no explicit freshness and status " + status + " not heuristically cacheable";
+    }
+
+    /**
+     * Whether a response's freshness can be known without guessing beyond RFC 9110 §15.1: explicit freshness
+     * ({@code max-age}, {@code s-maxage}, {@code Expires} unless a targeted field governs), a heuristically cacheable
+     * status, or a configured TTL for the status. {@code public} alone is not enough: a 500, 503 or 302 is stored only
+     * with explicit freshness.
+     */
+    private boolean freshnessKnowable(int status, HttpHeaders headers, Directives cc) {
+        return Freshness.hasExplicitFreshness(headers, cc) || Freshness.HEURISTICALLY_CACHEABLE.contains(status)
+                || config.forcedTtl().containsKey(status);
     }
 
     /**
@@ -1058,8 +1071,7 @@ public final class CacheEngine implements AutoCloseable {
                 && !cc.isUnqualified("private")
                 && !cookieForbidsStoring(cc, headers)
                 && headers.getTokens("Vary").stream().noneMatch("*"::equals)
-                && (cc.has("public") || cc.has("max-age") || cc.has("s-maxage") || headers.contains("Expires")
-                    || Freshness.HEURISTICALLY_CACHEABLE.contains(status) || config.forcedTtl().containsKey(status));
+                && freshnessKnowable(status, headers, cc);
         if (!storable) {
             if (status < 500) {
                 removeKey(old.key()); // a new answer that may not be stored: the old one is outdated
