@@ -863,6 +863,9 @@ public final class CacheEngine implements AutoCloseable {
                 continue;
             }
             StoredEntry e = found.get();
+            if (e.head().headers().getTokens("Vary").contains("*")) {
+                continue; // Vary: * (for instance from a 304 that updated the entry) never matches (RFC 9111 §4.1)
+            }
             String secondary = key.substring(key.indexOf(VARIANT_SEPARATOR) + 1);
             if (!secondary.equals(secondaryKey(e.head(), reqHeaders))) {
                 continue;
@@ -881,7 +884,11 @@ public final class CacheEngine implements AutoCloseable {
         return Freshness.dateValue(e.head().headers(), e.head().responseTime());
     }
 
-    /** The secondary key: each field named by the response's Vary, with the request's normalised value. */
+    /**
+     * The secondary key: each field named by the response's Vary, with the request's normalised value: whitespace
+     * folded, and for {@code Accept-Encoding} and {@code Accept-Language} also case, order and q-value spelling (see
+     * {@link Variants#normalizeWeightedList}), so that equivalent requests share a variant.
+     */
     static String secondaryKey(EntryHead head, HttpHeaders request) {
         List<String> vary = new ArrayList<>();
         for (String name : head.headers().getTokens("Vary")) {
@@ -893,8 +900,13 @@ public final class CacheEngine implements AutoCloseable {
         TreeMap<String, String> values = new TreeMap<>();
         for (String name : vary) {
             List<String> lines = request.getAll(name);
-            values.put(name, lines.isEmpty() ? "\u0000" : String.join(",", request.getTokens(name))
-                    .replaceAll("\\s+", " ").trim());
+            if (lines.isEmpty()) {
+                values.put(name, "\u0000");
+            } else if (name.equals("accept-encoding") || name.equals("accept-language")) {
+                values.put(name, Variants.normalizeWeightedList(request.getTokens(name)));
+            } else {
+                values.put(name, String.join(",", request.getTokens(name)).replaceAll("\\s+", " ").trim());
+            }
         }
         StringBuilder sb = new StringBuilder();
         values.forEach((k, v) -> sb.append(k).append('=').append(v).append('\u0002'));
