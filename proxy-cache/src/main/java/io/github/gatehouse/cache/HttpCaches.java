@@ -17,6 +17,7 @@ import java.nio.file.Path;
 import java.time.Clock;
 import java.time.Duration;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -44,6 +45,12 @@ public final class HttpCaches {
         return builder().memory(capacity).build();
     }
 
+    /**
+     * The targeted cache-control fields (RFC 9213) reverse routes honour unless the builder says otherwise:
+     * {@code CDN-Cache-Control}, the field for the class of cache a reverse-proxy cache belongs to.
+     */
+    public static final List<String> DEFAULT_TARGETED_FIELDS = List.of("CDN-Cache-Control");
+
     /** A new builder: no store yet (choose {@link Builder#memory} or {@link Builder#disk}). */
     public static Builder builder() {
         return new Builder();
@@ -55,7 +62,8 @@ public final class HttpCaches {
      * key, heuristic freshness capped at 1 day, request collapsing on (followers wait up to 30 s for the head),
      * {@code stale-while-revalidate} revalidated in the background, no {@code stale-if-error} without the directive,
      * client {@code no-cache} honoured, tags from {@code Surrogate-Key}, {@code PURGE} method off, Cache-Status name
-     * {@code gatehouse}, stored {@code Set-Cookie} fields never replayed ({@link #replaySetCookie}).
+     * {@code gatehouse}, stored {@code Set-Cookie} fields never replayed ({@link #replaySetCookie}), targeted
+     * cache-control {@link HttpCaches#DEFAULT_TARGETED_FIELDS} honoured on reverse routes only.
      */
     public static final class Builder {
         private CacheStore store;
@@ -71,7 +79,8 @@ public final class HttpCaches {
         private boolean ignoreClientNoCache;
         private boolean collapsing = true;
         private Duration collapseTimeout = Duration.ofSeconds(30);
-        private String targetedField;
+        private List<String> targetedForward = List.of();
+        private List<String> targetedReverse = DEFAULT_TARGETED_FIELDS;
         private String tagHeader = "Surrogate-Key";
         private final List<Cidr> purgeFrom = new ArrayList<>();
         private String name = "gatehouse";
@@ -188,13 +197,34 @@ public final class HttpCaches {
         }
 
         /**
-         * Honours a targeted cache-control field (RFC 9213) such as {@code CDN-Cache-Control}: when a response has
-         * it, it replaces {@code Cache-Control} for this cache. Off by default.
+         * Honours these targeted cache-control fields (RFC 9213), most specific first (for example
+         * {@code "Gatehouse-Cache-Control", "CDN-Cache-Control"}), on every route, forward and reverse: the first one a
+         * response has, when it is a valid structured-field Dictionary, decides this cache's storage and freshness, and
+         * {@code Cache-Control} and {@code Expires} are then ignored by this cache (RFC 9213 §2.2). The fields are
+         * passed on downstream unchanged. Without this call, reverse routes honour {@link #DEFAULT_TARGETED_FIELDS}
+         * and forward proxying honours none; see also {@link #targetedCacheControlOff}.
+         *
+         * @throws IllegalArgumentException when a name is not a header field name, or repeats
          */
-        public Builder targetedCacheControl(String fieldName) {
-            requireNonNull(fieldName, "fieldName");
-            checkArgument(fieldName.matches("[A-Za-z0-9-]+"), "targeted field: '%s' (expected: a header name)", fieldName);
-            this.targetedField = fieldName;
+        public Builder targetedCacheControl(String fieldName, String... moreSpecificFirst) {
+            List<String> all = new ArrayList<>();
+            all.add(fieldName);
+            all.addAll(Arrays.asList(requireNonNull(moreSpecificFirst, "fieldNames")));
+            for (String f : all) {
+                requireNonNull(f, "fieldName");
+                checkArgument(f.matches("[A-Za-z0-9!#$%&'*+.^_`|~-]+"), "targeted field: '%s' (expected: a header name)", f);
+                checkArgument(all.stream().filter(f::equalsIgnoreCase).count() == 1, "targeted field: '%s' is listed twice", f);
+                checkArgument(!f.equalsIgnoreCase("Cache-Control"), "targeted field: '%s' (expected: a field other than Cache-Control)", f);
+            }
+            this.targetedForward = List.copyOf(all);
+            this.targetedReverse = List.copyOf(all);
+            return this;
+        }
+
+        /** Honours no targeted cache-control field on any route: {@code Cache-Control} alone decides. */
+        public Builder targetedCacheControlOff() {
+            this.targetedForward = List.of();
+            this.targetedReverse = List.of();
             return this;
         }
 
@@ -289,7 +319,7 @@ public final class HttpCaches {
                 maxObject = Math.min(maxObject, memoryCapacity.toBytes());
             }
             CacheConfig config = new CacheConfig(s, maxObject, clock, keyPolicy, Map.copyOf(forcedTtl), heuristicCap,
-                    ignoreClientNoCache, collapsing, collapseTimeout, targetedField, tagHeader, List.copyOf(purgeFrom),
+                    ignoreClientNoCache, collapsing, collapseTimeout, targetedForward, targetedReverse, tagHeader, List.copyOf(purgeFrom),
                     name, staleIfError.isNegative() ? Duration.ZERO.minusSeconds(1) : staleIfError,
                     backgroundRevalidation, revalidationTimeout, replaySetCookie);
             return new GatehouseCache(new CacheEngine(config), storeDescription);

@@ -148,6 +148,12 @@ public final class Gatehouse {
                 cache.maxObjectSize(o.cacheMaxObject);
             }
             cache.replaySetCookie(o.cacheReplaySetCookie);
+            if (o.cacheTargetedFields != null && o.cacheTargetedFields.isEmpty()) {
+                cache.targetedCacheControlOff();
+            } else if (o.cacheTargetedFields != null) {
+                cache.targetedCacheControl(o.cacheTargetedFields.get(0),
+                        o.cacheTargetedFields.subList(1, o.cacheTargetedFields.size()).toArray(new String[0]));
+            }
             b.cache(cache.build());
         }
         if (o.rateLimit != null) {

@@ -49,6 +49,8 @@ public final class LauncherOptions {
     DataSize cacheDisk;
     DataSize cacheMaxObject;
     boolean cacheReplaySetCookie;
+    /** {@code --cache-targeted-fields}: null for the default, empty for off, else the fields, most specific first. */
+    List<String> cacheTargetedFields;
     final List<String> allowHosts = new ArrayList<>();
     final List<String> denyHosts = new ArrayList<>();
     final List<Path> allowLists = new ArrayList<>();
@@ -98,6 +100,9 @@ public final class LauncherOptions {
                 "  --cache-max-object SIZE      largest response stored (default 64m)",
                 "  --cache-replay-set-cookie    serve a stored response's Set-Cookie to every client (RFC 9111 literal;",
                 "                               by default only the client whose request reached the origin gets it)",
+                "  --cache-targeted-fields LIST|off  targeted cache-control fields (RFC 9213) honoured, most specific",
+                "                               first, comma-separated, on every route (default: CDN-Cache-Control on",
+                "                               reverse routes, none when forwarding); off: Cache-Control alone",
                 "  --allow-host PATTERN         only these hosts may be reached (name, *.suffix, .domain, IP; repeatable)",
                 "  --deny-host PATTERN          these hosts are refused with 403 (repeatable)",
                 "  --allow-list FILE            whitelist file, one pattern a line, # comments",
@@ -177,6 +182,9 @@ public final class LauncherOptions {
                         throw new UsageException("--cache-replay-set-cookie takes no value (got '" + value + "')");
                     }
                     o.cacheReplaySetCookie = true;
+                    break;
+                case "--cache-targeted-fields":
+                    o.cacheTargetedFields = parseTargetedFields(value != null ? value : next(args, ++i, arg));
                     break;
                 case "--allow-host":
                     o.allowHosts.add(value != null ? value : next(args, ++i, arg));
@@ -318,6 +326,9 @@ public final class LauncherOptions {
         if (o.cacheReplaySetCookie && !o.caches()) {
             throw new UsageException("--cache-replay-set-cookie needs a cache (--cache-memory SIZE or --cache-dir DIR)");
         }
+        if (o.cacheTargetedFields != null && !o.caches()) {
+            throw new UsageException("--cache-targeted-fields needs a cache (--cache-memory SIZE or --cache-dir DIR)");
+        }
         if (o.healthInterval != null && o.healthCheck == null) {
             throw new UsageException("--health-interval needs --health-check PATH");
         }
@@ -371,6 +382,27 @@ public final class LauncherOptions {
             throw new UsageException(flag + ": '" + s + "' is not a readable file");
         }
         return p;
+    }
+
+    /** {@code off}, or a comma-separated list of distinct header field names (not Cache-Control). */
+    static List<String> parseTargetedFields(String value) throws UsageException {
+        if (value.trim().equalsIgnoreCase("off")) {
+            return List.of();
+        }
+        List<String> fields = new ArrayList<>();
+        for (String part : value.split(",", -1)) {
+            String f = part.trim();
+            if (!f.matches("[A-Za-z0-9!#$%&'*+.^_`|~-]+") || f.equalsIgnoreCase("Cache-Control")
+                    || f.equalsIgnoreCase("off")) {
+                throw new UsageException("--cache-targeted-fields: '" + f + "' in '" + value
+                        + "' (expected: off, or header names such as Gatehouse-Cache-Control,CDN-Cache-Control)");
+            }
+            if (fields.stream().anyMatch(f::equalsIgnoreCase)) {
+                throw new UsageException("--cache-targeted-fields: '" + f + "' is listed twice in '" + value + "'");
+            }
+            fields.add(f);
+        }
+        return List.copyOf(fields);
     }
 
     /** Whether any cache flag was given. */

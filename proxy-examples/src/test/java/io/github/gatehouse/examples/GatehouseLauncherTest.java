@@ -185,6 +185,48 @@ class GatehouseLauncherTest {
                 .hasMessageContaining("takes no value");
     }
 
+    @Test
+    void cacheTargetedFieldsFlagChoosesTheTargetedCacheControlFields() throws Exception {
+        String path = "/headers?Cache-Control=no-store&CDN-Cache-Control=max-age%3D60&Gatehouse-Cache-Control=no-store&v=";
+        String[][] cases = {
+            // extra flags | whether the second request is a hit
+            {"", "hit"},
+            {"--cache-targeted-fields=off", "miss"},
+            {"--cache-targeted-fields=Gatehouse-Cache-Control,CDN-Cache-Control", "miss"},
+            {"--cache-targeted-fields=X-Unused, CDN-Cache-Control", "hit"},
+        };
+        int n = 0;
+        for (String[] c : cases) {
+            java.util.List<String> args = new java.util.ArrayList<>(java.util.List.of("reverse", "--port", "0", "--upstream",
+                    origin.baseUrl(), "--cache-memory", "16m", "--access-log", "off"));
+            if (!c[0].isEmpty()) {
+                args.add(c[0]);
+            }
+            ProxyServer proxy = Gatehouse.start(args.toArray(new String[0]), new PrintStream(new ByteArrayOutputStream()));
+            try {
+                String request = "GET " + path + (n++) + " HTTP/1.1\r\nHost: shop.test\r\nConnection: close\r\n\r\n";
+                io.github.gatehouse.core.testing.RawHttp.Reply first = io.github.gatehouse.core.testing.RawHttp.exchange(
+                        proxy.port(), request);
+                assertThat(first.headers().get("cdn-cache-control")).isEqualTo("max-age=60");
+                io.github.gatehouse.core.testing.RawHttp.Reply second = io.github.gatehouse.core.testing.RawHttp.exchange(
+                        proxy.port(), request);
+                assertThat(second.headers().get("cache-status")).as(c[0])
+                        .satisfies(s -> assertThat(s.contains("; hit")).isEqualTo(c[1].equals("hit")));
+            } finally {
+                proxy.close();
+            }
+        }
+        assertThatThrownBy(() -> LauncherOptions.parse("reverse", "--upstream", "http://a:1", "--cache-targeted-fields", "off"))
+                .hasMessageContaining("--cache-targeted-fields needs a cache");
+        assertThatThrownBy(() -> LauncherOptions.parse("reverse", "--upstream", "http://a:1", "--cache-memory", "1m",
+                "--cache-targeted-fields", "CDN-Cache-Control,Cache-Control"))
+                .hasMessageContaining("--cache-targeted-fields: 'Cache-Control' in 'CDN-Cache-Control,Cache-Control'");
+        assertThatThrownBy(() -> LauncherOptions.parse("reverse", "--upstream", "http://a:1", "--cache-memory", "1m",
+                "--cache-targeted-fields", "A,,B")).hasMessageContaining("--cache-targeted-fields: '' in 'A,,B'");
+        assertThatThrownBy(() -> LauncherOptions.parse("reverse", "--upstream", "http://a:1", "--cache-memory", "1m",
+                "--cache-targeted-fields", "A,a")).hasMessageContaining("listed twice");
+    }
+
     private static io.github.gatehouse.core.testing.RawHttp.Reply raw(ProxyServer proxy, String url, String header) throws Exception {
         URI u = URI.create(url);
         String hostPort = u.getHost() + (u.getPort() > 0 ? ":" + u.getPort() : "");

@@ -62,6 +62,7 @@ final class BackgroundRevalidator implements AutoCloseable {
     CompletableFuture<Void> revalidate(Exchange exchange, StoredEntry entry, Instant requestTime) {
         CompletableFuture<Void> done = new CompletableFuture<>();
         String id = exchange.id(); // read everything from the exchange now: it ends before the revalidation does
+        java.util.List<String> targeted = engine.targeted(exchange);
         try {
             RequestHead request = exchange.request();
             HttpHeaders headers = new HttpHeaders(request.headers());
@@ -111,11 +112,11 @@ final class BackgroundRevalidator implements AutoCloseable {
                 @Override
                 public void onHeaders(Response response) {
                     if (response.getStatus() == 304) {
-                        engine.backgroundNotModified(entry, fields(response), requestTime);
+                        engine.backgroundNotModified(entry, fields(response), requestTime, targeted);
                         return;
                     }
                     writer = engine.backgroundStore(entry, "GET", requestHeaders, response.getStatus(), fields(response),
-                            requestTime);
+                            requestTime, targeted);
                 }
 
                 @Override

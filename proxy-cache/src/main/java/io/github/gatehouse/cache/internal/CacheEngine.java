@@ -54,6 +54,8 @@ public final class CacheEngine implements AutoCloseable {
     public static final char VARIANT_SEPARATOR = '\u0001';
     private static final Set<String> NOT_UPDATED_BY_304 = Set.of("content-length", "via", "cache-status",
             "transfer-encoding", "connection", "keep-alive", "age");
+    /** The error responses that stale-if-error covers (RFC 5861 §4); others pass on to the client as they are. */
+    private static final Set<Integer> STALE_IF_ERROR_STATUSES = Set.of(500, 502, 503, 504);
     /** {@link State#fwd} of a request the cache does not handle (a GET or HEAD with a body). */
     private static final String BYPASS = "bypass";
 
@@ -171,7 +173,7 @@ public final class CacheEngine implements AutoCloseable {
             boolean noCache, boolean noStore, Instant now) {
         EntryHead head = entry.head();
         HttpHeaders stored = head.headers();
-        Directives cc = responseDirectives(stored);
+        Directives cc = responseDirectives(stored, targeted(exchange));
         Duration age = Freshness.currentAge(stored, head.requestTime(), head.responseTime(), now);
         Duration lifetime = Freshness.lifetime(head.status(), stored, cc, head.responseTime(), config.forcedTtl(),
                 config.heuristicCap());
@@ -295,7 +297,7 @@ public final class CacheEngine implements AutoCloseable {
         return fill.head.thenApply(fh -> {
             if (fh != null && fh.secondary.equals(secondaryKey(fh.head, exchange.request().headers()))) {
                 Instant at = config.clock().instant();
-                Directives cc = responseDirectives(fh.head.headers());
+                Directives cc = responseDirectives(fh.head.headers(), targeted(exchange));
                 Duration age = Freshness.currentAge(fh.head.headers(), fh.head.requestTime(), fh.head.responseTime(), at);
                 Duration lifetime = Freshness.lifetime(fh.head.status(), fh.head.headers(), cc, fh.head.responseTime(),
                         config.forcedTtl(), config.heuristicCap());
@@ -352,7 +354,7 @@ public final class CacheEngine implements AutoCloseable {
         }
         try {
             if (st.entry != null && lookup.kind() == CacheLookup.Kind.REVALIDATE && status == 304) {
-                StoredEntry updated = freshen(st.entry, headers, st.requestTime, responseTime);
+                StoredEntry updated = freshen(st.entry, headers, st.requestTime, responseTime, targeted(exchange));
                 if (st.fill != null) {
                     String key = updated.key();
                     st.fill.head.complete(FillHead.stored(key.substring(key.indexOf(VARIANT_SEPARATOR) + 1), updated));
@@ -362,9 +364,10 @@ public final class CacheEngine implements AutoCloseable {
                 hits.increment();
                 exchange.cacheStatus("REFRESH_UNMODIFIED");
                 return CacheDecision.serve(respond(exchange, clientHeaders(st, exchange), updated, responseTime,
-                        "fwd=stale; fwd-status=304", true, notStoredFields(headers)));
+                        "fwd=stale; fwd-status=304", true, notStoredFields(headers, targeted(exchange))));
             }
-            if (st.entry != null && status >= 500 && staleIfErrorAllows(st.entry, st.rcc, responseTime)) {
+            if (st.entry != null && STALE_IF_ERROR_STATUSES.contains(status)
+                    && staleIfErrorAllows(st.entry, st.rcc, responseTime, targeted(exchange))) {
                 release(st.fill);
                 staleServed.increment();
                 hits.increment();
@@ -393,7 +396,7 @@ public final class CacheEngine implements AutoCloseable {
                 stripTagHeader(headers);
                 return CacheDecision.pass();
             }
-            HttpHeaders storedHeaders = headersToStore(headers, true);
+            HttpHeaders storedHeaders = headersToStore(headers, true, targeted(exchange));
             EntryHead head = new EntryHead(status, storedHeaders, st.requestTime, responseTime, false);
             String secondary = secondaryKey(head, exchange.request().headers());
             String key = st.primary + VARIANT_SEPARATOR + secondary;
@@ -426,7 +429,7 @@ public final class CacheEngine implements AutoCloseable {
         if (differs) {
             removeKey(st.entry.key());
         } else {
-            freshen(st.entry, headers, st.requestTime, responseTime);
+            freshen(st.entry, headers, st.requestTime, responseTime, targeted(exchange));
         }
         if (LOG.isDebugEnabled()) {
             LOG.debug("{} HEAD {} the stored response", exchange.id(), differs ? "invalidated" : "freshened");
@@ -441,7 +444,7 @@ public final class CacheEngine implements AutoCloseable {
         State st = (State) lookup.state();
         release(st.fill);
         Instant now = config.clock().instant();
-        if (st.entry != null && staleIfErrorAllows(st.entry, st.rcc, now)) {
+        if (st.entry != null && staleIfErrorAllows(st.entry, st.rcc, now, targeted(exchange))) {
             staleServed.increment();
             hits.increment();
             exchange.cacheStatus("STALE");
@@ -449,7 +452,7 @@ public final class CacheEngine implements AutoCloseable {
             return Optional.of(respond(exchange, clientHeaders(st, exchange), st.entry, now,
                     "hit; fwd=stale; detail=stale-if-error", true));
         }
-        if (st.entry != null && mustRevalidate(st.entry)) {
+        if (st.entry != null && mustRevalidate(st.entry, targeted(exchange))) {
             // RFC 9111 §5.2.2.2: a stale must-revalidate response that cannot be validated gets a 504
             return Optional.of(synthetic(504, "the stored response must be revalidated and the upstream failed",
                     config.name() + "; fwd=stale; detail=must-revalidate"));
@@ -457,15 +460,15 @@ public final class CacheEngine implements AutoCloseable {
         return Optional.empty();
     }
 
-    private boolean mustRevalidate(StoredEntry entry) {
-        Directives cc = responseDirectives(entry.head().headers());
+    private boolean mustRevalidate(StoredEntry entry, List<String> targeted) {
+        Directives cc = responseDirectives(entry.head().headers(), targeted);
         return cc.has("must-revalidate") || cc.has("proxy-revalidate") || cc.has("s-maxage");
     }
 
-    private boolean staleIfErrorAllows(StoredEntry entry, Directives rcc, Instant now) {
+    private boolean staleIfErrorAllows(StoredEntry entry, Directives rcc, Instant now, List<String> targeted) {
         EntryHead head = entry.head();
         HttpHeaders h = head.headers();
-        Directives cc = responseDirectives(h);
+        Directives cc = responseDirectives(h, targeted);
         if (cc.has("must-revalidate") || cc.has("proxy-revalidate") || cc.has("s-maxage")
                 || cc.isUnqualified("no-cache")) {
             return false;
@@ -496,7 +499,7 @@ public final class CacheEngine implements AutoCloseable {
         if (status < 200 || status == 206 || status == 304 || status > 599) {
             return "status " + status;
         }
-        Directives cc = responseDirectives(headers);
+        Directives cc = responseDirectives(headers, targeted(exchange));
         if (cc.has("must-understand")) {
             if (!Freshness.HEURISTICALLY_CACHEABLE.contains(status) || status == 206) {
                 return "must-understand with status " + status;
@@ -531,9 +534,19 @@ public final class CacheEngine implements AutoCloseable {
                 return "invalid Content-Length";
             }
         }
-        boolean explicit = cc.has("public") || cc.has("max-age") || cc.has("s-maxage") || headers.contains("Expires")
-                || Freshness.HEURISTICALLY_CACHEABLE.contains(status) || config.forcedTtl().containsKey(status);
-        return explicit ? null : "no explicit freshness and status " + status + " not heuristically cacheable";
+        return freshnessKnowable(status, headers, cc) ? null
+                : "no explicit freshness and status " + status + " not heuristically cacheable";
+    }
+
+    /**
+     * Whether a response's freshness can be known without guessing beyond RFC 9110 §15.1: explicit freshness
+     * ({@code max-age}, {@code s-maxage}, {@code Expires} unless a targeted field governs), a heuristically cacheable
+     * status, or a configured TTL for the status. {@code public} alone is not enough: a 500, 503 or 302 is stored only
+     * with explicit freshness.
+     */
+    private boolean freshnessKnowable(int status, HttpHeaders headers, Directives cc) {
+        return Freshness.hasExplicitFreshness(headers, cc) || Freshness.HEURISTICALLY_CACHEABLE.contains(status)
+                || config.forcedTtl().containsKey(status);
     }
 
     /**
@@ -560,8 +573,8 @@ public final class CacheEngine implements AutoCloseable {
      * qualified names, and {@code Set-Cookie} unless replayed): they still go to the client whose request the 304
      * answered, as they would on a miss. Empty when there are none.
      */
-    private HttpHeaders notStoredFields(HttpHeaders notModified) {
-        Set<String> names = privateFieldNames(responseDirectives(notModified));
+    private HttpHeaders notStoredFields(HttpHeaders notModified, List<String> targeted) {
+        Set<String> names = privateFieldNames(responseDirectives(notModified, targeted));
         HttpHeaders own = new HttpHeaders();
         for (HttpHeaders.Field f : notModified) {
             if (names.contains(f.name().toLowerCase(Locale.ROOT))) {
@@ -582,25 +595,41 @@ public final class CacheEngine implements AutoCloseable {
         return names;
     }
 
-    /** The directives that govern this cache: the targeted field when configured and present, else Cache-Control. */
-    Directives responseDirectives(HttpHeaders headers) {
-        if (config.targetedField() != null && headers.contains(config.targetedField())) {
-            Directives targeted = Directives.of(headers, config.targetedField());
-            if (!targeted.isEmpty()) {
-                return targeted;
+    /** The targeted fields (RFC 9213) this cache honours for {@code exchange}'s mode, most specific first. */
+    List<String> targeted(Exchange exchange) {
+        return exchange.mode() == Exchange.Mode.REVERSE ? config.targetedReverse() : config.targetedForward();
+    }
+
+    /**
+     * The directives that govern this cache: those of the first of {@code targeted} that is present and valid (RFC
+     * 9213 §2.1: a Dictionary structured field), marked as targeted so that {@code Expires} is ignored too (§2.2);
+     * else {@code Cache-Control}.
+     */
+    Directives responseDirectives(HttpHeaders headers, List<String> targeted) {
+        for (String field : targeted) {
+            List<String> lines = headers.getAll(field);
+            if (lines.isEmpty()) {
+                continue;
+            }
+            if (!TargetedFields.isValidDictionary(String.join(", ", lines))) {
+                continue; // an invalid targeted field is ignored, as if absent
+            }
+            Directives directives = Directives.of(headers, field);
+            if (!directives.isEmpty()) {
+                return directives.fromTargetedField(field);
             }
         }
         return Directives.of(headers, "Cache-Control");
     }
 
-    private HttpHeaders headersToStore(HttpHeaders response, boolean relayed) {
+    private HttpHeaders headersToStore(HttpHeaders response, boolean relayed, List<String> targeted) {
         HttpHeaders stored = new HttpHeaders(response);
         if (relayed) {
             removeLastVia(stored);
         }
         // private="..." fields MUST NOT be stored; no-cache="..." fields may not be served without revalidation,
         // which the cache meets by never keeping them; Set-Cookie stays with the client that caused it (unless replayed)
-        for (String name : privateFieldNames(responseDirectives(response))) {
+        for (String name : privateFieldNames(responseDirectives(response, targeted))) {
             stored.remove(name);
         }
         stored.remove("Transfer-Encoding");
@@ -628,12 +657,13 @@ public final class CacheEngine implements AutoCloseable {
     }
 
     /** Updates a stored entry's head from a 304 (RFC 9111 §3.2, §4.3.4). */
-    private StoredEntry freshen(StoredEntry entry, HttpHeaders notModified, Instant requestTime, Instant responseTime) {
+    private StoredEntry freshen(StoredEntry entry, HttpHeaders notModified, Instant requestTime, Instant responseTime,
+            List<String> targeted) {
         EntryHead old = entry.head();
         HttpHeaders merged = old.headers();
         HttpHeaders fresh = new HttpHeaders(notModified);
         removeLastVia(fresh);
-        Directives cc = responseDirectives(fresh);
+        Directives cc = responseDirectives(fresh, targeted);
         Set<String> skip = new java.util.HashSet<>(NOT_UPDATED_BY_304);
         skip.addAll(privateFieldNames(cc));
         Set<String> replaced = new java.util.HashSet<>();
@@ -833,6 +863,9 @@ public final class CacheEngine implements AutoCloseable {
                 continue;
             }
             StoredEntry e = found.get();
+            if (e.head().headers().getTokens("Vary").contains("*")) {
+                continue; // Vary: * (for instance from a 304 that updated the entry) never matches (RFC 9111 §4.1)
+            }
             String secondary = key.substring(key.indexOf(VARIANT_SEPARATOR) + 1);
             if (!secondary.equals(secondaryKey(e.head(), reqHeaders))) {
                 continue;
@@ -851,7 +884,11 @@ public final class CacheEngine implements AutoCloseable {
         return Freshness.dateValue(e.head().headers(), e.head().responseTime());
     }
 
-    /** The secondary key: each field named by the response's Vary, with the request's normalised value. */
+    /**
+     * The secondary key: each field named by the response's Vary, with the request's normalised value: whitespace
+     * folded, and for {@code Accept-Encoding} and {@code Accept-Language} also case, order and q-value spelling (see
+     * {@link Variants#normalizeWeightedList}), so that equivalent requests share a variant.
+     */
     static String secondaryKey(EntryHead head, HttpHeaders request) {
         List<String> vary = new ArrayList<>();
         for (String name : head.headers().getTokens("Vary")) {
@@ -863,8 +900,13 @@ public final class CacheEngine implements AutoCloseable {
         TreeMap<String, String> values = new TreeMap<>();
         for (String name : vary) {
             List<String> lines = request.getAll(name);
-            values.put(name, lines.isEmpty() ? "\u0000" : String.join(",", request.getTokens(name))
-                    .replaceAll("\\s+", " ").trim());
+            if (lines.isEmpty()) {
+                values.put(name, "\u0000");
+            } else if (name.equals("accept-encoding") || name.equals("accept-language")) {
+                values.put(name, Variants.normalizeWeightedList(request.getTokens(name)));
+            } else {
+                values.put(name, String.join(",", request.getTokens(name)).replaceAll("\\s+", " ").trim());
+            }
         }
         StringBuilder sb = new StringBuilder();
         values.forEach((k, v) -> sb.append(k).append('=').append(v).append('\u0002'));
@@ -1045,28 +1087,27 @@ public final class CacheEngine implements AutoCloseable {
     }
 
     /** Applies a background revalidation's 304. */
-    void backgroundNotModified(StoredEntry entry, HttpHeaders notModified, Instant requestTime) {
+    void backgroundNotModified(StoredEntry entry, HttpHeaders notModified, Instant requestTime, List<String> targeted) {
         unmodified.increment();
-        freshen(entry, notModified, requestTime, config.clock().instant());
+        freshen(entry, notModified, requestTime, config.clock().instant(), targeted);
     }
 
     /** Starts storing a background revalidation's full response; null when it may not be stored. */
     EntryWriter backgroundStore(StoredEntry old, String method, HttpHeaders requestHeaders, int status, HttpHeaders headers,
-            Instant requestTime) {
-        Directives cc = responseDirectives(headers);
+            Instant requestTime, List<String> targeted) {
+        Directives cc = responseDirectives(headers, targeted);
         boolean storable = status >= 200 && status != 206 && status != 304 && !cc.has("no-store")
                 && !cc.isUnqualified("private")
                 && !cookieForbidsStoring(cc, headers)
                 && headers.getTokens("Vary").stream().noneMatch("*"::equals)
-                && (cc.has("public") || cc.has("max-age") || cc.has("s-maxage") || headers.contains("Expires")
-                    || Freshness.HEURISTICALLY_CACHEABLE.contains(status) || config.forcedTtl().containsKey(status));
+                && freshnessKnowable(status, headers, cc);
         if (!storable) {
             if (status < 500) {
                 removeKey(old.key()); // a new answer that may not be stored: the old one is outdated
             }
             return null;
         }
-        EntryHead head = new EntryHead(status, headersToStore(headers, false), requestTime, config.clock().instant(), false);
+        EntryHead head = new EntryHead(status, headersToStore(headers, false, targeted), requestTime, config.clock().instant(), false);
         String key = old.key().substring(0, old.key().indexOf(VARIANT_SEPARATOR) + 1) + secondaryKey(head, requestHeaders);
         return new EntryWriter("background", key, key.substring(key.indexOf(VARIANT_SEPARATOR) + 1), head, null);
     }

@@ -13,16 +13,19 @@ import java.util.Set;
 
 /**
  * Parsed {@code Cache-Control} (or a targeted field such as {@code CDN-Cache-Control}) directives: lower-case names,
- * unquoted values. When a directive repeats, the first occurrence wins (RFC 9111 §4.2.1), except for the field-name
- * lists of {@code private} and {@code no-cache} (RFC 9111 §5.2.2.4, §5.2.2.7): their qualified forms add up, and
- * one unqualified (or unreadable) occurrence makes the directive apply to the whole response, whatever the order.
+ * unquoted values. When a directive repeats with the same value, that is its value; when it repeats with different
+ * values it is <em>conflicting</em>: its {@link #value} is the first one, but its {@link #seconds} is 0, so a response
+ * with two different {@code max-age} values is stale (RFC 9111 §4.2.1 allows either; this is the safe side). The
+ * field-name lists of {@code private} and {@code no-cache} (RFC 9111 §5.2.2.4, §5.2.2.7) are not conflicts: their
+ * qualified forms add up, and one unqualified (or unreadable) occurrence makes the directive apply to the whole
+ * response, whatever the order.
  *
  * <p><b>Threading.</b> Immutable; safe from any thread.
  */
 public final class Directives {
     /** delta-seconds larger than this are taken as this (RFC 9111 §1.2.2). */
     public static final long MAX_DELTA_SECONDS = 2_147_483_648L;
-    static final Directives NONE = new Directives(Map.of(), Map.of(), Set.of());
+    static final Directives NONE = new Directives(Map.of(), Map.of(), Set.of(), Set.of(), null);
     /** The directives whose argument may be a list of field names. */
     private static final Set<String> QUALIFIABLE = Set.of("private", "no-cache");
 
@@ -31,11 +34,31 @@ public final class Directives {
     private final Map<String, List<String>> fieldNames;
     /** Which of {@code private} and {@code no-cache} occur at least once unqualified (or with an unreadable list). */
     private final Set<String> unqualified;
+    /** The directives that occur more than once with different values. */
+    private final Set<String> conflicting;
+    /** The targeted field (RFC 9213) these directives come from, or {@code null} for {@code Cache-Control}. */
+    private final String targetedField;
 
-    private Directives(Map<String, String> values, Map<String, List<String>> fieldNames, Set<String> unqualified) {
+    private Directives(Map<String, String> values, Map<String, List<String>> fieldNames, Set<String> unqualified,
+            Set<String> conflicting, String targetedField) {
         this.values = values;
         this.fieldNames = fieldNames;
         this.unqualified = unqualified;
+        this.conflicting = conflicting;
+        this.targetedField = targetedField;
+    }
+
+    /** These directives as read from targeted field {@code field} (RFC 9213). */
+    Directives fromTargetedField(String field) {
+        return new Directives(values, fieldNames, unqualified, conflicting, field);
+    }
+
+    /**
+     * The targeted field (RFC 9213) these directives were read from, or {@code null} when they come from
+     * {@code Cache-Control}. With a targeted field, {@code Expires} does not count either (RFC 9213 §2.2).
+     */
+    public String targetedField() {
+        return targetedField;
     }
 
     /** Parses every {@code name} field line of {@code headers}. */
@@ -51,6 +74,7 @@ public final class Directives {
         Map<String, String> map = new LinkedHashMap<>();
         Map<String, List<String>> lists = null;
         Set<String> whole = null;
+        Set<String> conflicts = null;
         for (String element : elements) {
             int eq = element.indexOf('=');
             String name = (eq < 0 ? element : element.substring(0, eq)).trim().toLowerCase(Locale.ROOT);
@@ -58,7 +82,11 @@ public final class Directives {
                 continue;
             }
             String value = eq < 0 ? "" : unquote(element.substring(eq + 1).trim());
-            map.putIfAbsent(name, value);
+            String before = map.putIfAbsent(name, value);
+            if (before != null && !before.equals(value) && !QUALIFIABLE.contains(name)) {
+                conflicts = conflicts == null ? new HashSet<>(2) : conflicts;
+                conflicts.add(name);
+            }
             if (QUALIFIABLE.contains(name)) {
                 List<String> names = fieldNameList(value);
                 if (names == null) {
@@ -80,7 +108,8 @@ public final class Directives {
             lists.replaceAll((n, l) -> List.copyOf(l));
             frozen = Map.copyOf(lists);
         }
-        return new Directives(Collections.unmodifiableMap(map), frozen, whole == null ? Set.of() : Set.copyOf(whole));
+        return new Directives(Collections.unmodifiableMap(map), frozen, whole == null ? Set.of() : Set.copyOf(whole),
+                conflicts == null ? Set.of() : Set.copyOf(conflicts), null);
     }
 
     /**
@@ -142,14 +171,20 @@ public final class Directives {
 
     /**
      * The directive's delta-seconds value: {@code -1} when absent, {@code 0} when present but not a valid
-     * non-negative integer (treated as stale, RFC 9111 §4.2.1), capped at {@link #MAX_DELTA_SECONDS}.
+     * non-negative integer or {@link #isConflicting conflicting} (treated as stale, RFC 9111 §4.2.1), capped at
+     * {@link #MAX_DELTA_SECONDS}.
      */
     public long seconds(String name) {
         String v = values.get(name);
         if (v == null) {
             return -1;
         }
-        return parseDelta(v);
+        return conflicting.contains(name) ? 0 : parseDelta(v);
+    }
+
+    /** Whether directive {@code name} occurs more than once with different values. */
+    public boolean isConflicting(String name) {
+        return conflicting.contains(name);
     }
 
     /** delta-seconds: digits only; invalid gives 0, too large gives {@link #MAX_DELTA_SECONDS}. */

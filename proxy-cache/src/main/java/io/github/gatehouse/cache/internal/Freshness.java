@@ -3,6 +3,7 @@ package io.github.gatehouse.cache.internal;
 import io.github.gatehouse.core.HttpHeaders;
 import java.time.Duration;
 import java.time.Instant;
+import java.util.List;
 import java.util.Map;
 import java.util.Set;
 
@@ -21,7 +22,10 @@ public final class Freshness {
     /**
      * The freshness lifetime of a response for a shared cache: a forced TTL for its status if configured, else
      * {@code s-maxage}, {@code max-age}, {@code Expires - Date}, else 10% of {@code Date - Last-Modified} (capped at
-     * {@code heuristicCap}) where a heuristic is allowed, else zero.
+     * {@code heuristicCap}) where a heuristic is allowed, else zero. On the safe side: conflicting directives (see
+     * {@link Directives#seconds}), several {@code Expires} lines and an {@code Expires} that is not an HTTP-date all
+     * give zero (stale, RFC 9111 §4.2.1, §5.3). When {@code cc} comes from a targeted field, {@code Expires} is not
+     * looked at (RFC 9213 §2.2).
      */
     public static Duration lifetime(int status, HttpHeaders headers, Directives cc, Instant responseTime,
             Map<Integer, Duration> forcedTtl, Duration heuristicCap) {
@@ -37,9 +41,13 @@ public final class Freshness {
         if (maxAge >= 0) {
             return Duration.ofSeconds(maxAge);
         }
-        String expiresValue = headers.get("Expires");
+        List<String> expiresLines = cc.targetedField() != null ? List.of() : headers.getAll("Expires");
         Instant date = dateValue(headers, responseTime);
-        if (expiresValue != null) {
+        if (expiresLines.size() > 1) {
+            return Duration.ZERO; // several Expires lines: stale (RFC 9111 §4.2.1)
+        }
+        if (!expiresLines.isEmpty()) {
+            String expiresValue = expiresLines.get(0);
             Instant expires = HttpDates.parse(expiresValue);
             if (expires == null || !expires.isAfter(date)) {
                 return Duration.ZERO; // invalid Expires means already expired (RFC 9111 §5.3)
@@ -56,14 +64,21 @@ public final class Freshness {
         return Duration.ZERO;
     }
 
-    /** Whether a response carries explicit freshness information (so no heuristic is needed). */
+    /**
+     * Whether a response carries explicit freshness information (so no heuristic is needed): {@code s-maxage},
+     * {@code max-age}, or, unless {@code cc} comes from a targeted field, {@code Expires}.
+     */
     public static boolean hasExplicitFreshness(HttpHeaders headers, Directives cc) {
-        return cc.has("s-maxage") || cc.has("max-age") || headers.contains("Expires");
+        return cc.has("s-maxage") || cc.has("max-age") || (cc.targetedField() == null && headers.contains("Expires"));
     }
 
-    /** Whether a heuristic freshness may be used: heuristically cacheable status or {@code public}. */
+    /**
+     * Whether a heuristic freshness may be used: only for the statuses RFC 9110 §15.1 calls heuristically cacheable.
+     * {@code public} alone does not make, say, a 500 or a 302 fresh for a while (RFC 9111 §4.2.2 would allow it; this
+     * cache stores those only with explicit freshness).
+     */
     public static boolean heuristicAllowed(int status, Directives cc) {
-        return HEURISTICALLY_CACHEABLE.contains(status) || cc.has("public");
+        return HEURISTICALLY_CACHEABLE.contains(status);
     }
 
     /** The {@code Date} value, or {@code responseTime} when it is missing or invalid. */
@@ -76,13 +91,25 @@ public final class Freshness {
     public static Duration currentAge(HttpHeaders headers, Instant requestTime, Instant responseTime, Instant now) {
         Instant date = dateValue(headers, responseTime);
         Duration apparentAge = nonNegative(Duration.between(date, responseTime));
-        String ageField = headers.get("Age");
-        long ageValue = ageField == null ? 0 : Directives.parseDelta(ageField.trim());
+        long ageValue = ageValue(headers);
         Duration responseDelay = nonNegative(Duration.between(requestTime, responseTime));
         Duration correctedAgeValue = Duration.ofSeconds(ageValue).plus(responseDelay);
         Duration correctedInitialAge = apparentAge.compareTo(correctedAgeValue) > 0 ? apparentAge : correctedAgeValue;
         Duration residentTime = nonNegative(Duration.between(responseTime, now));
         return correctedInitialAge.plus(residentTime);
+    }
+
+    /**
+     * The {@code Age} value in seconds: with a list value or several lines the first member decides; one that is not
+     * a non-negative integer is ignored (0) (RFC 9111 §5.1).
+     */
+    static long ageValue(HttpHeaders headers) {
+        String first = headers.get("Age");
+        if (first == null) {
+            return 0;
+        }
+        int comma = first.indexOf(',');
+        return Directives.parseDelta((comma < 0 ? first : first.substring(0, comma)).trim());
     }
 
     private static Duration nonNegative(Duration d) {

@@ -18,7 +18,8 @@ class DirectivesAndFreshnessTest {
             "max-age=60                | max-age  | 60",
             "MAX-AGE=60                | max-age  | 60",
             "max-age=\"60\"            | max-age  | 60",
-            "max-age=60, max-age=10    | max-age  | 60",
+            "max-age=60, max-age=10    | max-age  | 0",
+            "max-age=60, max-age=60    | max-age  | 60",
             "max-age=abc               | max-age  | 0",
             "max-age=-1                | max-age  | 0",
             "max-age=99999999999999    | max-age  | 2147483648",
@@ -53,7 +54,7 @@ class DirectivesAndFreshnessTest {
             "200 | ''                             |      | 9999999 | 86400",
             "404 | ''                             |      | 1000 | 100",
             "302 | ''                             |      | 1000 | 0",
-            "302 | public                         |      | 1000 | 100",
+            "302 | public                         |      | 1000 | 0",
             "200 | ''                             |      |      | 0",
     })
     void freshnessLifetime(int status, String cc, String expiresIn, String modifiedAgo, long expected) {

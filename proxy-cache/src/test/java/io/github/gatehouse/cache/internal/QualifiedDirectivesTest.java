@@ -55,7 +55,7 @@ class QualifiedDirectivesTest {
     @ParameterizedTest(name = "{0}: max-age={1}")
     @CsvSource(delimiter = '|', quoteCharacter = '\'', value = {
             "private=\"X-Foo, Set-Cookie\", max-age=60   | 60",
-            "max-age=30, no-cache=\"X-Foo\", max-age=60  | 30",
+            "max-age=30, no-cache=\"X-Foo\", max-age=60  | 0",  // both max-age seen: conflicting, so stale
             "no-cache=\"a,b\", s-maxage=5, max-age=7     | 7",
     })
     void aQuotedListDoesNotSwallowTheNextDirectives(String line, long maxAge) {

@@ -1,0 +1,144 @@
+package io.github.gatehouse.cache;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+import io.github.gatehouse.cache.internal.HttpDates;
+import io.github.gatehouse.cache.testing.MutableClock;
+import io.github.gatehouse.cache.testing.ScriptedOrigin;
+import io.github.gatehouse.cache.testing.ScriptedOrigin.Answer;
+import io.github.gatehouse.core.DataSize;
+import io.github.gatehouse.core.ProxyServer;
+import io.github.gatehouse.core.Route;
+import io.github.gatehouse.core.testing.RawHttp;
+import java.time.Duration;
+import java.util.function.UnaryOperator;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.Test;
+
+/**
+ * Targeted cache-control (RFC 9213) on reverse routes, through a real origin, the caching reverse proxy and a raw
+ * client: on by default with {@code CDN-Cache-Control}, a configurable list (most specific first), or off. Forward
+ * proxying ignores it by default ({@code PolicyOptionsTest}).
+ */
+class TargetedCacheControlTest {
+    private final MutableClock clock = MutableClock.atWholeSecond();
+    private ScriptedOrigin origin;
+    private GatehouseCache cache;
+    private ProxyServer proxy;
+
+    private void start(UnaryOperator<HttpCaches.Builder> config) throws Exception {
+        origin = new ScriptedOrigin(clock);
+        cache = config.apply(HttpCaches.builder().memory(DataSize.mebibytes(4)).clock(clock)).build();
+        proxy = ProxyServer.builder().route(Route.host("shop.test").to("http://127.0.0.1:" + origin.port()))
+                .cache(cache).build().start();
+    }
+
+    @AfterEach
+    void stop() throws Exception {
+        if (proxy != null) {
+            proxy.close();
+            cache.close();
+            origin.close();
+        }
+    }
+
+    private RawHttp.Reply get(String path) throws Exception {
+        return RawHttp.exchange(proxy.port(), "GET " + path + " HTTP/1.1\r\nHost: shop.test\r\nConnection: close\r\n\r\n");
+    }
+
+    /** Two requests 30 s apart; how many reached the origin. */
+    private int twice(String path, Answer answer) throws Exception {
+        origin.on(path, answer);
+        get(path);
+        clock.advance(Duration.ofSeconds(30));
+        get(path);
+        return origin.count(path);
+    }
+
+    @Test
+    void reverseRoutesHonourCdnCacheControlByDefaultAndPassItOnUnchanged() throws Exception {
+        start(b -> b);
+        origin.on("/a", Answer.ok("a").header("Cache-Control", "no-store").header("CDN-Cache-Control", "max-age=60"));
+        RawHttp.Reply first = get("/a");
+        assertThat(first.headers().get("cdn-cache-control")).isEqualTo("max-age=60");
+        assertThat(first.headers().get("cache-control")).isEqualTo("no-store");
+        assertThat(first.headers().get("cache-status")).endsWith("; stored");
+        clock.advance(Duration.ofSeconds(30));
+        RawHttp.Reply hit = get("/a");
+        assertThat(hit.headers().get("cache-status")).isEqualTo("gatehouse; hit; ttl=30");
+        assertThat(hit.headers().get("cdn-cache-control")).isEqualTo("max-age=60");
+        assertThat(hit.headers().get("cache-control")).isEqualTo("no-store"); // for the caches downstream
+        assertThat(origin.count("/a")).isEqualTo(1);
+    }
+
+    @Test
+    void aTargetedFieldDecidesNoStorePrivateNoCacheAndMaxAge() throws Exception {
+        start(b -> b);
+        assertThat(twice("/no-store", Answer.ok("x").header("Cache-Control", "max-age=600")
+                .header("CDN-Cache-Control", "no-store"))).isEqualTo(2);
+        assertThat(twice("/private", Answer.ok("x").header("Cache-Control", "max-age=600")
+                .header("CDN-Cache-Control", "private"))).isEqualTo(2);
+        assertThat(twice("/short", Answer.ok("x").header("Cache-Control", "max-age=600")
+                .header("CDN-Cache-Control", "max-age=10"))).isEqualTo(2);
+        assertThat(twice("/no-cache", Answer.ok("x").header("Cache-Control", "max-age=600")
+                .header("CDN-Cache-Control", "no-cache, max-age=600"))).isEqualTo(2);
+    }
+
+    @Test
+    void withATargetedFieldExpiresIsIgnored() throws Exception {
+        start(b -> b);
+        String inAnHour = HttpDates.format(clock.instant().plusSeconds(3600));
+        // the targeted field has no max-age: no freshness from it, and Expires does not count (RFC 9213 §2.2)
+        assertThat(twice("/e", Answer.ok("x").header("Expires", inAnHour).header("CDN-Cache-Control", "must-revalidate")))
+                .isEqualTo(2);
+        // without the targeted field Expires counts
+        assertThat(twice("/plain", Answer.ok("x").header("Expires", inAnHour))).isEqualTo(1);
+    }
+
+    @Test
+    void anInvalidTargetedFieldIsIgnoredAndCacheControlDecides() throws Exception {
+        start(b -> b);
+        // Max-Age is not a structured-field key (upper case): the field is invalid as a whole
+        assertThat(twice("/upper", Answer.ok("x").header("Cache-Control", "max-age=600")
+                .header("CDN-Cache-Control", "Max-Age=0, no-store"))).isEqualTo(1);
+        assertThat(twice("/junk", Answer.ok("x").header("Cache-Control", "max-age=600")
+                .header("CDN-Cache-Control", "no-store; ;;"))).isEqualTo(1);
+    }
+
+    @Test
+    void theMostSpecificFieldOfTheListWins() throws Exception {
+        start(b -> b.targetedCacheControl("Gatehouse-Cache-Control", "CDN-Cache-Control"));
+        assertThat(twice("/both", Answer.ok("x").header("Cache-Control", "no-store")
+                .header("CDN-Cache-Control", "no-store").header("Gatehouse-Cache-Control", "max-age=60"))).isEqualTo(1);
+        assertThat(twice("/cdn", Answer.ok("x").header("Cache-Control", "max-age=600")
+                .header("CDN-Cache-Control", "no-store"))).isEqualTo(2);
+        assertThat(twice("/own-invalid", Answer.ok("x").header("Cache-Control", "no-store")
+                .header("Gatehouse-Cache-Control", "MAX-AGE=60").header("CDN-Cache-Control", "max-age=60"))).isEqualTo(1);
+    }
+
+    @Test
+    void aConfiguredListReplacesTheDefault() throws Exception {
+        start(b -> b.targetedCacheControl("Gatehouse-Cache-Control"));
+        assertThat(twice("/cdn", Answer.ok("x").header("Cache-Control", "max-age=600")
+                .header("CDN-Cache-Control", "no-store"))).isEqualTo(1);
+    }
+
+    @Test
+    void offLeavesCacheControlAlone() throws Exception {
+        start(HttpCaches.Builder::targetedCacheControlOff);
+        assertThat(twice("/a", Answer.ok("x").header("Cache-Control", "no-store")
+                .header("CDN-Cache-Control", "max-age=60"))).isEqualTo(2);
+    }
+
+    @Test
+    void builderChecksTheFieldNames() {
+        HttpCaches.Builder b = HttpCaches.builder();
+        assertThatThrownBy(() -> b.targetedCacheControl("CDN Cache Control"))
+                .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("'CDN Cache Control'");
+        assertThatThrownBy(() -> b.targetedCacheControl("A-Cache-Control", "a-cache-control"))
+                .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("listed twice");
+        assertThatThrownBy(() -> b.targetedCacheControl("Cache-Control"))
+                .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("'Cache-Control'");
+    }
+}
