@@ -301,8 +301,14 @@ final class GatehouseConnectHandler extends ConnectHandler {
 
         @Override
         public void succeeded() {
-            super.succeeded(); // Jetty upgrades the client's connection to the tunnel here, opening the downstream side
-            tunnel.downstreamWillNotOpen(null);
+            // Jetty upgrades the client's connection to the tunnel once the exchange completes: at once, or, when the
+            // connection is still in its handling loop, as that loop unwinds. Only a client endpoint that is already
+            // closed can no longer become the tunnel; deciding more eagerly raced with a deferred upgrade and cut
+            // a tunnel that had just been answered 200 (seen under load in IdleConnectionsAtScaleTest).
+            super.succeeded();
+            if (!tunnel.clientEndPoint.isOpen()) {
+                tunnel.downstreamWillNotOpen(null);
+            }
         }
 
         @Override
