@@ -38,10 +38,23 @@ final class ClientRequestContent implements org.eclipse.jetty.client.Request.Con
         if (chunk != null) {
             started = true;
         }
-        if (chunk != null && !Content.Chunk.isFailure(chunk)) {
-            exchange.addBytesIn(chunk.remaining());
+        if (chunk == null || Content.Chunk.isFailure(chunk)) {
+            return chunk;
         }
-        return chunk;
+        exchange.addBytesIn(chunk.remaining());
+        if (!chunk.hasRemaining()) {
+            return chunk;
+        }
+        // jetty-client may release a request-content chunk while its socket write is still pending (an upstream
+        // that fails mid-upload): a server buffer released that way returns to the server's pool and is reused by
+        // another connection's parser while the stale write still moves its position. The soak saw valid requests
+        // answered 400 ("Illegal character", "Bad EOL"). The upstream gets a private copy; the server buffer goes
+        // back to its pool at once.
+        java.nio.ByteBuffer copy = java.nio.ByteBuffer.allocate(chunk.remaining());
+        copy.put(chunk.getByteBuffer().slice()).flip();
+        boolean last = chunk.isLast();
+        chunk.release();
+        return Content.Chunk.from(copy, last);
     }
 
     @Override
