@@ -74,8 +74,8 @@ final class GatehouseConnectHandler extends ConnectHandler {
         Failures.Classified c = failure instanceof TimeoutException
                 ? new Failures.Classified(504, "connection_timeout", "connection timed out")
                 : Failures.classify(failure);
-        if (Failures.isDeniedDestination(failure) && callback instanceof RelayHandler.ExchangeCallback) {
-            ((RelayHandler.ExchangeCallback) callback).exchange().deny();
+        if (Failures.isDeniedDestination(failure) && callback instanceof ExchangeContext) {
+            ((ExchangeContext) callback).exchange.deny();
         }
         String target = request.getHttpURI().getHost() + ":" + request.getHttpURI().getPort();
         LOG.info("CONNECT {} failed: {} -> {}", target, Failures.describe(failure), c.status());
@@ -84,8 +84,8 @@ final class GatehouseConnectHandler extends ConnectHandler {
             return;
         }
         String reason = c.status() == 403 ? c.description() : target + ": " + c.description();
-        if (callback instanceof RelayHandler.ExchangeCallback) {
-            ((RelayHandler.ExchangeCallback) callback).exchange().reason(reason);
+        if (callback instanceof ExchangeContext) {
+            ((ExchangeContext) callback).exchange.reason(reason);
         }
         PlainTextResponses.write(response, callback, viaName, c.status(), reason,
                 c.proxyStatusError(), null, true);
@@ -151,8 +151,8 @@ final class GatehouseConnectHandler extends ConnectHandler {
         Response response = connectContext.getResponse();
         response.setStatus(HttpStatus.OK_200);
         Callback callback = connectContext.getCallback();
-        if (callback instanceof RelayHandler.ExchangeCallback) {
-            ((RelayHandler.ExchangeCallback) callback).tunnelEstablished(HttpStatus.OK_200);
+        if (callback instanceof ExchangeContext) {
+            ((ExchangeContext) callback).tunnelEstablished(HttpStatus.OK_200);
         }
         LOG.debug("tunnel set up: {} <-> {}", downstreamConnection, upstreamConnection);
         callback.succeeded();
@@ -264,8 +264,8 @@ final class GatehouseConnectHandler extends ConnectHandler {
             if (cause != null && firstCause == null) {
                 firstCause = cause;
             }
-            if (openSides.decrementAndGet() == 0 && exchangeCallback instanceof RelayHandler.ExchangeCallback) {
-                ((RelayHandler.ExchangeCallback) exchangeCallback).tunnelClosed(toOrigin.get(), toClient.get(), firstCause);
+            if (openSides.decrementAndGet() == 0 && exchangeCallback instanceof ExchangeContext) {
+                ((ExchangeContext) exchangeCallback).tunnelClosed(toOrigin.get(), toClient.get(), firstCause);
             }
         }
     }

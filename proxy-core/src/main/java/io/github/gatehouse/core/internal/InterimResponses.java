@@ -12,7 +12,7 @@ import org.eclipse.jetty.http.HttpFields;
 /**
  * The upstream clients' only protocol handler: takes each interim response ({@code 100 Continue},
  * {@code 102 Processing}, {@code 103 Early Hints}) off the exchange, so that its fields never reach the final
- * response, and hands it to the exchange's {@link UpstreamRelay} to relay to the client.
+ * response, and hands it to the exchange's {@link UpstreamCall} to relay to the client.
  *
  * <p>jetty-client's own handlers are removed after the client starts (it puts them back on every start): the
  * redirect and authentication handlers would act on the origin's 3xx/401/407 behind the relay's back, and the
@@ -23,7 +23,7 @@ import org.eclipse.jetty.http.HttpFields;
  */
 final class InterimResponses implements ProtocolHandler {
     /** The request attribute that holds the exchange's relay. */
-    static final String RELAY = UpstreamRelay.class.getName();
+    static final String RELAY = UpstreamCall.class.getName();
 
     @Override
     public String getName() {
@@ -55,8 +55,8 @@ final class InterimResponses implements ProtocolHandler {
                 exchange.resetResponse();
             }
             Object relay = request.getAttributes().get(RELAY);
-            if (relay instanceof UpstreamRelay) {
-                ((UpstreamRelay) relay).onInterim(status, fields);
+            if (relay instanceof UpstreamCall) {
+                ((UpstreamCall) relay).onInterim(status, fields);
             }
         }
 

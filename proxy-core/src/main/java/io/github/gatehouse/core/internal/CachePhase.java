@@ -1,0 +1,77 @@
+package io.github.gatehouse.core.internal;
+
+import io.github.gatehouse.core.CacheLookup;
+import io.github.gatehouse.core.HttpCache;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CompletionStage;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * Phase 5: asks the cache for a stored response. A hit is served at once ({@link CachedBodySource}); a miss, or a
+ * stored response to revalidate, goes on to phase 6 with the lookup in the {@link ExchangeContext}. A cache that
+ * fails or throws never fails the exchange: it goes upstream as on a miss.
+ *
+ * <p>Stateless and thread-safe.
+ */
+final class CachePhase {
+    private static final Logger LOG = LoggerFactory.getLogger(CachePhase.class);
+
+    private final ProxyConfig config;
+    private final RelayHandler relay;
+    private ExchangeDriver driver;
+
+    CachePhase(ProxyConfig config, RelayHandler relay) {
+        this.config = config;
+        this.relay = relay;
+    }
+
+    void driver(ExchangeDriver driver) {
+        this.driver = driver;
+    }
+
+    ExchangeDriver.Step lookup(ExchangeContext x) {
+        HttpCache cache = config.cache();
+        if (cache == null) {
+            x.moveTo(RelayState.CACHE_MISSED);
+            return ExchangeDriver.Step.NEXT;
+        }
+        CompletionStage<CacheLookup> stage;
+        try {
+            stage = cache.lookup(x.exchange);
+        } catch (RuntimeException e) {
+            LOG.error("{} cache lookup threw; going upstream", x.exchange.id(), e);
+            stage = null;
+        }
+        if (stage == null) {
+            x.moveTo(RelayState.CACHE_MISSED);
+            return ExchangeDriver.Step.NEXT;
+        }
+        if (stage instanceof CompletableFuture<CacheLookup> future && future.isDone() && !future.isCompletedExceptionally()) {
+            return decide(x, future.join(), null);
+        }
+        stage.whenComplete((lookup, failure) -> {
+            if (decide(x, lookup, failure) == ExchangeDriver.Step.NEXT) {
+                driver.advance(x);
+            }
+        });
+        return ExchangeDriver.Step.PAUSED;
+    }
+
+    private ExchangeDriver.Step decide(ExchangeContext x, CacheLookup lookup, Throwable failure) {
+        if (failure != null || lookup == null) {
+            LOG.warn("{} cache lookup failed; going upstream: {}", x.exchange.id(),
+                    failure == null ? "null lookup" : Failures.describe(failure));
+            x.moveTo(RelayState.CACHE_MISSED);
+            return ExchangeDriver.Step.NEXT;
+        }
+        if (lookup.kind() == CacheLookup.Kind.HIT) {
+            x.moveTo(RelayState.SERVING_CACHED);
+            CachedBodySource.serve(relay, x, lookup.response().orElseThrow());
+            return ExchangeDriver.Step.DONE;
+        }
+        x.lookup = lookup;
+        x.moveTo(RelayState.CACHE_MISSED);
+        return ExchangeDriver.Step.NEXT;
+    }
+}
