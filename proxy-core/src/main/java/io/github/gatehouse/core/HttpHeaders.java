@@ -51,16 +51,73 @@ public final class HttpHeaders implements Iterable<HttpHeaders.Field> {
         }
     }
 
-    private final List<Field> fields;
+    /**
+     * The field lines, in order. Each entry is a {@link Field}, or a field object of the server or client the relay
+     * read it from ({@code org.eclipse.jetty.http.HttpField}): the relay makes its header lists as views over the
+     * fields it received, and hands those same objects on when the list goes out again, so a field nobody changed is
+     * never copied. Writes replace entries in place; no entry object is ever mutated.
+     */
+    private Object[] entries;
+    private int size;
+
+    static {
+        io.github.gatehouse.core.internal.HeaderViews.bind(new io.github.gatehouse.core.internal.HeaderViews.Access() {
+            @Override
+            public HttpHeaders view(Object[] fields, int count) {
+                return new HttpHeaders(fields, count);
+            }
+
+            @Override
+            public void copyTo(HttpHeaders headers, org.eclipse.jetty.http.HttpFields.Mutable to) {
+                Object[] e = headers.entries;
+                for (int i = 0; i < headers.size; i++) {
+                    Object entry = e[i];
+                    if (entry instanceof org.eclipse.jetty.http.HttpField) {
+                        to.add((org.eclipse.jetty.http.HttpField) entry);
+                    } else {
+                        Field f = (Field) entry;
+                        to.add(f.name, f.value);
+                    }
+                }
+            }
+        });
+    }
 
     /** Creates an empty header list. */
     public HttpHeaders() {
-        this.fields = new ArrayList<>(16);
+        this.entries = new Object[8];
     }
 
     /** Creates a copy of {@code other}. */
     public HttpHeaders(HttpHeaders other) {
-        this.fields = new ArrayList<>(other.fields);
+        this.entries = java.util.Arrays.copyOf(other.entries, Math.max(8, other.size + 4));
+        this.size = other.size;
+    }
+
+    /** A list over {@code fields[0..count)}, which the caller gives up. */
+    private HttpHeaders(Object[] fields, int count) {
+        this.entries = fields;
+        this.size = count;
+    }
+
+    private static String nameOf(Object entry) {
+        return entry instanceof Field ? ((Field) entry).name : ((org.eclipse.jetty.http.HttpField) entry).getName();
+    }
+
+    private static String valueOf(Object entry) {
+        if (entry instanceof Field) {
+            return ((Field) entry).value;
+        }
+        String v = ((org.eclipse.jetty.http.HttpField) entry).getValue();
+        return v == null ? "" : v;
+    }
+
+    private static boolean is(Object entry, String name) {
+        return entry instanceof Field ? ((Field) entry).is(name) : ((org.eclipse.jetty.http.HttpField) entry).is(name);
+    }
+
+    private static Field asField(Object entry) {
+        return entry instanceof Field ? (Field) entry : new Field(nameOf(entry), valueOf(entry));
     }
 
     /** The first value of {@code name}, if present. */
@@ -70,9 +127,9 @@ public final class HttpHeaders implements Iterable<HttpHeaders.Field> {
 
     /** The first value of {@code name}, or {@code null}. */
     public String get(String name) {
-        for (Field f : fields) {
-            if (f.is(name)) {
-                return f.value;
+        for (int i = 0; i < size; i++) {
+            if (is(entries[i], name)) {
+                return valueOf(entries[i]);
             }
         }
         return null;
@@ -81,9 +138,9 @@ public final class HttpHeaders implements Iterable<HttpHeaders.Field> {
     /** Every value of {@code name}, in order (one entry per field line; comma-separated values are not split). */
     public List<String> getAll(String name) {
         List<String> values = new ArrayList<>(2);
-        for (Field f : fields) {
-            if (f.is(name)) {
-                values.add(f.value);
+        for (int i = 0; i < size; i++) {
+            if (is(entries[i], name)) {
+                values.add(valueOf(entries[i]));
             }
         }
         return values;
@@ -95,9 +152,9 @@ public final class HttpHeaders implements Iterable<HttpHeaders.Field> {
      */
     public List<String> getTokens(String name) {
         List<String> tokens = new ArrayList<>(4);
-        for (Field f : fields) {
-            if (f.is(name)) {
-                splitList(f.value, tokens);
+        for (int i = 0; i < size; i++) {
+            if (is(entries[i], name)) {
+                splitList(valueOf(entries[i]), tokens);
             }
         }
         return tokens;
@@ -105,7 +162,12 @@ public final class HttpHeaders implements Iterable<HttpHeaders.Field> {
 
     /** Whether a field named {@code name} is present. */
     public boolean contains(String name) {
-        return get(name) != null;
+        for (int i = 0; i < size; i++) {
+            if (is(entries[i], name)) {
+                return true;
+            }
+        }
+        return false;
     }
 
     /** Whether the list field {@code name} contains {@code token}, ignoring case. */
@@ -120,7 +182,11 @@ public final class HttpHeaders implements Iterable<HttpHeaders.Field> {
 
     /** Appends a field. */
     public HttpHeaders add(String name, String value) {
-        fields.add(new Field(name, value));
+        Field f = new Field(name, value);
+        if (size == entries.length) {
+            entries = java.util.Arrays.copyOf(entries, Math.max(8, size * 2));
+        }
+        entries[size++] = f;
         return this;
     }
 
@@ -128,62 +194,118 @@ public final class HttpHeaders implements Iterable<HttpHeaders.Field> {
     public HttpHeaders set(String name, String value) {
         requireNonNull(value, "value");
         int at = -1;
-        for (int i = fields.size() - 1; i >= 0; i--) {
-            if (fields.get(i).is(name)) {
-                fields.remove(i);
-                at = i;
+        int w = 0;
+        for (int r = 0; r < size; r++) {
+            Object e = entries[r];
+            if (is(e, name)) {
+                if (at < 0) {
+                    at = w;
+                    entries[w++] = new Field(name, value);
+                }
+            } else {
+                entries[w++] = e;
             }
         }
+        for (int i = w; i < size; i++) {
+            entries[i] = null;
+        }
+        size = w;
         if (at < 0) {
-            fields.add(new Field(name, value));
-        } else {
-            fields.add(at, new Field(name, value));
+            add(name, value);
         }
         return this;
     }
 
     /** Removes every field named {@code name}; returns whether any was removed. */
     public boolean remove(String name) {
-        return fields.removeIf(f -> f.is(name));
+        int w = 0;
+        for (int r = 0; r < size; r++) {
+            Object e = entries[r];
+            if (!is(e, name)) {
+                entries[w++] = e;
+            }
+        }
+        boolean removed = w < size;
+        for (int i = w; i < size; i++) {
+            entries[i] = null;
+        }
+        size = w;
+        return removed;
     }
 
     /** Removes every field. */
     public void clear() {
-        fields.clear();
+        java.util.Arrays.fill(entries, 0, size, null);
+        size = 0;
     }
 
     /** The number of field lines. */
     public int size() {
-        return fields.size();
+        return size;
     }
 
     /** Whether there is no field. */
     public boolean isEmpty() {
-        return fields.isEmpty();
+        return size == 0;
     }
 
     /** Calls {@code action} with each name and value, in order. */
     public void forEachField(BiConsumer<String, String> action) {
-        for (Field f : fields) {
-            action.accept(f.name, f.value);
+        for (int i = 0; i < size; i++) {
+            Object e = entries[i];
+            action.accept(nameOf(e), valueOf(e));
         }
     }
 
+    /** The fields in order; the iterator's {@code remove} removes the field it last returned. */
     @Override
     public Iterator<Field> iterator() {
-        return fields.iterator();
+        return new Iterator<>() {
+            private int next;
+            private int last = -1;
+
+            @Override
+            public boolean hasNext() {
+                return next < size;
+            }
+
+            @Override
+            public Field next() {
+                if (next >= size) {
+                    throw new java.util.NoSuchElementException();
+                }
+                last = next;
+                return asField(entries[next++]);
+            }
+
+            @Override
+            public void remove() {
+                if (last < 0) {
+                    throw new IllegalStateException("next() was not called, or remove() was already called");
+                }
+                System.arraycopy(entries, last + 1, entries, last, size - last - 1);
+                entries[--size] = null;
+                next = last;
+                last = -1;
+            }
+        };
     }
 
     /** The fields as an unmodifiable snapshot. */
     public List<Field> asList() {
-        return List.copyOf(fields);
+        List<Field> out = new ArrayList<>(size);
+        for (int i = 0; i < size; i++) {
+            out.add(asField(entries[i]));
+        }
+        return java.util.Collections.unmodifiableList(out);
     }
 
     /** Renders the fields, with credentials and cookies redacted, for log lines. */
     @Override
     public String toString() {
         StringBuilder sb = new StringBuilder("{");
-        for (Field f : fields) {
+        for (int i = 0; i < size; i++) {
+            Field f = asField(entries[i]);
             if (sb.length() > 1) {
                 sb.append(", ");
             }

@@ -53,30 +53,32 @@ final class HeaderRules {
         /** The client request's end-to-end fields, without {@code Host}, framing and the authorization header used. */
     static HttpHeaders clientRequestFields(HttpFields fields, String consumedCredentialHeader) {
         Set<String> dropped = connectionListed(fields);
-        HttpHeaders out = new HttpHeaders();
+        Object[] kept = new Object[fields.size() + 4];
+        int n = 0;
         for (HttpField f : fields) {
             String name = f.getLowerCaseName();
             if (HOP_BY_HOP.contains(name) || REQUEST_DERIVED.contains(name) || dropped.contains(name)
                     || (consumedCredentialHeader != null && name.equalsIgnoreCase(consumedCredentialHeader))) {
                 continue;
             }
-            out.add(f.getName(), f.getValue() == null ? "" : f.getValue());
+            kept[n++] = f;
         }
-        return out;
+        return HeaderViews.view(kept, n);
     }
 
     /** The upstream response's end-to-end fields (framing left to the proxy, {@code Content-Length} kept). */
     static HttpHeaders upstreamResponseFields(HttpFields fields) {
         Set<String> dropped = connectionListed(fields);
-        HttpHeaders out = new HttpHeaders();
+        Object[] kept = new Object[fields.size() + 4]; // room for Via and a sticky Set-Cookie
+        int n = 0;
         for (HttpField f : fields) {
             String name = f.getLowerCaseName();
             if (HOP_BY_HOP.contains(name) || dropped.contains(name)) {
                 continue;
             }
-            out.add(f.getName(), f.getValue() == null ? "" : f.getValue());
+            kept[n++] = f;
         }
-        return out;
+        return HeaderViews.view(kept, n);
     }
 
     private static Set<String> connectionListed(HttpFields fields) {

@@ -190,14 +190,12 @@ public final class JettyProxy {
         } catch (RuntimeException e) {
             LOG.debug("closing the listening socket failed", e);
         }
-        long deadline = System.nanoTime() + config.drainTimeout().toNanos();
         RelayHandler relay = relayHandler;
-        while (relay != null && relay.inFlight() > 0 && System.nanoTime() - deadline < 0) {
+        if (relay != null) {
             try {
-                Thread.sleep(10); // shutdown path only, bounded by the drain time
+                relay.awaitDrained(config.drainTimeout().toNanos());
             } catch (InterruptedException e) {
                 Thread.currentThread().interrupt();
-                break;
             }
         }
         if (relay != null && relay.inFlight() > 0) {

@@ -36,6 +36,9 @@ final class RelayHandler extends Handler.Wrapper {
     private final ExchangeDriver driver;
     private final Scheduler scheduler;
     private volatile Deadlines deadlines;
+    /** Set once the server stops: the last exchange to end then wakes {@link #awaitDrained}. */
+    private volatile boolean draining;
+    private final Object drained = new Object();
 
     RelayHandler(ProxyConfig config, HttpClient forwardClient, HttpClient reverseClient, Scheduler scheduler,
             Handler connectHandler) {
@@ -99,7 +102,26 @@ final class RelayHandler extends Handler.Wrapper {
 
     /** An exchange reached its end ({@link ExchangeContext}). */
     void exchangeEnded() {
-        inFlight.decrementAndGet();
+        if (inFlight.decrementAndGet() == 0 && draining) {
+            synchronized (drained) {
+                drained.notifyAll();
+            }
+        }
+    }
+
+    /**
+     * Waits until no exchange is in flight, at most {@code timeoutNanos}; the shutdown path only (it blocks).
+     * Returns whether none is left.
+     */
+    boolean awaitDrained(long timeoutNanos) throws InterruptedException {
+        draining = true;
+        long deadline = System.nanoTime() + timeoutNanos;
+        synchronized (drained) {
+            for (long left = timeoutNanos; inFlight.get() > 0 && left > 0; left = deadline - System.nanoTime()) {
+                java.util.concurrent.TimeUnit.NANOSECONDS.timedWait(drained, left);
+            }
+        }
+        return inFlight.get() == 0;
     }
 
     Deadlines deadlines() {
