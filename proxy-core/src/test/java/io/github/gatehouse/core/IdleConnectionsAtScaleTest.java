@@ -34,6 +34,11 @@ import org.junit.jupiter.api.extension.RegisterExtension;
  * 5,000 idle client connections and 1,000 idle CONNECT tunnels held at once: the proxy still answers a new request
  * promptly, and once they close, every file descriptor they took is released (counted for this JVM, which holds
  * the clients, the proxy and the origins alike).
+ *
+ * <p>Nothing is polled: the test waits for the connection events themselves (the proxy's and the origin's Jetty
+ * connectors, the proxy's access-log line for each closed tunnel, the echo server's own count), then for each
+ * selector to have run a {@code select()}, which releases the descriptors of channels closed before it, and reads
+ * the descriptor count once.
  */
 class IdleConnectionsAtScaleTest {
     private static final int IDLE = 5_000;
@@ -92,8 +97,9 @@ class IdleConnectionsAtScaleTest {
                 proxyConnections.awaitOpened(openedBefore + IDLE + TUNNELS);
                 long opened = System.nanoTime() - t0;
                 long held = unix.getOpenFileDescriptorCount();
-                assertThat(held).as("open file descriptors with every idle connection and tunnel held (baseline %d);"
-                        + " opened since: %s", baseline, newFds(baselineFds)).isGreaterThanOrEqualTo(baseline + FDS_HELD);
+                assertThat(held).as(() -> String.format("open file descriptors with every idle connection and tunnel held"
+                        + " (baseline %d); opened since: %s", baseline, newFds(baselineFds)))
+                        .isGreaterThanOrEqualTo(baseline + FDS_HELD);
 
                 // the proxy still serves a new request, and a new tunnel, while all of them are held
                 long t1 = System.nanoTime();
@@ -127,8 +133,9 @@ class IdleConnectionsAtScaleTest {
                 echo.awaitAllClosed();
                 ConnectionEvents.awaitSelectorsCycled(proxy.connector().getServer());
                 long closed = unix.getOpenFileDescriptorCount();
-                assertThat(closed).as("open file descriptors after closing every client connection (baseline %d, peak %d);"
-                        + " opened since: %s", baseline, peak, newFds(baselineFds)).isLessThanOrEqualTo(baseline);
+                assertThat(closed).as(() -> String.format("open file descriptors after closing every client connection"
+                        + " (baseline %d, peak %d); opened since: %s", baseline, peak, newFds(baselineFds)))
+                        .isLessThanOrEqualTo(baseline);
                 System.out.printf("idle-at-scale: %d idle connections + %d tunnels opened in %d ms; a new request"
                         + " answered in %d ms while held; fds %d -> %d -> %d%n", IDLE, TUNNELS,
                         TimeUnit.NANOSECONDS.toMillis(opened), TimeUnit.NANOSECONDS.toMillis(answered), baseline, peak,
@@ -138,8 +145,8 @@ class IdleConnectionsAtScaleTest {
             }
             originConnections.awaitAllReleased();   // the origin's side of the proxy's pooled upstream connection
             echo.awaitAllClosed();
-            assertThat(unix.getOpenFileDescriptorCount()).as("open file descriptors after the proxy closed; opened since: %s",
-                    newFds(beforeProxyFds)).isLessThanOrEqualTo(beforeProxy);
+            assertThat(unix.getOpenFileDescriptorCount()).as(() -> "open file descriptors after the proxy closed; opened since: "
+                    + newFds(beforeProxyFds)).isLessThanOrEqualTo(beforeProxy);
         } finally {
             closeAll(clients);
         }

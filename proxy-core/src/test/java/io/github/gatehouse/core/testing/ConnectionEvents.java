@@ -99,10 +99,14 @@ public final class ConnectionEvents implements Connection.Listener {
      * close to listeners before that. An update submitted to a selector runs on its thread between two selects, so
      * a second update, submitted once the first ran, runs after at least one select that followed the first.
      *
-     * @throws AssertionError if a selector ran no update within 10 s
+     * @throws AssertionError if {@code root} holds no selector, or a selector ran no update within 10 s
      */
     public static void awaitSelectorsCycled(Container root) throws InterruptedException {
-        for (ManagedSelector selector : root.getContainedBeans(ManagedSelector.class)) {
+        java.util.Collection<ManagedSelector> selectors = root.getContainedBeans(ManagedSelector.class);
+        if (selectors.isEmpty()) {
+            throw new AssertionError("no selector under " + root + " (expected: a started Jetty server)");
+        }
+        for (ManagedSelector selector : selectors) {
             for (int i = 0; i < 2; i++) {
                 CountDownLatch ran = new CountDownLatch(1);
                 selector.submit(s -> ran.countDown());
