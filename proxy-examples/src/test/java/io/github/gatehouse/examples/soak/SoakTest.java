@@ -363,8 +363,9 @@ class SoakTest {
          *
          * <p>The one polling loop left in the tests, on purpose: what it waits for is another JVM's thread and
          * descriptor counts going down as Jetty's pool threads end on their 60 s idle timeout and idle connections on
-         * the proxies' 3 s one. Neither the pool nor the kernel reports a thread's end or a released descriptor, so
-         * there is no event to await across the process boundary; the loop is bounded and only reads statistics.
+         * the proxies' 3 s one. Jetty's pool reports no thread's end (only a {@code join} per thread would, from
+         * watcher threads in the proxy JVM that would themselves change the thread count measured here), nor does
+         * the kernel report a released descriptor; the loop is bounded and only reads statistics.
          */
         Stats awaitSettled(Stats baseline, long seconds) throws InterruptedException {
             long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(seconds);
