@@ -113,6 +113,14 @@ public final class GatehouseCache implements HttpCache, AutoCloseable {
         return engine.purgeTag(tag, mode);
     }
 
+    /**
+     * Runs {@code listener} after each entry became servable, on the thread that stored it: for tests in this package
+     * that await a store instead of polling {@link #stats()} (package-private: not API).
+     */
+    void onStored(Runnable listener) {
+        engine.onStored(listener);
+    }
+
     /** Stops background work and closes the store (a disk store keeps its files for the next start). */
     @Override
     public void close() {

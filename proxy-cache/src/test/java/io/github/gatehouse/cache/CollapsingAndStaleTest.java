@@ -43,14 +43,12 @@ class CollapsingAndStaleTest {
         List<Future<RawHttp.Reply>> replies = new ArrayList<>();
         replies.add(clients.submit(() -> t.get("/big")));
         t.origin.take(); // the leader reached the origin and got the first part
+        int lookups = t.observed.lookups();
         for (int i = 1; i < n; i++) {
             replies.add(clients.submit(() -> t.get("/big")));
         }
-        // every follower is attached once each one's lookup ran; they show up as hits in the stats
-        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(5);
-        while (t.cache.stats().collapsed() < n - 1 && System.nanoTime() < deadline) {
-            Thread.onSpinWait();
-        }
+        // every follower is attached once its lookup returned; they show up as collapsed in the stats
+        t.observed.awaitLookups(lookups + n - 1);
         assertThat(t.cache.stats().collapsed()).isEqualTo(n - 1);
         rest.countDown();
         for (Future<RawHttp.Reply> f : replies) {
@@ -69,11 +67,10 @@ class CollapsingAndStaleTest {
         t.origin.on("/dies", Answer.ok("").header("Cache-Control", "max-age=100").dieAfter("partial-", die));
         Future<RawHttp.Reply> leader = clients.submit(() -> t.get("/dies"));
         t.origin.take();
+        int lookups = t.observed.lookups();
         Future<RawHttp.Reply> follower = clients.submit(() -> t.get("/dies"));
-        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(5);
-        while (t.cache.stats().collapsed() < 1 && System.nanoTime() < deadline) {
-            Thread.onSpinWait();
-        }
+        t.observed.awaitLookups(lookups + 1); // the follower is attached to the leader's fill
+        assertThat(t.cache.stats().collapsed()).isEqualTo(1);
         die.countDown();
         for (RawHttp.Reply r : List.of(leader.get(5, TimeUnit.SECONDS), follower.get(5, TimeUnit.SECONDS))) {
             assertThat(r.bodyText()).contains("partial-").doesNotEndWith("0\r\n\r\n");
@@ -96,13 +93,11 @@ class CollapsingAndStaleTest {
         List<Future<RawHttp.Reply>> replies = new ArrayList<>();
         replies.add(clients.submit(() -> t.get("/r")));
         assertThat(t.origin.take().header("If-None-Match")).isEqualTo("\"r\"");
+        int lookups = t.observed.lookups();
         for (int i = 1; i < n; i++) {
             replies.add(clients.submit(() -> t.get("/r")));
         }
-        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(5);
-        while (t.cache.stats().collapsed() < n - 1 && System.nanoTime() < deadline) {
-            Thread.onSpinWait();
-        }
+        t.observed.awaitLookups(lookups + n - 1); // every follower is attached to the revalidation
         release.countDown();
         for (Future<RawHttp.Reply> f : replies) {
             RawHttp.Reply r = f.get(5, TimeUnit.SECONDS);
@@ -130,6 +125,8 @@ class CollapsingAndStaleTest {
     void staleWhileRevalidateServesStaleAtOnceAndRevalidatesInTheBackground() throws Exception {
         AtomicInteger version = new AtomicInteger(1);
         t.origin.on("/s", r -> Answer.ok("v" + version.get()).header("Cache-Control", "max-age=10, stale-while-revalidate=60"));
+        java.util.concurrent.Semaphore stored = new java.util.concurrent.Semaphore(0);
+        t.cache.onStored(stored::release);
         t.get("/s");
         t.origin.take();
         version.set(2);
@@ -142,10 +139,8 @@ class CollapsingAndStaleTest {
         assertThat(t.loggedCacheStatus()).isEqualTo("MISS");
         assertThat(t.loggedCacheStatus()).isEqualTo("STALE");
         t.origin.take(); // the background revalidation
-        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(5);
-        while (t.cache.stats().stores() < 2 && System.nanoTime() < deadline) {
-            Thread.onSpinWait();
-        }
+        // the first response and the revalidated one stored
+        assertThat(stored.tryAcquire(2, 5, TimeUnit.SECONDS)).as("two stores within 5 s").isTrue();
         RawHttp.Reply fresh = t.get("/s");
         assertThat(fresh.bodyText()).isEqualTo("v2");
         assertThat(fresh.headers().get("cache-status")).startsWith("gatehouse; hit");

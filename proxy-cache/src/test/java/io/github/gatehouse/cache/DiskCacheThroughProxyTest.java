@@ -3,17 +3,22 @@ package io.github.gatehouse.cache;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import io.github.gatehouse.cache.testing.MutableClock;
+import io.github.gatehouse.cache.testing.ObservedCache;
 import io.github.gatehouse.cache.testing.ScriptedOrigin;
 import io.github.gatehouse.cache.testing.ScriptedOrigin.Answer;
 import io.github.gatehouse.core.DataSize;
+import io.github.gatehouse.core.HttpCache;
 import io.github.gatehouse.core.ProxyServer;
 import io.github.gatehouse.core.testing.RawHttp;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.nio.file.StandardWatchEventKinds;
+import java.nio.file.WatchService;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
+import java.util.concurrent.Semaphore;
 import java.util.concurrent.TimeUnit;
 import java.util.stream.Stream;
 import org.junit.jupiter.api.AfterEach;
@@ -44,7 +49,7 @@ class DiskCacheThroughProxyTest {
         return HttpCaches.builder().disk(dir, DataSize.mebibytes(8)).clock(clock).build();
     }
 
-    private static ProxyServer proxy(GatehouseCache cache) {
+    private static ProxyServer proxy(HttpCache cache) {
         return ProxyServer.builder().forward().allowInternalDestinations().cache(cache).build().start();
     }
 
@@ -53,11 +58,15 @@ class DiskCacheThroughProxyTest {
                 + "\r\nConnection: close\r\n\r\n");
     }
 
-    private static void awaitStores(GatehouseCache cache, long n) {
-        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(5);
-        while (cache.stats().stores() < n && System.nanoTime() < deadline) {
-            Thread.onSpinWait();
-        }
+    /** Released once for each entry {@code cache} stores from now on (a disk store commits after the response). */
+    private static Semaphore stores(GatehouseCache cache) {
+        Semaphore stored = new Semaphore(0);
+        cache.onStored(stored::release);
+        return stored;
+    }
+
+    private static void awaitStores(GatehouseCache cache, Semaphore stored, long n) throws InterruptedException {
+        assertThat(stored.tryAcquire((int) n, 5, TimeUnit.SECONDS)).as("%d entries stored within 5 s", n).isTrue();
         assertThat(cache.stats().stores()).isEqualTo(n);
     }
 
@@ -66,9 +75,10 @@ class DiskCacheThroughProxyTest {
         String big = "x".repeat(300_000) + "end";
         origin.on("/big", Answer.ok(big).header("Cache-Control", "max-age=100").header("ETag", "\"b\""));
         GatehouseCache first = diskCache();
+        Semaphore stored = stores(first);
         try (ProxyServer proxy = proxy(first)) {
             assertThat(get(proxy, "/big").bodyText()).isEqualTo(big);
-            awaitStores(first, 1);
+            awaitStores(first, stored, 1);
             RawHttp.Reply hit = get(proxy, "/big");
             assertThat(hit.bodyText()).isEqualTo(big);
             assertThat(hit.headers().get("cache-status")).startsWith("gatehouse; hit");
@@ -95,9 +105,10 @@ class DiskCacheThroughProxyTest {
         GatehouseCache first = HttpCaches.builder().memory(DataSize.mebibytes(1)).disk(dir, DataSize.mebibytes(8))
                 .clock(clock).build();
         assertThat(first.toString()).contains("memory 1MiB").contains("disk");
+        Semaphore stored = stores(first);
         try (ProxyServer proxy = proxy(first)) {
             get(proxy, "/t");
-            awaitStores(first, 1);
+            awaitStores(first, stored, 1);
             assertThat(get(proxy, "/t").bodyText()).isEqualTo("tiered");
         } finally {
             first.close();
@@ -119,14 +130,13 @@ class DiskCacheThroughProxyTest {
         CountDownLatch rest = new CountDownLatch(1);
         origin.on("/stream", Answer.ok("").header("Cache-Control", "max-age=100").inTwoParts("a", rest, "b"));
         GatehouseCache cache = diskCache();
-        try (ProxyServer proxy = proxy(cache)) {
+        ObservedCache observed = new ObservedCache(cache);
+        try (ProxyServer proxy = proxy(observed)) {
             Future<RawHttp.Reply> leader = clients.submit(() -> get(proxy, "/small"));
             origin.take();
             Future<RawHttp.Reply> follower = clients.submit(() -> get(proxy, "/small"));
-            long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(5);
-            while (cache.stats().collapsed() < 1 && System.nanoTime() < deadline) {
-                Thread.onSpinWait();
-            }
+            observed.awaitLookups(2); // the follower's lookup returned: it is attached to the leader's fill
+            assertThat(cache.stats().collapsed()).isEqualTo(1);
             release.countDown();
             assertThat(leader.get(5, TimeUnit.SECONDS).bodyText()).isEqualTo("small");
             assertThat(follower.get(5, TimeUnit.SECONDS).bodyText()).isEqualTo("small");
@@ -151,12 +161,14 @@ class DiskCacheThroughProxyTest {
         origin.on("/half", Answer.ok("").header("Cache-Control", "max-age=100").inTwoParts("first-half;", rest, "second-half"));
         GatehouseCache crashed = diskCache();
         ProxyServer crashedProxy = proxy(crashed);
-        Future<RawHttp.Reply> inFlight = clients.submit(() -> get(crashedProxy, "/half"));
-        origin.take();
         Path tmp = dir.resolve("tmp");
-        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(5);
-        while (listing(tmp) == 0 && System.nanoTime() < deadline) {
-            Thread.onSpinWait();
+        Future<RawHttp.Reply> inFlight;
+        try (WatchService watcher = tmp.getFileSystem().newWatchService()) {
+            tmp.register(watcher, StandardWatchEventKinds.ENTRY_CREATE);
+            inFlight = clients.submit(() -> get(crashedProxy, "/half"));
+            origin.take();
+            // the store creates the entry's temporary file: the directory's create event (inotify on Linux)
+            assertThat(watcher.poll(5, TimeUnit.SECONDS)).as("a file created in %s within 5 s", tmp).isNotNull();
         }
         assertThat(listing(tmp)).as("half-written entry in tmp").isEqualTo(1);
 

@@ -47,16 +47,16 @@ class ReverseProxyCacheTest {
         AtomicInteger version = new AtomicInteger(1);
         origin.on("/s", r -> Answer.ok("v" + version.get() + " for " + r.header("Host"))
                 .header("Cache-Control", "max-age=10, stale-while-revalidate=100"));
+        java.util.concurrent.Semaphore stored = new java.util.concurrent.Semaphore(0);
+        cache.onStored(stored::release);
         assertThat(get("/s").bodyText()).isEqualTo("v1 for shop.test");
         origin.take();
         version.set(2);
         clock.advance(Duration.ofSeconds(20));
         assertThat(get("/s").bodyText()).isEqualTo("v1 for shop.test");
         assertThat(origin.take().header("Host")).isEqualTo("shop.test");
-        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(5);
-        while (cache.stats().stores() < 2 && System.nanoTime() < deadline) {
-            Thread.onSpinWait();
-        }
+        // the first response and the revalidated one stored
+        assertThat(stored.tryAcquire(2, 5, TimeUnit.SECONDS)).as("two stores within 5 s").isTrue();
         assertThat(get("/s").bodyText()).isEqualTo("v2 for shop.test");
         assertThat(cache.purgePrefix(java.net.URI.create("http://shop.test/"), PurgeMode.HARD)).isEqualTo(1);
     }

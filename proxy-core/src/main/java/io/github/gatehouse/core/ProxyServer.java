@@ -88,6 +88,17 @@ public final class ProxyServer implements AutoCloseable {
         return running != null && !closed;
     }
 
+    /**
+     * The running Jetty connector, for tests in this package that wait on connection events (not API: package-private
+     * so that no public signature mentions Jetty).
+     *
+     * @throws IllegalStateException if not running
+     */
+    synchronized org.eclipse.jetty.server.ServerConnector connector() {
+        checkState(running != null && !closed, "proxy server is not running");
+        return running.connector();
+    }
+
     /** The via pseudonym this server uses in {@code Via} and {@code Proxy-Status}. */
     public String viaName() {
         return config.viaName();

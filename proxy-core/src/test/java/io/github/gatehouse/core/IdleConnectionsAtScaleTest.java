@@ -3,6 +3,7 @@ package io.github.gatehouse.core;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import com.sun.management.UnixOperatingSystemMXBean;
+import io.github.gatehouse.core.testing.ConnectionEvents;
 import io.github.gatehouse.core.testing.OriginServer;
 import io.github.gatehouse.core.testing.RawHttp;
 import java.io.ByteArrayOutputStream;
@@ -24,7 +25,6 @@ import java.util.List;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionException;
 import java.util.concurrent.TimeUnit;
-import java.util.function.LongPredicate;
 import org.junit.jupiter.api.Assumptions;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
@@ -34,6 +34,11 @@ import org.junit.jupiter.api.extension.RegisterExtension;
  * 5,000 idle client connections and 1,000 idle CONNECT tunnels held at once: the proxy still answers a new request
  * promptly, and once they close, every file descriptor they took is released (counted for this JVM, which holds
  * the clients, the proxy and the origins alike).
+ *
+ * <p>Nothing is polled: the test waits for the connection events themselves (the proxy's and the origin's Jetty
+ * connectors, the proxy's access-log line for each closed tunnel, the echo server's own count), then for each
+ * selector to have run a {@code select()}, which releases the descriptors of channels closed before it, and reads
+ * the descriptor count once.
  */
 class IdleConnectionsAtScaleTest {
     private static final int IDLE = 5_000;
@@ -55,6 +60,7 @@ class IdleConnectionsAtScaleTest {
                 + " free file descriptors (ulimit -n); this JVM has " + headroom);
 
         List<Socket> clients = new ArrayList<>(IDLE + TUNNELS + 1);
+        ConnectionEvents originConnections = origin.connections();
         try (EchoServer echo = new EchoServer()) {
             // The first proxy of a JVM opens JDK singletons for good (SecureRandom's /dev/random and /dev/urandom):
             // one started and closed first keeps them out of the count.
@@ -63,24 +69,37 @@ class IdleConnectionsAtScaleTest {
                 assertThat(forwardGet(warmUp).status()).isEqualTo(200);
                 closeAll(openTunnels(warmUp.port(), echo.port(), 1));
             }
-            long beforeProxy = settledFds(unix);
+            // A stopped proxy has closed its descriptors; its peers close theirs once they see it: the origin its side
+            // of the pooled upstream connection, the echo server its side of the tunnel.
+            originConnections.awaitAllReleased();
+            echo.awaitAllClosed();
+            long beforeProxy = unix.getOpenFileDescriptorCount();
             java.util.Set<String> beforeProxyFds = fds();
+            TunnelLog tunnelLog = new TunnelLog();
             ProxyServer proxy = ProxyServer.builder().forward().allowInternalDestinations().connectPorts(echo.port())
-                    .accessLog(AccessLog.off()).build().start();
+                    .accessLog(tunnelLog).build().start();
+            ConnectionEvents proxyConnections = ConnectionEvents.on(proxy.connector(), "proxy");
             try {
                 assertThat(forwardGet(proxy).bodyText()).isEqualTo("hello");   // warms the upstream pool up
-                long baseline = settledFds(unix);
+                proxyConnections.awaitAllReleased();   // the proxy's side of that client connection closed too
+                long baseline = unix.getOpenFileDescriptorCount();
                 java.util.Set<String> baselineFds = fds();
 
                 long t0 = System.nanoTime();
+                int openedBefore = proxyConnections.opened();
                 for (int i = 0; i < IDLE; i++) {
                     clients.add(new Socket("127.0.0.1", proxy.port()));       // connected, then silent
                 }
                 List<Socket> tunnels = openTunnels(proxy.port(), echo.port());
                 clients.addAll(tunnels);
-                awaitFds(unix, n -> n >= baseline + FDS_HELD, "every idle connection accepted by the proxy (" + FDS_HELD
-                        + " more than " + baseline + ")", baselineFds);
+                // each tunnel answered its echo, so its upstream and echo sockets are open; each idle connection is
+                // open on the proxy's side once the proxy accepted it
+                proxyConnections.awaitOpened(openedBefore + IDLE + TUNNELS);
                 long opened = System.nanoTime() - t0;
+                long held = unix.getOpenFileDescriptorCount();
+                assertThat(held).as(() -> String.format("open file descriptors with every idle connection and tunnel held"
+                        + " (baseline %d); opened since: %s", baseline, newFds(baselineFds)))
+                        .isGreaterThanOrEqualTo(baseline + FDS_HELD);
 
                 // the proxy still serves a new request, and a new tunnel, while all of them are held
                 long t1 = System.nanoTime();
@@ -107,16 +126,27 @@ class IdleConnectionsAtScaleTest {
 
                 long peak = unix.getOpenFileDescriptorCount();
                 closeAll(clients);
-                awaitFds(unix, n -> n <= baseline, "the count back at its baseline of " + baseline
-                        + " after closing every client connection (peak " + peak + ")", baselineFds);
+                // The proxy closes each client connection (an event of its connector; a tunnel's was replaced by the
+                // tunnel at its upgrade), both sides of each tunnel (then logs it), and the echo server its side.
+                proxyConnections.awaitAllClosed();
+                tunnelLog.awaitTunnels(TUNNELS + 1);
+                echo.awaitAllClosed();
+                ConnectionEvents.awaitSelectorsCycled(proxy.connector().getServer());
+                long closed = unix.getOpenFileDescriptorCount();
+                assertThat(closed).as(() -> String.format("open file descriptors after closing every client connection"
+                        + " (baseline %d, peak %d); opened since: %s", baseline, peak, newFds(baselineFds)))
+                        .isLessThanOrEqualTo(baseline);
                 System.out.printf("idle-at-scale: %d idle connections + %d tunnels opened in %d ms; a new request"
                         + " answered in %d ms while held; fds %d -> %d -> %d%n", IDLE, TUNNELS,
                         TimeUnit.NANOSECONDS.toMillis(opened), TimeUnit.NANOSECONDS.toMillis(answered), baseline, peak,
-                        unix.getOpenFileDescriptorCount());
+                        closed);
             } finally {
                 proxy.close();
             }
-            awaitFds(unix, n -> n <= beforeProxy, "the count back at " + beforeProxy + " after the proxy closed", beforeProxyFds);
+            originConnections.awaitAllReleased();   // the origin's side of the proxy's pooled upstream connection
+            echo.awaitAllClosed();
+            assertThat(unix.getOpenFileDescriptorCount()).as(() -> "open file descriptors after the proxy closed; opened since: "
+                    + newFds(beforeProxyFds)).isLessThanOrEqualTo(beforeProxy);
         } finally {
             closeAll(clients);
         }
@@ -181,41 +211,6 @@ class IdleConnectionsAtScaleTest {
         sockets.clear();
     }
 
-    /**
-     * Polls the JVM's open file descriptor count (there is no event for a descriptor being released) every 50 ms
-     * for at most 20 s until {@code condition} holds.
-     */
-    private static void awaitFds(UnixOperatingSystemMXBean unix, LongPredicate condition, String what,
-            java.util.Set<String> reference) throws InterruptedException {
-        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(20);
-        long n = unix.getOpenFileDescriptorCount();
-        while (!condition.test(n)) {
-            if (System.nanoTime() - deadline > 0) {
-                throw new AssertionError("open file descriptors: " + n + " after 20 s, expected " + what
-                        + "; opened since: " + newFds(reference));
-            }
-            Thread.sleep(50); // bounded by the deadline above
-            n = unix.getOpenFileDescriptorCount();
-        }
-    }
-
-    /**
-     * The open descriptor count once it stopped moving (two reads 200 ms apart agree; at most 5 s): connections
-     * closed just before are released asynchronously by their peers' selectors.
-     */
-    private static long settledFds(UnixOperatingSystemMXBean unix) throws InterruptedException {
-        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(5);
-        long previous = unix.getOpenFileDescriptorCount();
-        while (true) {
-            Thread.sleep(200); // bounded by the deadline
-            long n = unix.getOpenFileDescriptorCount();
-            if (n == previous || System.nanoTime() - deadline > 0) {
-                return n;
-            }
-            previous = n;
-        }
-    }
-
     /** What this JVM's descriptors point at (Linux: /proc/self/fd), as {@code fd->target}. */
     private static java.util.Set<String> fds() {
         java.nio.file.Path dir = java.nio.file.Path.of("/proc/self/fd");
@@ -239,12 +234,43 @@ class IdleConnectionsAtScaleTest {
         return added.toString();
     }
 
-    /** A loopback echo server on one selector thread; closes each connection when the peer does. */
+    /** Counts the tunnels the proxy logged: a tunnel's line is written once both of its sides have closed. */
+    private static final class TunnelLog implements AccessLog {
+        private int tunnels; // guarded by this
+
+        @Override
+        public synchronized void log(AccessLogEntry entry) {
+            if (entry.method().equals("CONNECT")) {
+                tunnels++;
+                notifyAll();
+            }
+        }
+
+        /** Waits (at most 20 s) until {@code count} tunnels in all were logged. */
+        synchronized void awaitTunnels(int count) throws InterruptedException {
+            long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(20);
+            while (tunnels < count) {
+                long left = deadline - System.nanoTime();
+                if (left <= 0) {
+                    throw new AssertionError("not within 20 s: " + count + " tunnels closed and logged (" + tunnels + ")");
+                }
+                TimeUnit.NANOSECONDS.timedWait(this, left); // woken by log
+            }
+        }
+    }
+
+    /**
+     * A loopback echo server on one selector thread; closes each connection when the peer does. It counts the
+     * connections it accepted and those it closed and whose descriptor is released (after the {@code selectNow()}
+     * that deregisters a closed channel: until then the descriptor stays open).
+     */
     private static final class EchoServer implements AutoCloseable {
         private final ServerSocketChannel server;
         private final Selector selector;
         private final Thread thread;
         private volatile boolean running = true;
+        private int accepted; // guarded by this
+        private int released; // guarded by this
 
         EchoServer() throws IOException {
             server = ServerSocketChannel.open();
@@ -261,11 +287,37 @@ class IdleConnectionsAtScaleTest {
             return server.socket().getLocalPort();
         }
 
+        /** Waits (at most 20 s) until every connection accepted so far was closed and its descriptor released. */
+        synchronized void awaitAllClosed() throws InterruptedException {
+            long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(20);
+            while (released < accepted) {
+                long left = deadline - System.nanoTime();
+                if (left <= 0) {
+                    throw new AssertionError("echo server: not within 20 s: every connection closed (accepted " + accepted
+                            + ", released " + released + ")");
+                }
+                TimeUnit.NANOSECONDS.timedWait(this, left); // woken by the selector thread
+            }
+        }
+
+        private synchronized void count(int newlyAccepted, int newlyReleased) {
+            accepted += newlyAccepted;
+            released += newlyReleased;
+            notifyAll();
+        }
+
         private void run() {
             ByteBuffer buffer = ByteBuffer.allocate(8192);
+            int closedSinceSelect = 0;
             try {
                 while (running) {
-                    selector.select(200);
+                    if (closedSinceSelect == 0) {
+                        selector.select(); // close() wakes it up
+                    } else {
+                        selector.selectNow(); // deregisters the channels closed below: their descriptors are released
+                        count(0, closedSinceSelect);
+                        closedSinceSelect = 0;
+                    }
                     for (Iterator<SelectionKey> it = selector.selectedKeys().iterator(); it.hasNext();) {
                         SelectionKey key = it.next();
                         it.remove();
@@ -277,6 +329,7 @@ class IdleConnectionsAtScaleTest {
                             while ((c = server.accept()) != null) {
                                 c.configureBlocking(false);
                                 c.register(selector, SelectionKey.OP_READ);
+                                count(1, 0);
                             }
                         } else if (key.isReadable()) {
                             SocketChannel c = (SocketChannel) key.channel();
@@ -290,6 +343,7 @@ class IdleConnectionsAtScaleTest {
                             if (n < 0) {
                                 key.cancel();
                                 c.close();
+                                closedSinceSelect++;
                             } else {
                                 buffer.flip();
                                 c.write(buffer);   // tiny pings: the socket buffer takes them whole

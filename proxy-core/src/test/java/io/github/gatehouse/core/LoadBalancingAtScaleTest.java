@@ -2,6 +2,7 @@ package io.github.gatehouse.core;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
+import io.github.gatehouse.core.internal.MemberState;
 import io.github.gatehouse.core.testing.Clients;
 import io.github.gatehouse.core.testing.OriginServer;
 import io.github.gatehouse.core.testing.RawHttp;
@@ -19,7 +20,6 @@ import java.util.Map;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
-import java.util.function.BooleanSupplier;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
@@ -59,14 +59,18 @@ class LoadBalancingAtScaleTest {
         return counts;
     }
 
-    private static void await(BooleanSupplier condition, String what) throws InterruptedException {
-        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
-        while (!condition.getAsBoolean()) {
-            if (System.nanoTime() > deadline) {
-                throw new AssertionError("not within 10 s: " + what);
+    /** Completes once {@code member}'s active health state becomes {@code healthy} (the health checker's event). */
+    private static CompletableFuture<Void> healthBecomes(UpstreamMember member, boolean healthy) {
+        CompletableFuture<Void> reached = new CompletableFuture<>();
+        ((MemberState) member).watchHealth(() -> {
+            if (member.isHealthy() == healthy) {
+                reached.complete(null);
             }
-            TimeUnit.MILLISECONDS.sleep(20); // polling a condition, bounded by the deadline
+        });
+        if (member.isHealthy() == healthy) {
+            reached.complete(null);
         }
+        return reached;
     }
 
     @Test
@@ -151,12 +155,14 @@ class LoadBalancingAtScaleTest {
                 .rise(1).fall(1)).slowStart(Duration.ofSeconds(30));
         try (ProxyServer proxy = ProxyServer.builder().route(Route.any().to(pool)).build().start()) {
             UpstreamMember memberC = pool.members().get(2);
+            CompletableFuture<Void> down = healthBecomes(memberC, false);
             c.stop();
-            await(() -> !memberC.isHealthy(), "c marked down");
+            down.get(10, TimeUnit.SECONDS);
             assertThat(spread(proxy, 30)).containsOnlyKeys("a", "b");
 
+            CompletableFuture<Void> up = healthBecomes(memberC, true);
             c.start();
-            await(memberC::isHealthy, "c back up");
+            up.get(10, TimeUnit.SECONDS);
             assertThat(memberC.effectiveWeight()).isLessThan(memberC.weight() + 1);
             assertThat(memberC.stats().healthy()).isTrue();
         }

@@ -77,6 +77,8 @@ public final class CacheEngine implements AutoCloseable {
     private final LongAdder bytesServed = new LongAdder();
     private final LongAdder bytesStored = new LongAdder();
     private final LongAdder purged = new LongAdder();
+    /** Run after each entry became servable; empty but in tests that await a store (see {@link #onStored}). */
+    private final List<Runnable> storeListeners = new java.util.concurrent.CopyOnWriteArrayList<>();
 
     /** An engine over {@code config}'s store, indexing the entries the store already holds (a reopened disk store). */
     public CacheEngine(CacheConfig config) {
@@ -91,6 +93,14 @@ public final class CacheEngine implements AutoCloseable {
 
     CacheConfig config() {
         return config;
+    }
+
+    /**
+     * Runs {@code listener} after each entry became servable (counted in {@code stores}), on the thread that stored
+     * it (it must not block): lets a test await a store instead of polling {@link #stats()}. Not for library code.
+     */
+    public void onStored(Runnable listener) {
+        storeListeners.add(java.util.Objects.requireNonNull(listener, "listener"));
     }
 
     // ---- lookup -------------------------------------------------------------------------------------------
@@ -1207,6 +1217,7 @@ public final class CacheEngine implements AutoCloseable {
             stores.increment();
             bytesStored.add(length);
             dropFill();
+            storeListeners.forEach(Runnable::run);
             if (LOG.isDebugEnabled()) {
                 LOG.debug("{} stored {} ({} bytes)", exchangeId, key, length);
             }

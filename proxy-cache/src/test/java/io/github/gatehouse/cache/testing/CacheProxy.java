@@ -14,6 +14,8 @@ public final class CacheProxy implements AutoCloseable {
     public final MutableClock clock = MutableClock.atWholeSecond();
     public final ScriptedOrigin origin;
     public final GatehouseCache cache;
+    /** What the proxy calls: {@link #cache}, counting its lookups. */
+    public final ObservedCache observed;
     public final ProxyServer proxy;
     public final RecordingAccessLog log = new RecordingAccessLog();
 
@@ -21,7 +23,8 @@ public final class CacheProxy implements AutoCloseable {
             throws Exception {
         origin = new ScriptedOrigin(clock);
         cache = config.apply(HttpCaches.builder().clock(clock)).build();
-        proxy = proxyConfig.apply(ProxyServer.builder().forward().allowInternalDestinations().cache(cache).accessLog(log)
+        observed = new ObservedCache(cache);
+        proxy = proxyConfig.apply(ProxyServer.builder().forward().allowInternalDestinations().cache(observed).accessLog(log)
                 .upstreamTimeout(Duration.ofSeconds(5))).build().start();
     }
 

@@ -180,6 +180,15 @@ public final class JettyProxy {
         return connector.getLocalPort();
     }
 
+    /**
+     * The listening connector, so that a test can count the connections it opens and closes (a Jetty
+     * {@code Connection.Listener}) instead of polling; reached through {@code ProxyServer}'s package-private
+     * accessor. Not for library code.
+     */
+    public ServerConnector connector() {
+        return connector;
+    }
+
     /** Stops gracefully within the drain time. */
     public void stop() {
         healthCheckers.forEach(HealthChecker::stop);

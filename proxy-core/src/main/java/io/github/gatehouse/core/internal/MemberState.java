@@ -31,6 +31,7 @@ public final class MemberState implements UpstreamMember {
     private volatile boolean draining;
     private volatile long ejectedUntil;
     private volatile long availableSince;
+    private final java.util.List<Runnable> healthWatchers = new java.util.concurrent.CopyOnWriteArrayList<>();
     private final String id;
 
     public MemberState(Upstream upstream, Duration slowStart, LongSupplier nanoTime) {
@@ -89,10 +90,22 @@ public final class MemberState implements UpstreamMember {
 
     /** Sets the active health state; a member coming back up starts its slow start. */
     public void healthy(boolean up) {
+        boolean changed = up != healthy;
         if (up && !healthy) {
             availableSince = nanoTime.getAsLong();
         }
         healthy = up;
+        if (changed) {
+            healthWatchers.forEach(Runnable::run);
+        }
+    }
+
+    /**
+     * Runs {@code watcher} after each change of the active health state, on the health checker's thread (it must
+     * not block): lets a test await a transition instead of polling {@link #isHealthy()}. Not for library code.
+     */
+    public void watchHealth(Runnable watcher) {
+        healthWatchers.add(java.util.Objects.requireNonNull(watcher, "watcher"));
     }
 
     @Override

@@ -75,6 +75,7 @@ public final class OriginServer implements BeforeAllCallback, AfterAllCallback, 
     private volatile CountDownLatch hang = new CountDownLatch(1);
     private volatile int forcedStatus;
     private volatile boolean recording = true;
+    private volatile ConnectionEvents connections;
     private int lastPort;
 
     private OriginServer(String name, Path keyStore) {
@@ -113,6 +114,7 @@ public final class OriginServer implements BeforeAllCallback, AfterAllCallback, 
         }
         connector.setHost("127.0.0.1");
         connector.setPort(lastPort);
+        connections = ConnectionEvents.on(connector, "origin " + name);
         server.addConnector(connector);
         server.setHandler(new OriginHandler());
         server.start();
@@ -160,6 +162,11 @@ public final class OriginServer implements BeforeAllCallback, AfterAllCallback, 
     /** A {@code stop()}ped origin starts again on the same port. */
     public boolean isRunning() {
         return server != null;
+    }
+
+    /** The connections the origin opened and closed since its last {@link #start()}, to wait on. */
+    public ConnectionEvents connections() {
+        return connections;
     }
 
     /** The origin's port. */

@@ -106,7 +106,9 @@ class SoakTest {
                 int round = 0;
                 while (System.nanoTime() < deadline) {
                     try {
-                        TimeUnit.MILLISECONDS.sleep(3000); // the fault schedule: flaky origin down, then up again
+                        // the fault timeline of a time-bounded run (flaky origin down, then up again): a schedule, not a
+                        // wait for an event
+                        TimeUnit.MILLISECONDS.sleep(3000); // timed on purpose: the fault timeline
                         if (round++ % 2 == 0) {
                             flaky.stop();
                         } else {
@@ -123,7 +125,9 @@ class SoakTest {
             clients.submit(() -> {
                 for (long at = sampleEvery; at <= seconds; at += sampleEvery) {
                     long wait = start + TimeUnit.SECONDS.toNanos(at) - System.nanoTime();
-                    TimeUnit.NANOSECONDS.sleep(Math.max(0, wait)); // the sampling schedule, bounded by the run's length
+                    // the heap sampling timeline of a time-bounded run, bounded by its length: a schedule, not a wait
+                    // for an event
+                    TimeUnit.NANOSECONDS.sleep(Math.max(0, wait)); // timed on purpose: the sampling timeline
                     Stats s = proxy.stats();
                     synchronized (samples) {
                         heapSamples.add(s.heap);
@@ -356,12 +360,18 @@ class SoakTest {
         /**
          * Samples until threads and file descriptors are back to {@code baseline} (idle connections and pool threads
          * close on their own timeouts) or {@code seconds} passed; returns the last sample.
+         *
+         * <p>The one polling loop left in the tests, on purpose: what it waits for is another JVM's thread and
+         * descriptor counts going down as Jetty's pool threads end on their 60 s idle timeout and idle connections on
+         * the proxies' 3 s one. Jetty's pool reports no thread's end (only a {@code join} per thread would, from
+         * watcher threads in the proxy JVM that would themselves change the thread count measured here), nor does
+         * the kernel report a released descriptor; the loop is bounded and only reads statistics.
          */
         Stats awaitSettled(Stats baseline, long seconds) throws InterruptedException {
             long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(seconds);
             Stats s = stats();
             while ((s.threads > baseline.threads || s.fds > baseline.fds) && System.nanoTime() < deadline) {
-                TimeUnit.SECONDS.sleep(2); // polls the proxy JVM, bounded by the deadline
+                TimeUnit.SECONDS.sleep(2); // timed on purpose: no event crosses the process boundary (see above)
                 s = stats();
             }
             return s;
