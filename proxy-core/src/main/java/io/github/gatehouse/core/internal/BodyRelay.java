@@ -62,6 +62,10 @@ final class BodyRelay implements Callback {
      * {@code data} needs no release (a stored body's buffer).
      */
     void onData(ByteBuffer data, Content.Chunk chunk) {
+        if (x.state() == RelayState.DETACHED) {
+            feedDetached(data);
+            return;
+        }
         CacheWriter w = writer;
         if (w != null) {
             try {
@@ -93,6 +97,10 @@ final class BodyRelay implements Callback {
 
     /** The body is whole. */
     void onEnd() {
+        if (x.state() == RelayState.DETACHED) {
+            completeWriter();
+            return;
+        }
         ByteBuffer out = EMPTY;
         if (filters != null) {
             out = filters.apply(EMPTY, true);
@@ -102,15 +110,7 @@ final class BodyRelay implements Callback {
             }
         }
         // The stored copy is complete before the client sees the last byte, so its next request can already hit it.
-        CacheWriter w = writer;
-        if (w != null) {
-            writer = null;
-            try {
-                w.complete();
-            } catch (RuntimeException e) {
-                LOG.warn("{} cache writer failed to complete: {}", x.exchange.id(), Failures.describe(e));
-            }
-        }
+        completeWriter();
         last = true;
         x.write(true, out, this);
     }
@@ -138,9 +138,62 @@ final class BodyRelay implements Callback {
         }
     }
 
+    private void completeWriter() {
+        CacheWriter w = writer;
+        if (w != null) {
+            writer = null;
+            try {
+                w.complete();
+            } catch (RuntimeException e) {
+                LOG.warn("{} cache writer failed to complete: {}", x.exchange.id(), Failures.describe(e));
+            }
+        }
+    }
+
+    /** Detached: the chunk goes to the cache writer only; the next is read only if the writer still wants it. */
+    private void feedDetached(ByteBuffer data) {
+        CacheWriter w = writer;
+        if (w != null) {
+            try {
+                w.write(data.asReadOnlyBuffer());
+            } catch (RuntimeException e) {
+                LOG.warn("{} cache writer failed; the response is no longer stored: {}", x.exchange.id(),
+                        Failures.describe(e));
+                abortWriter(e);
+            }
+        }
+        if (wantsMoreWithoutClient()) {
+            source.demand();
+            return;
+        }
+        CancellationException stop = new CancellationException("the cache needs no more of a body whose client went away");
+        abortWriter(stop);
+        source.abort(stop);
+    }
+
+    /** Whether the cache writer asks for more of the body now that the client is gone (false when there is none). */
+    private boolean wantsMoreWithoutClient() {
+        CacheWriter w = writer;
+        if (w == null) {
+            return false;
+        }
+        try {
+            return w.continueWithoutClient();
+        } catch (RuntimeException e) {
+            LOG.warn("{} cache writer failed in continueWithoutClient: {}", x.exchange.id(), Failures.describe(e));
+            return false;
+        }
+    }
+
     @Override
     public void failed(Throwable failure) {
         release();
+        if (!last && source instanceof UpstreamCall && wantsMoreWithoutClient() && x.detach(failure)) {
+            LOG.info("{} client went away during the response; the cache goes on reading the upstream body: {}",
+                    x.exchange.id(), Failures.describe(failure));
+            source.demand();
+            return;
+        }
         abortWriter(failure);
         source.abort(failure);
         if (!x.state().isTerminal()) {

@@ -190,6 +190,22 @@ final class ExchangeContext implements Callback {
                 break;
             }
         }
+        ended(failure);
+    }
+
+    /**
+     * The client went away mid-body, and the cache goes on reading the upstream body alone: the client's side ends
+     * now, as a failure ({@link RelayState#DETACHED}). Returns false when the exchange was no longer streaming.
+     */
+    boolean detach(Throwable failure) {
+        if (!STATE.compareAndSet(this, RelayState.STREAMING_UPSTREAM, RelayState.DETACHED)) {
+            return false;
+        }
+        ended(failure);
+        return true;
+    }
+
+    private void ended(Throwable failure) {
         relay.exchangeEnded();
         if (exchange.reason() == null) {
             exchange.reason(Failures.describe(failure));

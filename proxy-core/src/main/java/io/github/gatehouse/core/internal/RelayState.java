@@ -38,6 +38,12 @@ enum RelayState {
     BODY_SENT,
     /** The upstream exchange completed; the last write to the client is still in flight. */
     UPSTREAM_DONE,
+    /**
+     * The client went away mid-body and the cache writer asked for the rest ({@code CacheWriter.continueWithoutClient}):
+     * the client's side has ended (logged, Jetty's callback failed), and the upstream body goes on into the cache
+     * alone. Terminal for the client; the upstream try still runs.
+     */
+    DETACHED,
     /** Phases 8 and 9 for a stored response (a hit, a stale answer, a 304 turned into the stored one). */
     SERVING_CACHED,
     /** The proxy writes its own answer (an error, a challenge, a filter's verdict, an {@code OPTIONS *}). */
@@ -63,12 +69,13 @@ enum RelayState {
                 ANSWERING, FAILED);
         DRAINING_FOR_RETRY.next = EnumSet.of(RETRYING, ANSWERING, FAILED);
         RETRYING.next = EnumSet.of(UPSTREAM_CHOSEN, SERVING_CACHED, ANSWERING, FAILED);
-        STREAMING_UPSTREAM.next = EnumSet.of(BODY_SENT, UPSTREAM_DONE, SERVING_CACHED, ANSWERING, FAILED);
+        STREAMING_UPSTREAM.next = EnumSet.of(BODY_SENT, UPSTREAM_DONE, SERVING_CACHED, ANSWERING, DETACHED, FAILED);
         BODY_SENT.next = EnumSet.of(COMPLETED, FAILED);
         UPSTREAM_DONE.next = EnumSet.of(COMPLETED, FAILED);
         SERVING_CACHED.next = EnumSet.of(COMPLETED, ANSWERING, FAILED);
         ANSWERING.next = EnumSet.of(COMPLETED, FAILED);
         TUNNEL.next = EnumSet.of(COMPLETED, ANSWERING, FAILED);
+        DETACHED.next = EnumSet.noneOf(RelayState.class);
         COMPLETED.next = EnumSet.noneOf(RelayState.class);
         FAILED.next = EnumSet.noneOf(RelayState.class);
     }
@@ -78,14 +85,14 @@ enum RelayState {
         return next.contains(target);
     }
 
-    /** Whether the exchange has ended. */
+    /** Whether the exchange has ended for the client. */
     boolean isTerminal() {
-        return this == COMPLETED || this == FAILED;
+        return this == COMPLETED || this == FAILED || this == DETACHED;
     }
 
     /** Whether an upstream try of the exchange still drives the client response. */
     boolean isUpstreamDriven() {
         return this == AWAITING_RESPONSE || this == DRAINING_FOR_RETRY || this == STREAMING_UPSTREAM
-                || this == BODY_SENT || this == UPSTREAM_DONE;
+                || this == BODY_SENT || this == UPSTREAM_DONE || this == DETACHED;
     }
 }

@@ -327,7 +327,7 @@ final class UpstreamCall implements org.eclipse.jetty.client.Response.Listener, 
             }
             return;
         }
-        if (state != RelayState.STREAMING_UPSTREAM) {
+        if (state != RelayState.STREAMING_UPSTREAM && state != RelayState.DETACHED) {
             return; // handed off (served from cache, answered, blocked) or ended: the upstream is being aborted
         }
         this.demander = demander;
@@ -336,7 +336,12 @@ final class UpstreamCall implements org.eclipse.jetty.client.Response.Listener, 
 
     @Override
     public void onSuccess(org.eclipse.jetty.client.Response response) {
-        if (x.state() != RelayState.STREAMING_UPSTREAM) {
+        RelayState state = x.state();
+        if (state == RelayState.DETACHED) {
+            body.onEnd();
+            return;
+        }
+        if (state != RelayState.STREAMING_UPSTREAM) {
             return;
         }
         upstreamTrailers = response.getTrailers();
@@ -380,6 +385,11 @@ final class UpstreamCall implements org.eclipse.jetty.client.Response.Listener, 
                 }
             }
             case BODY_SENT -> x.succeeded();
+            case DETACHED -> {
+                if (result.isFailed()) {
+                    body.abortWriter(result.getFailure()); // the upstream body broke: the entry must not become servable
+                }
+            }
             case STREAMING_UPSTREAM, AWAITING_RESPONSE -> {
                 if (!result.isFailed() && state == RelayState.STREAMING_UPSTREAM) {
                     if (!x.moveFrom(RelayState.STREAMING_UPSTREAM, RelayState.UPSTREAM_DONE)
