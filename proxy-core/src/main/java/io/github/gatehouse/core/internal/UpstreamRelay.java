@@ -32,7 +32,9 @@ import org.slf4j.LoggerFactory;
  *
  * <p>Failure rules: before the client response is committed, an upstream failure becomes a 502/504 answer (or a
  * stale cached response); after it, the client response is aborted, never completed as if the body were whole. A
- * client that goes away aborts the upstream request.
+ * client that goes away aborts the upstream request, unless the cache writer asks to go on reading the body into
+ * it ({@link CacheWriter#continueWithoutClient()}): then the exchange ends for the client and the relay is
+ * "detached", feeding the upstream body to the writer alone until it ends or the writer says stop.
  */
 final class UpstreamRelay implements org.eclipse.jetty.client.Response.Listener {
     private static final Logger LOG = LoggerFactory.getLogger(UpstreamRelay.class);
@@ -75,6 +77,8 @@ final class UpstreamRelay implements org.eclipse.jetty.client.Response.Listener 
 
     private volatile Deadlines.Handle headTimeout;
     private volatile CacheWriter cacheWriter;
+    /** Set once the client went away and the cache writer asked for the rest of the body (no client any more). */
+    private volatile boolean detached;
     private volatile BodyFilterChain bodyFilters;
     /** Set when this relay no longer drives the client response (served from cache, blocked, answered). */
     private volatile boolean handedOff;
@@ -346,6 +350,10 @@ final class UpstreamRelay implements org.eclipse.jetty.client.Response.Listener 
         if (handedOff) {
             return;
         }
+        if (detached) {
+            feedDetached(upstreamResponse, chunk.getByteBuffer(), demander);
+            return;
+        }
         ByteBuffer data = chunk.getByteBuffer();
         CacheWriter writer = cacheWriter;
         if (writer != null) {
@@ -382,13 +390,25 @@ final class UpstreamRelay implements org.eclipse.jetty.client.Response.Listener 
             if (retained) {
                 chunk.release();
             }
-            clientGone(upstreamResponse, failure);
+            clientGone(upstreamResponse, failure, demander);
         }));
     }
 
     @Override
     public void onSuccess(org.eclipse.jetty.client.Response upstreamResponse) {
         if (handedOff) {
+            return;
+        }
+        if (detached) {
+            CacheWriter writer = cacheWriter;
+            cacheWriter = null;
+            if (writer != null) {
+                try {
+                    writer.complete();
+                } catch (RuntimeException e) {
+                    LOG.warn("{} cache writer failed to complete: {}", exchange.id(), Failures.describe(e));
+                }
+            }
             return;
         }
         upstreamTrailers = upstreamResponse.getTrailers();
@@ -415,7 +435,7 @@ final class UpstreamRelay implements org.eclipse.jetty.client.Response.Listener 
         writeToClient(true, out, Callback.from(Callback.InvocationType.NON_BLOCKING, () -> {
             lastWritten = true;
             finish();
-        }, failure -> clientGone(upstreamResponse, failure)));
+        }, failure -> clientGone(upstreamResponse, failure, null)));
     }
 
     @Override
@@ -423,6 +443,12 @@ final class UpstreamRelay implements org.eclipse.jetty.client.Response.Listener 
         cancelHeadTimeout();
         this.result = result;
         accountMember(result);
+        if (detached) {
+            if (result.isFailed()) {
+                abortCacheWriter(result.getFailure()); // the upstream body broke: the entry must not become servable
+            }
+            return;
+        }
         int status = retryAfterStatus;
         if (status != 0) {
             if (finished.compareAndSet(false, true) && !relay.sendToPool(exchange, clientRequest, clientResponse, done,
@@ -600,10 +626,59 @@ final class UpstreamRelay implements org.eclipse.jetty.client.Response.Listener 
         upstreamResponse.abort(reason);
     }
 
-    private void clientGone(org.eclipse.jetty.client.Response upstreamResponse, Throwable failure) {
+    /**
+     * The client went away. With a chunk pending ({@code demander} not null) and a cache writer that wants the rest
+     * of the body, the client's exchange ends here and the upstream goes on into the writer alone; otherwise the
+     * upstream is aborted.
+     */
+    private void clientGone(org.eclipse.jetty.client.Response upstreamResponse, Throwable failure, Runnable demander) {
         clientFailure = failure;
+        if (demander != null && !detached && wantsMoreWithoutClient()) {
+            detached = true;
+            if (finished.compareAndSet(false, true)) {
+                LOG.info("{} client went away during the response; the cache goes on reading the upstream body: {}",
+                        exchange.id(), Failures.describe(failure));
+                done.failed(failure);
+            }
+            demander.run();
+            return;
+        }
         upstreamResponse.abort(failure);
         finish();
+    }
+
+    /** Detached: the next upstream chunk goes to the cache writer only; the one after is read if it still wants it. */
+    private void feedDetached(org.eclipse.jetty.client.Response upstreamResponse, ByteBuffer data, Runnable demander) {
+        CacheWriter writer = cacheWriter;
+        if (writer != null) {
+            try {
+                writer.write(data.asReadOnlyBuffer());
+            } catch (RuntimeException e) {
+                LOG.warn("{} cache writer failed; the response is no longer stored: {}", exchange.id(), Failures.describe(e));
+                abortCacheWriter(e);
+            }
+        }
+        if (wantsMoreWithoutClient()) {
+            demander.run();
+            return;
+        }
+        CancellationException stop = new CancellationException("the cache needs no more of a body whose client went away");
+        abortCacheWriter(stop);
+        upstreamResponse.abort(stop);
+    }
+
+    /** Whether the cache writer asks for more of the body now that the client is gone (false when there is none). */
+    private boolean wantsMoreWithoutClient() {
+        CacheWriter writer = cacheWriter;
+        if (writer == null) {
+            return false;
+        }
+        try {
+            return writer.continueWithoutClient();
+        } catch (RuntimeException e) {
+            LOG.warn("{} cache writer failed in continueWithoutClient: {}", exchange.id(), Failures.describe(e));
+            return false;
+        }
     }
 
     private void abortCacheWriter(Throwable cause) {
