@@ -230,18 +230,18 @@ class GatehouseLauncherTest {
     @Test
     void cacheRuleFlagsMakeResponsesWithoutCachingFieldsReusable() throws Exception {
         String[][] cases = {
-            // extra flags | whether the second request for a .deb is a hit
+            // extra flags (joined by &&) | whether the second request for a .deb is a hit
             {"", "miss"},
             {"--cache-rule=-i \\.(deb|rpm|jar|whl)$ 43200 100% 43200 override-expire", "hit"},
-            {"--cache-rule=/dists/ 0 0% 0|--cache-rule=. 60 20% 60", "hit"},
-            {"--cache-rule=-i \\.deb$ 0 0% 0|--cache-rule=. 60 20% 60", "miss"},
+            {"--cache-rule=/dists/ 0 0% 0 && --cache-rule=. 60 20% 60", "hit"},
+            {"--cache-rule=-i \\.deb$ 0 0% 0 && --cache-rule=. 60 20% 60", "miss"},
         };
         int n = 0;
         for (String[] c : cases) {
             java.util.List<String> args = new java.util.ArrayList<>(java.util.List.of("reverse", "--port", "0", "--upstream",
                     origin.baseUrl(), "--cache-memory", "16m", "--access-log", "off", "--cache-finish-without-client", "0"));
             if (!c[0].isEmpty()) {
-                args.addAll(java.util.List.of(c[0].split("\\|")));
+                args.addAll(java.util.List.of(c[0].split(" && ")));
             }
             ProxyServer proxy = Gatehouse.start(args.toArray(new String[0]), new PrintStream(new ByteArrayOutputStream()));
             try {
