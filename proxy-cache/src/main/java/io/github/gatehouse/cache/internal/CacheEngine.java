@@ -1314,7 +1314,8 @@ public final class CacheEngine implements AutoCloseable {
                     if (f == null) {
                         committed();
                     } else {
-                        LOG.warn("{} could not commit cache entry {}: {}", exchangeId, key, f.toString());
+                        // a store reports its own trouble (the disk store logs one WARN line per run of failures)
+                        LOG.debug("{} could not commit cache entry {}: {}", exchangeId, key, f.toString());
                         dropFill();
                     }
                 });
