@@ -65,8 +65,12 @@ class PurgeManyTagsTest {
         assertThat(oneGroup).isEqualTo(ENTRIES / GROUPS + 1);
         assertThat(t.cache.stats().entries()).isEqualTo(ENTRIES + 2 - oneGroup);
 
+        t.origin.on("/w/7", Answer.ok("w7").header("Cache-Control", "max-age=3600").header("Surrogate-Key", "wire"));
         t.get("/w/7");
         assertThat(t.loggedCacheStatus()).as("purged by its tag").isEqualTo("MISS");
+        assertThat(t.cache.purgeTag("group-7", PurgeMode.HARD)).as("the new /w/7 no longer lists group-7").isZero();
+        t.get("/w/7");
+        assertThat(t.loggedCacheStatus()).isEqualTo("HIT");
         t.get("/w/8");
         assertThat(t.loggedCacheStatus()).as("another tag").isEqualTo("HIT");
         assertThat(store.get("http://mirror.test:80/item/7" + CacheEngine.VARIANT_SEPARATOR)).isEmpty();
@@ -85,6 +89,7 @@ class PurgeManyTagsTest {
         long allNanos = System.nanoTime() - start;
         assertThat(all).isEqualTo(ENTRIES - ENTRIES / GROUPS);
         assertThat(t.cache.stats().entries()).isEqualTo(2); // /w/7 stored again, /w/8
+        assertThat(t.cache.purgeTag("wire", PurgeMode.HARD)).isEqualTo(2);
         assertThat(t.cache.purgeTag("nothing-has-this", PurgeMode.HARD)).isZero();
 
         String report = String.format("purge by tag over %,d entries: group-7 (%,d entries) %.1f ms, item-8 soft (1) %.1f ms,"

@@ -65,6 +65,12 @@ public final class CacheEngine implements AutoCloseable {
     private final MemoryStore memoryStore;
     private final ConcurrentHashMap<String, Set<String>> variants = new ConcurrentHashMap<>();
     private final ConcurrentHashMap<String, Fill> fills = new ConcurrentHashMap<>();
+    /**
+     * Purge tag to the keys whose stored head listed it when stored: a superset (entries evicted, removed or replaced
+     * since stay until a purge or a sweep checks them), so a purge by tag touches only the entries that may have it.
+     */
+    private final ConcurrentHashMap<String, Set<String>> tagged = new ConcurrentHashMap<>();
+    private final java.util.concurrent.atomic.AtomicLong taggedRefs = new java.util.concurrent.atomic.AtomicLong();
     private final Set<String> revalidating = ConcurrentHashMap.newKeySet();
     private final BackgroundRevalidator revalidator;
 
@@ -86,6 +92,7 @@ public final class CacheEngine implements AutoCloseable {
         this.memoryStore = store instanceof MemoryStore ? (MemoryStore) store : null;
         for (String key : store.keys()) {
             indexVariant(key);
+            store.get(key).ifPresent(e -> indexTags(key, e.head()));
         }
         this.revalidator = config.backgroundRevalidation() ? new BackgroundRevalidator(this, config.revalidationTimeout()) : null;
     }
@@ -737,7 +744,9 @@ public final class CacheEngine implements AutoCloseable {
             merged.add("Age", ageValue);
         }
         EntryHead head = new EntryHead(old.status(), merged, requestTime, responseTime, false);
-        store.updateHead(entry.key(), head);
+        if (store.updateHead(entry.key(), head)) {
+            indexTags(entry.key(), head); // a 304 may list other tags
+        }
         return new UpdatedEntry(entry, head);
     }
 
@@ -1122,20 +1131,79 @@ public final class CacheEngine implements AutoCloseable {
         return n;
     }
 
-    /** Purges every entry whose tag header lists {@code tag}; returns how many. */
+    /**
+     * Purges every entry whose tag header lists {@code tag}; returns how many. Only the entries the tag index names
+     * are looked at (each checked against its current head), so the time depends on the entries with the tag, not
+     * on the size of the store.
+     */
     public long purgeTag(String tag, PurgeMode mode) {
         long n = 0;
         if (config.tagHeader() == null) {
             return 0;
         }
-        for (String key : store.keys()) {
+        Set<String> keys = tagged.get(tag);
+        if (keys == null) {
+            return 0;
+        }
+        for (String key : List.copyOf(keys)) {
             Optional<StoredEntry> e = store.get(key);
-            if (e.isPresent() && hasTag(e.get().head(), tag) && apply(key, mode)) {
+            if (e.isEmpty() || !hasTag(e.get().head(), tag)) {
+                forgetTag(keys, key); // evicted, removed, or replaced by a version without the tag
+                continue;
+            }
+            if (apply(key, mode)) {
                 n++;
             }
+            if (mode == PurgeMode.HARD) {
+                forgetTag(keys, key);
+            }
+        }
+        if (keys.isEmpty()) {
+            tagged.remove(tag, keys);
         }
         purged.add(n);
         return n;
+    }
+
+    private void forgetTag(Set<String> keys, String key) {
+        if (keys.remove(key)) {
+            taggedRefs.decrementAndGet();
+        }
+    }
+
+    /** Adds {@code key} under each tag {@code head} lists; sweeps the index once it is much larger than the store. */
+    private void indexTags(String key, EntryHead head) {
+        if (config.tagHeader() == null) {
+            return;
+        }
+        for (String line : head.headerLines(config.tagHeader())) {
+            for (String t : line.split("[\\s,]+")) {
+                if (!t.isEmpty() && tagged.computeIfAbsent(t, x -> ConcurrentHashMap.newKeySet(4)).add(key)) {
+                    taggedRefs.incrementAndGet();
+                }
+            }
+        }
+        if (taggedRefs.get() > 8 * store.entryCount() + 65_536) {
+            sweepTags();
+        }
+    }
+
+    /** Drops index entries for keys the store no longer holds, or whose current head no longer lists the tag. */
+    private synchronized void sweepTags() {
+        if (taggedRefs.get() <= 8 * store.entryCount() + 65_536) {
+            return; // another thread swept meanwhile
+        }
+        tagged.forEach((tag, keys) -> {
+            for (String key : List.copyOf(keys)) {
+                Optional<StoredEntry> e = store.get(key);
+                if (e.isEmpty() || !hasTag(e.get().head(), tag)) {
+                    forgetTag(keys, key);
+                }
+            }
+            if (keys.isEmpty()) {
+                tagged.remove(tag, keys);
+            }
+        });
     }
 
     private boolean hasTag(EntryHead head, String tag) {
@@ -1324,6 +1392,7 @@ public final class CacheEngine implements AutoCloseable {
 
         private void committed() {
             indexVariant(key);
+            indexTags(key, head);
             sweepIndexIfLarge();
             stores.increment();
             bytesStored.add(length);
