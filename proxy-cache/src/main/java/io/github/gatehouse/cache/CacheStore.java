@@ -59,7 +59,11 @@ public interface CacheStore extends AutoCloseable {
          */
         boolean write(ByteBuffer chunk);
 
-        /** Makes the entry visible, replacing any entry under the same key; the stage completes when it is. */
+        /**
+         * Makes the entry visible, replacing any entry under the same key; the stage completes when it is, or fails
+         * when the entry could not be stored. The cache logs such failures at DEBUG only: a store reports its own
+         * trouble, once for a run of failures rather than once an entry (as the disk store does).
+         */
         CompletionStage<Void> commit();
 
         /** Discards what was written. */

@@ -35,6 +35,11 @@ public record EntryHead(int status, HttpHeaders headers, Instant requestTime, In
         return headers.get(name);
     }
 
+    /** Every line of the stored field {@code name}, in order (empty when absent), without copying the other fields. */
+    public java.util.List<String> headerLines(String name) {
+        return headers.getAll(name);
+    }
+
     /** This head, marked invalidated. */
     public EntryHead invalidate() {
         return new EntryHead(status, headers, requestTime, responseTime, true);

@@ -36,8 +36,18 @@ import java.util.concurrent.CompletionStage;
  * body, which the key does not cover); it goes upstream with {@code Cache-Status: ...; fwd=bypass;
  * detail=request-body}.
  *
+ * <p><b>Cache rules.</b> For origins that describe neither freshness nor validators (package mirrors, artefact
+ * stores), {@link CacheRule}s added with {@link HttpCaches.Builder#rule} say how long matching URLs stay fresh, as
+ * Squid's {@code refresh_pattern} does; explicit freshness from the origin still wins unless a rule overrides it.
+ *
+ * <p><b>Fills.</b> When the client whose request is filling an entry goes away, the fill goes on while collapsed
+ * requests still read it, so they get the whole body; when nobody waits any more it goes on only within
+ * {@link HttpCaches.Builder#finishWithoutClient}. Followers see an aborted body only when the origin's body broke
+ * (or the body outgrew {@link HttpCaches.Builder#maxObjectSize}).
+ *
  * <p>Purges remove entries ({@link PurgeMode#HARD}) or mark them stale ({@link PurgeMode#SOFT}), by URL, by key
- * prefix, or by a tag listed in the {@code Surrogate-Key} response header (configurable).
+ * prefix, or by a tag listed in the {@code Surrogate-Key} response header (configurable); a purge by tag goes
+ * through an index of tags, so it costs in proportion to the entries that have the tag.
  *
  * <p><b>Threading.</b> Thread-safe; the {@link HttpCache} methods are called from I/O threads and never block. The
  * purge methods and {@link #stats()} may be called from any thread; they walk the store's in-memory index.

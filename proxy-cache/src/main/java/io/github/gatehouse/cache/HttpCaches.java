@@ -51,6 +51,12 @@ public final class HttpCaches {
      */
     public static final List<String> DEFAULT_TARGETED_FIELDS = List.of("CDN-Cache-Control");
 
+    /**
+     * How much more of a response a fill reads from the origin, by default, once no client waits for it any more:
+     * 1 MiB (see {@link Builder#finishWithoutClient}).
+     */
+    public static final DataSize DEFAULT_FINISH_WITHOUT_CLIENT = DataSize.mebibytes(1);
+
     /** A new builder: no store yet (choose {@link Builder#memory} or {@link Builder#disk}). */
     public static Builder builder() {
         return new Builder();
@@ -63,7 +69,9 @@ public final class HttpCaches {
      * {@code stale-while-revalidate} revalidated in the background, no {@code stale-if-error} without the directive,
      * client {@code no-cache} honoured, tags from {@code Surrogate-Key}, {@code PURGE} method off, Cache-Status name
      * {@code gatehouse}, stored {@code Set-Cookie} fields never replayed ({@link #replaySetCookie}), targeted
-     * cache-control {@link HttpCaches#DEFAULT_TARGETED_FIELDS} honoured on reverse routes only.
+     * cache-control {@link HttpCaches#DEFAULT_TARGETED_FIELDS} honoured on reverse routes only, no cache rules, fills
+     * finished for collapsed followers when their first client leaves, and finished without any client when at most
+     * {@link HttpCaches#DEFAULT_FINISH_WITHOUT_CLIENT} remains.
      */
     public static final class Builder {
         private CacheStore store;
@@ -88,6 +96,8 @@ public final class HttpCaches {
         private boolean backgroundRevalidation = true;
         private Duration revalidationTimeout = Duration.ofSeconds(30);
         private boolean replaySetCookie;
+        private final List<CacheRule> rules = new ArrayList<>();
+        private DataSize finishWithoutClient = DEFAULT_FINISH_WITHOUT_CLIENT;
 
         private Builder() {
         }
@@ -296,6 +306,41 @@ public final class HttpCaches {
         }
 
         /**
+         * Adds a cache rule for URLs whose origins do not describe their freshness (Squid's {@code refresh_pattern}):
+         * rules are tried in the order they were added and the first whose pattern is found in the request's URL
+         * applies. See {@link CacheRule} for what a rule does.
+         */
+        public Builder rule(CacheRule rule) {
+            rules.add(requireNonNull(rule, "rule"));
+            return this;
+        }
+
+        /**
+         * Adds a cache rule written in Squid's {@code refresh_pattern} syntax, such as
+         * {@code "-i \.(deb|rpm)$ 43200 100% 43200 override-expire"} (see {@link CacheRule#parse}).
+         *
+         * @throws IllegalArgumentException naming the part of the rule that is wrong
+         */
+        public Builder rule(String squidSyntax) {
+            return rule(CacheRule.parse(requireNonNull(squidSyntax, "rule")));
+        }
+
+        /**
+         * How much more of a response body a fill still reads from the origin into the cache after the last client
+         * waiting for it has gone ({@link #DEFAULT_FINISH_WITHOUT_CLIENT} by default; zero gives up at once). While
+         * collapsed requests still wait on a fill, it always goes on when the client that started it leaves (up to
+         * {@link #maxObjectSize}), as nginx's {@code proxy_cache_lock} and Varnish do; once nobody waits, it goes on
+         * only when the rest of the body is known ({@code Content-Length}) to be at most {@code size}, or, for a body
+         * of unknown length, for at most {@code size} more bytes (Squid's {@code quick_abort_min}).
+         */
+        public Builder finishWithoutClient(DataSize size) {
+            requireNonNull(size, "size");
+            checkArgument(size.toBytes() >= 0, "finishWithoutClient: %s (expected: >= 0)", size);
+            this.finishWithoutClient = size;
+            return this;
+        }
+
+        /**
          * Builds the cache (opening the disk store, if any).
          *
          * @throws IllegalStateException if no store was chosen
@@ -321,7 +366,8 @@ public final class HttpCaches {
             CacheConfig config = new CacheConfig(s, maxObject, clock, keyPolicy, Map.copyOf(forcedTtl), heuristicCap,
                     ignoreClientNoCache, collapsing, collapseTimeout, targetedForward, targetedReverse, tagHeader, List.copyOf(purgeFrom),
                     name, staleIfError.isNegative() ? Duration.ZERO.minusSeconds(1) : staleIfError,
-                    backgroundRevalidation, revalidationTimeout, replaySetCookie);
+                    backgroundRevalidation, revalidationTimeout, replaySetCookie, List.copyOf(rules),
+                    finishWithoutClient.toBytes());
             return new GatehouseCache(new CacheEngine(config), storeDescription);
         }
     }

@@ -135,6 +135,30 @@ class ValidationThroughProxyTest {
     }
 
     @Test
+    void onlySameOriginLocationsAreInvalidatedSchemeHostAndPortCompared() throws Exception {
+        String self = "http://127.0.0.1:" + t.origin.port();
+        int otherPort = t.origin.port() == 65535 ? 65534 : t.origin.port() + 1;
+        for (String p : new String[] {"/d", "/e", "/f", "/g"}) {
+            t.origin.on(p, Answer.ok(p).header("Cache-Control", "max-age=100"));
+            t.get(p);
+        }
+        t.origin.on("/form2", Answer.status(201).header("Content-Location", self.toUpperCase(java.util.Locale.ROOT) + "/d")
+                .header("Location", "http://127.0.0.1:" + otherPort + "/e"));
+        t.origin.on("/form3", Answer.status(303).header("Location", "https://127.0.0.1:" + t.origin.port() + "/f")
+                .header("Content-Location", "http://localhost:" + t.origin.port() + "/g"));
+        t.sendBody("POST", "/form2", "x");
+        t.sendBody("PUT", "/form3", "x");
+        for (String p : new String[] {"/d", "/e", "/f", "/g"}) {
+            t.get(p);
+        }
+        assertThat(t.origin.count("/d")).as("absolute Content-Location, same origin (scheme and host case-insensitive)")
+                .isEqualTo(2);
+        assertThat(t.origin.count("/e")).as("Location on another port").isEqualTo(1);
+        assertThat(t.origin.count("/f")).as("Location with another scheme").isEqualTo(1);
+        assertThat(t.origin.count("/g")).as("Content-Location with another host name").isEqualTo(1);
+    }
+
+    @Test
     void errorResponseToUnsafeMethodDoesNotInvalidate() throws Exception {
         t.origin.on("/a", r -> r.method().equals("POST") ? Answer.status(500).body("no")
                 : Answer.ok("a").header("Cache-Control", "max-age=100"));

@@ -154,6 +154,10 @@ public final class Gatehouse {
                 cache.targetedCacheControl(o.cacheTargetedFields.get(0),
                         o.cacheTargetedFields.subList(1, o.cacheTargetedFields.size()).toArray(new String[0]));
             }
+            o.cacheRules.forEach(cache::rule);
+            if (o.cacheFinishWithoutClient != null) {
+                cache.finishWithoutClient(o.cacheFinishWithoutClient);
+            }
             b.cache(cache.build());
         }
         if (o.rateLimit != null) {

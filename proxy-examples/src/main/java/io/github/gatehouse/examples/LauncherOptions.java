@@ -51,6 +51,10 @@ public final class LauncherOptions {
     boolean cacheReplaySetCookie;
     /** {@code --cache-targeted-fields}: null for the default, empty for off, else the fields, most specific first. */
     List<String> cacheTargetedFields;
+    /** {@code --cache-rule}, in order. */
+    final List<io.github.gatehouse.cache.CacheRule> cacheRules = new ArrayList<>();
+    /** {@code --cache-finish-without-client}, or null for the default. */
+    DataSize cacheFinishWithoutClient;
     final List<String> allowHosts = new ArrayList<>();
     final List<String> denyHosts = new ArrayList<>();
     final List<Path> allowLists = new ArrayList<>();
@@ -103,6 +107,15 @@ public final class LauncherOptions {
                 "  --cache-targeted-fields LIST|off  targeted cache-control fields (RFC 9213) honoured, most specific",
                 "                               first, comma-separated, on every route (default: CDN-Cache-Control on",
                 "                               reverse routes, none when forwarding); off: Cache-Control alone",
+                "  --cache-rule 'REGEX MIN PERCENT% MAX [OPTIONS]'",
+                "                               freshness for URLs whose origins send none (Squid's refresh_pattern;",
+                "                               repeatable, first match wins): REGEX found in scheme://host[:port]/path?query",
+                "                               (-i first: ignore case), fresh for PERCENT of the age since Last-Modified,",
+                "                               at least MIN and at most MAX minutes; OPTIONS: override-expire (bound the",
+                "                               origin's own max-age/Expires too), override-no-cache (serve no-cache",
+                "                               responses without revalidating), ignore-reload (ignore clients' no-cache)",
+                "  --cache-finish-without-client SIZE  bytes a fill still reads from the origin once no client waits",
+                "                               for it (default 1m; 0 = stop at once); waiting followers always get theirs",
                 "  --allow-host PATTERN         only these hosts may be reached (name, *.suffix, .domain, IP; repeatable)",
                 "  --deny-host PATTERN          these hosts are refused with 403 (repeatable)",
                 "  --allow-list FILE            whitelist file, one pattern a line, # comments",
@@ -185,6 +198,17 @@ public final class LauncherOptions {
                     break;
                 case "--cache-targeted-fields":
                     o.cacheTargetedFields = parseTargetedFields(value != null ? value : next(args, ++i, arg));
+                    break;
+                case "--cache-rule":
+                    String rule = value != null ? value : next(args, ++i, arg);
+                    try {
+                        o.cacheRules.add(io.github.gatehouse.cache.CacheRule.parse(rule));
+                    } catch (IllegalArgumentException e) {
+                        throw new UsageException("--cache-rule: " + e.getMessage());
+                    }
+                    break;
+                case "--cache-finish-without-client":
+                    o.cacheFinishWithoutClient = parseSize(value != null ? value : next(args, ++i, arg), arg);
                     break;
                 case "--allow-host":
                     o.allowHosts.add(value != null ? value : next(args, ++i, arg));
@@ -328,6 +352,12 @@ public final class LauncherOptions {
         }
         if (o.cacheTargetedFields != null && !o.caches()) {
             throw new UsageException("--cache-targeted-fields needs a cache (--cache-memory SIZE or --cache-dir DIR)");
+        }
+        if (!o.cacheRules.isEmpty() && !o.caches()) {
+            throw new UsageException("--cache-rule needs a cache (--cache-memory SIZE or --cache-dir DIR)");
+        }
+        if (o.cacheFinishWithoutClient != null && !o.caches()) {
+            throw new UsageException("--cache-finish-without-client needs a cache (--cache-memory SIZE or --cache-dir DIR)");
         }
         if (o.healthInterval != null && o.healthCheck == null) {
             throw new UsageException("--health-interval needs --health-check PATH");

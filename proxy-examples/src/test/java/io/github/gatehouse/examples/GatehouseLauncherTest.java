@@ -227,6 +227,52 @@ class GatehouseLauncherTest {
                 "--cache-targeted-fields", "A,a")).hasMessageContaining("listed twice");
     }
 
+    @Test
+    void cacheRuleFlagsMakeResponsesWithoutCachingFieldsReusable() throws Exception {
+        String[][] cases = {
+            // extra flags (joined by &&) | whether the second request for a .deb is a hit
+            {"", "miss"},
+            {"--cache-rule=-i \\.(deb|rpm|jar|whl)$ 43200 100% 43200 override-expire", "hit"},
+            {"--cache-rule=/dists/ 0 0% 0 && --cache-rule=. 60 20% 60", "hit"},
+            {"--cache-rule=-i \\.deb$ 0 0% 0 && --cache-rule=. 60 20% 60", "miss"},
+        };
+        int n = 0;
+        for (String[] c : cases) {
+            java.util.List<String> args = new java.util.ArrayList<>(java.util.List.of("reverse", "--port", "0", "--upstream",
+                    origin.baseUrl(), "--cache-memory", "16m", "--access-log", "off", "--cache-finish-without-client", "0"));
+            if (!c[0].isEmpty()) {
+                args.addAll(java.util.List.of(c[0].split(" && ")));
+            }
+            ProxyServer proxy = Gatehouse.start(args.toArray(new String[0]), new PrintStream(new ByteArrayOutputStream()));
+            try {
+                String request = "GET /pool/hello_" + (n++) + ".DEB HTTP/1.1\r\nHost: mirror.test\r\nConnection: close\r\n\r\n";
+                io.github.gatehouse.core.testing.RawHttp.Reply first = io.github.gatehouse.core.testing.RawHttp.exchange(
+                        proxy.port(), request);
+                assertThat(first.headers().get("cache-control")).isNull();
+                io.github.gatehouse.core.testing.RawHttp.Reply second = io.github.gatehouse.core.testing.RawHttp.exchange(
+                        proxy.port(), request);
+                assertThat(second.headers().get("cache-status")).as(c[0])
+                        .satisfies(s -> assertThat(s.contains("; hit")).isEqualTo(c[1].equals("hit")));
+            } finally {
+                proxy.close();
+            }
+        }
+        LauncherOptions o = LauncherOptions.parse("forward", "--cache-memory", "1m", "--cache-rule", "-i \\.deb$ 1 20% 2",
+                "--cache-rule", ". 0 0% 0 ignore-reload", "--cache-finish-without-client", "64k");
+        assertThat(o.cacheRules).extracting(Object::toString).containsExactly("-i \\.deb$ 1 20% 2", ". 0 0% 0 ignore-reload");
+        assertThat(o.cacheFinishWithoutClient.toBytes()).isEqualTo(64 * 1024);
+        assertThatThrownBy(() -> LauncherOptions.parse("forward", "--cache-rule", ". 1 20% 2"))
+                .hasMessageContaining("--cache-rule needs a cache");
+        assertThatThrownBy(() -> LauncherOptions.parse("forward", "--cache-finish-without-client", "1m"))
+                .hasMessageContaining("--cache-finish-without-client needs a cache");
+        assertThatThrownBy(() -> LauncherOptions.parse("forward", "--cache-memory", "1m", "--cache-rule", ". 1 20 2"))
+                .hasMessage("--cache-rule: cache rule '. 1 20 2': PERCENT '20' (expected: a whole number 0..100000 followed by %, e.g. 20%)");
+        assertThatThrownBy(() -> LauncherOptions.parse("forward", "--cache-memory", "1m", "--cache-rule", ". 1 20% 2 refresh-ims"))
+                .hasMessageContaining("unknown option 'refresh-ims'");
+        assertThatThrownBy(() -> LauncherOptions.parse("forward", "--cache-memory", "1m", "--cache-finish-without-client", "lots"))
+                .hasMessageContaining("--cache-finish-without-client: 'lots'");
+    }
+
     private static io.github.gatehouse.core.testing.RawHttp.Reply raw(ProxyServer proxy, String url, String header) throws Exception {
         URI u = URI.create(url);
         String hostPort = u.getHost() + (u.getPort() > 0 ? ":" + u.getPort() : "");

@@ -59,7 +59,8 @@ final class BackgroundRevalidator implements AutoCloseable {
         return client;
     }
 
-    CompletableFuture<Void> revalidate(Exchange exchange, StoredEntry entry, Instant requestTime) {
+    CompletableFuture<Void> revalidate(Exchange exchange, StoredEntry entry, Instant requestTime,
+            io.github.gatehouse.cache.CacheRule rule) {
         CompletableFuture<Void> done = new CompletableFuture<>();
         String id = exchange.id(); // read everything from the exchange now: it ends before the revalidation does
         java.util.List<String> targeted = engine.targeted(exchange);
@@ -116,7 +117,7 @@ final class BackgroundRevalidator implements AutoCloseable {
                         return;
                     }
                     writer = engine.backgroundStore(entry, "GET", requestHeaders, response.getStatus(), fields(response),
-                            requestTime, targeted);
+                            requestTime, targeted, rule);
                 }
 
                 @Override

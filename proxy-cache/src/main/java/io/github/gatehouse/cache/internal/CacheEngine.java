@@ -1,6 +1,7 @@
 package io.github.gatehouse.cache.internal;
 
 import io.github.gatehouse.cache.CacheKeyPolicy;
+import io.github.gatehouse.cache.CacheRule;
 import io.github.gatehouse.cache.CacheStats;
 import io.github.gatehouse.cache.CacheStore;
 import io.github.gatehouse.cache.EntryHead;
@@ -64,6 +65,12 @@ public final class CacheEngine implements AutoCloseable {
     private final MemoryStore memoryStore;
     private final ConcurrentHashMap<String, Set<String>> variants = new ConcurrentHashMap<>();
     private final ConcurrentHashMap<String, Fill> fills = new ConcurrentHashMap<>();
+    /**
+     * Purge tag to the keys whose stored head listed it when stored: a superset (entries evicted, removed or replaced
+     * since stay until a purge or a sweep checks them), so a purge by tag touches only the entries that may have it.
+     */
+    private final ConcurrentHashMap<String, Set<String>> tagged = new ConcurrentHashMap<>();
+    private final java.util.concurrent.atomic.AtomicLong taggedRefs = new java.util.concurrent.atomic.AtomicLong();
     private final Set<String> revalidating = ConcurrentHashMap.newKeySet();
     private final BackgroundRevalidator revalidator;
 
@@ -87,6 +94,7 @@ public final class CacheEngine implements AutoCloseable {
         this.memoryStore = store instanceof MemoryStore ? (MemoryStore) store : null;
         for (String key : store.keys()) {
             indexVariant(key);
+            store.get(key).ifPresent(e -> indexTags(key, e.head()));
         }
         this.revalidator = config.backgroundRevalidation() ? new BackgroundRevalidator(this, config.revalidationTimeout()) : null;
     }
@@ -132,13 +140,18 @@ public final class CacheEngine implements AutoCloseable {
         }
         HttpHeaders reqHeaders = request.headers();
         Directives rcc = Directives.of(reqHeaders, "Cache-Control");
-        boolean noCache = !config.ignoreClientNoCache() && (rcc.has("no-cache")
+        CacheRule rule = ruleFor(exchange);
+        boolean ignoreReload = rule != null && rule.has(CacheRule.Option.IGNORE_RELOAD);
+        if (ignoreReload) {
+            rcc = rcc.without("no-cache", "max-age"); // the rule says a client's reload does not reach the origin
+        }
+        boolean noCache = !config.ignoreClientNoCache() && !ignoreReload && (rcc.has("no-cache")
                 || (!reqHeaders.contains("Cache-Control") && reqHeaders.containsToken("Pragma", "no-cache")));
         boolean noStore = rcc.has("no-store");
         String primary = config.keyPolicy().primaryKey(exchange);
         StoredEntry entry = select(primary, reqHeaders);
         if (entry != null) {
-            return lookupStored(exchange, primary, entry, rcc, noCache, noStore, now);
+            return lookupStored(exchange, primary, entry, rcc, noCache, noStore, now, rule);
         }
         if (rcc.has("only-if-cached")) {
             return CompletableFuture.completedFuture(onlyIfCached(exchange));
@@ -180,16 +193,17 @@ public final class CacheEngine implements AutoCloseable {
     }
 
     private CompletionStage<CacheLookup> lookupStored(Exchange exchange, String primary, StoredEntry entry, Directives rcc,
-            boolean noCache, boolean noStore, Instant now) {
+            boolean noCache, boolean noStore, Instant now, CacheRule rule) {
         EntryHead head = entry.head();
         HttpHeaders stored = head.headers();
         Directives cc = responseDirectives(stored, targeted(exchange));
         Duration age = Freshness.currentAge(stored, head.requestTime(), head.responseTime(), now);
         Duration lifetime = Freshness.lifetime(head.status(), stored, cc, head.responseTime(), config.forcedTtl(),
-                config.heuristicCap());
+                config.heuristicCap(), rule);
         boolean fresh = !head.invalidated() && lifetime.compareTo(age) > 0;
         Duration staleness = age.minus(lifetime);
-        boolean mustValidate = noCache || head.invalidated() || cc.isUnqualified("no-cache");
+        boolean originNoCache = originNoCache(cc, rule, head.status());
+        boolean mustValidate = noCache || head.invalidated() || originNoCache;
         boolean requestAllows = requestAllows(rcc, age, lifetime);
         boolean revalidateWhenStale = cc.has("must-revalidate") || cc.has("proxy-revalidate") || cc.has("s-maxage");
 
@@ -212,12 +226,12 @@ public final class CacheEngine implements AutoCloseable {
         }
         long swr = cc.seconds("stale-while-revalidate");
         if (swr >= 0 && !fresh && !noCache && requestAllows && !revalidateWhenStale
-                && !cc.isUnqualified("no-cache")
+                && !originNoCache
                 && staleness.compareTo(Duration.ofSeconds(swr)) <= 0 && revalidator != null) {
             hits.increment();
             staleServed.increment();
             exchange.cacheStatus("STALE");
-            revalidateInBackground(exchange, entry);
+            revalidateInBackground(exchange, entry, rule);
             return CompletableFuture.completedFuture(CacheLookup.hit(respond(exchange, entry, now,
                     ttlParam("hit", lifetime, age) + "; detail=stale-while-revalidate", true)));
         }
@@ -309,9 +323,10 @@ public final class CacheEngine implements AutoCloseable {
                 Instant at = config.clock().instant();
                 Directives cc = responseDirectives(fh.head.headers(), targeted(exchange));
                 Duration age = Freshness.currentAge(fh.head.headers(), fh.head.requestTime(), fh.head.responseTime(), at);
+                CacheRule rule = ruleFor(exchange);
                 Duration lifetime = Freshness.lifetime(fh.head.status(), fh.head.headers(), cc, fh.head.responseTime(),
-                        config.forcedTtl(), config.heuristicCap());
-                boolean mustValidate = cc.isUnqualified("no-cache");
+                        config.forcedTtl(), config.heuristicCap(), rule);
+                boolean mustValidate = originNoCache(cc, rule, fh.head.status());
                 if (!mustValidate && lifetime.compareTo(age) > 0 && requestAllows(rcc, age, lifetime)) {
                     hits.increment();
                     exchange.cacheStatus("HIT");
@@ -327,7 +342,8 @@ public final class CacheEngine implements AutoCloseable {
                         headers.set("Content-Length", Long.toString(length));
                     }
                     addCacheStatus(headers, config.name() + "; fwd=uri-miss; collapsed; ttl=" + lifetime.minus(age).getSeconds());
-                    return CacheLookup.hit(new CachedResponse(fh.head.status(), headers, counting(fh.body.get())));
+                    return CacheLookup.hit(new CachedResponse(fh.head.status(), headers,
+                            following(fill, counting(fh.body.get()))));
                 }
             }
             misses.increment();
@@ -377,7 +393,7 @@ public final class CacheEngine implements AutoCloseable {
                         "fwd=stale; fwd-status=304", true, notStoredFields(headers, targeted(exchange))));
             }
             if (st.entry != null && STALE_IF_ERROR_STATUSES.contains(status)
-                    && staleIfErrorAllows(st.entry, st.rcc, responseTime, targeted(exchange))) {
+                    && staleIfErrorAllows(st.entry, st.rcc, responseTime, targeted(exchange), ruleFor(exchange))) {
                 release(st.fill);
                 staleServed.increment();
                 hits.increment();
@@ -454,7 +470,7 @@ public final class CacheEngine implements AutoCloseable {
         State st = (State) lookup.state();
         release(st.fill);
         Instant now = config.clock().instant();
-        if (st.entry != null && staleIfErrorAllows(st.entry, st.rcc, now, targeted(exchange))) {
+        if (st.entry != null && staleIfErrorAllows(st.entry, st.rcc, now, targeted(exchange), ruleFor(exchange))) {
             staleServed.increment();
             hits.increment();
             exchange.cacheStatus("STALE");
@@ -475,16 +491,18 @@ public final class CacheEngine implements AutoCloseable {
         return cc.has("must-revalidate") || cc.has("proxy-revalidate") || cc.has("s-maxage");
     }
 
-    private boolean staleIfErrorAllows(StoredEntry entry, Directives rcc, Instant now, List<String> targeted) {
+    private boolean staleIfErrorAllows(StoredEntry entry, Directives rcc, Instant now, List<String> targeted,
+            CacheRule rule) {
         EntryHead head = entry.head();
         HttpHeaders h = head.headers();
         Directives cc = responseDirectives(h, targeted);
         if (cc.has("must-revalidate") || cc.has("proxy-revalidate") || cc.has("s-maxage")
-                || cc.isUnqualified("no-cache")) {
+                || originNoCache(cc, rule, head.status())) {
             return false;
         }
         Duration age = Freshness.currentAge(h, head.requestTime(), head.responseTime(), now);
-        Duration lifetime = Freshness.lifetime(head.status(), h, cc, head.responseTime(), config.forcedTtl(), config.heuristicCap());
+        Duration lifetime = Freshness.lifetime(head.status(), h, cc, head.responseTime(), config.forcedTtl(),
+                config.heuristicCap(), rule);
         Duration staleness = age.minus(lifetime);
         long window = Math.max(cc.seconds("stale-if-error"), rcc.seconds("stale-if-error"));
         Duration allowed = window >= 0 ? Duration.ofSeconds(window) : config.defaultStaleIfError();
@@ -544,7 +562,7 @@ public final class CacheEngine implements AutoCloseable {
                 return "invalid Content-Length";
             }
         }
-        return freshnessKnowable(status, headers, cc) ? null
+        return freshnessKnowable(status, headers, cc, ruleFor(exchange)) ? null
                 : "no explicit freshness and status " + status + " not heuristically cacheable";
     }
 
@@ -554,9 +572,52 @@ public final class CacheEngine implements AutoCloseable {
      * status, or a configured TTL for the status. {@code public} alone is not enough: a 500, 503 or 302 is stored only
      * with explicit freshness.
      */
-    private boolean freshnessKnowable(int status, HttpHeaders headers, Directives cc) {
+    private boolean freshnessKnowable(int status, HttpHeaders headers, Directives cc, CacheRule rule) {
+        if (Freshness.ruleApplies(rule, status, config.forcedTtl()) && rule.max().isZero()
+                && !Freshness.hasExplicitFreshness(headers, cc) && headers.get("ETag") == null
+                && HttpDates.parse(headers.get("Last-Modified")) == null) {
+            return false; // a rule with MAX 0 and nothing to revalidate with: a stored copy could never be reused
+        }
         return Freshness.hasExplicitFreshness(headers, cc) || Freshness.HEURISTICALLY_CACHEABLE.contains(status)
                 || config.forcedTtl().containsKey(status);
+    }
+
+    /** Whether the origin's unqualified {@code no-cache} forces a revalidation (unless a rule overrides it). */
+    private boolean originNoCache(Directives cc, CacheRule rule, int status) {
+        return cc.isUnqualified("no-cache") && !(Freshness.ruleApplies(rule, status, config.forcedTtl())
+                && rule.has(CacheRule.Option.OVERRIDE_NO_CACHE));
+    }
+
+    /**
+     * The first cache rule whose pattern is found in the request's full URL {@code scheme://host[:port]/path?query}
+     * (port only when not the default), or {@code null}.
+     */
+    CacheRule ruleFor(Exchange exchange) {
+        List<CacheRule> rules = config.rules();
+        if (rules.isEmpty()) {
+            return null;
+        }
+        String url = ruleUrl(exchange.request().uri());
+        for (CacheRule r : rules) {
+            if (r.matches(url)) {
+                return r;
+            }
+        }
+        return null;
+    }
+
+    /** {@code scheme://host[:port]/path[?query]}: lower-case scheme and host, the port only when not the default. */
+    static String ruleUrl(URI uri) {
+        String scheme = uri.getScheme() == null ? "http" : uri.getScheme().toLowerCase(Locale.ROOT);
+        String host = uri.getHost() == null ? "" : uri.getHost().toLowerCase(Locale.ROOT);
+        if (host.indexOf(':') >= 0 && !host.startsWith("[")) {
+            host = "[" + host + "]";
+        }
+        int port = uri.getPort();
+        boolean defaultPort = port < 0 || port == (scheme.equals("https") ? 443 : 80);
+        String path = uri.getRawPath() == null || uri.getRawPath().isEmpty() ? "/" : uri.getRawPath();
+        return scheme + "://" + host + (defaultPort ? "" : ":" + port) + path
+                + (uri.getRawQuery() != null ? "?" + uri.getRawQuery() : "");
     }
 
     /**
@@ -693,7 +754,9 @@ public final class CacheEngine implements AutoCloseable {
             merged.add("Age", ageValue);
         }
         EntryHead head = new EntryHead(old.status(), merged, requestTime, responseTime, false);
-        store.updateHead(entry.key(), head);
+        if (store.updateHead(entry.key(), head)) {
+            indexTags(entry.key(), head); // a 304 may list other tags
+        }
         return new UpdatedEntry(entry, head);
     }
 
@@ -830,6 +893,54 @@ public final class CacheEngine implements AutoCloseable {
                 .add("Cache-Control", "no-store")
                 .add("Cache-Status", cacheStatus);
         return new CachedResponse(status, h, ChunkedBody.of(List.of(ByteBuffer.wrap(body))).publisher());
+    }
+
+    /**
+     * {@code body} for one collapsed follower of {@code fill}: counted among the fill's followers from now until its
+     * subscriber completes, fails or cancels (so the fill knows whether anyone still waits for it).
+     */
+    private static Flow.Publisher<ByteBuffer> following(Fill fill, Flow.Publisher<ByteBuffer> body) {
+        fill.followers.incrementAndGet();
+        AtomicBoolean left = new AtomicBoolean();
+        Runnable leave = () -> {
+            if (left.compareAndSet(false, true)) {
+                fill.followers.decrementAndGet();
+            }
+        };
+        return subscriber -> body.subscribe(new Flow.Subscriber<>() {
+            @Override
+            public void onSubscribe(Flow.Subscription s) {
+                subscriber.onSubscribe(new Flow.Subscription() {
+                    @Override
+                    public void request(long n) {
+                        s.request(n);
+                    }
+
+                    @Override
+                    public void cancel() {
+                        leave.run();
+                        s.cancel();
+                    }
+                });
+            }
+
+            @Override
+            public void onNext(ByteBuffer item) {
+                subscriber.onNext(item);
+            }
+
+            @Override
+            public void onError(Throwable t) {
+                leave.run();
+                subscriber.onError(t);
+            }
+
+            @Override
+            public void onComplete() {
+                leave.run();
+                subscriber.onComplete();
+            }
+        });
     }
 
     private Flow.Publisher<ByteBuffer> counting(Flow.Publisher<ByteBuffer> body) {
@@ -1030,31 +1141,106 @@ public final class CacheEngine implements AutoCloseable {
         return n;
     }
 
-    /** Purges every entry whose tag header lists {@code tag}; returns how many. */
+    /**
+     * Purges every entry whose tag header lists {@code tag}; returns how many. Only the entries the tag index names
+     * are looked at (each checked against its current head), so the time depends on the entries with the tag, not
+     * on the size of the store.
+     */
     public long purgeTag(String tag, PurgeMode mode) {
         long n = 0;
         if (config.tagHeader() == null) {
             return 0;
         }
-        for (String key : store.keys()) {
+        Set<String> keys = tagged.get(tag);
+        if (keys == null) {
+            return 0;
+        }
+        for (String key : List.copyOf(keys)) {
             Optional<StoredEntry> e = store.get(key);
-            if (e.isPresent() && hasTag(e.get().head(), tag) && apply(key, mode)) {
+            if (e.isEmpty() || !hasTag(e.get().head(), tag)) {
+                forgetTag(keys, key); // evicted, removed, or replaced by a version without the tag
+                continue;
+            }
+            if (apply(key, mode)) {
                 n++;
             }
+            if (mode == PurgeMode.HARD) {
+                forgetTag(keys, key);
+            }
+        }
+        if (keys.isEmpty()) {
+            tagged.remove(tag, keys);
         }
         purged.add(n);
         return n;
     }
 
-    private boolean hasTag(EntryHead head, String tag) {
-        for (String line : head.headers().getAll(config.tagHeader())) {
+    private void forgetTag(Set<String> keys, String key) {
+        if (keys.remove(key)) {
+            taggedRefs.decrementAndGet();
+        }
+    }
+
+    /** Adds {@code key} under each tag {@code head} lists; sweeps the index once it is much larger than the store. */
+    private void indexTags(String key, EntryHead head) {
+        if (config.tagHeader() == null) {
+            return;
+        }
+        for (String line : head.headerLines(config.tagHeader())) {
             for (String t : line.split("[\\s,]+")) {
-                if (t.equals(tag)) {
-                    return true;
+                if (!t.isEmpty() && tagged.computeIfAbsent(t, x -> ConcurrentHashMap.newKeySet(4)).add(key)) {
+                    taggedRefs.incrementAndGet();
                 }
             }
         }
+        if (taggedRefs.get() > 8 * store.entryCount() + 65_536) {
+            sweepTags();
+        }
+    }
+
+    /** Drops index entries for keys the store no longer holds, or whose current head no longer lists the tag. */
+    private synchronized void sweepTags() {
+        if (taggedRefs.get() <= 8 * store.entryCount() + 65_536) {
+            return; // another thread swept meanwhile
+        }
+        tagged.forEach((tag, keys) -> {
+            for (String key : List.copyOf(keys)) {
+                Optional<StoredEntry> e = store.get(key);
+                if (e.isEmpty() || !hasTag(e.get().head(), tag)) {
+                    forgetTag(keys, key);
+                }
+            }
+            if (keys.isEmpty()) {
+                tagged.remove(tag, keys);
+            }
+        });
+    }
+
+    private boolean hasTag(EntryHead head, String tag) {
+        for (String line : head.headerLines(config.tagHeader())) { // without copying the head or splitting the field
+            if (listsTag(line, tag)) {
+                return true;
+            }
+        }
         return false;
+    }
+
+    /** Whether {@code tag} is one of the space- or comma-separated tags of {@code line}. */
+    static boolean listsTag(String line, String tag) {
+        if (tag.isEmpty()) {
+            return false;
+        }
+        for (int from = 0, at; (at = line.indexOf(tag, from)) >= 0; from = at + 1) {
+            int end = at + tag.length();
+            if ((at == 0 || isTagSeparator(line.charAt(at - 1))) && (end == line.length() || isTagSeparator(line.charAt(end)))) {
+                return true;
+            }
+        }
+        return false;
+    }
+
+    private static boolean isTagSeparator(char c) {
+        return c == ' ' || c == ',' || c == '\t';
     }
 
     private CacheLookup purgeMethod(Exchange exchange) {
@@ -1082,13 +1268,13 @@ public final class CacheEngine implements AutoCloseable {
 
     // ---- background revalidation --------------------------------------------------------------------------
 
-    private void revalidateInBackground(Exchange exchange, StoredEntry entry) {
+    private void revalidateInBackground(Exchange exchange, StoredEntry entry, CacheRule rule) {
         if (!revalidating.add(entry.key())) {
             return;
         }
         revalidations.increment();
         String id = exchange.id(); // the exchange itself must not be kept past its end
-        revalidator.revalidate(exchange, entry, config.clock().instant()).whenComplete((r, f) -> {
+        revalidator.revalidate(exchange, entry, config.clock().instant(), rule).whenComplete((r, f) -> {
             revalidating.remove(entry.key());
             if (f != null) {
                 LOG.info("{} background revalidation of {} failed: {}", id, entry.key(), f.toString());
@@ -1104,13 +1290,13 @@ public final class CacheEngine implements AutoCloseable {
 
     /** Starts storing a background revalidation's full response; null when it may not be stored. */
     EntryWriter backgroundStore(StoredEntry old, String method, HttpHeaders requestHeaders, int status, HttpHeaders headers,
-            Instant requestTime, List<String> targeted) {
+            Instant requestTime, List<String> targeted, CacheRule rule) {
         Directives cc = responseDirectives(headers, targeted);
         boolean storable = status >= 200 && status != 206 && status != 304 && !cc.has("no-store")
                 && !cc.isUnqualified("private")
                 && !cookieForbidsStoring(cc, headers)
                 && headers.getTokens("Vary").stream().noneMatch("*"::equals)
-                && freshnessKnowable(status, headers, cc);
+                && freshnessKnowable(status, headers, cc, rule);
         if (!storable) {
             if (status < 500) {
                 removeKey(old.key()); // a new answer that may not be stored: the old one is outdated
@@ -1141,6 +1327,8 @@ public final class CacheEngine implements AutoCloseable {
         private final CacheStore.Writer storeWriter;
         private final AtomicBoolean ended = new AtomicBoolean();
         private long length;
+        /** The length when the last waiting client went (-1 while someone waits or the first client is still there). */
+        private long aloneSince = -1;
 
         EntryWriter(String exchangeId, String key, String secondary, EntryHead head, Fill fill) {
             this.exchangeId = exchangeId;
@@ -1204,7 +1392,8 @@ public final class CacheEngine implements AutoCloseable {
                     if (f == null) {
                         committed();
                     } else {
-                        LOG.warn("{} could not commit cache entry {}: {}", exchangeId, key, f.toString());
+                        // a store reports its own trouble (the disk store logs one WARN line per run of failures)
+                        LOG.debug("{} could not commit cache entry {}: {}", exchangeId, key, f.toString());
                         dropFill();
                     }
                 });
@@ -1213,6 +1402,7 @@ public final class CacheEngine implements AutoCloseable {
 
         private void committed() {
             indexVariant(key);
+            indexTags(key, head);
             sweepIndexIfLarge();
             stores.increment();
             bytesStored.add(length);
@@ -1234,6 +1424,42 @@ public final class CacheEngine implements AutoCloseable {
             if (ended.compareAndSet(false, true)) {
                 failAll(cause);
             }
+        }
+
+        /**
+         * The first client went away: go on while collapsed followers still read this fill (up to maxObjectSize, which
+         * {@link #write} enforces), else only while what remains is within the finish-without-client size: the rest of a
+         * declared Content-Length, or what arrives from now on for a body of unknown length.
+         */
+        @Override
+        public boolean continueWithoutClient() {
+            if (ended.get()) {
+                return false;
+            }
+            if (fill != null && fill.followers.get() > 0) {
+                aloneSince = -1;
+                return true;
+            }
+            if (aloneSince < 0) {
+                aloneSince = length;
+            }
+            long budget = config.finishWithoutClientBytes();
+            long declared = declaredLength(head);
+            boolean go = declared != Long.MAX_VALUE ? declared - length <= budget : length - aloneSince <= budget;
+            if (!go) {
+                // no one is left to read this fill: take it out of the map now, so that no new follower joins a fill
+                // that is about to be aborted (it goes upstream itself)
+                dropFill();
+                if (fill != null && fill.followers.get() > 0) {
+                    return true; // one joined meanwhile
+                }
+                if (LOG.isDebugEnabled()) {
+                    LOG.debug("{} gives up storing {} after its client left: {} bytes stored, {} declared, at most {} more"
+                            + " read without a client", exchangeId, key, length,
+                            declared == Long.MAX_VALUE ? "none" : declared, budget);
+                }
+            }
+            return go;
         }
 
         private void stop(String why) {
@@ -1271,6 +1497,8 @@ public final class CacheEngine implements AutoCloseable {
     static final class Fill {
         final String primary;
         final CompletableFuture<FillHead> head = new CompletableFuture<>();
+        /** Collapsed followers currently reading (or about to read) this fill's body. */
+        final java.util.concurrent.atomic.AtomicInteger followers = new java.util.concurrent.atomic.AtomicInteger();
 
         Fill(String primary) {
             this.primary = primary;

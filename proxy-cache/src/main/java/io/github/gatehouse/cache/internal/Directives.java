@@ -222,6 +222,21 @@ public final class Directives {
         return unqualified.contains(name);
     }
 
+    /** These directives without {@code names} (for request directives a cache rule tells the cache to ignore). */
+    public Directives without(String... names) {
+        Map<String, String> v = new LinkedHashMap<>(values);
+        Map<String, List<String>> f = new HashMap<>(fieldNames);
+        Set<String> u = new HashSet<>(unqualified);
+        Set<String> c = new HashSet<>(conflicting);
+        for (String n : names) {
+            v.remove(n);
+            f.remove(n);
+            u.remove(n);
+            c.remove(n);
+        }
+        return new Directives(Collections.unmodifiableMap(v), Map.copyOf(f), Set.copyOf(u), Set.copyOf(c), targetedField);
+    }
+
     @Override
     public String toString() {
         return values.toString();

@@ -48,6 +48,10 @@ import org.slf4j.LoggerFactory;
  * file, so a body is never copied whole onto the heap. Writers that fall more than {@link #MAX_PENDING_BYTES}
  * behind give up rather than slow the client.
  *
+ * <p><b>Trouble.</b> When the directory cannot be written (full, read-only, removed), entries are not stored and
+ * responses pass through to clients as they would without a cache; the store logs one WARN line when the trouble
+ * starts and one INFO line when an entry can be written again (the failures in between are logged at DEBUG).
+ *
  * <p><b>Threading.</b> Thread-safe; index operations hold the store's monitor briefly and never do I/O, which runs
  * on the {@code cache-disk} thread. {@link #open} blocks (it scans the directory) and belongs at start-up.
  */
@@ -67,8 +71,12 @@ public final class DiskStore implements CacheStore {
     private final LinkedHashMap<String, DiskEntry> index = new LinkedHashMap<>(256, 0.75f, true);
     private final AtomicLong generation = new AtomicLong(System.currentTimeMillis() * 1000);
     private long size;
+    private final Path dir;
+    /** Whether the last file write failed: the WARN line was logged and further failures go to DEBUG. */
+    private final java.util.concurrent.atomic.AtomicBoolean troubled = new java.util.concurrent.atomic.AtomicBoolean();
 
     private DiskStore(Path dir, long capacity, long maxObjectBytes) {
+        this.dir = dir;
         this.entriesDir = dir.resolve("entries");
         this.tmpDir = dir.resolve("tmp");
         this.capacity = capacity;
@@ -222,7 +230,7 @@ public final class DiskStore implements CacheStore {
                 }
                 finishFile(out, key, head);
             } catch (IOException e) {
-                LOG.warn("cannot update cache entry {}: {}", old.file, e.toString());
+                trouble("cannot update cache entry " + old.file, e);
                 deleteQuietly(tmp);
                 return;
             }
@@ -241,30 +249,52 @@ public final class DiskStore implements CacheStore {
         out.force(true);
     }
 
-    /** Renames a finished temp file into place and indexes it (on the io thread). */
-    private void install(String key, EntryHead head, Path tmp, long bodyLength, long gen, DiskEntry expectedOld) {
+    /**
+     * The first failure of a run of them logs one WARN line (the store then passes responses through); the others
+     * go to DEBUG until {@link #writable()}.
+     */
+    private void trouble(String what, IOException e) {
+        if (troubled.compareAndSet(false, true)) {
+            LOG.warn("disk cache {} cannot be written ({}: {}); responses pass through without being stored until it"
+                    + " can be written again", dir, what, e.toString());
+        } else if (LOG.isDebugEnabled()) {
+            LOG.debug("disk cache {}: {}: {}", dir, what, e.toString());
+        }
+    }
+
+    /** An entry was written: ends a run of failures. */
+    private void writable() {
+        if (troubled.compareAndSet(true, false)) {
+            LOG.info("disk cache {} can be written again; storing resumes", dir);
+        }
+    }
+
+    /** Renames a finished temp file into place and indexes it (on the io thread); false when it could not. */
+    private boolean install(String key, EntryHead head, Path tmp, long bodyLength, long gen, DiskEntry expectedOld) {
         Path target = entryPath(key, gen);
         try {
             Files.move(tmp, target, StandardCopyOption.ATOMIC_MOVE);
         } catch (IOException e) {
-            LOG.warn("cannot install cache entry {}: {}", target, e.toString());
+            trouble("cannot install cache entry " + target, e);
             deleteQuietly(tmp);
-            return;
+            return false;
         }
         long fileSize;
         try {
             fileSize = Files.size(target);
         } catch (IOException e) {
+            trouble("cannot read the size of cache entry " + target, e);
             deleteQuietly(target);
-            return;
+            return false;
         }
+        writable();
         DiskEntry entry = new DiskEntry(key, head, target, bodyLength, fileSize, gen);
         DiskEntry replaced;
         synchronized (this) {
             if (expectedOld != null && index.get(key) != expectedOld) {
                 replaced = null;
                 deleteQuietly(target); // removed or replaced meanwhile
-                return;
+                return true;
             }
             replaced = index.put(key, entry);
             size += fileSize;
@@ -276,6 +306,7 @@ public final class DiskStore implements CacheStore {
         if (replaced != null) {
             deleteQuietly(replaced.file);
         }
+        return true;
     }
 
     /** Evicts least recently used entries until within capacity; caller holds the lock. */
@@ -370,6 +401,7 @@ public final class DiskStore implements CacheStore {
         private final Path tmp;
         private final AtomicLong pending = new AtomicLong();
         private volatile boolean failed;
+        private volatile IOException failure;
         private FileChannel channel; // io thread only
         private long length;
 
@@ -401,7 +433,8 @@ public final class DiskStore implements CacheStore {
                         }
                     }
                 } catch (IOException e) {
-                    LOG.warn("cannot write cache entry {}: {}", tmp, e.toString());
+                    trouble("cannot write cache entry " + tmp, e);
+                    failure = e;
                     failed = true;
                     closeAndDelete();
                 } finally {
@@ -416,7 +449,8 @@ public final class DiskStore implements CacheStore {
             CompletableFuture<Void> done = new CompletableFuture<>();
             run(() -> {
                 if (failed) {
-                    done.completeExceptionally(new IOException("entry " + key + " was not written"));
+                    IOException cause = failure;
+                    done.completeExceptionally(cause != null ? cause : new IOException("entry " + key + " was not written"));
                     return;
                 }
                 try {
@@ -427,12 +461,16 @@ public final class DiskStore implements CacheStore {
                     channel.close();
                     channel = null;
                 } catch (IOException e) {
+                    trouble("cannot finish cache entry " + tmp, e);
                     closeAndDelete();
                     done.completeExceptionally(e);
                     return;
                 }
-                install(key, head, tmp, length, gen, null);
-                done.complete(null);
+                if (install(key, head, tmp, length, gen, null)) {
+                    done.complete(null);
+                } else {
+                    done.completeExceptionally(new IOException("cache entry " + key + " could not be installed"));
+                }
             });
             return done;
         }

@@ -1,5 +1,6 @@
 package io.github.gatehouse.cache.internal;
 
+import io.github.gatehouse.cache.CacheRule;
 import io.github.gatehouse.core.HttpHeaders;
 import java.time.Duration;
 import java.time.Instant;
@@ -16,7 +17,43 @@ public final class Freshness {
     /** Status codes heuristically cacheable (RFC 9110 §15.1). */
     public static final Set<Integer> HEURISTICALLY_CACHEABLE = Set.of(200, 203, 204, 206, 300, 301, 308, 404, 405, 410, 414, 501);
 
+    /** The statuses a {@link CacheRule} applies to: the positive answers among {@link #HEURISTICALLY_CACHEABLE}. */
+    public static final Set<Integer> RULE_STATUSES = Set.of(200, 203, 204, 300, 301, 308);
+
     private Freshness() {
+    }
+
+    /**
+     * As {@link #lifetime(int, HttpHeaders, Directives, Instant, Map, Duration)}, under {@code rule} (the first cache
+     * rule matching the URL, or {@code null}): for a status in {@link #RULE_STATUSES} without a forced TTL, explicit
+     * freshness is kept (bounded by the rule's MIN and MAX with {@link CacheRule.Option#OVERRIDE_EXPIRE}); without it,
+     * the rule's percentage of {@code Date - Last-Modified}, or MIN without {@code Last-Modified}, bounded by MIN and
+     * MAX. The heuristic cap does not apply under a rule: the rule's MAX is the administrator's cap.
+     */
+    public static Duration lifetime(int status, HttpHeaders headers, Directives cc, Instant responseTime,
+            Map<Integer, Duration> forcedTtl, Duration heuristicCap, CacheRule rule) {
+        if (!ruleApplies(rule, status, forcedTtl)) {
+            return lifetime(status, headers, cc, responseTime, forcedTtl, heuristicCap);
+        }
+        if (hasExplicitFreshness(headers, cc)) {
+            Duration origin = lifetime(status, headers, cc, responseTime, Map.of(), heuristicCap);
+            return rule.has(CacheRule.Option.OVERRIDE_EXPIRE) ? clamp(origin, rule.min(), rule.max()) : origin;
+        }
+        Instant date = dateValue(headers, responseTime);
+        Instant lastModified = HttpDates.parse(headers.get("Last-Modified"));
+        Duration base = lastModified != null && lastModified.isBefore(date)
+                ? Duration.between(lastModified, date).multipliedBy(rule.percent()).dividedBy(100)
+                : rule.min();
+        return clamp(base, rule.min(), rule.max());
+    }
+
+    /** Whether {@code rule} decides the freshness of a response with {@code status} (see {@link #RULE_STATUSES}). */
+    public static boolean ruleApplies(CacheRule rule, int status, Map<Integer, Duration> forcedTtl) {
+        return rule != null && RULE_STATUSES.contains(status) && !forcedTtl.containsKey(status);
+    }
+
+    private static Duration clamp(Duration d, Duration min, Duration max) {
+        return d.compareTo(min) < 0 ? min : d.compareTo(max) > 0 ? max : d;
     }
 
     /**

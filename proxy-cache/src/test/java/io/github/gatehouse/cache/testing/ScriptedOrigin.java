@@ -120,6 +120,12 @@ public final class ScriptedOrigin implements AutoCloseable {
         connector = new ServerConnector(server, new HttpConnectionFactory(http));
         connector.setHost("127.0.0.1");
         connector.setPort(0);
+        connector.addEventListener(new org.eclipse.jetty.io.Connection.Listener() {
+            @Override
+            public void onClosed(org.eclipse.jetty.io.Connection connection) {
+                closes.release();
+            }
+        });
         server.addConnector(connector);
         server.setHandler(new Handler.Abstract() {
             @Override
@@ -132,6 +138,14 @@ public final class ScriptedOrigin implements AutoCloseable {
     }
 
     private final int port;
+    private final java.util.concurrent.Semaphore closes = new java.util.concurrent.Semaphore(0);
+
+    /** Waits until a connection to this origin has closed (such as one the proxy aborted), at most 5 s. */
+    public void awaitConnectionClosed() throws InterruptedException {
+        if (!closes.tryAcquire(5, TimeUnit.SECONDS)) {
+            throw new AssertionError("no connection to the origin closed within 5 s");
+        }
+    }
 
     /** The port it listened on (still known after {@link #stop()}). */
     public int port() {
