@@ -5,6 +5,7 @@ import java.util.HashSet;
 import java.util.Locale;
 import java.util.Set;
 import org.eclipse.jetty.http.HttpField;
+import org.eclipse.jetty.http.HttpHeader;
 import org.eclipse.jetty.http.HttpFields;
 
 /**
@@ -55,7 +56,8 @@ final class HeaderRules {
         Set<String> dropped = connectionListed(fields);
         Object[] kept = new Object[fields.size() + 4];
         int n = 0;
-        for (HttpField f : fields) {
+        for (int i = 0, size = fields.size(); i < size; i++) {
+            HttpField f = fields.getField(i);
             String name = f.getLowerCaseName();
             if (HOP_BY_HOP.contains(name) || REQUEST_DERIVED.contains(name) || dropped.contains(name)
                     || (consumedCredentialHeader != null && name.equalsIgnoreCase(consumedCredentialHeader))) {
@@ -71,7 +73,8 @@ final class HeaderRules {
         Set<String> dropped = connectionListed(fields);
         Object[] kept = new Object[fields.size() + 4]; // room for Via and a sticky Set-Cookie
         int n = 0;
-        for (HttpField f : fields) {
+        for (int i = 0, size = fields.size(); i < size; i++) {
+            HttpField f = fields.getField(i);
             String name = f.getLowerCaseName();
             if (HOP_BY_HOP.contains(name) || dropped.contains(name)) {
                 continue;
@@ -83,8 +86,9 @@ final class HeaderRules {
 
     private static Set<String> connectionListed(HttpFields fields) {
         Set<String> names = null;
-        for (HttpField f : fields) {
-            if (f.is("Connection") && f.getValue() != null) {
+        for (int i = 0, size = fields.size(); i < size; i++) { // indexed: no iterator per call
+            HttpField f = fields.getField(i);
+            if (f.getHeader() == HttpHeader.CONNECTION && f.getValue() != null) {
                 for (String token : f.getValue().split(",")) {
                     String t = token.trim().toLowerCase(Locale.ROOT);
                     if (!t.isEmpty() && !t.equals("close") && !t.equals("keep-alive")) {
