@@ -277,6 +277,11 @@ final class RelayHandler extends Handler.Wrapper {
             return;
         }
         exchange.request(head);
+        String https = HttpsRedirect.location(request, route, uri.getHost(), rawPath, query);
+        if (https != null) { // Route.redirectToHttps(), on the plain listener: before credentials are asked for
+            answer(exchange, response, done, 308, "use " + https, null, new HttpHeaders().add("Location", https), false);
+            return;
+        }
 
         if ("TRACE".equals(method) || "OPTIONS".equals(method)) {
             if (!applyMaxForwards(exchange, request, response, done)) {
