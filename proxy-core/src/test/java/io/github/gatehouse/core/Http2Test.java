@@ -132,6 +132,8 @@ class Http2Test {
         assertThat(seen.target()).isEqualTo("/hello?x=1");
         assertThat(seen.header("Host")).isEqualTo("127.0.0.1:" + proxy.tlsPort());
         assertThat(seen.header("X-Forwarded-Proto")).isEqualTo("https");
+        assertThat(seen.header("X-Forwarded-Host")).isEqualTo("127.0.0.1:" + proxy.tlsPort());
+        assertThat(seen.header("Forwarded")).contains("proto=https").contains("host=\"127.0.0.1:" + proxy.tlsPort() + "\"");
         AccessLogEntry entry = log.take("/hello?x=1");
         assertThat(entry.protocol()).isEqualTo("HTTP/2.0");
         assertThat(entry.status()).isEqualTo(200);
@@ -201,6 +203,9 @@ class Http2Test {
                 BodyHandlers.ofString());
         assertThat(unsized.version()).isEqualTo(HttpClient.Version.HTTP_2);
         assertThat(unsized.body()).isEqualTo("bytes=300000");
+        HttpResponse<String> continued = h2.send(HttpRequest.newBuilder(proxy.tlsUri().resolve("/upload")).expectContinue(true)
+                .timeout(Duration.ofSeconds(10)).POST(HttpRequest.BodyPublishers.ofByteArray(body)).build(), BodyHandlers.ofString());
+        assertThat(continued.body()).isEqualTo("bytes=300000");
         HttpResponse<String> echo = h2.send(HttpRequest.newBuilder(proxy.tlsUri().resolve("/echo"))
                 .POST(HttpRequest.BodyPublishers.ofInputStream(() -> new ByteArrayInputStream("ping".getBytes(StandardCharsets.UTF_8))))
                 .build(), BodyHandlers.ofString());
@@ -208,7 +213,7 @@ class Http2Test {
         // and a GET (END_STREAM on HEADERS) goes upstream without a body or framing fields
         get(proxy.tlsUri().resolve("/plain-get"));
         OriginServer.Recorded seen = null;
-        for (int i = 0; i < 4; i++) {
+        while (seen == null) { // takeRequest fails after 5 s without one
             OriginServer.Recorded r = one.takeRequest();
             if (r.target().equals("/plain-get")) {
                 seen = r;

@@ -134,7 +134,7 @@ public final class JettyProxy {
         connect.setIdleTimeout(config.idleTimeout().toMillis());
         RelayHandler relay = new RelayHandler(config, forwardClient, reverseClient, scheduler, connect);
         relayHandler = relay;
-        org.eclipse.jetty.server.Handler chain = new Http2RequestBodies(relay);
+        org.eclipse.jetty.server.Handler chain = new Http2Requests(relay);
         if (config.minRequestBodyRate() > 0 || config.minResponseBodyRate() > 0) {
             server.setHandler(new BodyRateHandler(chain, config.minRequestBodyRate(), config.minResponseBodyRate(),
                     config.bodyRateGracePeriod(), relay::deadlines));
