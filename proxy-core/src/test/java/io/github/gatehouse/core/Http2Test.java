@@ -307,6 +307,8 @@ class Http2Test {
             // buffers hold a few MiB at most); a proxy that buffered would let it finish at loopback speed.
             assertThatThrownBy(() -> originDone.get(3, TimeUnit.SECONDS)).isInstanceOf(TimeoutException.class);
             assertThat(written.get()).isLessThan(size / 4);
+            System.out.println("slow h2 client: the origin stalled after " + written.get() + " of " + size
+                    + " bytes, the client had " + received.get());
             pause.set(false);
             paused.get().demand();
             assertThat(complete.get(60, TimeUnit.SECONDS)).isEqualTo(size);

@@ -11,7 +11,7 @@ import org.eclipse.jetty.server.Request;
  * request with the HTTPS listener's bound port, and {@link #location} builds the redirect target for a route that
  * asks for it. Requests on the HTTPS listener carry no mark, so they are never redirected. Thread-safe.
  */
-public final class HttpsRedirect implements HttpConfiguration.Customizer {
+final class HttpsRedirect implements HttpConfiguration.Customizer {
     private static final String PORT = HttpsRedirect.class.getName() + ".port";
     private final IntSupplier tlsPort;
 
@@ -29,7 +29,7 @@ public final class HttpsRedirect implements HttpConfiguration.Customizer {
      * The {@code https://} URL that {@code request} should go to instead, or null when {@code route} does not redirect
      * or the request arrived over TLS already.
      */
-    public static String location(Request request, Route route, String host, String rawPath, String query) {
+    static String location(Request request, Route route, String host, String rawPath, String query) {
         if (route == null || !route.redirectsToHttps() || request.isSecure()) {
             return null;
         }
