@@ -29,8 +29,8 @@ import org.junit.jupiter.api.extension.RegisterExtension;
 
 /**
  * The HTTP/2 bounds through the wire (h2c with prior knowledge, raw frames where a client library would refuse to
- * misbehave): the SETTINGS the proxy announces, and a CONTINUATION flood, after which the proxy still serves others.
- * Rapid reset is in {@link Http2Test}.
+ * misbehave): the SETTINGS the proxy announces, a CONTINUATION flood and an HPACK table above the cap; after each
+ * the proxy still serves others. Rapid reset is in {@link Http2Test}.
  */
 class Http2LimitsTest {
     @RegisterExtension
@@ -95,6 +95,52 @@ class Http2LimitsTest {
         var response = HttpClient.newHttpClient().send(HttpRequest.newBuilder(proxy.uri().resolve("/hello"))
                 .timeout(Duration.ofSeconds(5)).build(), BodyHandlers.ofString());
         assertThat(response.body()).isEqualTo("hello");
+    }
+
+    @Test
+    void anHpackTableLargerThanAnnouncedIsACompressionError() throws Exception {
+        try (Socket s = h2cPreface()) {
+            ByteArrayOutputStream block = new ByteArrayOutputStream();
+            // a dynamic table size update to 1 MiB (RFC 7541 §6.3), far above the 4 KiB the proxy allows
+            block.write(0x3f);
+            for (int v = (1 << 20) - 31; ; v >>= 7) {
+                if (v < 128) {
+                    block.write(v);
+                    break;
+                }
+                block.write((v & 0x7f) | 0x80);
+            }
+            block.writeBytes(get("/hello"));
+            frame(s.getOutputStream(), 0x1, 0x1 | 0x4, 1, block.toByteArray());
+            assertThat(readUntilGoAway(new DataInputStream(s.getInputStream()))).as("COMPRESSION_ERROR").isEqualTo(0x9);
+        }
+        var response = HttpClient.newHttpClient().send(HttpRequest.newBuilder(proxy.uri().resolve("/hello"))
+                .timeout(Duration.ofSeconds(5)).build(), BodyHandlers.ofString());
+        assertThat(response.body()).isEqualTo("hello");
+    }
+
+    private static Socket h2cPreface() throws IOException {
+        Socket s = new Socket("127.0.0.1", proxy.port());
+        s.setSoTimeout(10_000);
+        OutputStream out = s.getOutputStream();
+        out.write("PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n".getBytes(StandardCharsets.US_ASCII));
+        frame(out, 0x4, 0, 0, new byte[0]);
+        return s;
+    }
+
+    /** An HPACK block for GET {@code path} with the proxy's authority, literal fields, no dynamic table. */
+    private static byte[] get(String path) {
+        ByteArrayOutputStream b = new ByteArrayOutputStream();
+        b.write(0x82); // :method GET
+        b.write(0x86); // :scheme http
+        String authority = "127.0.0.1:" + proxy.port();
+        b.write(0x01); // :authority, literal without indexing
+        b.write(authority.length());
+        b.writeBytes(authority.getBytes(StandardCharsets.US_ASCII));
+        b.write(0x04); // :path, literal without indexing
+        b.write(path.length());
+        b.writeBytes(path.getBytes(StandardCharsets.US_ASCII));
+        return b.toByteArray();
     }
 
     /** Reads frames until a GOAWAY and returns its error code, or -1 if the connection closed without one. */
