@@ -49,7 +49,8 @@ public final class ProxyServer implements AutoCloseable {
     }
 
     /**
-     * Binds the listening socket and starts serving.
+     * Binds the listening sockets (plain HTTP, and HTTPS when {@link Builder#listenTls} was called) and starts
+     * serving; when it returns, both accept connections.
      *
      * @return this server, now running
      * @throws IllegalStateException if it was already started or closed
@@ -79,8 +80,51 @@ public final class ProxyServer implements AutoCloseable {
 
     /** {@code http://host:port} of the listening socket. */
     public synchronized URI uri() {
-        String host = config.bindAddress().contains(":") ? "[" + config.bindAddress() + "]" : config.bindAddress();
-        return URI.create("http://" + host + ":" + port());
+        return URI.create("http://" + uriHost() + ":" + port());
+    }
+
+    /**
+     * The port of the HTTPS listener (the actual one when it was built with port 0).
+     *
+     * @throws IllegalStateException if not running, or built without {@link Builder#listenTls}
+     */
+    public synchronized int tlsPort() {
+        checkState(config.hasTls(), "proxy server has no HTTPS listener (expected: listenTls(port, tls))");
+        checkState(running != null && !closed, "proxy server is not running");
+        return running.tlsPort();
+    }
+
+    /**
+     * {@code https://host:port} of the HTTPS listener.
+     *
+     * @throws IllegalStateException if not running, or built without {@link Builder#listenTls}
+     */
+    public synchronized URI tlsUri() {
+        return URI.create("https://" + uriHost() + ":" + tlsPort());
+    }
+
+    /** Whether this server was built with an HTTPS listener. */
+    public boolean hasTls() {
+        return config.hasTls();
+    }
+
+    /**
+     * Reads the HTTPS listener's certificate and key files again now: handshakes from now on get the new
+     * certificates, connections already open keep their session. The files are also checked for changes
+     * periodically ({@link Tls#checkForChangesEvery}).
+     *
+     * @throws IllegalStateException if not running, or built without {@link Builder#listenTls}
+     * @throws IllegalArgumentException if the files do not parse or a key does not match its certificate; the
+     *     certificates in use stay
+     */
+    public synchronized void reloadTls() {
+        checkState(config.hasTls(), "proxy server has no HTTPS listener (expected: listenTls(port, tls))");
+        checkState(running != null && !closed, "proxy server is not running");
+        running.reloadTls();
+    }
+
+    private String uriHost() {
+        return config.bindAddress().contains(":") ? "[" + config.bindAddress() + "]" : config.bindAddress();
     }
 
     /** Whether {@link #start()} succeeded and {@link #close()} was not called. */
@@ -129,7 +173,8 @@ public final class ProxyServer implements AutoCloseable {
 
     @Override
     public String toString() {
-        return "ProxyServer{" + config.bindAddress() + ":" + config.port() + (config.forward() ? ", forward" : "")
+        return "ProxyServer{" + config.bindAddress() + ":" + config.port()
+                + (config.hasTls() ? ", tls:" + config.tls().port() : "") + (config.forward() ? ", forward" : "")
                 + (config.routes().isEmpty() ? "" : ", routes=" + config.routes()) + "}";
     }
 
@@ -165,6 +210,9 @@ public final class ProxyServer implements AutoCloseable {
         private final List<Cidr> trustedProxies = new ArrayList<>();
         private boolean allowInternalDestinations;
         private final List<String> allowedInternalDestinations = new ArrayList<>();
+        private int tlsPort = -1;
+        private Tls tls;
+        private int maxConcurrentStreams = 128;
 
         private Builder() {
         }
@@ -194,6 +242,33 @@ public final class ProxyServer implements AutoCloseable {
             }
             checkArgument(!a.isEmpty() && a.chars().noneMatch(c -> c <= ' '), "bind address: '%s' (expected: an IP address or host name)", address);
             this.bindAddress = a;
+            return this;
+        }
+
+        /**
+         * Adds an HTTPS listener on {@code port} (0 for an ephemeral one) on the bind address, beside the plain HTTP
+         * listener of {@link #listen}: TLS 1.2 and 1.3 with {@code tls}'s certificates (chosen by SNI), HTTP/2 and
+         * HTTP/1.1 negotiated by ALPN. Requests that arrive on it have the scheme {@code https}, which reverse routes
+         * pass upstream in {@code X-Forwarded-Proto} and {@code Forwarded: proto=}. Both listeners serve the same
+         * routes, filters and cache; a route may {@linkplain Route#redirectToHttps() redirect} plain requests here.
+         *
+         * @throws IllegalStateException if an HTTPS listener was already configured
+         */
+        public Builder listenTls(int port, Tls tls) {
+            checkArgument(port >= 0 && port <= 65535, "TLS port: %s (expected: 0..65535)", port);
+            checkState(this.tls == null, "TLS listener was already set to port %s with %s", tlsPort, this.tls);
+            this.tls = requireNonNull(tls, "tls");
+            this.tlsPort = port;
+            return this;
+        }
+
+        /**
+         * The most HTTP/2 streams (requests) one client connection may have open at once (128 by default), on both
+         * listeners (h2 over TLS and h2c with prior knowledge).
+         */
+        public Builder maxConcurrentStreams(int count) {
+            checkArgument(count >= 1 && count <= 10_000, "maxConcurrentStreams: %s (expected: 1..10000)", count);
+            this.maxConcurrentStreams = count;
             return this;
         }
 
@@ -440,6 +515,12 @@ public final class ProxyServer implements AutoCloseable {
         public ProxyServer build() {
             checkState(forward || !routes.isEmpty(),
                     "no mode configured (expected: forward() and/or at least one route(...))");
+            for (Route r : routes) {
+                checkState(!r.redirectsToHttps() || tls != null,
+                        "route %s redirects to HTTPS but there is no HTTPS listener (expected: listenTls(port, tls))", r);
+            }
+            checkState(tls == null || tlsPort == 0 || tlsPort != port,
+                    "TLS port %s is the plain HTTP port too (expected: two different ports)", tlsPort);
             String via = viaName != null ? viaName : "gatehouse-" + String.format("%08x", ThreadLocalRandom.current().nextInt());
             return new ProxyServer(new ProxyConfig(bindAddress, port, forward, Set.copyOf(connectPorts),
                     List.copyOf(routes), List.copyOf(filters), authenticator, cache,
@@ -447,7 +528,9 @@ public final class ProxyServer implements AutoCloseable {
                     exchangeTimeout, drainTimeout, maxRequestHeaderSize.toBytesCapped(), maxRequestHeaders,
                     maxResponseHeaderSize.toBytesCapped(), maxConnections, maxConnectionsPerUpstream, via,
                     List.copyOf(trustedProxies), allowInternalDestinations, List.copyOf(allowedInternalDestinations), requestHeadTimeout,
-                    minRequestBodyRate.toBytes(), minResponseBodyRate.toBytes(), bodyRateGracePeriod));
+                    minRequestBodyRate.toBytes(), minResponseBodyRate.toBytes(), bodyRateGracePeriod,
+                    tls == null ? null : new ProxyConfig.Tls(tlsPort, tls.sources(), tls.changeCheckPeriod()),
+                    maxConcurrentStreams));
         }
 
         private static Duration positive(Duration d, String name) {

@@ -41,9 +41,16 @@ public final class Route {
     private final String fixedHost;
     private final UpstreamPool pool;
     private final String stickyCookie;
+    private final boolean redirectToHttps;
 
     private Route(String hostPattern, String pathPrefix, String prefixReplacement, HostHeader hostHeader,
             String fixedHost, UpstreamPool pool, String stickyCookie) {
+        this(hostPattern, pathPrefix, prefixReplacement, hostHeader, fixedHost, pool, stickyCookie, false);
+    }
+
+    private Route(String hostPattern, String pathPrefix, String prefixReplacement, HostHeader hostHeader,
+            String fixedHost, UpstreamPool pool, String stickyCookie, boolean redirectToHttps) {
+        this.redirectToHttps = redirectToHttps;
         this.stickyCookie = stickyCookie;
         this.hostPattern = hostPattern;
         this.pathPrefix = pathPrefix;
@@ -76,7 +83,7 @@ public final class Route {
         checkArgument(!p.isEmpty() && p.indexOf('/') < 0 && p.indexOf(' ') < 0 && p.indexOf(':') < 0
                         && (p.indexOf('*') < 0 || p.equals("*") || (p.startsWith("*.") && p.indexOf('*', 1) < 0)),
                 "host pattern: %s (expected: a host name, *.suffix or *)", pattern);
-        return new Route(p.equals("*") ? null : p, pathPrefix, prefixReplacement, hostHeader, fixedHost, pool, stickyCookie);
+        return new Route(p.equals("*") ? null : p, pathPrefix, prefixReplacement, hostHeader, fixedHost, pool, stickyCookie, redirectToHttps);
     }
 
     /**
@@ -89,12 +96,12 @@ public final class Route {
         checkArgument(prefix.startsWith("/") && prefix.indexOf('?') < 0 && prefix.indexOf('#') < 0,
                 "path prefix: %s (expected: a path starting with /)", prefix);
         String p = prefix.length() > 1 && prefix.endsWith("/") ? prefix.substring(0, prefix.length() - 1) : prefix;
-        return new Route(hostPattern, p, prefixReplacement, hostHeader, fixedHost, pool, stickyCookie);
+        return new Route(hostPattern, p, prefixReplacement, hostHeader, fixedHost, pool, stickyCookie, redirectToHttps);
     }
 
     /** Removes the path prefix before the request goes upstream ({@code /api/x} becomes {@code /x}). */
     public Route stripPrefix() {
-        return new Route(hostPattern, pathPrefix, "", hostHeader, fixedHost, pool, stickyCookie);
+        return new Route(hostPattern, pathPrefix, "", hostHeader, fixedHost, pool, stickyCookie, redirectToHttps);
     }
 
     /** Replaces the path prefix by {@code replacement} ({@code /api/x} becomes {@code /v2/x}). */
@@ -103,17 +110,17 @@ public final class Route {
         checkArgument(replacement.isEmpty() || replacement.startsWith("/"),
                 "prefix replacement: %s (expected: empty or a path starting with /)", replacement);
         String r = replacement.endsWith("/") ? replacement.substring(0, replacement.length() - 1) : replacement;
-        return new Route(hostPattern, pathPrefix, r, hostHeader, fixedHost, pool, stickyCookie);
+        return new Route(hostPattern, pathPrefix, r, hostHeader, fixedHost, pool, stickyCookie, redirectToHttps);
     }
 
     /** Sends the client's {@code Host} upstream unchanged (the default). */
     public Route preserveHost() {
-        return new Route(hostPattern, pathPrefix, prefixReplacement, HostHeader.PRESERVE, null, pool, stickyCookie);
+        return new Route(hostPattern, pathPrefix, prefixReplacement, HostHeader.PRESERVE, null, pool, stickyCookie, redirectToHttps);
     }
 
     /** Sends the chosen upstream's {@code host:port} as {@code Host}. */
     public Route upstreamHost() {
-        return new Route(hostPattern, pathPrefix, prefixReplacement, HostHeader.UPSTREAM, null, pool, stickyCookie);
+        return new Route(hostPattern, pathPrefix, prefixReplacement, HostHeader.UPSTREAM, null, pool, stickyCookie, redirectToHttps);
     }
 
     /** Sends {@code host} as the {@code Host} header. */
@@ -121,13 +128,28 @@ public final class Route {
         requireNonNull(host, "host");
         checkArgument(!host.isBlank() && host.chars().noneMatch(c -> c <= ' ' || c == 127),
                 "host header: %s (expected: host[:port])", host);
-        return new Route(hostPattern, pathPrefix, prefixReplacement, HostHeader.FIXED, host, pool, stickyCookie);
+        return new Route(hostPattern, pathPrefix, prefixReplacement, HostHeader.FIXED, host, pool, stickyCookie, redirectToHttps);
     }
 
     /** Sends matching requests to {@code pool}. */
     public Route to(UpstreamPool pool) {
         checkState(this.pool == null, "route already sends to %s", this.pool);
-        return new Route(hostPattern, pathPrefix, prefixReplacement, hostHeader, fixedHost, requireNonNull(pool, "pool"), stickyCookie);
+        return new Route(hostPattern, pathPrefix, prefixReplacement, hostHeader, fixedHost, requireNonNull(pool, "pool"), stickyCookie, redirectToHttps);
+    }
+
+    /**
+     * Answers this route's requests on the plain HTTP listener with {@code 308 Permanent Redirect} to the same host
+     * and path on the HTTPS listener ({@link ProxyServer.Builder#listenTls}); on the HTTPS listener the route proxies
+     * as usual. The redirect comes before authentication, so no credentials are asked for in clear text. The
+     * {@code Location} has the TLS listener's port unless it is 443.
+     */
+    public Route redirectToHttps() {
+        return new Route(hostPattern, pathPrefix, prefixReplacement, hostHeader, fixedHost, pool, stickyCookie, true);
+    }
+
+    /** Whether plain-HTTP requests for this route are redirected to HTTPS. */
+    public boolean redirectsToHttps() {
+        return redirectToHttps;
     }
 
     /** Sends matching requests to the given upstream URLs, balanced round robin. */
@@ -145,7 +167,7 @@ public final class Route {
     public Route stickySessions(String name) {
         requireNonNull(name, "name");
         checkArgument(name.matches("[!#$%&'*+.^_`|~0-9A-Za-z-]+"), "sticky cookie name: '%s' (expected: a token)", name);
-        return new Route(hostPattern, pathPrefix, prefixReplacement, hostHeader, fixedHost, pool, name);
+        return new Route(hostPattern, pathPrefix, prefixReplacement, hostHeader, fixedHost, pool, name, redirectToHttps);
     }
 
     /** The sticky-session cookie name, if sticky sessions are on. */

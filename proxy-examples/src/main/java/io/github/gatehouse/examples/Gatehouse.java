@@ -14,6 +14,7 @@ import io.github.gatehouse.core.Upstream;
 import io.github.gatehouse.core.LoadBalancing;
 import io.github.gatehouse.core.ProxyServer;
 import io.github.gatehouse.core.Route;
+import io.github.gatehouse.core.Tls;
 import io.github.gatehouse.core.UpstreamPool;
 import java.io.PrintStream;
 import java.util.concurrent.CountDownLatch;
@@ -26,7 +27,8 @@ import java.util.concurrent.CountDownLatch;
  * java -jar proxy-examples/target/gatehouse.jar reverse --port 8080 --upstream http://127.0.0.1:9000
  * </pre>
  *
- * <p>Prints {@code gatehouse listening on http://HOST:PORT} once it accepts connections, writes access lines to
+ * <p>Prints {@code gatehouse listening on http://HOST:PORT} once it accepts connections (with {@code --tls-cert},
+ * {@code gatehouse listening on https://HOST:PORT} for the HTTPS listener just before it), writes access lines to
  * standard output (unless {@code --access-log} says otherwise), logs to standard error, and stops cleanly on
  * SIGTERM or SIGINT. A bad command line prints a message and exits with status 2.
  */
@@ -72,9 +74,35 @@ public final class Gatehouse {
             return null;
         }
         ProxyServer proxy = configure(o, out).build().start();
+        // start() returns once every listener accepts connections: the HTTPS line first, then the plain one
+        if (proxy.hasTls()) {
+            out.println("gatehouse listening on " + proxy.tlsUri());
+        }
         out.println("gatehouse listening on " + proxy.uri());
         out.flush();
         return proxy;
+    }
+
+    /** The certificates of the TLS flags: the --tls-cert/--tls-key pairs in order, then the key store. */
+    static Tls tls(LauncherOptions o) throws LauncherOptions.UsageException {
+        Tls tls = null;
+        for (int i = 0; i < o.tlsCerts.size(); i++) {
+            Tls pair = Tls.pem(o.tlsCerts.get(i), o.tlsKeys.get(i));
+            tls = tls == null ? pair : tls.and(pair);
+        }
+        if (o.tlsKeystore != null) {
+            String password;
+            try {
+                java.util.List<String> lines = java.nio.file.Files.readAllLines(o.tlsKeystorePasswordFile);
+                password = lines.isEmpty() ? "" : lines.get(0);
+            } catch (java.io.IOException e) {
+                throw new LauncherOptions.UsageException("--tls-keystore-password-file: cannot read "
+                        + o.tlsKeystorePasswordFile + " (" + e.getMessage() + ")");
+            }
+            Tls store = Tls.pkcs12(o.tlsKeystore, password.toCharArray());
+            tls = tls == null ? store : tls.and(store);
+        }
+        return o.tlsCheck != null ? tls.checkForChangesEvery(o.tlsCheck) : tls;
     }
 
     /** The upstream pool the reverse-mode flags describe. */
@@ -196,7 +224,14 @@ public final class Gatehouse {
                 }
             } else {
                 Route route = Route.any().to(pool(o));
-                b.route(o.stickyCookie != null ? route.stickySessions(o.stickyCookie) : route);
+                route = o.stickyCookie != null ? route.stickySessions(o.stickyCookie) : route;
+                b.route(o.redirectHttps ? route.redirectToHttps() : route);
+            }
+            if (o.tls()) {
+                b.listenTls(o.tlsPort, tls(o));
+            }
+            if (o.maxConcurrentStreams != null) {
+                b.maxConcurrentStreams(o.maxConcurrentStreams);
             }
             if (o.idleTimeout != null) {
                 b.idleTimeout(o.idleTimeout);

@@ -69,6 +69,14 @@ public final class LauncherOptions {
     java.util.Set<io.github.gatehouse.core.RetryPolicy.Condition> retryConditions;
     java.util.Set<Integer> retryStatuses;
     String stickyCookie;
+    final List<Path> tlsCerts = new ArrayList<>();
+    final List<Path> tlsKeys = new ArrayList<>();
+    Path tlsKeystore;
+    Path tlsKeystorePasswordFile;
+    int tlsPort = -1;
+    Duration tlsCheck;
+    boolean redirectHttps;
+    Integer maxConcurrentStreams;
     boolean help;
 
     private LauncherOptions() {
@@ -133,6 +141,18 @@ public final class LauncherOptions {
                 "  --min-request-rate RATE      as --min-data-rate, for request bodies only (wins over it)",
                 "  --min-response-rate RATE     as --min-data-rate, for response bodies only (wins over it)",
                 "  --data-rate-grace DURATION   waiting allowed before the minimum rates apply (default 10s)",
+                "  --tls-cert FILE              HTTPS listener: a PEM certificate chain (server certificate first);",
+                "                               give --tls-key after each (repeatable pairs: SNI picks by the",
+                "                               certificates' names, the first pair is the default)",
+                "  --tls-key FILE               the PEM private key of the --tls-cert before it (PKCS#8, RSA or EC)",
+                "  --tls-keystore FILE          HTTPS listener: a PKCS#12 key store (every key entry; with --tls-cert too)",
+                "  --tls-keystore-password-file FILE  the key store's password, the file's first line",
+                "  --tls-port N                 HTTPS listening port (default 8443; 0 = any free port); HTTP/2 and",
+                "                               HTTP/1.1 by ALPN, beside the plain --port listener",
+                "  --tls-check DURATION         how often the TLS files are checked for changes and reloaded",
+                "                               (default 10s; 0 = never)",
+                "  --redirect-https             reverse: answer plain HTTP requests with 308 to the HTTPS listener",
+                "  --max-concurrent-streams N   HTTP/2 streams one connection may have open (default 128)",
                 "  --help                       this text",
                 "",
                 "Durations: 500ms, 10s, 5m, 1h. Rates: bytes a second, 500, 1k, 64k/s (0 = off).",
@@ -319,6 +339,49 @@ public final class LauncherOptions {
                 case "--min-response-rate":
                     o.minResponseRate = parseRate(value != null ? value : next(args, ++i, arg), arg);
                     break;
+                case "--tls-cert":
+                    if (o.tlsCerts.size() > o.tlsKeys.size()) {
+                        throw new UsageException("--tls-cert " + o.tlsCerts.get(o.tlsCerts.size() - 1)
+                                + " has no --tls-key (expected: --tls-cert FILE --tls-key FILE pairs)");
+                    }
+                    o.tlsCerts.add(existingFile(value != null ? value : next(args, ++i, arg), arg));
+                    break;
+                case "--tls-key":
+                    if (o.tlsKeys.size() >= o.tlsCerts.size()) {
+                        throw new UsageException("--tls-key without a --tls-cert before it (expected: --tls-cert FILE --tls-key FILE pairs)");
+                    }
+                    o.tlsKeys.add(existingFile(value != null ? value : next(args, ++i, arg), arg));
+                    break;
+                case "--tls-keystore":
+                    o.tlsKeystore = existingFile(value != null ? value : next(args, ++i, arg), arg);
+                    break;
+                case "--tls-keystore-password-file":
+                    o.tlsKeystorePasswordFile = existingFile(value != null ? value : next(args, ++i, arg), arg);
+                    break;
+                case "--tls-port":
+                    o.tlsPort = parsePort(value != null ? value : next(args, ++i, arg), arg, true);
+                    break;
+                case "--tls-check":
+                    String tc = value != null ? value : next(args, ++i, arg);
+                    o.tlsCheck = "0".equals(tc.trim()) ? Duration.ZERO : parseDuration(tc, arg);
+                    break;
+                case "--redirect-https":
+                    if (value != null) {
+                        throw new UsageException("--redirect-https takes no value (got '" + value + "')");
+                    }
+                    o.redirectHttps = true;
+                    break;
+                case "--max-concurrent-streams":
+                    String mcs = value != null ? value : next(args, ++i, arg);
+                    try {
+                        o.maxConcurrentStreams = Integer.parseInt(mcs.trim());
+                    } catch (NumberFormatException e) {
+                        throw new UsageException("--max-concurrent-streams: '" + mcs + "' (expected: 1..10000)");
+                    }
+                    if (o.maxConcurrentStreams < 1 || o.maxConcurrentStreams > 10_000) {
+                        throw new UsageException("--max-concurrent-streams: '" + mcs + "' (expected: 1..10000)");
+                    }
+                    break;
                 case "--data-rate-grace":
                     String g = value != null ? value : next(args, ++i, arg);
                     o.dataRateGrace = "0".equals(g.trim()) ? Duration.ZERO : parseDuration(g, arg);
@@ -365,8 +428,28 @@ public final class LauncherOptions {
         if (o.mode == Mode.REVERSE && !o.connectPorts.isEmpty()) {
             throw new UsageException("--connect-ports is for forward mode");
         }
+        if (o.tlsCerts.size() != o.tlsKeys.size()) {
+            throw new UsageException("--tls-cert " + o.tlsCerts.get(o.tlsCerts.size() - 1)
+                    + " has no --tls-key (expected: --tls-cert FILE --tls-key FILE pairs)");
+        }
+        if ((o.tlsKeystore == null) != (o.tlsKeystorePasswordFile == null)) {
+            throw new UsageException("--tls-keystore and --tls-keystore-password-file go together");
+        }
+        if (!o.tls() && (o.tlsPort >= 0 || o.tlsCheck != null || o.redirectHttps)) {
+            throw new UsageException("--tls-port, --tls-check and --redirect-https need certificates"
+                    + " (--tls-cert FILE --tls-key FILE, or --tls-keystore FILE)");
+        }
+        if (o.redirectHttps && o.mode != Mode.REVERSE) {
+            throw new UsageException("--redirect-https is for reverse mode");
+        }
         if (o.port < 0) {
             o.port = o.mode == Mode.FORWARD ? 3128 : 8080;
+        }
+        if (o.tls() && o.tlsPort < 0) {
+            o.tlsPort = 8443;
+        }
+        if (o.tls() && o.tlsPort != 0 && o.tlsPort == o.port) {
+            throw new UsageException("--tls-port " + o.tlsPort + " is the --port too (expected: two different ports)");
         }
         return o;
     }
@@ -436,6 +519,11 @@ public final class LauncherOptions {
     }
 
     /** Whether any cache flag was given. */
+    /** Whether an HTTPS listener was asked for. */
+    boolean tls() {
+        return !tlsCerts.isEmpty() || tlsKeystore != null;
+    }
+
     boolean caches() {
         return cacheMemory != null || cacheDir != null || cacheDisk != null || cacheMaxObject != null;
     }

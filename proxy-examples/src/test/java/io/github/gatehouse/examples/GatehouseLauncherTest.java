@@ -41,6 +41,56 @@ class GatehouseLauncherTest {
     }
 
     @Test
+    void tlsFlagsStartAnHttpsListenerPrintedBeforeThePlainOne(@TempDir Path dir) throws Exception {
+        io.github.gatehouse.core.testing.TestPki pki = io.github.gatehouse.core.testing.TestPki.create("Launcher unit CA");
+        Path[] pem = pki.issue("127.0.0.1").writePem(dir, "a", io.github.gatehouse.core.testing.TestPki.KeyFormat.PKCS8);
+        Path p12 = pki.issue("p12.test").writePkcs12(dir.resolve("b.p12"), "b", "pw".toCharArray());
+        Path pw = Files.writeString(dir.resolve("pw.txt"), "pw\n");
+        ByteArrayOutputStream bytes = new ByteArrayOutputStream();
+        ProxyServer proxy = Gatehouse.start(new String[] {"reverse", "--port", "0", "--tls-port", "0", "--upstream", origin.baseUrl(),
+            "--tls-cert", pem[0].toString(), "--tls-key", pem[1].toString(), "--tls-keystore", p12.toString(),
+            "--tls-keystore-password-file", pw.toString(), "--redirect-https", "--tls-check", "0", "--max-concurrent-streams", "16"},
+                new PrintStream(bytes, true, StandardCharsets.UTF_8));
+        try {
+            String[] lines = bytes.toString(StandardCharsets.UTF_8).split("\n");
+            assertThat(lines[0]).isEqualTo("gatehouse listening on https://127.0.0.1:" + proxy.tlsPort());
+            assertThat(lines[1]).isEqualTo("gatehouse listening on http://127.0.0.1:" + proxy.port());
+            java.net.http.HttpClient h2 = java.net.http.HttpClient.newBuilder().sslContext(pki.clientContext()).build();
+            HttpResponse<String> secure = h2.send(HttpRequest.newBuilder(proxy.tlsUri().resolve("/hello")).build(), BodyHandlers.ofString());
+            assertThat(secure.version()).isEqualTo(java.net.http.HttpClient.Version.HTTP_2);
+            assertThat(secure.body()).isEqualTo("hello");
+            HttpResponse<String> moved = Clients.direct().send(HttpRequest.newBuilder(proxy.uri().resolve("/hello")).build(),
+                    BodyHandlers.ofString());
+            assertThat(moved.statusCode()).isEqualTo(308);
+            assertThat(moved.headers().firstValue("location")).hasValue(proxy.tlsUri() + "/hello");
+        } finally {
+            proxy.close();
+        }
+    }
+
+    @Test
+    void badTlsCommandLinesAreExplained(@TempDir Path dir) throws Exception {
+        Path f = Files.writeString(dir.resolve("f.pem"), "x");
+        assertThatThrownBy(() -> LauncherOptions.parse("reverse", "--upstream", "http://a:1", "--tls-cert", f.toString()))
+                .hasMessageContaining("has no --tls-key");
+        assertThatThrownBy(() -> LauncherOptions.parse("reverse", "--upstream", "http://a:1", "--tls-key", f.toString()))
+                .hasMessageContaining("without a --tls-cert");
+        assertThatThrownBy(() -> LauncherOptions.parse("reverse", "--upstream", "http://a:1", "--tls-port", "8443"))
+                .hasMessageContaining("need certificates");
+        assertThatThrownBy(() -> LauncherOptions.parse("reverse", "--upstream", "http://a:1", "--tls-cert", dir.resolve("none").toString()))
+                .hasMessageContaining("not a readable file");
+        assertThatThrownBy(() -> LauncherOptions.parse("forward", "--tls-cert", f.toString(), "--tls-key", f.toString(), "--redirect-https"))
+                .hasMessageContaining("reverse mode");
+        assertThatThrownBy(() -> LauncherOptions.parse("reverse", "--upstream", "http://a:1", "--max-concurrent-streams", "0"))
+                .hasMessageContaining("1..10000");
+        assertThatThrownBy(() -> Gatehouse.start(new String[] {"reverse", "--port", "0", "--upstream", "http://a:1",
+            "--tls-cert", f.toString(), "--tls-key", f.toString()}, System.out))
+                .isInstanceOf(LauncherOptions.UsageException.class).hasMessageContaining("f.pem");
+        LauncherOptions o = LauncherOptions.parse("reverse", "--upstream", "http://a:1", "--tls-cert", f.toString(), "--tls-key", f.toString());
+        assertThat(o.tlsPort).isEqualTo(8443);
+    }
+
+    @Test
     void reverseModeWithJsonAccessLogFile(@TempDir Path dir) throws Exception {
         Path log = dir.resolve("access.json");
         ProxyServer proxy = Gatehouse.start(new String[] {"reverse", "--port=0", "--upstream", origin.baseUrl(),

@@ -6,6 +6,7 @@ import static org.junit.jupiter.api.Assumptions.assumeTrue;
 import io.github.gatehouse.core.testing.Clients;
 import io.github.gatehouse.core.testing.OriginServer;
 import io.github.gatehouse.core.testing.TestCertificates;
+import io.github.gatehouse.core.testing.TestPki;
 import java.io.BufferedReader;
 import java.io.IOException;
 import java.io.InputStream;
@@ -222,6 +223,63 @@ class LauncherJarIT {
                 assertThat(out.await("CONNECT 127.0.0.1:" + tls.port())).contains("TCP_DENIED/407");
                 assertThat(out.await("CONNECT 127.0.0.1:" + tls.port())).contains("TCP_TUNNEL/200").contains(" alice ");
             } finally {
+                p.destroyForcibly();
+                p.waitFor(15, TimeUnit.SECONDS);
+            }
+        }
+    }
+
+    // ---- TLS and HTTP/2 ------------------------------------------------------------------------------------------
+
+    /** Whether this curl speaks HTTP/2 (its feature list names HTTP2). */
+    private static boolean curlHasHttp2(String curl) throws Exception {
+        Process p = new ProcessBuilder(curl, "--version").redirectErrorStream(true).start();
+        String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+        assertThat(p.waitFor(10, TimeUnit.SECONDS)).isTrue();
+        return out.contains("HTTP2");
+    }
+
+    @Test
+    void launchedReverseProxyServesHttpsAndHttp2ToCurlAndPrintsTheHttpsLineFirst(@TempDir Path dir) throws Exception {
+        String curl = findCurl();
+        assumeTrue(curl != null, "curl is not on the PATH");
+        TestPki pki = TestPki.create("Launcher CA");
+        Path[] site = pki.issue("localhost", "127.0.0.1").writePem(dir, "site", TestPki.KeyFormat.PKCS8);
+        Path[] other = pki.issueRsa("other.test").writePem(dir, "other", TestPki.KeyFormat.TRADITIONAL);
+        Path ca = Files.writeString(dir.resolve("ca.pem"), pki.caPem());
+        Process p = launch("reverse", "--port", "0", "--tls-port", "0", "--upstream", origin.baseUrl(), "--access-log-format", "combined",
+                "--tls-cert", site[0].toString(), "--tls-key", site[1].toString(),
+                "--tls-cert", other[0].toString(), "--tls-key", other[1].toString());
+        try {
+            Lines out = new Lines(p.getInputStream());
+            String httpsLine = out.await("gatehouse listening on ");
+            assertThat(httpsLine).startsWith("gatehouse listening on https://127.0.0.1:");
+            int tlsPort = Integer.parseInt(httpsLine.substring(httpsLine.lastIndexOf(':') + 1));
+            int port = out.listeningPort();
+            String https = "https://127.0.0.1:" + tlsPort;
+            String versionAndStatus = "\n%{http_version} %{http_code}";
+
+            assertThat(curl(curl, "--cacert", ca.toString(), "--http1.1", "-w", versionAndStatus, https + "/hello"))
+                    .isEqualTo("hello\n1.1 200");
+            assertThat(origin.takeRequest().header("X-Forwarded-Proto")).isEqualTo("https");
+            if (curlHasHttp2(curl)) {
+                assertThat(curl(curl, "--cacert", ca.toString(), "--http2", "-w", versionAndStatus, https + "/hello"))
+                        .isEqualTo("hello\n2 200");
+                assertThat(curl(curl, "--http2-prior-knowledge", "-w", versionAndStatus, "http://127.0.0.1:" + port + "/hello"))
+                        .isEqualTo("hello\n2 200");
+                Path body = Files.write(dir.resolve("body.bin"), new byte[100_000]);
+                assertThat(curl(curl, "--cacert", ca.toString(), "--http2", "--data-binary", "@" + body, https + "/upload"))
+                        .isEqualTo("bytes=100000");
+                // the access log line says HTTP/2.0
+                assertThat(out.await("/upload")).contains("HTTP/2.0");
+            }
+            // SNI: the second pair's certificate for its name
+            assertThat(curl(curl, "--cacert", ca.toString(), "--resolve", "other.test:" + tlsPort + ":127.0.0.1",
+                    "-w", versionAndStatus, "https://other.test:" + tlsPort + "/hello")).startsWith("hello\n");
+            assertThat(curl(curl, "-w", versionAndStatus, "http://127.0.0.1:" + port + "/hello")).isEqualTo("hello\n1.1 200");
+        } finally {
+            p.destroy();
+            if (!p.waitFor(15, TimeUnit.SECONDS)) {
                 p.destroyForcibly();
                 p.waitFor(15, TimeUnit.SECONDS);
             }

@@ -6,7 +6,12 @@ import org.eclipse.jetty.http.HttpCookieStore;
 import org.eclipse.jetty.server.HttpConfiguration;
 import org.eclipse.jetty.server.NetworkConnectionLimit;
 import org.eclipse.jetty.server.Server;
+import org.eclipse.jetty.server.SecureRequestCustomizer;
 import org.eclipse.jetty.server.ServerConnector;
+import org.eclipse.jetty.server.SslConnectionFactory;
+import org.eclipse.jetty.alpn.server.ALPNServerConnectionFactory;
+import org.eclipse.jetty.http2.server.HTTP2CServerConnectionFactory;
+import org.eclipse.jetty.http2.server.HTTP2ServerConnectionFactory;
 import org.eclipse.jetty.util.thread.QueuedThreadPool;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -19,6 +24,8 @@ public final class JettyProxy {
     private Server server;
     private final java.util.List<HealthChecker> healthCheckers = new java.util.ArrayList<>();
     private ServerConnector connector;
+    private ServerConnector tlsConnector;
+    private TlsListener tlsListener;
     private volatile RelayHandler relayHandler;
 
     /** Creates the proxy for {@code config}; nothing is bound until {@link #start()}. */
@@ -61,12 +68,41 @@ public final class JettyProxy {
         http.setUseOutputDirectByteBuffers(false);
         http.setIdleTimeout(config.idleTimeout().toMillis());
 
-        connector = new ServerConnector(server, new TargetFormConnectionFactory(http, config.requestHeadTimeout(), () -> relayHandler.deadlines()));
+        if (config.hasTls()) {
+            // the HTTPS listener: TLS, then ALPN choosing h2 or http/1.1 (http/1.1 for a client that offers neither)
+            tlsListener = new TlsListener(config.tls().sources());
+            HttpConfiguration https = new HttpConfiguration(http);
+            SecureRequestCustomizer secure = new SecureRequestCustomizer(false);
+            // Routing is by Host, as in nginx: a Host that none of the certificates names is no error (a client that
+            // sent no SNI, or an IP address, gets the default certificate and is still served)
+            secure.setSniHostCheck(false);
+            https.addCustomizer(secure);
+            ALPNServerConnectionFactory alpn = new ALPNServerConnectionFactory("h2", "http/1.1");
+            alpn.setDefaultProtocol("http/1.1");
+            tlsConnector = new ServerConnector(server,
+                    new SslConnectionFactory(tlsListener.factory(), alpn.getProtocol()), alpn,
+                    http2Limits(new HTTP2ServerConnectionFactory(https)),
+                    new TargetFormConnectionFactory(https, config.requestHeadTimeout(), () -> relayHandler.deadlines()));
+            tlsConnector.setHost(config.bindAddress());
+            tlsConnector.setPort(config.tls().port());
+            tlsConnector.setIdleTimeout(config.idleTimeout().toMillis());
+            tlsConnector.setAcceptQueueSize(1024);
+            ServerConnector tls = tlsConnector;
+            http.addCustomizer(new HttpsRedirect(tls::getLocalPort)); // after the copy: the plain listener's only
+        }
+        // the plain listener: HTTP/1.1, and h2c for a client that starts with the HTTP/2 preface (prior knowledge) or
+        // asks for "Upgrade: h2c"
+        connector = new ServerConnector(server,
+                new TargetFormConnectionFactory(http, config.requestHeadTimeout(), () -> relayHandler.deadlines()),
+                http2Limits(new HTTP2CServerConnectionFactory(http)));
         connector.setHost(config.bindAddress());
         connector.setPort(config.port());
         connector.setIdleTimeout(config.idleTimeout().toMillis());
         connector.setAcceptQueueSize(1024);
         server.addConnector(connector);
+        if (tlsConnector != null) {
+            server.addConnector(tlsConnector);
+        }
         server.addBean(new NetworkConnectionLimit(config.maxConnections(), server));
 
         DestinationPolicy policy;
@@ -98,11 +134,12 @@ public final class JettyProxy {
         connect.setIdleTimeout(config.idleTimeout().toMillis());
         RelayHandler relay = new RelayHandler(config, forwardClient, reverseClient, scheduler, connect);
         relayHandler = relay;
+        org.eclipse.jetty.server.Handler chain = new Http2Requests(relay);
         if (config.minRequestBodyRate() > 0 || config.minResponseBodyRate() > 0) {
-            server.setHandler(new BodyRateHandler(relay, config.minRequestBodyRate(), config.minResponseBodyRate(),
+            server.setHandler(new BodyRateHandler(chain, config.minRequestBodyRate(), config.minResponseBodyRate(),
                     config.bodyRateGracePeriod(), relay::deadlines));
         } else {
-            server.setHandler(relay);
+            server.setHandler(chain);
         }
         server.setErrorHandler(new PlainErrorHandler(config.viaName(), config.accessLog(), relay::nextId));
         server.setStopTimeout(0);
@@ -114,7 +151,8 @@ public final class JettyProxy {
             } catch (Exception suppressed) {
                 e.addSuppressed(suppressed);
             }
-            throw new IOException("cannot start proxy on " + config.bindAddress() + ":" + config.port(), e);
+            throw new IOException("cannot start proxy on " + config.bindAddress() + ":" + config.port()
+                    + (config.hasTls() ? " and " + config.tls().port() + " (TLS)" : ""), e);
         }
         // HttpClient.doStart() puts back the content decoders (it would send Accept-Encoding and decode gzip behind the
         // relay's back) and its protocol handlers (redirects, authentication, upgrade): both go after the start.
@@ -137,6 +175,10 @@ public final class JettyProxy {
                 healthCheckers.add(checker);
                 checker.start();
             });
+        }
+        if (tlsListener != null) {
+            tlsListener.watch(scheduler, config.tls().checkInterval().toMillis());
+            LOG.info("gatehouse {} listening for HTTPS (h2, http/1.1) on {}:{}", config.viaName(), config.bindAddress(), tlsPort());
         }
         LOG.info("gatehouse {} listening on {}:{}{}{}", config.viaName(), config.bindAddress(), port(),
                 config.forward() ? " (forward proxy)" : "", config.routes().isEmpty() ? "" : " (" + config.routes().size() + " routes)");
@@ -189,15 +231,58 @@ public final class JettyProxy {
         return connector;
     }
 
+    /** The bound port of the HTTPS listener. */
+    public int tlsPort() {
+        return tlsConnector.getLocalPort();
+    }
+
+    /**
+     * Reads the certificate files again (see {@code ProxyServer.reloadTls}).
+     *
+     * @throws IllegalArgumentException if they cannot be used; the certificates in use stay
+     */
+    public void reloadTls() {
+        tlsListener.reload();
+    }
+
+    /**
+     * Jetty's HTTP/2 bounds, set explicitly: concurrent streams per connection; at most 128 control events a second
+     * per connection (the rate control that also counts the HEADERS + RST_STREAM pairs of a rapid reset,
+     * CVE-2023-44487, and empty or tiny frames), beyond which the connection gets GOAWAY ENHANCE_YOUR_CALM; a header
+     * list bounded by the request header size, CONTINUATION frames included; HPACK tables of 4 KiB; receive windows that
+     * bound what one client can make the proxy buffer (256 KiB a stream, 1 MiB a connection); and no extended CONNECT
+     * (RFC 8441), as WebSocket over HTTP/2 is not relayed.
+     */
+    private <F extends org.eclipse.jetty.http2.server.AbstractHTTP2ServerConnectionFactory> F http2Limits(F f) {
+        f.setMaxConcurrentStreams(config.maxConcurrentStreams());
+        f.setRateControlFactory(new org.eclipse.jetty.http2.WindowRateControl.Factory(128));
+        f.setMaxDecoderTableCapacity(4096);
+        f.setMaxEncoderTableCapacity(4096);
+        f.setInitialStreamRecvWindow(256 * 1024);
+        f.setInitialSessionRecvWindow(1024 * 1024);
+        f.setMaxSettingsKeys(64);
+        f.setConnectProtocolEnabled(false);
+        f.setUseInputDirectByteBuffers(false);
+        f.setUseOutputDirectByteBuffers(false);
+        return f;
+    }
+
     /** Stops gracefully within the drain time. */
     public void stop() {
         healthCheckers.forEach(HealthChecker::stop);
         // Drain: stop accepting, then let exchanges in flight finish within the drain time. Counting exchanges in
         // the relay replaces Jetty's GracefulHandler, which wraps every request and callback on the hot path.
-        try {
-            connector.close();
-        } catch (RuntimeException e) {
-            LOG.debug("closing the listening socket failed", e);
+        if (tlsListener != null) {
+            tlsListener.stop();
+        }
+        for (ServerConnector c : new ServerConnector[] {connector, tlsConnector}) {
+            try {
+                if (c != null) {
+                    c.close();
+                }
+            } catch (RuntimeException e) {
+                LOG.debug("closing the listening socket failed", e);
+            }
         }
         RelayHandler relay = relayHandler;
         if (relay != null) {

@@ -37,7 +37,18 @@ public record ProxyConfig(
         Duration requestHeadTimeout,
         long minRequestBodyRate,
         long minResponseBodyRate,
-        Duration bodyRateGracePeriod) {
+        Duration bodyRateGracePeriod,
+        Tls tls,
+        int maxConcurrentStreams) {
+
+    /** The HTTPS listener: its port (0 for an ephemeral one) and certificates. */
+    public record Tls(int port, List<TlsMaterial.Source> sources, Duration checkInterval) {
+    }
+
+    /** Whether an HTTPS listener is configured. */
+    public boolean hasTls() {
+        return tls != null;
+    }
 
     /** Whether {@code address} is a trusted proxy whose forwarding headers are kept. */
     public boolean isTrusted(java.net.InetAddress address) {

@@ -96,6 +96,10 @@ final class TargetResolver {
                 uri.getQuery(), HeaderRules.clientRequestFields(request.getHeaders(), credentialHeader),
                 HeaderRules.hasBody(request));
         exchange.request(head);
+        String https = HttpsRedirect.location(request, exchange.route().orElse(null), rawHost, rawPath, uri.getQuery());
+        if (https != null) { // Route.redirectToHttps(), on the plain listener: before credentials are asked for
+            return answers.answer(x, 308, "use " + https, null, new HttpHeaders().add("Location", https), false);
+        }
 
         if (("TRACE".equals(method) || "OPTIONS".equals(method)) && !applyMaxForwards(x)) {
             return ExchangeDriver.Step.DONE;
