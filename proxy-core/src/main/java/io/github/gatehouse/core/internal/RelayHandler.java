@@ -26,6 +26,7 @@ final class RelayHandler extends Handler.Wrapper {
     private final ProxyConfig config;
     private final String via10;
     private final String via11;
+    private final String via2;
     private final HttpClient forwardClient;
     private final HttpClient reverseClient;
     private final String idPrefix = String.format("%04x", ThreadLocalRandom.current().nextInt(0x10000));
@@ -46,6 +47,7 @@ final class RelayHandler extends Handler.Wrapper {
         this.config = config;
         this.via10 = "1.0 " + config.viaName();
         this.via11 = "1.1 " + config.viaName();
+        this.via2 = "2 " + config.viaName();
         this.forwardClient = forwardClient;
         this.reverseClient = reverseClient;
         this.scheduler = scheduler;
@@ -147,6 +149,14 @@ final class RelayHandler extends Handler.Wrapper {
     /** This proxy's {@code Via} element for a message of HTTP/1.0 or HTTP/1.1, built once. */
     String via(boolean http10) {
         return http10 ? via10 : via11;
+    }
+
+    /** This proxy's {@code Via} element for a request received as {@code protocol} (RFC 9110 §7.6.3: "2" for h2). */
+    String via(String protocol) {
+        if ("HTTP/2.0".equals(protocol)) {
+            return via2;
+        }
+        return "HTTP/1.0".equals(protocol) ? via10 : via11;
     }
 
     /** The upstream client for a mode: forward requests go through the destination policy, reverse ones do not. */

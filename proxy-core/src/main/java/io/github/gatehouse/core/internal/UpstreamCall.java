@@ -137,7 +137,7 @@ final class UpstreamCall implements org.eclipse.jetty.client.Response.Listener, 
         if (hostHeader != null) {
             h.put(HttpHeader.HOST, hostHeader);
         }
-        h.add(HttpHeader.VIA, relay.via("HTTP/1.0".equals(head.version())));
+        h.add(HttpHeader.VIA, relay.via(head.version()));
         if (clientAcceptsTrailers) {
             h.put(HttpHeader.TE, "trailers");
         }
@@ -212,13 +212,13 @@ final class UpstreamCall implements org.eclipse.jetty.client.Response.Listener, 
     // ---- interim responses --------------------------------------------------------------------------------
 
     /**
-     * An interim response (100, 102, 103) from the upstream: relayed to an HTTP/1.1 client before the final response
+     * An interim response (100, 102, 103) from the upstream: relayed to an HTTP/1.1 or HTTP/2 client before the final response
      * (RFC 9110 §15.2: never to an HTTP/1.0 client), with its end-to-end fields only. It is never cached, and its
      * fields never join the final response.
      */
     void onInterim(int status, HttpFields fields) {
         if (x.state() != RelayState.AWAITING_RESPONSE || clientResponse.isCommitted()
-                || !HttpVersion.HTTP_1_1.is(clientRequest.getConnectionMetaData().getProtocol())) {
+                || HttpVersion.HTTP_1_0.is(clientRequest.getConnectionMetaData().getProtocol())) {
             LOG.debug("{} upstream interim {} not relayed", exchange.id(), status);
             return;
         }
