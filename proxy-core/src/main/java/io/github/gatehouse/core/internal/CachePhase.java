@@ -51,7 +51,21 @@ final class CachePhase {
             return decide(x, future.join(), null);
         }
         stage.whenComplete((lookup, failure) -> {
-            if (decide(x, lookup, failure) == ExchangeDriver.Step.NEXT) {
+            ExchangeDriver.Step step;
+            try {
+                step = decide(x, lookup, failure);
+            } catch (Throwable t) { // a stage's callback must not swallow it: the exchange would hang
+                LOG.error("{} failed after the cache lookup", x.exchange.id(), t);
+                if (!x.state().isTerminal()) {
+                    if (x.response.isCommitted()) {
+                        x.failed(t);
+                    } else {
+                        relay.answers().internalError(x, "proxy internal error");
+                    }
+                }
+                return;
+            }
+            if (step == ExchangeDriver.Step.NEXT) {
                 driver.advance(x);
             }
         });
