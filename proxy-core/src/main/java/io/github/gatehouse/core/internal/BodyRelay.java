@@ -66,16 +66,7 @@ final class BodyRelay implements Callback {
             feedDetached(data);
             return;
         }
-        CacheWriter w = writer;
-        if (w != null) {
-            try {
-                w.write(data.asReadOnlyBuffer());
-            } catch (RuntimeException e) {
-                LOG.warn("{} cache writer failed; the response is no longer stored: {}", x.exchange.id(),
-                        Failures.describe(e));
-                abortWriter(e);
-            }
-        }
+        tapWriter(data);
         ByteBuffer out = data;
         if (filters != null) {
             out = filters.apply(data, false);
@@ -138,6 +129,20 @@ final class BodyRelay implements Callback {
         }
     }
 
+    /** The cache writer's tap: the bytes go into the stored copy too; a failing writer stops storing, nothing else. */
+    private void tapWriter(ByteBuffer data) {
+        CacheWriter w = writer;
+        if (w != null) {
+            try {
+                w.write(data.asReadOnlyBuffer());
+            } catch (RuntimeException e) {
+                LOG.warn("{} cache writer failed; the response is no longer stored: {}", x.exchange.id(),
+                        Failures.describe(e));
+                abortWriter(e);
+            }
+        }
+    }
+
     private void completeWriter() {
         CacheWriter w = writer;
         if (w != null) {
@@ -152,16 +157,7 @@ final class BodyRelay implements Callback {
 
     /** Detached: the chunk goes to the cache writer only; the next is read only if the writer still wants it. */
     private void feedDetached(ByteBuffer data) {
-        CacheWriter w = writer;
-        if (w != null) {
-            try {
-                w.write(data.asReadOnlyBuffer());
-            } catch (RuntimeException e) {
-                LOG.warn("{} cache writer failed; the response is no longer stored: {}", x.exchange.id(),
-                        Failures.describe(e));
-                abortWriter(e);
-            }
-        }
+        tapWriter(data);
         if (wantsMoreWithoutClient()) {
             source.demand();
             return;

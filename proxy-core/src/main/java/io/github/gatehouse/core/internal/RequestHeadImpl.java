@@ -30,18 +30,6 @@ final class RequestHeadImpl implements RequestHead {
     private URI uri;
     private String target;
 
-    RequestHeadImpl(String method, String version, URI uri, HttpHeaders headers) {
-        this(method, version, uri, headers, false);
-    }
-
-    RequestHeadImpl(String method, String version, URI uri, HttpHeaders headers, boolean hasBody) {
-        this.method = method;
-        this.version = version;
-        this.headers = headers;
-        this.hasBody = hasBody;
-        uri(uri);
-    }
-
     /**
      * A head from already-parsed parts. {@code scheme} is lower case ({@code http} or {@code https}); {@code host}
      * is non-empty; {@code port} is the port the target named or -1; {@code rawPath} starts with {@code /} (or is

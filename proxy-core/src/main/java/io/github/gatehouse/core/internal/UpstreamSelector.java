@@ -73,15 +73,16 @@ final class UpstreamSelector {
             tries = new Tries(route, pool, null);
             x.tries = tries;
         }
-        MemberState member = choose(x, tries);
+        String sticky = tries.route.stickyCookie().orElse(null);
+        String stickyValue = sticky == null ? null : stickyValue(x, sticky);
+        MemberState member = choose(x, tries, stickyValue);
         if (member == null) {
             if (x.state() == RelayState.RETRYING) {
                 return ExchangeDriver.Step.DECLINED;
             }
             return noMember(x, tries);
         }
-        String sticky = tries.route.stickyCookie().orElse(null);
-        if (sticky != null && !member.id().equals(stickyValue(x, sticky))) {
+        if (sticky != null && !member.id().equals(stickyValue)) {
             exchange.stickySetCookie(sticky + "=" + member.id() + "; Path=/; HttpOnly");
         } else {
             exchange.stickySetCookie(null);
@@ -105,9 +106,8 @@ final class UpstreamSelector {
         return ExchangeDriver.Step.DONE;
     }
 
-    private MemberState choose(ExchangeContext x, Tries tries) {
-        String sticky = tries.route.stickyCookie().orElse(null);
-        String stickyValue = sticky == null ? null : stickyValue(x, sticky);
+    /** The sticky member named by {@code stickyValue} when it may take the try, else the load balancer's pick. */
+    private MemberState choose(ExchangeContext x, Tries tries, String stickyValue) {
         if (stickyValue != null) {
             for (UpstreamMember m : tries.pool.members()) {
                 if (m instanceof MemberState && ((MemberState) m).id().equals(stickyValue) && m.isAvailable()
