@@ -116,23 +116,36 @@ public final class JettyProxy {
         server.addBean(scheduler);
         // Only the clients a mode needs: each one initialises its own TLS context at start.
         HttpClient forwardClient = null;
+        Http1Upstream forwardLean = null;
+        boolean lean = !"jetty-client".equals(System.getProperty(TRANSPORT_PROPERTY));
         if (config.forward()) {
             forwardClient = newClient(threads, scheduler, "forward");
-            forwardClient.setSocketAddressResolver(new GuardedResolver(
-                    new org.eclipse.jetty.util.SocketAddressResolver.Async(threads, scheduler,
-                            config.connectTimeout().toMillis()), policy));
+            GuardedResolver resolver = new GuardedResolver(new org.eclipse.jetty.util.SocketAddressResolver.Async(threads,
+                    scheduler, config.connectTimeout().toMillis()), policy);
+            forwardClient.setSocketAddressResolver(resolver);
             server.addBean(forwardClient);
+            if (lean) {
+                forwardLean = newLean("forward", threads, scheduler, resolver);
+                server.addBean(forwardLean);
+            }
         }
         HttpClient reverseClient = null;
+        Http1Upstream reverseLean = null;
         if (!config.routes().isEmpty()) {
             reverseClient = newClient(threads, scheduler, "reverse");
             server.addBean(reverseClient);
+            if (lean) {
+                reverseLean = newLean("reverse", threads, scheduler, new org.eclipse.jetty.util.SocketAddressResolver.Async(
+                        threads, scheduler, config.connectTimeout().toMillis()));
+                server.addBean(reverseLean);
+            }
         }
 
         GatehouseConnectHandler connect = new GatehouseConnectHandler(config.viaName(), policy);
         connect.setConnectTimeout(config.connectTimeout().toMillis());
         connect.setIdleTimeout(config.idleTimeout().toMillis());
-        RelayHandler relay = new RelayHandler(config, forwardClient, reverseClient, scheduler, connect);
+        RelayHandler relay = new RelayHandler(config, forwardClient, reverseClient, forwardLean, reverseLean, scheduler,
+                connect);
         relayHandler = relay;
         org.eclipse.jetty.server.Handler chain = new Http2Requests(relay);
         if (config.minRequestBodyRate() > 0 || config.minResponseBodyRate() > 0) {
@@ -182,6 +195,18 @@ public final class JettyProxy {
         }
         LOG.info("gatehouse {} listening on {}:{}{}{}", config.viaName(), config.bindAddress(), port(),
                 config.forward() ? " (forward proxy)" : "", config.routes().isEmpty() ? "" : " (" + config.routes().size() + " routes)");
+    }
+
+    /**
+     * The system property that picks the transport for cleartext HTTP/1.1 upstreams: the lean {@link Http1Upstream}
+     * by default, or {@code jetty-client} (for A/B runs, and as a way back should the lean one misbehave).
+     */
+    public static final String TRANSPORT_PROPERTY = "gatehouse.upstream.transport";
+
+    private Http1Upstream newLean(String name, QueuedThreadPool threads, org.eclipse.jetty.util.thread.Scheduler scheduler,
+            org.eclipse.jetty.util.SocketAddressResolver resolver) {
+        return new Http1Upstream(name, threads, scheduler, resolver, config.connectTimeout(), config.idleTimeout(),
+                config.maxConnectionsPerUpstream(), config.maxResponseHeaderSize());
     }
 
     private HttpClient newClient(QueuedThreadPool threads, org.eclipse.jetty.util.thread.Scheduler scheduler, String name) {

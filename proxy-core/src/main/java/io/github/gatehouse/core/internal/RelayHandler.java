@@ -41,9 +41,14 @@ final class RelayHandler extends Handler.Wrapper {
     private volatile boolean draining;
     private final Object drained = new Object();
 
-    RelayHandler(ProxyConfig config, HttpClient forwardClient, HttpClient reverseClient, Scheduler scheduler,
-            Handler connectHandler) {
+    private final Http1Upstream forwardLean;
+    private final Http1Upstream reverseLean;
+
+    RelayHandler(ProxyConfig config, HttpClient forwardClient, HttpClient reverseClient, Http1Upstream forwardLean,
+            Http1Upstream reverseLean, Scheduler scheduler, Handler connectHandler) {
         super(connectHandler);
+        this.forwardLean = forwardLean;
+        this.reverseLean = reverseLean;
         this.config = config;
         this.via10 = "1.0 " + config.viaName();
         this.via11 = "1.1 " + config.viaName();
@@ -160,6 +165,11 @@ final class RelayHandler extends Handler.Wrapper {
     }
 
     /** The upstream client for a mode: forward requests go through the destination policy, reverse ones do not. */
+    /** The lean HTTP/1.1 transport for cleartext upstreams of {@code mode}, or null where jetty-client carries them. */
+    Http1Upstream lean(Mode mode) {
+        return mode == Mode.REVERSE ? reverseLean : forwardLean;
+    }
+
     HttpClient client(Mode mode) {
         return mode == Mode.REVERSE ? reverseClient : forwardClient;
     }

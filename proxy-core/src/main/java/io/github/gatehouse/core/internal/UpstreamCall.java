@@ -36,10 +36,14 @@ import org.slf4j.LoggerFactory;
  * allows it), or becomes a stale stored response, or a 502/504 answer; after it, the client response is aborted,
  * never completed as if the body were whole. A client that goes away aborts the upstream request.
  *
- * <p><b>Threading.</b> jetty-client calls the listener methods one at a time; the client's write callbacks race with
+ * <p>Two transports carry a try: the lean {@link Http1Upstream} for cleartext HTTP/1.1 upstreams, and jetty-client
+ * for the rest (TLS, and the {@code gatehouse.upstream.transport=jetty-client} switch). Each reports the same events
+ * here: head, content, success, completion.
+ *
+ * <p><b>Threading.</b> A transport calls the listener methods one at a time; the client's write callbacks race with
  * them, which the exchange's state settles ({@link RelayState}).
  */
-final class UpstreamCall implements org.eclipse.jetty.client.Response.Listener, BodyRelay.Source {
+final class UpstreamCall implements org.eclipse.jetty.client.Response.Listener, BodyRelay.Source, Http1Connection.Listener {
     private static final Logger LOG = LoggerFactory.getLogger(UpstreamCall.class);
 
     /** An upstream request target: scheme, host, port and the raw path with query, kept apart (no URI parse). */
@@ -72,6 +76,16 @@ final class UpstreamCall implements org.eclipse.jetty.client.Response.Listener, 
     private volatile Runnable demander;
     private volatile BodyRelay body;
     private volatile HttpFields upstreamTrailers;
+    /** The lean transport's connection for this try, once it has one. */
+    private volatile Http1Connection lean;
+    /** jetty-client's request for this try, when jetty-client carries it. */
+    private volatile org.eclipse.jetty.client.Request jettyRequest;
+    private volatile Deadlines.Handle totalTimeout;
+    private volatile boolean responseBegun;
+    /** Lean transport: set once this try has a connection, or has ended while it waited for one. */
+    private final AtomicBoolean waitOver = new AtomicBoolean();
+    private volatile boolean leanTransport;
+    private volatile Throwable pendingAbort;
 
     UpstreamCall(RelayHandler relay, ExchangeContext x, Target target, String hostHeader, MemberState member) {
         this.relay = relay;
@@ -89,6 +103,11 @@ final class UpstreamCall implements org.eclipse.jetty.client.Response.Listener, 
     // ---- phase 7: the upstream request --------------------------------------------------------------------
 
     void send() {
+        Http1Upstream transport = "http".equals(target.scheme()) ? relay.lean(exchange.mode()) : null;
+        if (transport != null) {
+            sendLean(transport);
+            return;
+        }
         ProxyConfig config = relay.config();
         RequestHeadImpl head = exchange.requestImpl();
         org.eclipse.jetty.client.Request upstreamRequest;
@@ -124,7 +143,66 @@ final class UpstreamCall implements org.eclipse.jetty.client.Response.Listener, 
             LOG.debug("{} upstreamRequest {} {} {}", exchange.id(), head.method(), target, head.headers());
         }
         x.moveTo(RelayState.AWAITING_RESPONSE);
+        jettyRequest = upstreamRequest;
         upstreamRequest.send(this);
+    }
+
+    /** Phase 7 on the lean transport: a pooled connection, then the head and the streaming body. */
+    private void sendLean(Http1Upstream transport) {
+        ProxyConfig config = relay.config();
+        RequestHeadImpl head = exchange.requestImpl();
+        HttpFields.Mutable fields = HttpFields.build(head.headers().size() + 8);
+        copyRequestHeaders(fields);
+        if (hostHeader == null && !fields.contains(HttpHeader.HOST)) {
+            String h = target.host().indexOf(':') >= 0 && !target.host().startsWith("[") ? "[" + target.host() + "]" : target.host();
+            fields.put(HttpHeader.HOST, target.port() == 80 ? h : h + ":" + target.port());
+        }
+        Http1Connection.Request request;
+        if (tries != null && tries.body != null) {
+            request = new Http1Connection.Request(head.method(), target.pathQuery(), fields, null, tries.body, tries.body.length,
+                    "HEAD".equals(head.method()));
+        } else if (HeaderRules.hasBody(clientRequest)) {
+            request = new Http1Connection.Request(head.method(), target.pathQuery(), fields,
+                    new ClientRequestContent(clientRequest, exchange), null, clientRequest.getLength(), "HEAD".equals(head.method()));
+        } else if (clientRequest.getLength() == 0 && clientRequest.getHeaders().contains(HttpHeader.CONTENT_LENGTH)) {
+            request = new Http1Connection.Request(head.method(), target.pathQuery(), fields, null, new byte[0], 0,
+                    "HEAD".equals(head.method()));
+        } else {
+            request = new Http1Connection.Request(head.method(), target.pathQuery(), fields, null, null, -1,
+                    "HEAD".equals(head.method()));
+        }
+        if (member != null) {
+            member.begin();
+        }
+        sentNanos = System.nanoTime();
+        if (LOG.isDebugEnabled()) {
+            LOG.debug("{} upstreamRequest {} {} {}", exchange.id(), head.method(), target, fields);
+        }
+        x.moveTo(RelayState.AWAITING_RESPONSE);
+        long total = config.exchangeTimeout().toMillis();
+        if (total > 0) {
+            totalTimeout = relay.deadlines().schedule(total, () -> abortTry(
+                    new java.util.concurrent.TimeoutException("Total timeout " + total + " ms elapsed")));
+        }
+        leanTransport = true;
+        transport.acquire(target.host(), target.port(), (connection, failure) -> {
+            if (!waitOver.compareAndSet(false, true)) {
+                if (connection != null) {
+                    connection.giveBack(); // the try ended while it waited (a total timeout)
+                }
+                return;
+            }
+            if (failure != null) {
+                complete(null, failure);
+                return;
+            }
+            lean = connection;
+            connection.send(request, this);
+            Throwable late = pendingAbort;
+            if (late != null) {
+                connection.abort(this, late); // an abort that came while the connection was being handed over
+            }
+        });
     }
 
     private static String hostForClient(String host) {
@@ -191,6 +269,11 @@ final class UpstreamCall implements org.eclipse.jetty.client.Response.Listener, 
         return v;
     }
 
+    @Override
+    public void requestSent() {
+        startHeadTimeout(null);
+    }
+
     private void startHeadTimeout(org.eclipse.jetty.client.Request upstreamRequest) {
         java.time.Duration timeout = tries != null
                 ? tries.pool.retryPolicy().perTryTimeout().orElse(relay.config().upstreamTimeout())
@@ -198,7 +281,7 @@ final class UpstreamCall implements org.eclipse.jetty.client.Response.Listener, 
         if (x.state() != RelayState.AWAITING_RESPONSE || upstreamStatus != 0) {
             return;
         }
-        headTimeout = relay.deadlines().schedule(timeout.toMillis(), () -> upstreamRequest.abort(
+        headTimeout = relay.deadlines().schedule(timeout.toMillis(), () -> abortTry(
                 new Failures.UpstreamHeadTimeout("upstream sent no response within " + timeout.toMillis() + "ms")));
     }
 
@@ -207,6 +290,36 @@ final class UpstreamCall implements org.eclipse.jetty.client.Response.Listener, 
         if (task != null) {
             task.cancel();
         }
+    }
+
+    /** Ends this try with {@code cause}, whichever transport carries it and however far it got. */
+    private void abortTry(Throwable cause) {
+        Http1Connection c = lean;
+        if (c != null) {
+            c.abort(this, cause);
+            return;
+        }
+        if (leanTransport) {
+            if (waitOver.compareAndSet(false, true)) {
+                complete(null, cause); // still waiting for a connection
+            } else {
+                pendingAbort = cause;
+                Http1Connection now = lean;
+                if (now != null) {
+                    now.abort(this, cause);
+                }
+            }
+            return;
+        }
+        org.eclipse.jetty.client.Request r = jettyRequest;
+        if (r != null) {
+            r.abort(cause);
+        }
+    }
+
+    @Override
+    public void interim(int status, HttpFields fields) {
+        onInterim(status, fields);
     }
 
     // ---- interim responses --------------------------------------------------------------------------------
@@ -234,6 +347,7 @@ final class UpstreamCall implements org.eclipse.jetty.client.Response.Listener, 
     public void onBegin(org.eclipse.jetty.client.Response response) {
         cancelHeadTimeout();
         upstreamResponse = response;
+        responseBegun = true;
         headNanos = System.nanoTime() - sentNanos;
     }
 
@@ -241,7 +355,16 @@ final class UpstreamCall implements org.eclipse.jetty.client.Response.Listener, 
     public void onHeaders(org.eclipse.jetty.client.Response response) {
         cancelHeadTimeout();
         upstreamResponse = response;
-        int status = response.getStatus();
+        head(response.getStatus(), response.getVersion(), response.getHeaders());
+    }
+
+    @Override
+    public void head(int status, HttpVersion version, HttpFields upstreamFields) {
+        if (!responseBegun) {
+            cancelHeadTimeout();
+            responseBegun = true;
+            headNanos = System.nanoTime() - sentNanos;
+        }
         upstreamStatus = status;
         if (x.state() != RelayState.AWAITING_RESPONSE) {
             return;
@@ -254,7 +377,7 @@ final class UpstreamCall implements org.eclipse.jetty.client.Response.Listener, 
                     exchange.upstream(), status);
             relay.answers().answer(x, 502, "upstream answered " + status + " without being asked to switch protocols",
                     "http_protocol_error", null, true);
-            response.abort(new CancellationException("unsolicited " + status));
+            abortTry(new CancellationException("unsolicited " + status));
             return;
         }
         if (tries != null && tries.pool.retryPolicy().retryStatuses().contains(status) && anotherMemberAvailable()
@@ -267,8 +390,8 @@ final class UpstreamCall implements org.eclipse.jetty.client.Response.Listener, 
             return;
         }
         try {
-            HttpHeaders fields = HeaderRules.upstreamResponseFields(response.getHeaders());
-            fields.add("Via", relay.via(response.getVersion() == HttpVersion.HTTP_1_0));
+            HttpHeaders fields = HeaderRules.upstreamResponseFields(upstreamFields);
+            fields.add("Via", relay.via(version == HttpVersion.HTTP_1_0));
             if (exchange.stickySetCookie() != null) {
                 fields.add("Set-Cookie", exchange.stickySetCookie());
             }
@@ -282,7 +405,7 @@ final class UpstreamCall implements org.eclipse.jetty.client.Response.Listener, 
                 CacheDecision decision = cache.onUpstreamResponse(exchange, x.lookup, head);
                 if (decision != null && decision.kind() == CacheDecision.Kind.SERVE) {
                     x.moveTo(RelayState.SERVING_CACHED);
-                    response.abort(new CancellationException("upstream response replaced by a cached one"));
+                    abortTry(new CancellationException("upstream response replaced by a cached one"));
                     CachedBodySource.serve(relay, x, decision.response().orElseThrow());
                     return;
                 }
@@ -309,7 +432,7 @@ final class UpstreamCall implements org.eclipse.jetty.client.Response.Listener, 
         } catch (Throwable t) {
             LOG.error("{} failed while preparing the response head", exchange.id(), t);
             relay.answers().internalError(x, "response filter failed");
-            response.abort(new CancellationException("response head failed"));
+            abortTry(new CancellationException("response head failed"));
         }
     }
 
@@ -317,25 +440,39 @@ final class UpstreamCall implements org.eclipse.jetty.client.Response.Listener, 
 
     @Override
     public void onContent(org.eclipse.jetty.client.Response response, Content.Chunk chunk, Runnable demander) {
+        this.demander = demander;
+        content(chunk.getByteBuffer(), chunk);
+    }
+
+    @Override
+    public void content(java.nio.ByteBuffer data) {
+        content(data, null);
+    }
+
+    private void content(java.nio.ByteBuffer data, Content.Chunk chunk) {
         RelayState state = x.state();
         if (state == RelayState.DRAINING_FOR_RETRY) {
-            discarded += chunk.remaining();
+            discarded += data.remaining();
             if (discarded > 64 * 1024) {
-                response.abort(new CancellationException("error body too long to drain before retrying"));
+                abortTry(new CancellationException("error body too long to drain before retrying"));
             } else {
-                demander.run();
+                demand();
             }
             return;
         }
         if (state != RelayState.STREAMING_UPSTREAM && state != RelayState.DETACHED) {
             return; // handed off (served from cache, answered, blocked) or ended: the upstream is being aborted
         }
-        this.demander = demander;
-        body.onData(chunk.getByteBuffer(), chunk);
+        body.onData(data, chunk);
     }
 
     @Override
     public void onSuccess(org.eclipse.jetty.client.Response response) {
+        success(response.getTrailers());
+    }
+
+    @Override
+    public void success(HttpFields trailers) {
         RelayState state = x.state();
         if (state == RelayState.DETACHED) {
             body.onEnd();
@@ -344,17 +481,27 @@ final class UpstreamCall implements org.eclipse.jetty.client.Response.Listener, 
         if (state != RelayState.STREAMING_UPSTREAM) {
             return;
         }
-        upstreamTrailers = response.getTrailers();
+        upstreamTrailers = trailers;
         body.onEnd();
     }
 
     @Override
     public void demand() {
-        demander.run();
+        Http1Connection c = lean;
+        if (c != null) {
+            c.demand();
+        } else {
+            demander.run();
+        }
     }
 
     @Override
     public void abort(Throwable cause) {
+        Http1Connection c = lean;
+        if (c != null || leanTransport) {
+            abortTry(cause);
+            return;
+        }
         org.eclipse.jetty.client.Response r = upstreamResponse;
         if (r != null) {
             r.abort(cause);
@@ -372,9 +519,19 @@ final class UpstreamCall implements org.eclipse.jetty.client.Response.Listener, 
 
     @Override
     public void onComplete(Result result) {
+        complete(result.getRequestFailure(), result.getFailure());
+    }
+
+    @Override
+    public void complete(Throwable requestFailure, Throwable failure) {
         cancelHeadTimeout();
+        Deadlines.Handle total = totalTimeout;
+        if (total != null) {
+            total.cancel();
+        }
+        boolean isFailed = failure != null;
         RelayState state = x.state();
-        accountMember(result, state);
+        accountMember(isFailed, requestFailure, state);
         switch (state) {
             case DRAINING_FOR_RETRY -> {
                 int status = upstreamStatus;
@@ -386,18 +543,18 @@ final class UpstreamCall implements org.eclipse.jetty.client.Response.Listener, 
             }
             case BODY_SENT -> x.succeeded();
             case DETACHED -> {
-                if (result.isFailed()) {
-                    body.abortWriter(result.getFailure()); // the upstream body broke: the entry must not become servable
+                if (isFailed) {
+                    body.abortWriter(failure); // the upstream body broke: the entry must not become servable
                 }
             }
             case STREAMING_UPSTREAM, AWAITING_RESPONSE -> {
-                if (!result.isFailed() && state == RelayState.STREAMING_UPSTREAM) {
+                if (!isFailed && state == RelayState.STREAMING_UPSTREAM) {
                     if (!x.moveFrom(RelayState.STREAMING_UPSTREAM, RelayState.UPSTREAM_DONE)
                             && x.state() == RelayState.BODY_SENT) {
                         x.succeeded();
                     }
                 } else {
-                    failed(result, state);
+                    failed(requestFailure, failure, state);
                 }
             }
             default -> {
@@ -406,8 +563,7 @@ final class UpstreamCall implements org.eclipse.jetty.client.Response.Listener, 
         }
     }
 
-    private void failed(Result result, RelayState state) {
-        Throwable failure = result.getFailure();
+    private void failed(Throwable requestFailure, Throwable failure, RelayState state) {
         if (failure == null) {
             failure = new IllegalStateException("upstream exchange ended without a response");
         }
@@ -448,12 +604,12 @@ final class UpstreamCall implements org.eclipse.jetty.client.Response.Listener, 
             }
         }
         org.eclipse.jetty.http.HttpException bad = null;
-        for (Throwable t = result.getRequestFailure(); t != null && bad == null; t = t.getCause() == t ? null : t.getCause()) {
+        for (Throwable t = requestFailure; t != null && bad == null; t = t.getCause() == t ? null : t.getCause()) {
             if (t instanceof org.eclipse.jetty.http.HttpException) {
                 bad = (org.eclipse.jetty.http.HttpException) t;
             }
         }
-        if (bad != null && bad.getCode() >= 400 && bad.getCode() < 500 && result.getResponse().getStatus() <= 0) {
+        if (bad != null && bad.getCode() >= 400 && bad.getCode() < 500 && !responseBegun) {
             // the client's body was malformed (bad chunk framing) or too slow (408): its fault, not the upstream's
             boolean slow = bad.getCode() == 408;
             relay.answers().answer(x, slow ? 408 : 400, slow ? bad.getReason() : "malformed request body: " + bad.getReason(),
@@ -496,13 +652,13 @@ final class UpstreamCall implements org.eclipse.jetty.client.Response.Listener, 
      * Tells the member how its request went, for outlier detection and statistics; once. A failure counts against
      * the member only when it was the upstream's: not when the proxy or the client ended the try.
      */
-    private void accountMember(Result result, RelayState state) {
+    private void accountMember(boolean isFailed, Throwable requestFailure, RelayState state) {
         if (member == null || !accounted.compareAndSet(false, true)) {
             return;
         }
         boolean upstreamsFault = state == RelayState.AWAITING_RESPONSE || state == RelayState.STREAMING_UPSTREAM;
         boolean failed = upstreamStatus >= 500
-                || (result.isFailed() && upstreamsFault && !Failures.isClientBodyFault(result.getRequestFailure()));
+                || (isFailed && upstreamsFault && !Failures.isClientBodyFault(requestFailure));
         if (member.end(failed, headNanos, tries.pool.outlierDetection(),
                 () -> UpstreamPool.Internals.mayEject(tries.pool))) {
             LOG.warn("upstream {} ejected after {} consecutive failures ({} ejections so far)", member,

@@ -99,6 +99,11 @@ public final class RawOrigin implements AutoCloseable {
         return head;
     }
 
+    /** How many connections it has accepted so far. */
+    public int connectionsAccepted() {
+        return sockets.size();
+    }
+
     /** How many request heads are waiting to be taken. */
     public int pendingHeads() {
         return heads.size();

@@ -1,0 +1,793 @@
+package io.github.gatehouse.core.internal;
+
+import java.io.EOFException;
+import java.nio.ByteBuffer;
+import java.nio.charset.StandardCharsets;
+import java.util.concurrent.TimeoutException;
+import java.util.concurrent.atomic.AtomicInteger;
+import org.eclipse.jetty.http.HttpCompliance;
+import org.eclipse.jetty.http.HttpException;
+import org.eclipse.jetty.http.HttpField;
+import org.eclipse.jetty.http.HttpFields;
+import org.eclipse.jetty.http.HttpGenerator;
+import org.eclipse.jetty.http.HttpHeader;
+import org.eclipse.jetty.http.HttpHeaderValue;
+import org.eclipse.jetty.http.HttpParser;
+import org.eclipse.jetty.http.HttpVersion;
+import org.eclipse.jetty.io.AbstractConnection;
+import org.eclipse.jetty.io.Content;
+import org.eclipse.jetty.io.EndPoint;
+import org.eclipse.jetty.util.BufferUtil;
+import org.eclipse.jetty.util.Callback;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * One HTTP/1.1 connection to an upstream, carrying one exchange at a time: the lean upstream transport of the relay
+ * (see {@link Http1Upstream}). The request head is written from the relay's fields, the body streams from the client
+ * request with backpressure (a chunk is read only once the previous one is written), and Jetty's {@link HttpParser}
+ * reads the response: it alone judges framing, nothing here parses HTTP by hand.
+ *
+ * <p><b>Buffers.</b> The connection owns one input buffer and one head buffer for its whole life, reused by every
+ * exchange it carries; nothing goes back to a shared pool, so no late touch by anyone can corrupt another
+ * connection. A body chunk handed to the {@link Listener} is a view into the input buffer and stays valid until the
+ * listener calls {@link #demand()}: only then is the buffer parsed further or refilled.
+ *
+ * <p><b>Lifecycle.</b> Idle in its pool, the connection keeps read interest, so an upstream close (or stray bytes)
+ * is seen at once and the connection leaves the pool. An exchange ends when both its response and its request
+ * have ended; the connection then goes back to the pool if both sides allow persistence, else it is closed.
+ *
+ * <p><b>Threading.</b> Selector and client-write threads call in; one exchange's events are delivered one at a
+ * time. The connection's state is an atomic; the exchange fields are handed over through it.
+ */
+final class Http1Connection extends AbstractConnection implements HttpParser.ResponseHandler, Runnable {
+    private static final Logger LOG = LoggerFactory.getLogger(Http1Connection.class);
+    private static final byte[] CRLF = {'\r', '\n'};
+    private static final byte[] LAST_CHUNK = {'0', '\r', '\n', '\r', '\n'};
+    private static final byte[] HTTP11 = " HTTP/1.1\r\n".getBytes(StandardCharsets.US_ASCII);
+    private static final int IDLE = 0;
+    private static final int BUSY = 1;
+    private static final int CLOSED = 2;
+
+    /** The exchange's side of a connection: what the relay hears. Events come one at a time, in this order. */
+    interface Listener {
+        /** The request has been written whole. */
+        void requestSent();
+
+        /** An interim (1xx other than 101) response. */
+        void interim(int status, HttpFields fields);
+
+        /** The final response head; the listener may {@link Http1Connection#abort} here. */
+        void head(int status, HttpVersion version, HttpFields fields);
+
+        /** Body bytes, valid until the listener calls {@link Http1Connection#demand()}. */
+        void content(ByteBuffer data);
+
+        /** The response body is whole; {@code trailers} may be null. */
+        void success(HttpFields trailers);
+
+        /**
+         * The exchange is over: both failures null on success. {@code requestFailure} is set when the request side
+         * failed (for example a malformed client body), {@code failure} is the first failure of either side.
+         */
+        void complete(Throwable requestFailure, Throwable failure);
+    }
+
+    /** What one exchange sends: the head fields, the body and its framing. */
+    record Request(String method, String pathQuery, HttpFields fields, Content.Source body, byte[] bytes, long length,
+            boolean head) {
+    }
+
+    private final Http1Upstream.Pool pool;
+    private final HttpParser parser;
+    private final ByteBuffer input;
+    private final ByteBuffer chunkLine = ByteBuffer.allocate(16);
+    private final AtomicInteger state = new AtomicInteger(IDLE);
+    private final BodyWriter bodyWriter = new BodyWriter();
+    private final HeadWriter headWriter = new HeadWriter();
+    private ByteBuffer headBuffer;
+    /** The generated head of a streamed request, until it goes out with the first body bytes. */
+    private ByteBuffer pendingHead;
+    private int requests;
+
+    // ---- the exchange in progress (handed over through state) ----
+    private volatile Listener listener;
+    private volatile Request request;
+    private boolean chunked;
+    private volatile boolean requestDone;
+    private volatile boolean responseDone;
+    private volatile boolean persistent;
+    private volatile Throwable requestFailure;
+    private volatile Throwable failure;
+    private final AtomicInteger completion = new AtomicInteger();
+    private volatile Content.Chunk writing;
+    // response parsing
+    private int status;
+    private HttpVersion version;
+    private HttpFields.Mutable fields;
+    private HttpFields.Mutable trailers;
+    private ByteBuffer content;
+    private int event;
+    /** The content being delivered ends a body of known length. */
+    private boolean lastContent;
+    /** This connection told its pool it is about to be free (see {@link Http1Upstream.Pool#expect}). */
+    private boolean announced;
+    private static final int EV_NONE = 0;
+    private static final int EV_HEAD = 1;
+    private static final int EV_CONTENT = 2;
+    private static final int EV_DONE = 3;
+    private static final int EV_INTERIM = 4;
+    private static final int EV_FAIL = 5;
+    /**
+     * Who drives the parser after a content delivery: {@code NO_DEMAND} while nobody waits, {@code DELIVERING} while
+     * the listener has the chunk on this stack (a demand then only marks {@code DEMANDED}, and the delivering thread
+     * goes on, so held-back chunks loop instead of recursing), {@code WAITING} once it returned without demand (the
+     * demand then parses on its own thread).
+     */
+    private final AtomicInteger demand = new AtomicInteger();
+    private static final int NO_DEMAND = 0;
+    private static final int DELIVERING = 1;
+    private static final int DEMANDED = 2;
+    private static final int WAITING = 3;
+
+    Http1Connection(EndPoint endPoint, java.util.concurrent.Executor executor, Http1Upstream.Pool pool,
+            int maxResponseHeaderSize, int bufferSize) {
+        super(endPoint, executor);
+        this.pool = pool;
+        this.parser = new HttpParser(this, maxResponseHeaderSize, HttpCompliance.RFC9110);
+        this.parser.setHeaderCacheCaseSensitive(true); // values pass byte for byte on reused connections
+        this.input = BufferUtil.allocate(bufferSize);
+        this.headBuffer = ByteBuffer.allocate(Math.max(4096, Math.min(bufferSize, 8192)));
+    }
+
+    @Override
+    public void onOpen() {
+        super.onOpen();
+        pool.opened(this);
+    }
+
+    boolean isIdleAndOpen() {
+        return state.get() == IDLE && getEndPoint().isOpen();
+    }
+
+    /** Takes the idle connection for an exchange; false if it closed meanwhile. */
+    boolean activate() {
+        return state.compareAndSet(IDLE, BUSY);
+    }
+
+    /** Back to the pool unused: the exchange it was taken for ended while it waited. */
+    void giveBack() {
+        if (state.compareAndSet(BUSY, IDLE)) {
+            tryFillInterested(readInterest);
+            pool.release(this);
+        }
+    }
+
+    int requestsServed() {
+        return requests;
+    }
+
+    // ---- sending -------------------------------------------------------------------------------------------
+
+    /** Starts an exchange on this (activated) connection. */
+    void send(Request request, Listener listener) {
+        this.request = request;
+        this.listener = listener;
+        this.requestDone = false;
+        this.responseDone = false;
+        this.requestFailure = null;
+        this.failure = null;
+        this.completion.set(0);
+        this.status = 0;
+        this.version = null;
+        this.fields = HttpFields.build(16);
+        this.trailers = null;
+        this.content = null;
+        this.event = EV_NONE;
+        this.persistent = true;
+        this.requests++;
+        parser.reset();
+        parser.setHeadResponse(request.head());
+        ByteBuffer head;
+        try {
+            head = generateHead(request);
+        } catch (RuntimeException e) {
+            fail(e, true);
+            return;
+        }
+        if (LOG.isDebugEnabled()) {
+            LOG.debug("{} sending {} {}", this, request.method(), request.pathQuery());
+        }
+        if (request.body() != null) {
+            // The head goes out with the first body bytes, never before them: a body the server side finds malformed
+            // (a bad chunk) fails the exchange before the upstream has seen any of it.
+            pendingHead = head;
+            bodyWriter.next();
+        } else if (request.bytes() != null && request.bytes().length > 0) {
+            getEndPoint().write(headWriter, head, ByteBuffer.wrap(request.bytes()));
+        } else {
+            getEndPoint().write(headWriter, head);
+        }
+        // the response may start before the request body ends (an early answer): read from now on
+        tryFillInterested(readInterest);
+    }
+
+    /** Read interest; blocking, so Jetty runs the relay's work (filters, cache, client writes) off the selector. */
+    private final Callback readInterest = new Callback() {
+        @Override
+        public void succeeded() {
+            onFillable();
+        }
+
+        @Override
+        public void failed(Throwable x) {
+            onFillInterestedFailed(x);
+        }
+    };
+
+    private ByteBuffer generateHead(Request r) {
+        while (true) {
+            ByteBuffer b = headBuffer;
+            b.clear();
+            try {
+                b.put(r.method().getBytes(StandardCharsets.US_ASCII)).put((byte) ' ');
+                putAscii(b, r.pathQuery());
+                b.put(HTTP11);
+                HttpFields f = r.fields();
+                for (int i = 0, n = f.size(); i < n; i++) {
+                    HttpGenerator.putTo(f.getField(i), b);
+                }
+                chunked = false;
+                if (r.bytes() != null) {
+                    putLength(b, r.bytes().length);
+                } else if (r.body() != null) {
+                    if (r.length() >= 0) {
+                        putLength(b, r.length());
+                    } else {
+                        chunked = true;
+                        b.put("Transfer-Encoding: chunked\r\n".getBytes(StandardCharsets.US_ASCII));
+                    }
+                }
+                b.put(CRLF);
+                b.flip();
+                return b;
+            } catch (java.nio.BufferOverflowException e) {
+                if (b.capacity() >= 1024 * 1024) {
+                    throw new IllegalStateException("request head too large");
+                }
+                headBuffer = ByteBuffer.allocate(b.capacity() * 2);
+            }
+        }
+    }
+
+    private static void putLength(ByteBuffer b, long length) {
+        b.put("Content-Length: ".getBytes(StandardCharsets.US_ASCII));
+        BufferUtil.putDecLong(b, length);
+        b.put(CRLF);
+    }
+
+    /** The request target as the parser gave it (ASCII); anything else is replaced, never passed raw. */
+    private static void putAscii(ByteBuffer b, String s) {
+        for (int i = 0, n = s.length(); i < n; i++) {
+            char c = s.charAt(i);
+            b.put(c > 0x20 && c < 0x7f ? (byte) c : (byte) '?');
+        }
+    }
+
+    /** The head is written: now the body, if it streams. */
+    private final class HeadWriter implements Callback {
+        @Override
+        public void succeeded() {
+            Request r = request;
+            if (r.body() == null) {
+                requestEnded();
+            } else {
+                bodyWriter.next();
+            }
+        }
+
+        @Override
+        public void failed(Throwable x) {
+            fail(x, false);
+        }
+
+        @Override
+        public InvocationType getInvocationType() {
+            return InvocationType.NON_BLOCKING;
+        }
+    }
+
+    /**
+     * Streams the client's body: one chunk read, written, released, then the next; a demand when none is ready. It
+     * is its own write callback and demand callback, with a loop instead of recursion for chunks that are ready.
+     */
+    private final class BodyWriter implements Callback, Runnable {
+        private final AtomicInteger wip = new AtomicInteger();
+
+        /**
+         * Reads and writes the next chunk (from the head's callback, a write's callback or a demand). A callback that
+         * comes while a step is on the stack only counts, and the loop takes one more step for it.
+         */
+        void next() {
+            if (wip.getAndIncrement() != 0) {
+                return;
+            }
+            do {
+                step();
+            } while (wip.decrementAndGet() != 0);
+        }
+
+        /** Starts one write or one demand, skipping empty chunks; or nothing, once the exchange has ended. */
+        private void step() {
+            while (true) {
+                Request r = request;
+                if (r == null || failure != null || requestDone) {
+                    return;
+                }
+                Content.Chunk chunk = r.body().read();
+                if (chunk == null) {
+                    r.body().demand(this);
+                    return;
+                }
+                if (Content.Chunk.isFailure(chunk)) {
+                    requestFailure = chunk.getFailure();
+                    fail(chunk.getFailure(), true);
+                    return;
+                }
+                boolean last = chunk.isLast();
+                ByteBuffer data = chunk.getByteBuffer();
+                if (!data.hasRemaining() && !last) {
+                    chunk.release();
+                    continue;
+                }
+                writing = chunk;
+                ByteBuffer head = pendingHead;
+                pendingHead = null;
+                if (chunked) {
+                    if (data.hasRemaining()) {
+                        chunkLine.clear();
+                        BufferUtil.putHexInt(chunkLine, data.remaining());
+                        chunkLine.put(CRLF).flip();
+                        ByteBuffer tail = ByteBuffer.wrap(last ? CRLF_LAST : CRLF);
+                        if (head != null) {
+                            getEndPoint().write(this, head, chunkLine, data, tail);
+                        } else {
+                            getEndPoint().write(this, chunkLine, data, tail);
+                        }
+                    } else if (head != null) {
+                        getEndPoint().write(this, head, ByteBuffer.wrap(LAST_CHUNK));
+                    } else {
+                        getEndPoint().write(this, ByteBuffer.wrap(LAST_CHUNK));
+                    }
+                } else if (head != null) {
+                    getEndPoint().write(this, head, data);
+                } else {
+                    getEndPoint().write(this, data);
+                }
+                return;
+            }
+        }
+
+        @Override
+        public void run() {
+            next(); // the client's body has more
+        }
+
+        @Override
+        public void succeeded() {
+            Content.Chunk c = writing;
+            writing = null;
+            boolean last = c != null && c.isLast();
+            if (c != null) {
+                c.release();
+            }
+            if (last) {
+                requestEnded();
+            } else {
+                next();
+            }
+        }
+
+        @Override
+        public void failed(Throwable x) {
+            Content.Chunk c = writing;
+            writing = null;
+            if (c != null) {
+                c.release();
+            }
+            fail(x, false);
+        }
+
+        @Override
+        public InvocationType getInvocationType() {
+            return InvocationType.NON_BLOCKING;
+        }
+    }
+
+    private static final byte[] CRLF_LAST = {'\r', '\n', '0', '\r', '\n', '\r', '\n'};
+
+    private void requestEnded() {
+        requestDone = true;
+        Listener l = listener;
+        if (l != null && !responseDone) {
+            l.requestSent();
+        }
+        maybeComplete();
+    }
+
+    // ---- receiving -----------------------------------------------------------------------------------------
+
+    @Override
+    public void onFillable() {
+        if (state.get() != BUSY) {
+            idleReadable();
+            return;
+        }
+        parseAndFill();
+    }
+
+    /** Called by the listener once it is done with the last content: parsing goes on. */
+    void demand() {
+        while (true) {
+            int d = demand.get();
+            if (d == DELIVERING) {
+                if (demand.compareAndSet(DELIVERING, DEMANDED)) {
+                    return;
+                }
+            } else if (d == WAITING) {
+                if (demand.compareAndSet(WAITING, NO_DEMAND)) {
+                    parseAndFill();
+                }
+                return;
+            } else {
+                return; // no content outstanding: a stray demand
+            }
+        }
+    }
+
+    /** Parses what is buffered, fills when it runs out, and delivers each event outside the parser. */
+    private void parseAndFill() {
+        try {
+            while (true) {
+                if (state.get() != BUSY || failure != null) {
+                    return;
+                }
+                boolean handle = input.hasRemaining() || !parser.isStart() ? parser.parseNext(input) : false;
+                if (handle || event != EV_NONE) {
+                    int e = event;
+                    event = EV_NONE;
+                    if (!deliver(e)) {
+                        return;
+                    }
+                    continue;
+                }
+                if (input.hasRemaining()) {
+                    continue;
+                }
+                if (responseDone) {
+                    return;
+                }
+                BufferUtil.clear(input);
+                int filled = getEndPoint().fill(input);
+                if (filled > 0) {
+                    continue;
+                }
+                if (filled == 0) {
+                    tryFillInterested(readInterest);
+                    return;
+                }
+                persistent = false;
+                parser.atEOF();
+                boolean h = parser.parseNext(input);
+                if (event == EV_NONE && !h && !responseDone && failure == null) {
+                    fail(new EOFException("upstream closed the connection before the response ended"), false);
+                    return;
+                }
+            }
+        } catch (Throwable t) {
+            fail(t, false);
+        }
+    }
+
+    /** Delivers one parser event; false when parsing must wait (for a demand) or has ended. */
+    private boolean deliver(int e) {
+        Listener l = listener;
+        switch (e) {
+            case EV_HEAD -> {
+                HttpFields f = fields;
+                String connection = f.get(HttpHeader.CONNECTION);
+                if (version == HttpVersion.HTTP_1_0) {
+                    persistent = connection != null && connection.toLowerCase(java.util.Locale.ROOT).contains("keep-alive");
+                } else if (connection != null && f.contains(HttpHeader.CONNECTION, HttpHeaderValue.CLOSE.asString())) {
+                    persistent = false;
+                }
+                l.head(status, version, f);
+                return state.get() == BUSY && failure == null;
+            }
+            case EV_INTERIM -> {
+                HttpFields f = fields;
+                int s = status;
+                fields = HttpFields.build(16);
+                parser.reset();
+                parser.setHeadResponse(request.head());
+                l.interim(s, f);
+                return true;
+            }
+            case EV_CONTENT -> {
+                ByteBuffer data = content;
+                content = null;
+                if (lastContent && (requestDone || request.body() == null) && persistent && !announced && requests < pool.maxRequestsPerConnection()) {
+                    // The client may send its next request as soon as it has these last bytes, before this
+                    // connection is back in the pool: the pool makes that request wait for it, not open another.
+                    announced = true;
+                    pool.expect();
+                }
+                demand.set(DELIVERING);
+                l.content(data);
+                // a demand made during the delivery (bytes held back, or a write that completed at once) goes on here
+                if (demand.compareAndSet(DELIVERING, WAITING)) {
+                    return false;
+                }
+                demand.set(NO_DEMAND);
+                return true;
+            }
+            case EV_DONE -> {
+                responseDone = true;
+                if (input.hasRemaining()) {
+                    LOG.debug("{} discarding {} bytes after the response", this, input.remaining());
+                    BufferUtil.clear(input);
+                    persistent = false;
+                }
+                if (parser.isClose() || parser.isClosed()) {
+                    persistent = false;
+                }
+                HttpFields t = trailers;
+                if (requestDone) {
+                    // Back in the pool before the listener writes the last bytes to its client: that client's next
+                    // request finds this connection idle instead of opening another one.
+                    completeOnce(() -> l.success(t));
+                } else {
+                    l.success(t);
+                    maybeComplete();
+                }
+                return false;
+            }
+            case EV_FAIL -> {
+                return false;
+            }
+            default -> {
+                return true;
+            }
+        }
+    }
+
+    @Override
+    public void startResponse(HttpVersion version, int status, String reason) {
+        this.version = version;
+        this.status = status;
+    }
+
+    @Override
+    public void parsedHeader(HttpField field) {
+        fields.add(field);
+    }
+
+    @Override
+    public boolean headerComplete() {
+        if (status < 200 && status != 101) {
+            return false; // interim: delivered at its messageComplete
+        }
+        event = EV_HEAD;
+        return true;
+    }
+
+    @Override
+    public boolean content(ByteBuffer buffer) {
+        content = buffer;
+        event = EV_CONTENT;
+        lastContent = !parser.isChunking() && parser.getContentLength() >= 0
+                && parser.getContentRead() >= parser.getContentLength();
+        return true;
+    }
+
+    @Override
+    public void parsedTrailer(HttpField field) {
+        if (trailers == null) {
+            trailers = HttpFields.build();
+        }
+        trailers.add(field);
+    }
+
+    @Override
+    public boolean contentComplete() {
+        return false;
+    }
+
+    @Override
+    public boolean messageComplete() {
+        if (status < 200 && status != 101) {
+            event = EV_INTERIM;
+            return true;
+        }
+        event = EV_DONE;
+        return true;
+    }
+
+    @Override
+    public void earlyEOF() {
+        event = EV_FAIL;
+        fail(new EOFException("upstream closed the connection before the response ended"), false);
+    }
+
+    @Override
+    public void badMessage(HttpException failure) {
+        event = EV_FAIL;
+        fail((Throwable) failure, false);
+    }
+
+    // ---- ends ----------------------------------------------------------------------------------------------
+
+    /**
+     * Stops {@code owner}'s exchange: the connection is closed, the listener hears {@link Listener#complete} with the
+     * cause. Nothing happens once that exchange has completed (the connection may carry another one by then).
+     */
+    void abort(Listener owner, Throwable cause) {
+        if (listener != owner) {
+            return;
+        }
+        fail(cause, false);
+    }
+
+    private void fail(Throwable cause, boolean requestSide) {
+        if (failure != null || state.get() == CLOSED || completion.get() != 0) {
+            return;
+        }
+        failure = cause;
+        if (requestSide && requestFailure == null) {
+            requestFailure = cause;
+        }
+        Request r = request;
+        if (r != null && r.body() != null && !requestDone) {
+            try {
+                r.body().fail(cause);
+            } catch (RuntimeException e) {
+                LOG.debug("failing the request body", e);
+            }
+        }
+        persistent = false;
+        closeNow(cause);
+        completeOnce(null);
+    }
+
+    private void maybeComplete() {
+        if (!responseDone || failure != null) {
+            return;
+        }
+        if (!requestDone) {
+            Request r = request;
+            if (r == null || r.body() == null) {
+                return; // the head's write is still being confirmed: requestEnded() completes the exchange
+            }
+            // The upstream answered before the request body ended: the rest of the client's body is not needed
+            // upstream (the server side deals with what is unread), and the connection cannot carry another exchange.
+            persistent = false;
+            requestDone = true;
+        }
+        completeOnce(null);
+    }
+
+    /**
+     * Completes the exchange exactly once: the connection goes back to its pool (or is closed), then {@code before}
+     * runs, then the listener hears {@link Listener#complete}.
+     */
+    private boolean completeOnce(Runnable before) {
+        if (!completion.compareAndSet(0, 1)) {
+            return false;
+        }
+        Listener l = listener;
+        Throwable f = failure;
+        Throwable rf = requestFailure;
+        listener = null;
+        request = null;
+        if (announced) {
+            announced = false;
+            pool.unexpect();
+        }
+        if (LOG.isDebugEnabled()) {
+            LOG.debug("{} exchange done: failure={} persistent={} requestDone={} open={}", this, f, persistent, requestDone,
+                    getEndPoint().isOpen());
+        }
+        if (f == null && persistent && requests < pool.maxRequestsPerConnection() && getEndPoint().isOpen()
+                && state.compareAndSet(BUSY, IDLE)) {
+            tryFillInterested(readInterest); // hear an upstream close while idle
+            pool.release(this);
+        } else if (f == null) {
+            closeNow(null);
+        }
+        if (before != null) {
+            before.run();
+        }
+        if (l != null) {
+            l.complete(rf, f);
+        }
+        return true;
+    }
+
+    /** Readable while idle: a close (or bytes nobody asked for) ends the connection. */
+    private void idleReadable() {
+        if (state.get() != IDLE) {
+            return;
+        }
+        try {
+            BufferUtil.clear(input);
+            int filled = getEndPoint().fill(input);
+            if (filled == 0) {
+                if (state.get() == IDLE) {
+                    tryFillInterested(readInterest);
+                }
+                return;
+            }
+            if (filled > 0) {
+                LOG.debug("{} upstream sent {} bytes on an idle connection; closing it", this, filled);
+                BufferUtil.clear(input);
+            }
+        } catch (Throwable t) {
+            LOG.debug("{} idle read failed", this, t);
+        }
+        if (state.compareAndSet(IDLE, CLOSED)) {
+            pool.remove(this);
+            getEndPoint().close();
+        }
+    }
+
+    private void closeNow(Throwable cause) {
+        int was = state.getAndSet(CLOSED);
+        if (was != CLOSED) {
+            pool.remove(this);
+            getEndPoint().close(cause);
+        }
+    }
+
+    @Override
+    public boolean onIdleExpired(TimeoutException timeout) {
+        if (state.get() == BUSY) {
+            fail(new TimeoutException("upstream idle timeout: " + getEndPoint().getIdleTimeout() + "ms without a byte"), false);
+            return false;
+        }
+        if (state.compareAndSet(IDLE, CLOSED)) {
+            pool.remove(this);
+            return true;
+        }
+        return false;
+    }
+
+    @Override
+    public void onFillInterestedFailed(Throwable cause) {
+        if (state.get() == BUSY) {
+            fail(cause, false);
+        } else if (state.compareAndSet(IDLE, CLOSED)) {
+            pool.remove(this);
+            getEndPoint().close(cause);
+        }
+    }
+
+    @Override
+    public void onClose(Throwable cause) {
+        super.onClose(cause);
+        if (state.get() == BUSY) {
+            fail(cause != null ? cause : new java.nio.channels.ClosedChannelException(), false);
+        } else if (state.getAndSet(CLOSED) != CLOSED) {
+            pool.remove(this);
+        }
+    }
+
+    @Override
+    public void run() {
+        demand();
+    }
+
+    @Override
+    public String toConnectionString() {
+        return "Http1Connection@" + Integer.toHexString(hashCode()) + "[" + pool + ",s=" + state.get() + ",n=" + requests + "]";
+    }
+}
