@@ -452,8 +452,17 @@ final class Http1Connection extends AbstractConnection implements HttpParser.Res
                 if (state.get() != BUSY || failure != null) {
                     return;
                 }
-                boolean handle = input.hasRemaining() || !parser.isStart() ? parser.parseNext(input) : false;
-                if (handle || event != EV_NONE) {
+                // an event the last parse produced is delivered before the parser may overwrite it
+                int before = input.remaining();
+                if (event == EV_NONE && (before > 0 || !parser.isStart())) {
+                    parser.parseNext(input);
+                    if (event == EV_NONE && before > 0 && input.remaining() == before) {
+                        // the parser took nothing: bytes after the end of a message, in a state that accepts none
+                        fail(new org.eclipse.jetty.http.BadMessageException(502, "upstream sent bytes its response has no room for"), false);
+                        return;
+                    }
+                }
+                if (event != EV_NONE) {
                     int e = event;
                     event = EV_NONE;
                     if (!deliver(e)) {
@@ -713,30 +722,20 @@ final class Http1Connection extends AbstractConnection implements HttpParser.Res
         return true;
     }
 
-    /** Readable while idle: a close (or bytes nobody asked for) ends the connection. */
+    /**
+     * Readable while idle: a close, bytes nobody asked for, or (rarely) a spurious wake-up. The connection is closed
+     * without reading: reading here could race an exchange that takes the connection at this moment for the input
+     * buffer. If an exchange has taken it meanwhile, this wake-up used up the read interest it counted on: it is
+     * registered again (a no-op if the exchange registered its own), and readiness is level-triggered, so nothing
+     * already received is missed.
+     */
     private void idleReadable() {
-        if (state.get() != IDLE) {
-            return;
-        }
-        try {
-            BufferUtil.clear(input);
-            int filled = getEndPoint().fill(input);
-            if (filled == 0) {
-                if (state.get() == IDLE) {
-                    tryFillInterested(readInterest);
-                }
-                return;
-            }
-            if (filled > 0) {
-                LOG.debug("{} upstream sent {} bytes on an idle connection; closing it", this, filled);
-                BufferUtil.clear(input);
-            }
-        } catch (Throwable t) {
-            LOG.debug("{} idle read failed", this, t);
-        }
         if (state.compareAndSet(IDLE, CLOSED)) {
+            LOG.debug("{} readable while idle (closed by the upstream); closing it", this);
             pool.remove(this);
             getEndPoint().close();
+        } else if (state.get() == BUSY) {
+            tryFillInterested(readInterest);
         }
     }
 
