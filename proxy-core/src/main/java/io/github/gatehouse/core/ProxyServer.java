@@ -123,6 +123,11 @@ public final class ProxyServer implements AutoCloseable {
         return URI.create("socks5://" + uriHost() + ":" + socksPort());
     }
 
+    /** Whether this server was built with a SOCKS5 listener. */
+    public boolean hasSocks() {
+        return config.fronts().hasSocks();
+    }
+
     /** Whether this server was built with an HTTPS listener. */
     public boolean hasTls() {
         return config.hasTls();

@@ -68,6 +68,11 @@ public final class JettyProxy {
         http.setUseInputDirectByteBuffers(false);   // heap buffers: unpooled direct buffers are costly to allocate
         http.setUseOutputDirectByteBuffers(false);
         http.setIdleTimeout(config.idleTimeout().toMillis());
+        if (config.forward() && config.fronts().ftpGateway()) {
+            // ftp://user:password@host/ carries an FTP login; TargetResolver still refuses user info in http(s) URLs
+            http.setUriCompliance(org.eclipse.jetty.http.UriCompliance.DEFAULT.with("GATEHOUSE-FTP",
+                    org.eclipse.jetty.http.UriCompliance.Violation.USER_INFO));
+        }
 
         if (config.hasTls()) {
             // the HTTPS listener: TLS, then ALPN choosing h2 or http/1.1 (http/1.1 for a client that offers neither)
@@ -149,6 +154,11 @@ public final class JettyProxy {
         connect.setIdleTimeout(config.idleTimeout().toMillis());
         RelayHandler relay = new RelayHandler(config, forwardClient, reverseClient, scheduler, connect);
         relayHandler = relay;
+        if (config.forward() && config.fronts().ftpGateway()) {
+            FtpGateway ftp = new FtpGateway(relay, policy, config.connectTimeout(), config.upstreamTimeout());
+            server.addBean(ftp);
+            relay.ftp(ftp);
+        }
         org.eclipse.jetty.server.Handler chain = new Http2Requests(relay);
         if (config.minRequestBodyRate() > 0 || config.minResponseBodyRate() > 0) {
             server.setHandler(new BodyRateHandler(chain, config.minRequestBodyRate(), config.minResponseBodyRate(),

@@ -32,10 +32,15 @@ final class TrustedProxyProtocol extends AbstractConnectionFactory {
     private final String next;
 
     TrustedProxyProtocol(List<Cidr> trusted, String nextProtocol) {
-        super("proxy");
+        this(trusted, nextProtocol, new ProxyConnectionFactory(nextProtocol));
+    }
+
+    /** Named as Jetty's factory is ({@code [proxy]}): its detector finds the next protocol after its own name. */
+    private TrustedProxyProtocol(List<Cidr> trusted, String nextProtocol, ProxyConnectionFactory proxy) {
+        super(proxy.getProtocol());
         this.trusted = List.copyOf(trusted);
         this.next = nextProtocol;
-        this.proxy = new ProxyConnectionFactory(nextProtocol);
+        this.proxy = proxy;
         addBean(proxy);
     }
 
