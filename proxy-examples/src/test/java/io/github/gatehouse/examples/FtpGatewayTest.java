@@ -200,7 +200,10 @@ class FtpGatewayTest {
 
         RawHttp.Reply inUrl = get(URI.create("ftp://alice:s3cret@127.0.0.1:" + ftpPort + "/private.txt"));
         assertThat(inUrl.status()).isEqualTo(200);
-        assertThat(AccessLogFormat.squid().format(accessLog.take("/private.txt"))).doesNotContain("s3cret");
+        for (int line = 0; line < 2; line++) { // the Authorization request's line and the user-info one
+            String logged = AccessLogFormat.squid().format(accessLog.take("/private.txt"));
+            assertThat(logged).contains("GET ftp://127.0.0.1:" + ftpPort + "/private.txt").doesNotContain("s3cret");
+        }
 
         RawHttp.Reply httpUserInfo = get(URI.create("http://alice:s3cret@127.0.0.1:" + ftpPort + "/"));
         assertThat(httpUserInfo.status()).as("user info stays refused in http URLs").isEqualTo(400);
@@ -215,7 +218,8 @@ class FtpGatewayTest {
     void aFileWithLastModifiedIsCachedByHeuristicFreshness() throws Exception {
         URI uri = ftp("/cached.txt"); // a file of its own, so the other tests do not fill its entry
         assertThat(get(uri).headers()).doesNotContainKey("age");
-        accessLog.clear();
+        // the first line may be written after the client has read the whole body: take it, then the second one
+        assertThat(AccessLogFormat.squid().format(accessLog.take("/cached.txt"))).contains("TCP_MISS/200");
         RawHttp.Reply second = get(uri);
         assertThat(second.status()).isEqualTo(200);
         assertThat(second.bodyText()).isEqualTo("hello over ftp\n");

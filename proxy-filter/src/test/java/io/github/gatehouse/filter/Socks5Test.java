@@ -248,6 +248,26 @@ class Socks5Test {
     }
 
     @Test
+    void aRateLimitedClientGetsReply2AndASlowHandshakeIsClosed() throws Exception {
+        try (ProxyServer p = ProxyServer.builder().forward().listenSocks(0).allowInternalDestinations()
+                .connectPorts(origin.port()).filter(RateLimits.perClient(1)).socksHandshakeTimeout(java.time.Duration.ofMillis(300))
+                .accessLog(accessLog).build().start()) {
+            byte[] request = concat(bytes(5, 1, 0, 1, 127, 0, 0, 1), port(origin.port()));
+            try (Socket first = raw(p)) {
+                exchange(first, bytes(5, 1, 0), 2);
+                assertThat(exchange(first, request, 10)[1]).isEqualTo((byte) 0x00);
+                try (Socket second = raw(p)) {
+                    exchange(second, bytes(5, 1, 0), 2);
+                    assertThat(exchange(second, request, 10)[1]).as("429 from the rate limit").isEqualTo((byte) 0x02);
+                }
+            }
+            try (Socket silent = raw(p)) {
+                assertThat(silent.getInputStream().read()).as("closed at the handshake timeout").isEqualTo(-1);
+            }
+        }
+    }
+
+    @Test
     void curlSocks5HostnameFetchesThroughTheProxy() throws Exception {
         assumeTrue(onPath("curl"), "curl is not installed");
         Process curl = new ProcessBuilder("curl", "-s", "--max-time", "20", "--socks5-hostname",

@@ -259,12 +259,14 @@ final class FtpGateway extends AbstractLifeCycle {
             InputStream in = ftp.retrieveFileStream(ftpPath);
             if (in == null) {
                 int code = ftp.getReplyCode();
+                String retrieveReply = reply(); // before isDirectory's commands replace it
                 if (code == 550 && isDirectory(ftpPath)) {
                     redirectToDirectory(path);
                 } else if (code == 550 || code == 553) {
-                    notFound(path);
+                    notFound(path, retrieveReply);
                 } else {
-                    fail(502, "FTP server " + host + " could not send " + path + ": " + reply(), "destination_unavailable");
+                    fail(502, "FTP server " + host + " could not send " + path + ": " + retrieveReply,
+                            "destination_unavailable");
                 }
                 return;
             }
@@ -294,7 +296,11 @@ final class FtpGateway extends AbstractLifeCycle {
         }
 
         private void notFound(String path) {
-            String why = "no such file on " + host + ": " + path + " (" + reply() + ")";
+            notFound(path, reply());
+        }
+
+        private void notFound(String path, String ftpReply) {
+            String why = "no such file on " + host + ": " + path + " (" + ftpReply + ")";
             close();
             relay.answers().answer(x, 404, why, "destination_not_found", null, false);
         }
