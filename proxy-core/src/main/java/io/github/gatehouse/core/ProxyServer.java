@@ -103,6 +103,31 @@ public final class ProxyServer implements AutoCloseable {
         return URI.create("https://" + uriHost() + ":" + tlsPort());
     }
 
+    /**
+     * The port of the SOCKS5 listener (the actual one when it was built with port 0).
+     *
+     * @throws IllegalStateException if not running, or built without {@link Builder#listenSocks}
+     */
+    public synchronized int socksPort() {
+        checkState(config.fronts().hasSocks(), "proxy server has no SOCKS listener (expected: listenSocks(port))");
+        checkState(running != null && !closed, "proxy server is not running");
+        return running.socksPort();
+    }
+
+    /**
+     * {@code socks5://host:port} of the SOCKS5 listener.
+     *
+     * @throws IllegalStateException if not running, or built without {@link Builder#listenSocks}
+     */
+    public synchronized URI socksUri() {
+        return URI.create("socks5://" + uriHost() + ":" + socksPort());
+    }
+
+    /** Whether this server was built with a SOCKS5 listener. */
+    public boolean hasSocks() {
+        return config.fronts().hasSocks();
+    }
+
     /** Whether this server was built with an HTTPS listener. */
     public boolean hasTls() {
         return config.hasTls();
@@ -213,6 +238,10 @@ public final class ProxyServer implements AutoCloseable {
         private int tlsPort = -1;
         private Tls tls;
         private int maxConcurrentStreams = 128;
+        private int socksPort = -1;
+        private Duration socksHandshakeTimeout = Duration.ofSeconds(10);
+        private final List<Cidr> proxyProtocolFrom = new ArrayList<>();
+        private boolean ftpGateway;
 
         private Builder() {
         }
@@ -508,6 +537,55 @@ public final class ProxyServer implements AutoCloseable {
         }
 
         /**
+         * Adds a SOCKS5 listener (RFC 1928) on {@code port} (0 for an ephemeral one) on the bind address, beside the
+         * HTTP listener; forward mode only. SOCKS5 {@code CONNECT} to a domain name, IPv4 or IPv6 address becomes a
+         * tunnel that passes exactly what an HTTP {@code CONNECT} passes: the {@link #connectPorts}, the
+         * {@link Authenticator} (as RFC 1929 username/password; the no-authentication method is offered only when
+         * no authenticator is set), the filters (host rules, rate limits), the destination policy, and the access
+         * log. {@code BIND} and {@code UDP ASSOCIATE} are answered {@code 0x07} (command not supported).
+         *
+         * @throws IllegalStateException if a SOCKS5 listener was already configured
+         */
+        public Builder listenSocks(int port) {
+            checkArgument(port >= 0 && port <= 65535, "SOCKS port: %s (expected: 0..65535)", port);
+            checkState(socksPort < 0, "SOCKS listener was already set to port %s", socksPort);
+            this.socksPort = port;
+            return this;
+        }
+
+        /** How long a SOCKS5 client may take for its whole handshake, up to its request (10 s by default). */
+        public Builder socksHandshakeTimeout(Duration timeout) {
+            this.socksHandshakeTimeout = positive(timeout, "socksHandshakeTimeout");
+            return this;
+        }
+
+        /**
+         * Accepts PROXY protocol headers (v1 and v2, HAProxy's) on the HTTP listeners from these sources (CIDR such
+         * as {@code 10.0.0.0/8} or single addresses; repeatable): the client address a header carries then stands
+         * for the connection's peer in access rules, rate limits, logs and {@code X-Forwarded-For}. A trusted source
+         * may also connect without a header. From any other source a PROXY header is not honoured: it is read as a
+         * malformed HTTP request (400, connection closed). Off by default.
+         */
+        public Builder proxyProtocolFrom(String... cidrs) {
+            requireNonNull(cidrs, "cidrs");
+            for (String c : cidrs) {
+                proxyProtocolFrom.add(Cidr.parse(c));
+            }
+            return this;
+        }
+
+        /**
+         * Serves {@code GET ftp://host/path} (and {@code HEAD}) in forward mode through an FTP client (passive mode,
+         * anonymous or the URL's user and password): a file as a streamed {@code 200}, a directory as an HTML
+         * listing. The destination policy, filters, authentication, cache and access log apply as for
+         * {@code http://}. Off by default (such requests get 400).
+         */
+        public Builder ftpGateway() {
+            this.ftpGateway = true;
+            return this;
+        }
+
+        /**
          * Builds the server (not started).
          *
          * @throws IllegalStateException if neither {@link #forward()} nor any {@link #route} was configured
@@ -519,6 +597,8 @@ public final class ProxyServer implements AutoCloseable {
                 checkState(!r.redirectsToHttps() || tls != null,
                         "route %s redirects to HTTPS but there is no HTTPS listener (expected: listenTls(port, tls))", r);
             }
+            checkState(socksPort < 0 || forward, "a SOCKS listener needs forward mode (expected: forward())");
+            checkState(socksPort <= 0 || socksPort != port, "SOCKS port %s is the HTTP port too (expected: two different ports)", socksPort);
             checkState(tls == null || tlsPort == 0 || tlsPort != port,
                     "TLS port %s is the plain HTTP port too (expected: two different ports)", tlsPort);
             String via = viaName != null ? viaName : "gatehouse-" + String.format("%08x", ThreadLocalRandom.current().nextInt());
@@ -530,7 +610,8 @@ public final class ProxyServer implements AutoCloseable {
                     List.copyOf(trustedProxies), allowInternalDestinations, List.copyOf(allowedInternalDestinations), requestHeadTimeout,
                     minRequestBodyRate.toBytes(), minResponseBodyRate.toBytes(), bodyRateGracePeriod,
                     tls == null ? null : new ProxyConfig.Tls(tlsPort, tls.sources(), tls.changeCheckPeriod()),
-                    maxConcurrentStreams));
+                    maxConcurrentStreams, new ProxyConfig.FrontDoors(socksPort, socksHandshakeTimeout,
+                            List.copyOf(proxyProtocolFrom), ftpGateway)));
         }
 
         private static Duration positive(Duration d, String name) {

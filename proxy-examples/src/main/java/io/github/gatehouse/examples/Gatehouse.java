@@ -28,7 +28,8 @@ import java.util.concurrent.CountDownLatch;
  * </pre>
  *
  * <p>Prints {@code gatehouse listening on http://HOST:PORT} once it accepts connections (with {@code --tls-cert},
- * {@code gatehouse listening on https://HOST:PORT} for the HTTPS listener just before it), writes access lines to
+ * {@code gatehouse listening on https://HOST:PORT} for the HTTPS listener just before it, and with
+ * {@code --socks-port}, {@code gatehouse listening on socks5://HOST:PORT}), writes access lines to
  * standard output (unless {@code --access-log} says otherwise), logs to standard error, and stops cleanly on
  * SIGTERM or SIGINT. A bad command line prints a message and exits with status 2.
  */
@@ -77,6 +78,9 @@ public final class Gatehouse {
         // start() returns once every listener accepts connections: the HTTPS line first, then the plain one
         if (proxy.hasTls()) {
             out.println("gatehouse listening on " + proxy.tlsUri());
+        }
+        if (proxy.hasSocks()) {
+            out.println("gatehouse listening on " + proxy.socksUri());
         }
         out.println("gatehouse listening on " + proxy.uri());
         out.flush();
@@ -222,11 +226,18 @@ public final class Gatehouse {
                 if (!o.connectPorts.isEmpty()) {
                     b.connectPorts(o.connectPorts.stream().mapToInt(Integer::intValue).toArray());
                 }
+                if (o.socksPort >= 0) {
+                    b.listenSocks(o.socksPort);
+                }
+                if (o.ftp) {
+                    b.ftpGateway();
+                }
             } else {
                 Route route = Route.any().to(pool(o));
                 route = o.stickyCookie != null ? route.stickySessions(o.stickyCookie) : route;
                 b.route(o.redirectHttps ? route.redirectToHttps() : route);
             }
+            o.proxyProtocolFrom.forEach(b::proxyProtocolFrom);
             if (o.tls()) {
                 b.listenTls(o.tlsPort, tls(o));
             }

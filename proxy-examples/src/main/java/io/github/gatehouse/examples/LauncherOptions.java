@@ -75,6 +75,9 @@ public final class LauncherOptions {
     Path tlsKeystorePasswordFile;
     int tlsPort = -1;
     Duration tlsCheck;
+    int socksPort = -1;
+    final List<String> proxyProtocolFrom = new ArrayList<>();
+    boolean ftp;
     boolean redirectHttps;
     Integer maxConcurrentStreams;
     boolean help;
@@ -106,6 +109,11 @@ public final class LauncherOptions {
                 "                               forward: let the proxy reach this one address on the proxy host or",
                 "                               link-local network (denied by default; repeatable)",
                 "  --allow-internal-destinations  forward: let the proxy reach every internal address (testing only)",
+                "  --socks-port N               forward: also listen for SOCKS5 on port N (0 = any free port); CONNECT",
+                "                               only, same users, rules, connect ports and access log as HTTP CONNECT",
+                "  --ftp                        forward: serve GET ftp://host/path (FTP gateway, passive mode)",
+                "  --proxy-protocol-from CIDR   accept PROXY protocol v1/v2 headers from these sources only (repeatable);",
+                "                               the client address they carry is used for rules, logs, X-Forwarded-For",
                 "  --cache-memory SIZE          cache responses in memory, e.g. 256m (RFC 9111 shared cache)",
                 "  --cache-dir DIR              cache responses on disk in DIR (survives restarts)",
                 "  --cache-disk SIZE            disk cache capacity (default 1g, with --cache-dir)",
@@ -314,6 +322,24 @@ public final class LauncherOptions {
                 case "--allow-internal-destinations":
                     o.allowAllInternal = true;
                     break;
+                case "--socks-port":
+                    o.socksPort = parsePort(value != null ? value : next(args, ++i, arg), arg, true);
+                    break;
+                case "--ftp":
+                    if (value != null) {
+                        throw new UsageException("--ftp takes no value (got '" + value + "')");
+                    }
+                    o.ftp = true;
+                    break;
+                case "--proxy-protocol-from":
+                    String ppf = value != null ? value : next(args, ++i, arg);
+                    try {
+                        io.github.gatehouse.core.ProxyServer.builder().proxyProtocolFrom(ppf);
+                    } catch (IllegalArgumentException e) {
+                        throw new UsageException("--proxy-protocol-from: " + e.getMessage());
+                    }
+                    o.proxyProtocolFrom.add(ppf);
+                    break;
                 case "--access-log":
                     o.accessLog = value != null ? value : next(args, ++i, arg);
                     break;
@@ -402,6 +428,9 @@ public final class LauncherOptions {
         }
         if (o.mode == Mode.REVERSE && o.upstreams.isEmpty()) {
             throw new UsageException("reverse mode needs at least one --upstream URL");
+        }
+        if (o.mode != Mode.FORWARD && (o.socksPort >= 0 || o.ftp)) {
+            throw new UsageException("--socks-port and --ftp are for forward mode");
         }
         if (o.mode == Mode.FORWARD && !o.upstreams.isEmpty()) {
             throw new UsageException("--upstream is for reverse mode");

@@ -1,6 +1,7 @@
 package io.github.gatehouse.examples;
 
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.catchThrowable;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import io.github.gatehouse.core.ProxyServer;
@@ -38,6 +39,32 @@ class GatehouseLauncherTest {
             proxy.close();
         }
         assertThat(bytes.toString(StandardCharsets.UTF_8)).contains("TCP_MISS/200 5 GET " + origin.baseUrl() + "/hello");
+    }
+
+    @Test
+    void socksPortPrintsTheSocksLineAndTunnelsThroughItProxyProtocolAndFtpFlagsParse() throws Exception {
+        ByteArrayOutputStream bytes = new ByteArrayOutputStream();
+        ProxyServer proxy = Gatehouse.start(new String[] {"forward", "--port", "0", "--socks-port", "0", "--ftp",
+            "--proxy-protocol-from", "10.0.0.0/8", "--connect-ports", Integer.toString(origin.port()),
+            "--allow-internal-destination", "127.0.0.1:" + origin.port()}, new PrintStream(bytes, true, StandardCharsets.UTF_8));
+        try {
+            String[] lines = bytes.toString(StandardCharsets.UTF_8).split("\n");
+            assertThat(lines[0]).isEqualTo("gatehouse listening on socks5://127.0.0.1:" + proxy.socksPort());
+            assertThat(lines[1]).isEqualTo("gatehouse listening on http://127.0.0.1:" + proxy.port());
+            try (java.net.Socket s = new java.net.Socket(new java.net.Proxy(java.net.Proxy.Type.SOCKS,
+                    new java.net.InetSocketAddress("127.0.0.1", proxy.socksPort())))) {
+                s.connect(new java.net.InetSocketAddress("127.0.0.1", origin.port()));
+                s.getOutputStream().write("GET /hello HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
+                        .getBytes(StandardCharsets.US_ASCII));
+                assertThat(new String(s.getInputStream().readAllBytes(), StandardCharsets.ISO_8859_1)).endsWith("hello");
+            }
+        } finally {
+            proxy.close();
+        }
+        assertThat(catchThrowable(() -> Gatehouse.start(new String[] {"reverse", "--upstream", origin.baseUrl(),
+            "--socks-port", "0"}, System.out))).hasMessageContaining("--socks-port and --ftp are for forward mode");
+        assertThat(catchThrowable(() -> Gatehouse.start(new String[] {"forward", "--proxy-protocol-from", "10.0.0.0/33"},
+            System.out))).hasMessageContaining("--proxy-protocol-from");
     }
 
     @Test

@@ -146,7 +146,8 @@ final class GatehouseConnectHandler extends ConnectHandler {
         // Jetty's HTTP/1.1 connection upgrades to the tunnel when the exchange completes with this attribute set.
         request.setAttribute(HttpStream.UPGRADE_CONNECTION_ATTRIBUTE, downstreamConnection);
         if (tunnel != null) {
-            request.addHttpStreamWrapper(stream -> new TunnelAnswer(stream, tunnel));
+            boolean socks = request.getAttribute(Socks5Replies.ATTRIBUTE) != null; // a SOCKS5 client: its reply
+            request.addHttpStreamWrapper(stream -> new TunnelAnswer(stream, tunnel, socks));
         }
         Response response = connectContext.getResponse();
         response.setStatus(HttpStatus.OK_200);
@@ -276,10 +277,12 @@ final class GatehouseConnectHandler extends ConnectHandler {
      */
     private static final class TunnelAnswer extends HttpStream.Wrapper {
         private final Tunnel tunnel;
+        private final boolean socks;
 
-        TunnelAnswer(HttpStream wrapped, Tunnel tunnel) {
+        TunnelAnswer(HttpStream wrapped, Tunnel tunnel, boolean socks) {
             super(wrapped);
             this.tunnel = tunnel;
+            this.socks = socks;
         }
 
         @Override
@@ -289,7 +292,9 @@ final class GatehouseConnectHandler extends ConnectHandler {
                 super.send(request, response, last, content, callback);
                 return;
             }
-            ByteBuffer head = head(response);
+            EndPoint upstream = tunnel.upstreamEndPoint;
+            ByteBuffer head = socks ? Socks5Replies.success(upstream == null ? null : upstream.getLocalSocketAddress())
+                    : head(response);
             tunnel.clientEndPoint.write(Callback.from(callback.getInvocationType(), () -> {
                 tunnel.answerSettled(null);
                 callback.succeeded();

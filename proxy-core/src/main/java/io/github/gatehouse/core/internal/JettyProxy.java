@@ -25,6 +25,7 @@ public final class JettyProxy {
     private final java.util.List<HealthChecker> healthCheckers = new java.util.ArrayList<>();
     private ServerConnector connector;
     private ServerConnector tlsConnector;
+    private ServerConnector socksConnector;
     private TlsListener tlsListener;
     private volatile RelayHandler relayHandler;
 
@@ -67,6 +68,11 @@ public final class JettyProxy {
         http.setUseInputDirectByteBuffers(false);   // heap buffers: unpooled direct buffers are costly to allocate
         http.setUseOutputDirectByteBuffers(false);
         http.setIdleTimeout(config.idleTimeout().toMillis());
+        if (config.forward() && config.fronts().ftpGateway()) {
+            // ftp://user:password@host/ carries an FTP login; TargetResolver still refuses user info in http(s) URLs
+            http.setUriCompliance(org.eclipse.jetty.http.UriCompliance.DEFAULT.with("GATEHOUSE-FTP",
+                    org.eclipse.jetty.http.UriCompliance.Violation.USER_INFO));
+        }
 
         if (config.hasTls()) {
             // the HTTPS listener: TLS, then ALPN choosing h2 or http/1.1 (http/1.1 for a client that offers neither)
@@ -79,10 +85,10 @@ public final class JettyProxy {
             https.addCustomizer(secure);
             ALPNServerConnectionFactory alpn = new ALPNServerConnectionFactory("h2", "http/1.1");
             alpn.setDefaultProtocol("http/1.1");
-            tlsConnector = new ServerConnector(server,
+            tlsConnector = new ServerConnector(server, withProxyProtocol(
                     new SslConnectionFactory(tlsListener.factory(), alpn.getProtocol()), alpn,
                     http2Limits(new HTTP2ServerConnectionFactory(https)),
-                    new TargetFormConnectionFactory(https, config.requestHeadTimeout(), () -> relayHandler.deadlines()));
+                    new TargetFormConnectionFactory(https, config.requestHeadTimeout(), () -> relayHandler.deadlines())));
             tlsConnector.setHost(config.bindAddress());
             tlsConnector.setPort(config.tls().port());
             tlsConnector.setIdleTimeout(config.idleTimeout().toMillis());
@@ -92,9 +98,9 @@ public final class JettyProxy {
         }
         // the plain listener: HTTP/1.1, and h2c for a client that starts with the HTTP/2 preface (prior knowledge) or
         // asks for "Upgrade: h2c"
-        connector = new ServerConnector(server,
+        connector = new ServerConnector(server, withProxyProtocol(
                 new TargetFormConnectionFactory(http, config.requestHeadTimeout(), () -> relayHandler.deadlines()),
-                http2Limits(new HTTP2CServerConnectionFactory(http)));
+                http2Limits(new HTTP2CServerConnectionFactory(http))));
         connector.setHost(config.bindAddress());
         connector.setPort(config.port());
         connector.setIdleTimeout(config.idleTimeout().toMillis());
@@ -102,6 +108,20 @@ public final class JettyProxy {
         server.addConnector(connector);
         if (tlsConnector != null) {
             server.addConnector(tlsConnector);
+        }
+        if (config.fronts().hasSocks()) {
+            // SOCKS5 front door: the handshake, then an HTTP/1.1 CONNECT on the same endpoint (Socks5Connection)
+            HttpConfiguration socksHttp = new HttpConfiguration(http);
+            socksHttp.addCustomizer(new Socks5Replies());
+            TargetFormConnectionFactory socksTunnels = new TargetFormConnectionFactory(socksHttp,
+                    config.requestHeadTimeout(), () -> relayHandler.deadlines());
+            socksConnector = new ServerConnector(server, new Socks5ConnectionFactory(socksTunnels,
+                    config.authenticator(), config.fronts().socksHandshakeTimeout(), () -> relayHandler), socksTunnels);
+            socksConnector.setHost(config.bindAddress());
+            socksConnector.setPort(config.fronts().socksPort());
+            socksConnector.setIdleTimeout(config.idleTimeout().toMillis());
+            socksConnector.setAcceptQueueSize(1024);
+            server.addConnector(socksConnector);
         }
         server.addBean(new NetworkConnectionLimit(config.maxConnections(), server));
 
@@ -147,6 +167,11 @@ public final class JettyProxy {
         RelayHandler relay = new RelayHandler(config, forwardClient, reverseClient, forwardLean, reverseLean, scheduler,
                 connect);
         relayHandler = relay;
+        if (config.forward() && config.fronts().ftpGateway()) {
+            FtpGateway ftp = new FtpGateway(relay, policy, config.connectTimeout(), config.upstreamTimeout());
+            server.addBean(ftp);
+            relay.ftp(ftp);
+        }
         org.eclipse.jetty.server.Handler chain = new Http2Requests(relay);
         if (config.minRequestBodyRate() > 0 || config.minResponseBodyRate() > 0) {
             server.setHandler(new BodyRateHandler(chain, config.minRequestBodyRate(), config.minResponseBodyRate(),
@@ -192,6 +217,9 @@ public final class JettyProxy {
         if (tlsListener != null) {
             tlsListener.watch(scheduler, config.tls().checkInterval().toMillis());
             LOG.info("gatehouse {} listening for HTTPS (h2, http/1.1) on {}:{}", config.viaName(), config.bindAddress(), tlsPort());
+        }
+        if (socksConnector != null) {
+            LOG.info("gatehouse {} listening for SOCKS5 on {}:{}", config.viaName(), config.bindAddress(), socksPort());
         }
         LOG.info("gatehouse {} listening on {}:{}{}{}", config.viaName(), config.bindAddress(), port(),
                 config.forward() ? " (forward proxy)" : "", config.routes().isEmpty() ? "" : " (" + config.routes().size() + " routes)");
@@ -256,6 +284,26 @@ public final class JettyProxy {
         return connector;
     }
 
+    /** The bound port of the SOCKS5 listener. */
+    public int socksPort() {
+        return socksConnector.getLocalPort();
+    }
+
+    /**
+     * {@code factories}, behind the trusted-source PROXY protocol factory when PROXY protocol is configured
+     * ({@link TrustedProxyProtocol}).
+     */
+    private org.eclipse.jetty.server.ConnectionFactory[] withProxyProtocol(
+            org.eclipse.jetty.server.ConnectionFactory... factories) {
+        if (config.fronts().proxyProtocolFrom().isEmpty()) {
+            return factories;
+        }
+        org.eclipse.jetty.server.ConnectionFactory[] all = new org.eclipse.jetty.server.ConnectionFactory[factories.length + 1];
+        all[0] = new TrustedProxyProtocol(config.fronts().proxyProtocolFrom(), factories[0].getProtocol());
+        System.arraycopy(factories, 0, all, 1, factories.length);
+        return all;
+    }
+
     /** The bound port of the HTTPS listener. */
     public int tlsPort() {
         return tlsConnector.getLocalPort();
@@ -300,7 +348,7 @@ public final class JettyProxy {
         if (tlsListener != null) {
             tlsListener.stop();
         }
-        for (ServerConnector c : new ServerConnector[] {connector, tlsConnector}) {
+        for (ServerConnector c : new ServerConnector[] {connector, tlsConnector, socksConnector}) {
             try {
                 if (c != null) {
                     c.close();

@@ -39,7 +39,21 @@ public record ProxyConfig(
         long minResponseBodyRate,
         Duration bodyRateGracePeriod,
         Tls tls,
-        int maxConcurrentStreams) {
+        int maxConcurrentStreams,
+        FrontDoors fronts) {
+
+    /**
+     * The other front doors and gateways: the SOCKS5 listener's port (-1 for none, 0 for an ephemeral one) and
+     * handshake timeout, the sources whose PROXY protocol headers are accepted on the HTTP listeners (none: PROXY
+     * protocol off), and whether {@code ftp://} requests are served in forward mode.
+     */
+    public record FrontDoors(int socksPort, Duration socksHandshakeTimeout, List<Cidr> proxyProtocolFrom,
+            boolean ftpGateway) {
+        /** Whether a SOCKS5 listener is configured. */
+        public boolean hasSocks() {
+            return socksPort >= 0;
+        }
+    }
 
     /** The HTTPS listener: its port (0 for an ephemeral one) and certificates. */
     public record Tls(int port, List<TlsMaterial.Source> sources, Duration checkInterval) {

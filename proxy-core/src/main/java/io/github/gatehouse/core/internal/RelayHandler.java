@@ -37,6 +37,7 @@ final class RelayHandler extends Handler.Wrapper {
     private final ExchangeDriver driver;
     private final Scheduler scheduler;
     private volatile Deadlines deadlines;
+    private volatile FtpGateway ftp;
     /** Set once the server stops: the last exchange to end then wakes {@link #awaitDrained}. */
     private volatile boolean draining;
     private final Object drained = new Object();
@@ -91,7 +92,7 @@ final class RelayHandler extends Handler.Wrapper {
         ExchangeImpl exchange = new ExchangeImpl(nextId(), request.getMethod(),
                 address(request.getConnectionMetaData().getRemoteSocketAddress()),
                 address(request.getConnectionMetaData().getLocalSocketAddress()),
-                rawTarget != null ? rawTarget : request.getHttpURI().asString());
+                withoutUserInfo(rawTarget != null ? rawTarget : request.getHttpURI().asString()));
         inFlight.incrementAndGet();
         driver.advance(new ExchangeContext(this, exchange, request, response, callback, rawTarget));
         return true;
@@ -135,6 +136,15 @@ final class RelayHandler extends Handler.Wrapper {
         return deadlines;
     }
 
+    /** The FTP gateway, or null when {@code ftp://} is not served. */
+    FtpGateway ftp() {
+        return ftp;
+    }
+
+    void ftp(FtpGateway gateway) {
+        this.ftp = gateway;
+    }
+
     ProxyConfig config() {
         return config;
     }
@@ -172,6 +182,24 @@ final class RelayHandler extends Handler.Wrapper {
 
     HttpClient client(Mode mode) {
         return mode == Mode.REVERSE ? reverseClient : forwardClient;
+    }
+
+    /**
+     * The target as logged: an absolute-form target's user info ({@code ftp://user:password@host/}) is dropped, so
+     * credentials in URLs never reach a log line.
+     */
+    static String withoutUserInfo(String target) {
+        int at = target.indexOf('@');
+        int scheme = target.indexOf("://");
+        if (at < 0 || scheme < 0) {
+            return target;
+        }
+        int authorityEnd = target.indexOf('/', scheme + 3);
+        if (authorityEnd < 0) {
+            authorityEnd = target.length();
+        }
+        int lastAt = target.lastIndexOf('@', authorityEnd - 1);
+        return lastAt > scheme ? target.substring(0, scheme + 3) + target.substring(lastAt + 1) : target;
     }
 
     static InetSocketAddress address(SocketAddress address) {

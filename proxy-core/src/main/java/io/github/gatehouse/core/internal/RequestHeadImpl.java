@@ -49,7 +49,7 @@ final class RequestHeadImpl implements RequestHead {
         this.rawHost = host.startsWith("[") && host.endsWith("]") ? host.substring(1, host.length() - 1) : host;
         this.explicitPort = port;
         this.host = normalizeHost(host);
-        this.port = port >= 0 ? port : (scheme.equals("https") ? 443 : 80);
+        this.port = port >= 0 ? port : (scheme.equals("https") ? 443 : scheme.equals("ftp") ? 21 : 80);
         this.rawPath = rawPath;
         this.rawQuery = rawQuery;
         this.uri = null;

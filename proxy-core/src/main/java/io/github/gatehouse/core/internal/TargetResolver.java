@@ -66,8 +66,13 @@ final class TargetResolver {
         String scheme;
         if (absoluteForm && config.forward()) {
             scheme = uri.getScheme() == null ? "" : uri.getScheme().toLowerCase(Locale.ROOT);
-            if (!scheme.equals("http") && !scheme.equals("https")) {
-                return answers.badRequest(x, "unsupported scheme '" + scheme + "' (expected: http or https)");
+            if (!scheme.equals("http") && !scheme.equals("https")
+                    && !(scheme.equals("ftp") && config.fronts().ftpGateway())) {
+                return answers.badRequest(x, "unsupported scheme '" + scheme + "' (expected: http or https"
+                        + (config.fronts().ftpGateway() ? ", or ftp" : "") + ")");
+            }
+            if (uri.getUser() != null && !scheme.equals("ftp")) {
+                return answers.badRequest(x, "user info in an " + scheme + " URL (RFC 9110 §4.2.4)");
             }
             exchange.mode(Mode.FORWARD);
         } else {

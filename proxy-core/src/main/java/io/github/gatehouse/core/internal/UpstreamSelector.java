@@ -102,6 +102,10 @@ final class UpstreamSelector {
 
     /** Phase 7 begins: the request goes to the upstream chosen. */
     ExchangeDriver.Step send(ExchangeContext x) {
+        if (relay.ftp() != null && "ftp".equals(x.exchange.requestImpl().scheme())) {
+            relay.ftp().send(x); // the FTP gateway is this exchange's origin
+            return ExchangeDriver.Step.DONE;
+        }
         new UpstreamCall(relay, x, x.upstreamTarget, x.hostHeader, x.member).send();
         return ExchangeDriver.Step.DONE;
     }
