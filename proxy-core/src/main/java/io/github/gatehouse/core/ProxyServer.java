@@ -213,6 +213,8 @@ public final class ProxyServer implements AutoCloseable {
         private int tlsPort = -1;
         private Tls tls;
         private int maxConcurrentStreams = 128;
+        private UpstreamTls upstreamTls = UpstreamTls.defaults();
+        private Interception interception;
 
         private Builder() {
         }
@@ -501,6 +503,27 @@ public final class ProxyServer implements AutoCloseable {
             return this;
         }
 
+        /**
+         * TLS to upstreams, for every pool without its own ({@link UpstreamPool#tls}), for forward-proxy
+         * {@code https://} requests and for HTTPS inspection: extra trusted roots, a client certificate, SNI.
+         * {@link UpstreamTls#defaults()} (the JDK's trust store, verification on) unless set.
+         */
+        public Builder upstreamTls(UpstreamTls tls) {
+            this.upstreamTls = requireNonNull(tls, "tls");
+            return this;
+        }
+
+        /**
+         * HTTPS inspection for the forward proxy: {@code CONNECT}s to the destinations {@code interception} names are
+         * not tunnelled but terminated with a certificate minted by its CA, and each request inside goes through the
+         * relay as an {@code https://} exchange (filters, cache, access log). Off unless set; see {@link Interception}.
+         */
+        public Builder intercept(Interception interception) {
+            checkState(this.interception == null, "interception was already set to %s", this.interception);
+            this.interception = requireNonNull(interception, "interception");
+            return this;
+        }
+
         /** Lets the forward proxy reach every internal destination (for tests and trusted set-ups only). */
         public Builder allowInternalDestinations() {
             this.allowInternalDestinations = true;
@@ -519,6 +542,8 @@ public final class ProxyServer implements AutoCloseable {
                 checkState(!r.redirectsToHttps() || tls != null,
                         "route %s redirects to HTTPS but there is no HTTPS listener (expected: listenTls(port, tls))", r);
             }
+            checkState(interception == null || forward,
+                    "HTTPS inspection is set (%s) but the proxy is not a forward proxy (expected: forward())", interception);
             checkState(tls == null || tlsPort == 0 || tlsPort != port,
                     "TLS port %s is the plain HTTP port too (expected: two different ports)", tlsPort);
             String via = viaName != null ? viaName : "gatehouse-" + String.format("%08x", ThreadLocalRandom.current().nextInt());
@@ -530,7 +555,7 @@ public final class ProxyServer implements AutoCloseable {
                     List.copyOf(trustedProxies), allowInternalDestinations, List.copyOf(allowedInternalDestinations), requestHeadTimeout,
                     minRequestBodyRate.toBytes(), minResponseBodyRate.toBytes(), bodyRateGracePeriod,
                     tls == null ? null : new ProxyConfig.Tls(tlsPort, tls.sources(), tls.changeCheckPeriod()),
-                    maxConcurrentStreams));
+                    maxConcurrentStreams, upstreamTls, interception));
         }
 
         private static Duration positive(Duration d, String name) {

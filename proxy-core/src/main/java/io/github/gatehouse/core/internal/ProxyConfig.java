@@ -39,7 +39,9 @@ public record ProxyConfig(
         long minResponseBodyRate,
         Duration bodyRateGracePeriod,
         Tls tls,
-        int maxConcurrentStreams) {
+        int maxConcurrentStreams,
+        io.github.gatehouse.core.UpstreamTls upstreamTls,
+        io.github.gatehouse.core.Interception interception) {
 
     /** The HTTPS listener: its port (0 for an ephemeral one) and certificates. */
     public record Tls(int port, List<TlsMaterial.Source> sources, Duration checkInterval) {

@@ -62,6 +62,7 @@ final class UpstreamCall implements org.eclipse.jetty.client.Response.Listener, 
     private final Tries tries;
     private final boolean clientAcceptsTrailers;
     private final AtomicBoolean accounted = new AtomicBoolean();
+    private boolean http2;
 
     private volatile long sentNanos;
     private volatile long headNanos = -1;
@@ -92,8 +93,10 @@ final class UpstreamCall implements org.eclipse.jetty.client.Response.Listener, 
         ProxyConfig config = relay.config();
         RequestHeadImpl head = exchange.requestImpl();
         org.eclipse.jetty.client.Request upstreamRequest;
+        UpstreamClients.Choice via = relay.upstream(x);
+        http2 = via.version() == HttpVersion.HTTP_2;
         try {
-            upstreamRequest = relay.client(exchange.mode()).newRequest(hostForClient(target.host()), target.port());
+            upstreamRequest = via.client().newRequest(hostForClient(target.host()), target.port());
         } catch (IllegalArgumentException e) {
             // a host Jetty's parser took but no client can connect to (such as "127.1", which java.net.URI refuses)
             relay.answers().badRequest(x, "invalid target host '" + target.host() + "'");
@@ -102,7 +105,7 @@ final class UpstreamCall implements org.eclipse.jetty.client.Response.Listener, 
         upstreamRequest.scheme(target.scheme())
                 .path(target.pathQuery())
                 .method(head.method())
-                .version(HttpVersion.HTTP_1_1)
+                .version(via.version())
                 .idleTimeout(config.idleTimeout().toMillis(), TimeUnit.MILLISECONDS)
                 .timeout(config.exchangeTimeout().toMillis(), TimeUnit.MILLISECONDS)
                 .headers(this::copyRequestHeaders);
@@ -134,7 +137,11 @@ final class UpstreamCall implements org.eclipse.jetty.client.Response.Listener, 
     private void copyRequestHeaders(HttpFields.Mutable h) {
         RequestHeadImpl head = exchange.requestImpl();
         HeaderViews.copyTo(head.headers(), h);
-        if (hostHeader != null) {
+        if (http2) {
+            // HTTP/2 carries the authority in :authority, which jetty-client makes from the member's host and port; a
+            // Host field that differs from it is a malformed request (RFC 9113 §8.3.1), so none is sent
+            h.remove(HttpHeader.HOST);
+        } else if (hostHeader != null) {
             h.put(HttpHeader.HOST, hostHeader);
         }
         h.add(HttpHeader.VIA, relay.via(head.version()));
