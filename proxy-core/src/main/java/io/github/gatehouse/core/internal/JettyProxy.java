@@ -363,14 +363,10 @@ public final class JettyProxy {
             LOG.info("gatehouse {} stopping with {} exchanges still in flight after the {} drain time",
                     config.viaName(), relay.inFlight(), config.drainTimeout());
         }
-        try {
-            server.stop();
-        } catch (Exception e) {
-            LOG.warn("gatehouse {} did not stop cleanly: {}", config.viaName(), Failures.describe(e));
-        }
         if (inspection != null) {
             inspection.stop();
         }
+        // the pools' own clients run on the server's threads: they stop first
         for (HttpClient client : poolClients) {
             try {
                 client.stop();
@@ -378,5 +374,11 @@ public final class JettyProxy {
                 LOG.debug("an upstream client did not stop cleanly", e);
             }
         }
+        try {
+            server.stop();
+        } catch (Exception e) {
+            LOG.warn("gatehouse {} did not stop cleanly: {}", config.viaName(), Failures.describe(e));
+        }
+
     }
 }

@@ -275,7 +275,7 @@ final class UpstreamCall implements org.eclipse.jetty.client.Response.Listener, 
         }
         try {
             HttpHeaders fields = HeaderRules.upstreamResponseFields(response.getHeaders());
-            fields.add("Via", relay.via(response.getVersion() == HttpVersion.HTTP_1_0));
+            fields.add("Via", response.getVersion() == HttpVersion.HTTP_2 ? relay.via("HTTP/2.0") : relay.via(response.getVersion() == HttpVersion.HTTP_1_0));
             if (exchange.stickySetCookie() != null) {
                 fields.add("Set-Cookie", exchange.stickySetCookie());
             }
