@@ -242,6 +242,8 @@ public final class ProxyServer implements AutoCloseable {
         private Duration socksHandshakeTimeout = Duration.ofSeconds(10);
         private final List<Cidr> proxyProtocolFrom = new ArrayList<>();
         private boolean ftpGateway;
+        private UpstreamTls upstreamTls = UpstreamTls.defaults();
+        private Interception interception;
 
         private Builder() {
         }
@@ -530,6 +532,27 @@ public final class ProxyServer implements AutoCloseable {
             return this;
         }
 
+        /**
+         * TLS to upstreams, for every pool without its own ({@link UpstreamPool#tls}), for forward-proxy
+         * {@code https://} requests and for HTTPS inspection: extra trusted roots, a client certificate, SNI.
+         * {@link UpstreamTls#defaults()} (the JDK's trust store, verification on) unless set.
+         */
+        public Builder upstreamTls(UpstreamTls tls) {
+            this.upstreamTls = requireNonNull(tls, "tls");
+            return this;
+        }
+
+        /**
+         * HTTPS inspection for the forward proxy: {@code CONNECT}s to the destinations {@code interception} names are
+         * not tunnelled but terminated with a certificate minted by its CA, and each request inside goes through the
+         * relay as an {@code https://} exchange (filters, cache, access log). Off unless set; see {@link Interception}.
+         */
+        public Builder intercept(Interception interception) {
+            checkState(this.interception == null, "interception was already set to %s", this.interception);
+            this.interception = requireNonNull(interception, "interception");
+            return this;
+        }
+
         /** Lets the forward proxy reach every internal destination (for tests and trusted set-ups only). */
         public Builder allowInternalDestinations() {
             this.allowInternalDestinations = true;
@@ -599,6 +622,8 @@ public final class ProxyServer implements AutoCloseable {
             }
             checkState(socksPort < 0 || forward, "a SOCKS listener needs forward mode (expected: forward())");
             checkState(socksPort <= 0 || socksPort != port, "SOCKS port %s is the HTTP port too (expected: two different ports)", socksPort);
+            checkState(interception == null || forward,
+                    "HTTPS inspection is set (%s) but the proxy is not a forward proxy (expected: forward())", interception);
             checkState(tls == null || tlsPort == 0 || tlsPort != port,
                     "TLS port %s is the plain HTTP port too (expected: two different ports)", tlsPort);
             String via = viaName != null ? viaName : "gatehouse-" + String.format("%08x", ThreadLocalRandom.current().nextInt());
@@ -611,7 +636,7 @@ public final class ProxyServer implements AutoCloseable {
                     minRequestBodyRate.toBytes(), minResponseBodyRate.toBytes(), bodyRateGracePeriod,
                     tls == null ? null : new ProxyConfig.Tls(tlsPort, tls.sources(), tls.changeCheckPeriod()),
                     maxConcurrentStreams, new ProxyConfig.FrontDoors(socksPort, socksHandshakeTimeout,
-                            List.copyOf(proxyProtocolFrom), ftpGateway)));
+                            List.copyOf(proxyProtocolFrom), ftpGateway), upstreamTls, interception));
         }
 
         private static Duration positive(Duration d, String name) {

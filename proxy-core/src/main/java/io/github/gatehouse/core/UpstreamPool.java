@@ -37,6 +37,9 @@ public final class UpstreamPool {
     private final int maxRequestsPerMember;
     private final CopyOnWriteArrayList<MemberState> members = new CopyOnWriteArrayList<>();
     private final AtomicLong retryTokens = new AtomicLong(1_000);
+    /** Set only on a new pool, before it is returned: {@link #tls}, {@link #protocol}, {@link #carry}. */
+    private UpstreamTls tls;
+    private UpstreamProtocol protocol = UpstreamProtocol.HTTP_1_1;
 
     private UpstreamPool(Collection<Upstream> upstreams, LoadBalancer balancer, HealthCheck healthCheck,
             OutlierDetection outliers, RetryPolicy retries, Duration slowStart, int maxRequestsPerMember) {
@@ -90,29 +93,29 @@ public final class UpstreamPool {
 
     /** This pool with another balancing strategy. */
     public UpstreamPool balance(LoadBalancer balancer) {
-        return new UpstreamPool(upstreams(), requireNonNull(balancer, "balancer"), healthCheck, outliers, retries, slowStart, maxRequestsPerMember);
+        return carry(new UpstreamPool(upstreams(), requireNonNull(balancer, "balancer"), healthCheck, outliers, retries, slowStart, maxRequestsPerMember));
     }
 
     /** This pool with active health checks. */
     public UpstreamPool healthCheck(HealthCheck healthCheck) {
-        return new UpstreamPool(upstreams(), balancer, requireNonNull(healthCheck, "healthCheck"), outliers, retries, slowStart, maxRequestsPerMember);
+        return carry(new UpstreamPool(upstreams(), balancer, requireNonNull(healthCheck, "healthCheck"), outliers, retries, slowStart, maxRequestsPerMember));
     }
 
     /** This pool with other passive outlier detection ({@link OutlierDetection#off()} to disable). */
     public UpstreamPool outlierDetection(OutlierDetection outliers) {
-        return new UpstreamPool(upstreams(), balancer, healthCheck, requireNonNull(outliers, "outliers"), retries, slowStart, maxRequestsPerMember);
+        return carry(new UpstreamPool(upstreams(), balancer, healthCheck, requireNonNull(outliers, "outliers"), retries, slowStart, maxRequestsPerMember));
     }
 
     /** This pool with another retry policy ({@link RetryPolicy#none()} to disable). */
     public UpstreamPool retries(RetryPolicy retries) {
-        return new UpstreamPool(upstreams(), balancer, healthCheck, outliers, requireNonNull(retries, "retries"), slowStart, maxRequestsPerMember);
+        return carry(new UpstreamPool(upstreams(), balancer, healthCheck, outliers, requireNonNull(retries, "retries"), slowStart, maxRequestsPerMember));
     }
 
     /** Members that come (back) up get a share of traffic that ramps up linearly over {@code duration}. */
     public UpstreamPool slowStart(Duration duration) {
         requireNonNull(duration, "duration");
         checkArgument(!duration.isNegative(), "slowStart: %s (expected: >= 0)", duration);
-        return new UpstreamPool(upstreams(), balancer, healthCheck, outliers, retries, duration, maxRequestsPerMember);
+        return carry(new UpstreamPool(upstreams(), balancer, healthCheck, outliers, retries, duration, maxRequestsPerMember));
     }
 
     /**
@@ -121,7 +124,49 @@ public final class UpstreamPool {
      */
     public UpstreamPool maxRequestsPerMember(int n) {
         checkArgument(n >= 1, "maxRequestsPerMember: %s (expected: >= 1)", n);
-        return new UpstreamPool(upstreams(), balancer, healthCheck, outliers, retries, slowStart, n);
+        return carry(new UpstreamPool(upstreams(), balancer, healthCheck, outliers, retries, slowStart, n));
+    }
+
+    /**
+     * This pool with its own TLS settings for {@code https://} members, instead of the server's
+     * ({@link ProxyServer.Builder#upstreamTls}).
+     */
+    public UpstreamPool tls(UpstreamTls tls) {
+        requireNonNull(tls, "tls");
+        UpstreamPool next = carry(new UpstreamPool(upstreams(), balancer, healthCheck, outliers, retries, slowStart, maxRequestsPerMember));
+        next.tls = tls;
+        return next;
+    }
+
+    /**
+     * This pool speaking {@code protocol} to its members (HTTP/1.1 by default). {@link UpstreamProtocol#H2} needs
+     * {@code https://} members, {@link UpstreamProtocol#H2C} {@code http://} ones; health checks use it too.
+     *
+     * @throws IllegalArgumentException if a member's scheme does not fit the protocol
+     */
+    public UpstreamPool protocol(UpstreamProtocol protocol) {
+        requireNonNull(protocol, "protocol");
+        for (Upstream u : upstreams()) {
+            checkSchemeFits(u, protocol);
+        }
+        UpstreamPool next = carry(new UpstreamPool(upstreams(), balancer, healthCheck, outliers, retries, slowStart, maxRequestsPerMember));
+        next.protocol = protocol;
+        return next;
+    }
+
+    private static void checkSchemeFits(Upstream u, UpstreamProtocol protocol) {
+        String scheme = u.uri().getScheme();
+        checkArgument(protocol != UpstreamProtocol.H2 || scheme.equals("https"),
+                "upstream %s: protocol H2 (h2 over TLS) needs an https:// member (expected: https://, or H2C for cleartext)", u);
+        checkArgument(protocol != UpstreamProtocol.H2C || scheme.equals("http"),
+                "upstream %s: protocol H2C (cleartext HTTP/2) needs an http:// member (expected: http://, or H2 over TLS)", u);
+    }
+
+    /** {@code next} with this pool's TLS settings and protocol. */
+    private UpstreamPool carry(UpstreamPool next) {
+        next.tls = tls;
+        next.protocol = protocol;
+        return next;
     }
 
     // ---- runtime changes (in place) ----
@@ -129,6 +174,7 @@ public final class UpstreamPool {
     /** Adds a member now; it starts in slow start if the pool has one. */
     public UpstreamPool add(Upstream upstream) {
         requireNonNull(upstream, "upstream");
+        checkSchemeFits(upstream, protocol);
         MemberState m = new MemberState(upstream, slowStart, System::nanoTime);
         if (slowStart != null) {
             m.healthy(false);
@@ -200,6 +246,16 @@ public final class UpstreamPool {
 
     public RetryPolicy retryPolicy() {
         return retries;
+    }
+
+    /** The pool's own TLS settings, if any (else the server's). */
+    public Optional<UpstreamTls> tls() {
+        return Optional.ofNullable(tls);
+    }
+
+    /** The protocol spoken to the members. */
+    public UpstreamProtocol protocol() {
+        return protocol;
     }
 
     public int maxRequestsPerMember() {

@@ -69,6 +69,10 @@ public final class Gatehouse {
      * @throws LauncherOptions.UsageException for a bad command line
      */
     public static ProxyServer start(String[] args, PrintStream out) throws LauncherOptions.UsageException {
+        if (args.length > 0 && args[0].equals("ca")) {
+            InspectionFlags.makeCa(args, out);
+            return null;
+        }
         LauncherOptions o = LauncherOptions.parse(args);
         if (o.help) {
             out.println(LauncherOptions.usage());
@@ -109,6 +113,16 @@ public final class Gatehouse {
         return o.tlsCheck != null ? tls.checkForChangesEvery(o.tlsCheck) : tls;
     }
 
+    /** The first line of a password file. */
+    static String firstLine(java.nio.file.Path file, String flag) throws LauncherOptions.UsageException {
+        try {
+            java.util.List<String> lines = java.nio.file.Files.readAllLines(file);
+            return lines.isEmpty() ? "" : lines.get(0);
+        } catch (java.io.IOException e) {
+            throw new LauncherOptions.UsageException(flag + ": cannot read " + file + " (" + e.getMessage() + ")");
+        }
+    }
+
     /** The upstream pool the reverse-mode flags describe. */
     static UpstreamPool pool(LauncherOptions o) throws LauncherOptions.UsageException {
         java.util.List<Upstream> members = new java.util.ArrayList<>();
@@ -129,6 +143,11 @@ public final class Gatehouse {
             members.add(Upstream.of(parts[0].trim(), weight));
         }
         UpstreamPool pool = UpstreamPool.of(members);
+        try {
+            pool = InspectionFlags.pool(o, pool);
+        } catch (IllegalArgumentException e) {
+            throw new LauncherOptions.UsageException(e.getMessage());
+        }
         String balance = o.balance;
         LoadBalancer lb;
         if (balance.equals("random")) {
@@ -241,6 +260,7 @@ public final class Gatehouse {
             if (o.tls()) {
                 b.listenTls(o.tlsPort, tls(o));
             }
+            InspectionFlags.apply(o, b);
             if (o.maxConcurrentStreams != null) {
                 b.maxConcurrentStreams(o.maxConcurrentStreams);
             }

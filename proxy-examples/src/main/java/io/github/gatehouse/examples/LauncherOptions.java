@@ -80,6 +80,19 @@ public final class LauncherOptions {
     boolean ftp;
     boolean redirectHttps;
     Integer maxConcurrentStreams;
+    /** Upstream TLS and HTTPS inspection ({@code --upstream-*}, {@code --intercept-*}). */
+    final List<Path> upstreamCas = new ArrayList<>();
+    boolean upstreamInsecure;
+    Path upstreamClientCert;
+    Path upstreamClientKey;
+    Path upstreamClientKeystore;
+    Path upstreamClientKeystorePasswordFile;
+    String upstreamSni;
+    io.github.gatehouse.core.UpstreamProtocol upstreamProtocol;
+    Path interceptCa;
+    Path interceptKey;
+    final List<String> interceptHosts = new ArrayList<>();
+    final List<String> noInterceptHosts = new ArrayList<>();
     boolean help;
 
     private LauncherOptions() {
@@ -89,6 +102,7 @@ public final class LauncherOptions {
     public static String usage() {
         return String.join("\n",
                 "usage: java -jar gatehouse.jar forward|reverse [flags]",
+                "       java -jar gatehouse.jar ca --out DIR   (a new CA for HTTPS inspection: DIR/ca.pem, DIR/ca-key.pem)",
                 "",
                 "  forward                      forward proxy: absolute-form http:// requests and CONNECT tunnels",
                 "  reverse                      reverse proxy to the --upstream servers",
@@ -161,6 +175,23 @@ public final class LauncherOptions {
                 "                               (default 10s; 0 = never)",
                 "  --redirect-https             reverse: answer plain HTTP requests with 308 to the HTTPS listener",
                 "  --max-concurrent-streams N   HTTP/2 streams one connection may have open (default 128)",
+                "  --upstream-ca FILE           trust the CA certificates of PEM FILE for TLS to upstreams and",
+                "                               HTTPS inspection, besides the JDK's trust store (repeatable)",
+                "  --upstream-insecure-skip-verify  DANGER: accept any upstream certificate, for any name (test",
+                "                               benches only; logs a warning at start)",
+                "  --upstream-client-cert FILE  a PEM client certificate shown to upstreams that ask (mTLS); with",
+                "  --upstream-client-key FILE   its PEM private key",
+                "  --upstream-client-keystore FILE  the client certificate as a PKCS#12 key store, with",
+                "  --upstream-client-keystore-password-file FILE  its password (the file's first line)",
+                "  --upstream-sni NAME          reverse: ask upstreams for NAME in SNI and check their certificate",
+                "                               against it (default: the member's host)",
+                "  --upstream-protocol P        reverse: h1 (default), h2 (HTTP/2 over TLS, https:// members) or",
+                "                               h2c (cleartext HTTP/2 with prior knowledge, http:// members)",
+                "  --intercept-ca FILE          forward: HTTPS inspection, signing with the PEM CA certificate FILE",
+                "  --intercept-key FILE         and its PEM private key (make both with: gatehouse.jar ca --out DIR)",
+                "  --intercept-host PATTERN     intercept CONNECTs to PATTERN: a host, *.domain or * (repeatable;",
+                "                               default: none)",
+                "  --no-intercept-host PATTERN  never intercept PATTERN, whatever --intercept-host says (repeatable)",
                 "  --help                       this text",
                 "",
                 "Durations: 500ms, 10s, 5m, 1h. Rates: bytes a second, 500, 1k, 64k/s (0 = off).",
@@ -412,6 +443,51 @@ public final class LauncherOptions {
                         throw new UsageException("--max-concurrent-streams: '" + mcs + "' (expected: 1..10000)");
                     }
                     break;
+                case "--upstream-ca":
+                    o.upstreamCas.add(existingFile(value != null ? value : next(args, ++i, arg), arg));
+                    break;
+                case "--upstream-insecure-skip-verify":
+                    if (value != null) {
+                        throw new UsageException("--upstream-insecure-skip-verify takes no value (got '" + value + "')");
+                    }
+                    o.upstreamInsecure = true;
+                    break;
+                case "--upstream-client-cert":
+                    o.upstreamClientCert = existingFile(value != null ? value : next(args, ++i, arg), arg);
+                    break;
+                case "--upstream-client-key":
+                    o.upstreamClientKey = existingFile(value != null ? value : next(args, ++i, arg), arg);
+                    break;
+                case "--upstream-client-keystore":
+                    o.upstreamClientKeystore = existingFile(value != null ? value : next(args, ++i, arg), arg);
+                    break;
+                case "--upstream-client-keystore-password-file":
+                    o.upstreamClientKeystorePasswordFile = existingFile(value != null ? value : next(args, ++i, arg), arg);
+                    break;
+                case "--upstream-sni":
+                    o.upstreamSni = value != null ? value : next(args, ++i, arg);
+                    break;
+                case "--upstream-protocol":
+                    String up = (value != null ? value : next(args, ++i, arg)).trim();
+                    switch (up) {
+                        case "h1", "http/1.1" -> o.upstreamProtocol = io.github.gatehouse.core.UpstreamProtocol.HTTP_1_1;
+                        case "h2" -> o.upstreamProtocol = io.github.gatehouse.core.UpstreamProtocol.H2;
+                        case "h2c" -> o.upstreamProtocol = io.github.gatehouse.core.UpstreamProtocol.H2C;
+                        default -> throw new UsageException("--upstream-protocol: '" + up + "' (expected: h1, h2 or h2c)");
+                    }
+                    break;
+                case "--intercept-ca":
+                    o.interceptCa = existingFile(value != null ? value : next(args, ++i, arg), arg);
+                    break;
+                case "--intercept-key":
+                    o.interceptKey = existingFile(value != null ? value : next(args, ++i, arg), arg);
+                    break;
+                case "--intercept-host":
+                    o.interceptHosts.add(value != null ? value : next(args, ++i, arg));
+                    break;
+                case "--no-intercept-host":
+                    o.noInterceptHosts.add(value != null ? value : next(args, ++i, arg));
+                    break;
                 case "--data-rate-grace":
                     String g = value != null ? value : next(args, ++i, arg);
                     o.dataRateGrace = "0".equals(g.trim()) ? Duration.ZERO : parseDuration(g, arg);
@@ -474,6 +550,27 @@ public final class LauncherOptions {
         }
         if (o.redirectHttps && o.mode != Mode.REVERSE) {
             throw new UsageException("--redirect-https is for reverse mode");
+        }
+        if ((o.upstreamClientCert == null) != (o.upstreamClientKey == null)) {
+            throw new UsageException("--upstream-client-cert and --upstream-client-key go together");
+        }
+        if ((o.upstreamClientKeystore == null) != (o.upstreamClientKeystorePasswordFile == null)) {
+            throw new UsageException("--upstream-client-keystore and --upstream-client-keystore-password-file go together");
+        }
+        if (o.upstreamClientCert != null && o.upstreamClientKeystore != null) {
+            throw new UsageException("one client certificate: --upstream-client-cert/--upstream-client-key or --upstream-client-keystore");
+        }
+        if (o.mode == Mode.FORWARD && (o.upstreamProtocol != null || o.upstreamSni != null)) {
+            throw new UsageException("--upstream-protocol and --upstream-sni are for reverse mode");
+        }
+        if ((o.interceptCa == null) != (o.interceptKey == null)) {
+            throw new UsageException("--intercept-ca and --intercept-key go together");
+        }
+        if (o.interceptCa != null && o.mode != Mode.FORWARD) {
+            throw new UsageException("HTTPS inspection (--intercept-ca) is for forward mode");
+        }
+        if (o.interceptCa == null && (!o.interceptHosts.isEmpty() || !o.noInterceptHosts.isEmpty())) {
+            throw new UsageException("--intercept-host and --no-intercept-host need --intercept-ca FILE --intercept-key FILE");
         }
         if (o.port < 0) {
             o.port = o.mode == Mode.FORWARD ? 3128 : 8080;

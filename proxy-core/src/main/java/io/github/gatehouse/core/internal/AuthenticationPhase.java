@@ -34,6 +34,14 @@ final class AuthenticationPhase {
     }
 
     ExchangeDriver.Step authenticate(ExchangeContext x) {
+        HttpsInspection.Inner inner = x.exchange.intercepted();
+        if (inner != null) { // inside an intercepted tunnel: its CONNECT was authenticated, as this user
+            if (inner.user() != null) {
+                x.exchange.user(inner.user());
+            }
+            x.moveTo(RelayState.AUTHENTICATED);
+            return ExchangeDriver.Step.NEXT;
+        }
         if (config.authenticator() == null) {
             x.moveTo(RelayState.AUTHENTICATED);
             return ExchangeDriver.Step.NEXT;

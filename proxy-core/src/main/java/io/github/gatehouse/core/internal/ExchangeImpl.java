@@ -21,6 +21,7 @@ final class ExchangeImpl implements Exchange {
     private volatile Mode mode;
     private volatile RequestHeadImpl request;
     private volatile String user;
+    private volatile HttpsInspection.Inner intercepted;
     private volatile Route route;
     private volatile String cacheStatus;
     private volatile String upstream;
@@ -100,6 +101,15 @@ final class ExchangeImpl implements Exchange {
     @Override
     public Optional<String> user() {
         return Optional.ofNullable(user);
+    }
+
+    /** The intercepted tunnel this exchange arrived in, or null. */
+    HttpsInspection.Inner intercepted() {
+        return intercepted;
+    }
+
+    void intercepted(HttpsInspection.Inner tunnel) {
+        this.intercepted = tunnel;
     }
 
     void user(String user) {

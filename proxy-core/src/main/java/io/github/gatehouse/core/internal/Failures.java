@@ -20,6 +20,28 @@ final class Failures {
     record Classified(int status, String proxyStatusError, String description) {
     }
 
+    /**
+     * What is wrong with the peer's certificate, when {@code t}'s causes include a certificate check that failed
+     * (untrusted chain, wrong name, expired), else null.
+     */
+    static String certificateProblem(Throwable t) {
+        for (Throwable c = t; c != null; c = c.getCause() == c ? null : c.getCause()) {
+            if (c instanceof java.security.cert.CertificateException || c instanceof java.security.cert.CertPathValidatorException
+                    || c instanceof java.security.cert.CertPathBuilderException) {
+                Throwable root = c;
+                while (root.getCause() != null && root.getCause() != root) {
+                    root = root.getCause();
+                }
+                String m = root.getMessage() != null ? root.getMessage() : c.getMessage();
+                if (m != null && m.contains("unable to find valid certification path")) {
+                    return "its chain leads to no trusted root (" + m + ")";
+                }
+                return String.valueOf(m);
+            }
+        }
+        return null;
+    }
+
     static Classified classify(Throwable failure) {
         for (Throwable t = failure; t != null; t = t.getCause() == t ? null : t.getCause()) {
             if (t instanceof DestinationPolicy.DeniedDestinationException) {
@@ -49,6 +71,10 @@ final class Failures {
             }
             if (t instanceof NoRouteToHostException) {
                 return new Classified(502, "destination_unavailable", "no route to host");
+            }
+            if (t instanceof SSLException && certificateProblem(t) != null) {
+                return new Classified(502, "tls_certificate_error",
+                        "TLS certificate not accepted: " + certificateProblem(t));
             }
             if (t instanceof SSLException) {
                 return new Classified(502, "tls_protocol_error", "TLS handshake failed");

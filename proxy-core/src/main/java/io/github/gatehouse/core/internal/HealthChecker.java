@@ -15,7 +15,7 @@ import org.slf4j.LoggerFactory;
 /**
  * Runs a pool's active health checks: every interval (plus up to 10% jitter, so checks of many proxies do not
  * align) it sends {@code GET path} to each member and applies the rise/fall thresholds. Members added at runtime
- * are picked up at the next round. Stops when {@link #stop()} is called.
+ * are picked up at the next round. Probes go with the pool's client: its protocol and TLS settings. Stops when {@link #stop()} is called.
  */
 final class HealthChecker {
     private static final Logger LOG = LoggerFactory.getLogger(HealthChecker.class);
@@ -23,14 +23,17 @@ final class HealthChecker {
     private final UpstreamPool pool;
     private final HealthCheck check;
     private final HttpClient client;
+    private final org.eclipse.jetty.http.HttpVersion version;
     private final Scheduler scheduler;
     private final Map<UpstreamMember, int[]> streaks = new IdentityHashMap<>();
     private volatile boolean stopped;
 
-    HealthChecker(UpstreamPool pool, HealthCheck check, HttpClient client, Scheduler scheduler) {
+    HealthChecker(UpstreamPool pool, HealthCheck check, HttpClient client, org.eclipse.jetty.http.HttpVersion version,
+            Scheduler scheduler) {
         this.pool = pool;
         this.check = check;
         this.client = client;
+        this.version = version;
         this.scheduler = scheduler;
     }
 
@@ -65,6 +68,7 @@ final class HealthChecker {
         try {
             client.newRequest(url)
                     .method("GET")
+                    .version(version)
                     .timeout(check.timeout().toMillis(), TimeUnit.MILLISECONDS)
                     .headers(h -> h.put("User-Agent", "gatehouse-health-check"))
                     .send(result -> record(member, result.isSucceeded() && check.isExpected(result.getResponse().getStatus()),

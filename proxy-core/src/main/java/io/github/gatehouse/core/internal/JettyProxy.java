@@ -28,6 +28,9 @@ public final class JettyProxy {
     private ServerConnector socksConnector;
     private TlsListener tlsListener;
     private volatile RelayHandler relayHandler;
+    private volatile UpstreamClients upstreamClients;
+    private HttpsInspection inspection;
+    private final java.util.List<HttpClient> poolClients = new java.util.concurrent.CopyOnWriteArrayList<>();
 
     /** Creates the proxy for {@code config}; nothing is bound until {@link #start()}. */
     public JettyProxy(ProxyConfig config) {
@@ -74,6 +77,14 @@ public final class JettyProxy {
                     org.eclipse.jetty.http.UriCompliance.Violation.USER_INFO));
         }
 
+        // the inner connections of HTTPS inspection: TLS is put on by HttpsInspection, then ALPN as on the HTTPS listener
+        HttpConfiguration inspected = null;
+        if (config.interception() != null) {
+            inspected = new HttpConfiguration(http);
+            SecureRequestCustomizer secure = new SecureRequestCustomizer(false);
+            secure.setSniHostCheck(false);
+            inspected.addCustomizer(secure);
+        }
         if (config.hasTls()) {
             // the HTTPS listener: TLS, then ALPN choosing h2 or http/1.1 (http/1.1 for a client that offers neither)
             tlsListener = new TlsListener(config.tls().sources());
@@ -134,12 +145,14 @@ public final class JettyProxy {
         org.eclipse.jetty.util.thread.Scheduler scheduler =
                 new org.eclipse.jetty.util.thread.ScheduledExecutorScheduler("gatehouse-scheduler", true);
         server.addBean(scheduler);
-        // Only the clients a mode needs: each one initialises its own TLS context at start.
+        // Only the clients a mode needs: each one initialises its own TLS context at start. Pools with TLS settings or a
+        // protocol of their own get their clients from upstreamClients, after the start.
+        UpstreamClients.Spec defaultSpec = new UpstreamClients.Spec(config.upstreamTls(), io.github.gatehouse.core.UpstreamProtocol.HTTP_1_1);
         HttpClient forwardClient = null;
         Http1Upstream forwardLean = null;
         boolean lean = !"jetty-client".equals(System.getProperty(TRANSPORT_PROPERTY));
         if (config.forward()) {
-            forwardClient = newClient(threads, scheduler, "forward");
+            forwardClient = newClient(threads, scheduler, "forward", defaultSpec);
             GuardedResolver resolver = new GuardedResolver(new org.eclipse.jetty.util.SocketAddressResolver.Async(threads,
                     scheduler, config.connectTimeout().toMillis()), policy);
             forwardClient.setSocketAddressResolver(resolver);
@@ -152,7 +165,7 @@ public final class JettyProxy {
         HttpClient reverseClient = null;
         Http1Upstream reverseLean = null;
         if (!config.routes().isEmpty()) {
-            reverseClient = newClient(threads, scheduler, "reverse");
+            reverseClient = newClient(threads, scheduler, "reverse", defaultSpec);
             server.addBean(reverseClient);
             if (lean) {
                 reverseLean = newLean("reverse", threads, scheduler, new org.eclipse.jetty.util.SocketAddressResolver.Async(
@@ -172,6 +185,27 @@ public final class JettyProxy {
             server.addBean(ftp);
             relay.ftp(ftp);
         }
+        if (inspected != null) {
+            inspection = new HttpsInspection(config.interception(), config.upstreamTls(), policy, new Answers(config),
+                    (int) config.connectTimeout().toMillis());
+            ALPNServerConnectionFactory alpn = new ALPNServerConnectionFactory("h2", "http/1.1");
+            alpn.setDefaultProtocol("http/1.1");
+            org.eclipse.jetty.server.LocalConnector inner = new org.eclipse.jetty.server.LocalConnector(server, null, null, null, -1, alpn,
+                    http2Limits(new HTTP2ServerConnectionFactory(inspected)),
+                    new TargetFormConnectionFactory(inspected, config.requestHeadTimeout(), () -> relayHandler.deadlines()));
+            inner.setIdleTimeout(config.idleTimeout().toMillis());
+            server.addConnector(inner);
+            server.addBean(inspection.serverSsl());
+            inspection.innerConnector(inner);
+            relay.inspection(inspection);
+            LOG.info("HTTPS inspection on: intercepting {}, never {}; CA {}", config.interception().interceptPatterns(),
+                    config.interception().neverInterceptPatterns(), config.interception().caFiles());
+        }
+        upstreamClients = new UpstreamClients(config.upstreamTls(), forwardClient, spec -> startedClient(threads, scheduler, spec));
+        if (reverseClient != null) {
+            upstreamClients.register(defaultSpec, reverseClient);
+        }
+        relay.upstreamClients(upstreamClients);
         org.eclipse.jetty.server.Handler chain = new Http2Requests(relay);
         if (config.minRequestBodyRate() > 0 || config.minResponseBodyRate() > 0) {
             server.setHandler(new BodyRateHandler(chain, config.minRequestBodyRate(), config.minResponseBodyRate(),
@@ -196,9 +230,7 @@ public final class JettyProxy {
         // relay's back) and its protocol handlers (redirects, authentication, upgrade): both go after the start.
         for (HttpClient client : new HttpClient[] {forwardClient, reverseClient}) {
             if (client != null) {
-                client.getContentDecoderFactories().clear();
-                client.getProtocolHandlers().clear();
-                client.getProtocolHandlers().put(new InterimResponses());
+                afterStart(client);
             }
         }
         java.util.Set<io.github.gatehouse.core.UpstreamPool> pools =
@@ -206,10 +238,10 @@ public final class JettyProxy {
         for (io.github.gatehouse.core.Route route : config.routes()) {
             route.pool().ifPresent(pools::add);
         }
-        HttpClient healthClient = reverseClient;
         for (io.github.gatehouse.core.UpstreamPool pool : pools) {
+            UpstreamClients.Choice poolClient = upstreamClients.forPool(pool); // made now, not at the first request
             pool.healthCheck().ifPresent(check -> {
-                HealthChecker checker = new HealthChecker(pool, check, healthClient, scheduler);
+                HealthChecker checker = new HealthChecker(pool, check, poolClient.client(), poolClient.version(), scheduler);
                 healthCheckers.add(checker);
                 checker.start();
             });
@@ -237,14 +269,49 @@ public final class JettyProxy {
                 config.maxConnectionsPerUpstream(), config.maxResponseHeaderSize());
     }
 
-    private HttpClient newClient(QueuedThreadPool threads, org.eclipse.jetty.util.thread.Scheduler scheduler, String name) {
-        // HTTP/1.1 only, without the dynamic (ALPN-ready) transport's per-destination protocol negotiation
+    /** HttpClient.doStart() puts back the content decoders and protocol handlers: both go after the start. */
+    private static void afterStart(HttpClient client) {
+        client.getContentDecoderFactories().clear();
+        client.getProtocolHandlers().clear();
+        client.getProtocolHandlers().put(new InterimResponses());
+    }
+
+    /** A client for a pool's own TLS settings or protocol, started now; {@link #stop} stops it. */
+    private HttpClient startedClient(QueuedThreadPool threads, org.eclipse.jetty.util.thread.Scheduler scheduler,
+            UpstreamClients.Spec spec) {
+        HttpClient client = newClient(threads, scheduler, "reverse-" + spec.protocol().name().toLowerCase(java.util.Locale.ROOT)
+                + "-" + poolClients.size(), spec);
+        try {
+            client.start();
+        } catch (Exception e) {
+            throw new IllegalStateException("cannot start the upstream client for " + spec + ": " + Failures.describe(e), e);
+        }
+        afterStart(client);
+        poolClients.add(client);
+        return client;
+    }
+
+    private HttpClient newClient(QueuedThreadPool threads, org.eclipse.jetty.util.thread.Scheduler scheduler, String name,
+            UpstreamClients.Spec spec) {
         ResetAwareClientConnector clientConnector = new ResetAwareClientConnector();
         clientConnector.setSelectors(1);
-        org.eclipse.jetty.client.transport.HttpClientTransportOverHTTP transport =
-                new org.eclipse.jetty.client.transport.HttpClientTransportOverHTTP(clientConnector);
-        // field values pass byte for byte on reused connections (see the server side)
-        transport.setHeaderCacheCaseSensitive(true);
+        clientConnector.setSslContextFactory(UpstreamClients.sslContextFactory(spec.tls()));
+        org.eclipse.jetty.client.HttpClientTransport transport;
+        if (spec.protocol() == io.github.gatehouse.core.UpstreamProtocol.HTTP_1_1) {
+            // HTTP/1.1 only, without the dynamic (ALPN-ready) transport's per-destination protocol negotiation
+            org.eclipse.jetty.client.transport.HttpClientTransportOverHTTP h1 =
+                    new org.eclipse.jetty.client.transport.HttpClientTransportOverHTTP(clientConnector);
+            // field values pass byte for byte on reused connections (see the server side)
+            h1.setHeaderCacheCaseSensitive(true);
+            transport = h1;
+        } else {
+            // h2 (ALPN over TLS) or h2c (prior knowledge): the request's version (HTTP/2) and scheme pick which
+            org.eclipse.jetty.http2.client.HTTP2Client http2 = new org.eclipse.jetty.http2.client.HTTP2Client(clientConnector);
+            http2.setUseInputDirectByteBuffers(false);
+            http2.setUseOutputDirectByteBuffers(false);
+            transport = new org.eclipse.jetty.client.transport.HttpClientTransportDynamic(clientConnector,
+                    new org.eclipse.jetty.http2.client.transport.ClientConnectionFactoryOverHTTP2.HTTP2(http2));
+        }
         HttpClient client = new HttpClient(transport);
         client.setScheduler(scheduler);
         // Upstream I/O buffers are not pooled. jetty-client 12.1.14 can still touch a network or request-head buffer
@@ -369,10 +436,22 @@ public final class JettyProxy {
             LOG.info("gatehouse {} stopping with {} exchanges still in flight after the {} drain time",
                     config.viaName(), relay.inFlight(), config.drainTimeout());
         }
+        if (inspection != null) {
+            inspection.stop();
+        }
+        // the pools' own clients run on the server's threads: they stop first
+        for (HttpClient client : poolClients) {
+            try {
+                client.stop();
+            } catch (Exception e) {
+                LOG.debug("an upstream client did not stop cleanly", e);
+            }
+        }
         try {
             server.stop();
         } catch (Exception e) {
             LOG.warn("gatehouse {} did not stop cleanly: {}", config.viaName(), Failures.describe(e));
         }
+
     }
 }

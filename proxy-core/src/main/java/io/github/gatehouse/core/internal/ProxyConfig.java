@@ -40,7 +40,10 @@ public record ProxyConfig(
         Duration bodyRateGracePeriod,
         Tls tls,
         int maxConcurrentStreams,
-        FrontDoors fronts) {
+        FrontDoors fronts,
+        io.github.gatehouse.core.UpstreamTls upstreamTls,
+        io.github.gatehouse.core.Interception interception) {
+
 
     /**
      * The other front doors and gateways: the SOCKS5 listener's port (-1 for none, 0 for an ephemeral one) and

@@ -38,6 +38,8 @@ final class RelayHandler extends Handler.Wrapper {
     private final Scheduler scheduler;
     private volatile Deadlines deadlines;
     private volatile FtpGateway ftp;
+    private volatile UpstreamClients upstreamClients;
+    private final TunnelPhase tunnels;
     /** Set once the server stops: the last exchange to end then wakes {@link #awaitDrained}. */
     private volatile boolean draining;
     private final Object drained = new Object();
@@ -62,8 +64,9 @@ final class RelayHandler extends Handler.Wrapper {
         AuthenticationPhase authentication = new AuthenticationPhase(config, answers);
         CachePhase cache = new CachePhase(config, this);
         UpstreamSelector upstreams = new UpstreamSelector(config, this);
+        this.tunnels = new TunnelPhase(connectHandler, answers);
         this.driver = new ExchangeDriver(new RequestHeadCheck(config, answers), new TargetResolver(config, answers),
-                authentication, filters, new TunnelPhase(connectHandler, answers), cache, upstreams, answers);
+                authentication, filters, tunnels, cache, upstreams, answers);
         authentication.driver(driver);
         cache.driver(driver);
         upstreams.driver(driver);
@@ -174,12 +177,27 @@ final class RelayHandler extends Handler.Wrapper {
         return "HTTP/1.0".equals(protocol) ? via10 : via11;
     }
 
-    /** The upstream client for a mode: forward requests go through the destination policy, reverse ones do not. */
+    /** HTTPS inspection, when configured; set once, before the server starts. */
+    void inspection(HttpsInspection inspection) {
+        tunnels.inspection(inspection);
+    }
+
+    /** Set once, before the server starts. */
+    void upstreamClients(UpstreamClients clients) {
+        this.upstreamClients = clients;
+    }
+
+    /** The upstream client and request version for {@code x}: its pool's, or the forward client. */
+    UpstreamClients.Choice upstream(ExchangeContext x) {
+        return x.tries != null ? upstreamClients.forPool(x.tries.pool) : upstreamClients.forward();
+    }
+
     /** The lean HTTP/1.1 transport for cleartext upstreams of {@code mode}, or null where jetty-client carries them. */
     Http1Upstream lean(Mode mode) {
         return mode == Mode.REVERSE ? reverseLean : forwardLean;
     }
 
+    /** The upstream client for a mode: forward requests go through the destination policy, reverse ones do not. */
     HttpClient client(Mode mode) {
         return mode == Mode.REVERSE ? reverseClient : forwardClient;
     }

@@ -64,7 +64,20 @@ final class TargetResolver {
 
         ExchangeImpl exchange = x.exchange;
         String scheme;
-        if (absoluteForm && config.forward()) {
+        int port = uri.getPort();
+        HttpsInspection.Inner inner = config.interception() == null ? null : HttpsInspection.tunnelOf(request);
+        if (inner != null) {
+            // inside an intercepted tunnel: an https exchange to the CONNECT's authority, whatever the form
+            if (!RequestHeadImpl.normalizeHost(rawHost).equalsIgnoreCase(RequestHeadImpl.normalizeHost(inner.host()))) {
+                return answers.answer(x, 421, "this connection is for " + inner.authority() + ", not " + rawHost,
+                        "destination_not_found", null, false);
+            }
+            exchange.intercepted(inner);
+            exchange.mode(Mode.FORWARD);
+            scheme = "https";
+            rawHost = inner.host();
+            port = inner.port();
+        } else if (absoluteForm && config.forward()) {
             scheme = uri.getScheme() == null ? "" : uri.getScheme().toLowerCase(Locale.ROOT);
             if (!scheme.equals("http") && !scheme.equals("https")
                     && !(scheme.equals("ftp") && config.fronts().ftpGateway())) {
@@ -97,7 +110,7 @@ final class TargetResolver {
         }
         String credentialHeader = config.authenticator() == null ? null
                 : (exchange.mode() == Mode.REVERSE ? "Authorization" : "Proxy-Authorization");
-        RequestHeadImpl head = new RequestHeadImpl(method, version, scheme, rawHost, uri.getPort(), rawPath,
+        RequestHeadImpl head = new RequestHeadImpl(method, version, scheme, rawHost, port, rawPath,
                 uri.getQuery(), HeaderRules.clientRequestFields(request.getHeaders(), credentialHeader),
                 HeaderRules.hasBody(request));
         exchange.request(head);

@@ -173,7 +173,8 @@ public final class TlsMaterial {
         }
     }
 
-    private static List<X509Certificate> readCertificates(Path file) {
+    /** The certificates of PEM file {@code file}, in order; at least one. @throws IllegalArgumentException if none */
+    public static List<X509Certificate> readCertificates(Path file) {
         String text = readText(file);
         List<X509Certificate> chain = new ArrayList<>();
         try {

@@ -16,13 +16,23 @@ final class TunnelPhase {
 
     private final Handler tunnel;
     private final Answers answers;
+    private volatile HttpsInspection inspection;
 
     TunnelPhase(Handler tunnel, Answers answers) {
         this.tunnel = tunnel;
         this.answers = answers;
     }
 
+    /** HTTPS inspection: the {@code CONNECT}s it intercepts go to it instead of the byte tunnel. */
+    void inspection(HttpsInspection inspection) {
+        this.inspection = inspection;
+    }
+
     ExchangeDriver.Step open(ExchangeContext x) {
+        HttpsInspection i = inspection;
+        if (i != null && i.intercepts(x)) {
+            return i.open(x);
+        }
         x.exchange.upstream(x.exchange.requestImpl().authority());
         x.moveTo(RelayState.TUNNEL);
         try {

@@ -66,6 +66,7 @@ final class UpstreamCall implements org.eclipse.jetty.client.Response.Listener, 
     private final Tries tries;
     private final boolean clientAcceptsTrailers;
     private final AtomicBoolean accounted = new AtomicBoolean();
+    private boolean http2;
 
     private volatile long sentNanos;
     private volatile long headNanos = -1;
@@ -103,7 +104,10 @@ final class UpstreamCall implements org.eclipse.jetty.client.Response.Listener, 
     // ---- phase 7: the upstream request --------------------------------------------------------------------
 
     void send() {
-        Http1Upstream transport = "http".equals(target.scheme()) ? relay.lean(exchange.mode()) : null;
+        // the lean transport carries cleartext HTTP/1.1; TLS and HTTP/2 (h2c too) stay with jetty-client
+        Http1Upstream transport = "http".equals(target.scheme())
+                && (tries == null || tries.pool.protocol() == io.github.gatehouse.core.UpstreamProtocol.HTTP_1_1)
+                ? relay.lean(exchange.mode()) : null;
         if (transport != null) {
             sendLean(transport);
             return;
@@ -111,8 +115,10 @@ final class UpstreamCall implements org.eclipse.jetty.client.Response.Listener, 
         ProxyConfig config = relay.config();
         RequestHeadImpl head = exchange.requestImpl();
         org.eclipse.jetty.client.Request upstreamRequest;
+        UpstreamClients.Choice via = relay.upstream(x);
+        http2 = via.version() == HttpVersion.HTTP_2;
         try {
-            upstreamRequest = relay.client(exchange.mode()).newRequest(hostForClient(target.host()), target.port());
+            upstreamRequest = via.client().newRequest(hostForClient(target.host()), target.port());
         } catch (IllegalArgumentException e) {
             // a host Jetty's parser took but no client can connect to (such as "127.1", which java.net.URI refuses)
             relay.answers().badRequest(x, "invalid target host '" + target.host() + "'");
@@ -121,7 +127,7 @@ final class UpstreamCall implements org.eclipse.jetty.client.Response.Listener, 
         upstreamRequest.scheme(target.scheme())
                 .path(target.pathQuery())
                 .method(head.method())
-                .version(HttpVersion.HTTP_1_1)
+                .version(via.version())
                 .idleTimeout(config.idleTimeout().toMillis(), TimeUnit.MILLISECONDS)
                 .timeout(config.exchangeTimeout().toMillis(), TimeUnit.MILLISECONDS)
                 .headers(this::copyRequestHeaders);
@@ -212,7 +218,11 @@ final class UpstreamCall implements org.eclipse.jetty.client.Response.Listener, 
     private void copyRequestHeaders(HttpFields.Mutable h) {
         RequestHeadImpl head = exchange.requestImpl();
         HeaderViews.copyTo(head.headers(), h);
-        if (hostHeader != null) {
+        if (http2) {
+            // HTTP/2 carries the authority in :authority, which jetty-client makes from the member's host and port; a
+            // Host field that differs from it is a malformed request (RFC 9113 §8.3.1), so none is sent
+            h.remove(HttpHeader.HOST);
+        } else if (hostHeader != null) {
             h.put(HttpHeader.HOST, hostHeader);
         }
         h.add(HttpHeader.VIA, relay.via(head.version()));
@@ -391,7 +401,7 @@ final class UpstreamCall implements org.eclipse.jetty.client.Response.Listener, 
         }
         try {
             HttpHeaders fields = HeaderRules.upstreamResponseFields(upstreamFields);
-            fields.add("Via", relay.via(version == HttpVersion.HTTP_1_0));
+            fields.add("Via", version == HttpVersion.HTTP_2 ? relay.via("HTTP/2.0") : relay.via(version == HttpVersion.HTTP_1_0));
             if (exchange.stickySetCookie() != null) {
                 fields.add("Set-Cookie", exchange.stickySetCookie());
             }
