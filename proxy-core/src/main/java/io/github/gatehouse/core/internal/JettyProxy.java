@@ -20,9 +20,21 @@ import org.slf4j.LoggerFactory;
 public final class JettyProxy {
     private static final Logger LOG = LoggerFactory.getLogger(JettyProxy.class);
 
-    private final ProxyConfig config;
+    /** The configuration in force: the one built, then each one {@link #reconfigure} swapped in. */
+    private volatile ProxyConfig config;
     private Server server;
-    private final java.util.List<HealthChecker> healthCheckers = new java.util.ArrayList<>();
+    /** The health checker of each pool in use, by identity: a pool kept by a reconfiguration keeps its checker. */
+    private final java.util.Map<io.github.gatehouse.core.UpstreamPool, HealthChecker> healthCheckers =
+            new java.util.IdentityHashMap<>();
+    private QueuedThreadPool threads;
+    private org.eclipse.jetty.util.thread.Scheduler scheduler;
+    private DestinationPolicy policy;
+    private GatehouseConnectHandler connectHandler;
+    private HttpClient forwardClient;
+    private HttpClient reverseClient;
+    private RelaySwitch relaySwitch;
+    /** Relays of replaced configurations with exchanges still in flight. */
+    private final java.util.Map<RelayHandler, Runnable> retiring = new java.util.concurrent.ConcurrentHashMap<>();
     private ServerConnector connector;
     private ServerConnector tlsConnector;
     private TlsListener tlsListener;
@@ -39,7 +51,7 @@ public final class JettyProxy {
      * @throws IOException if the address cannot be bound or a component fails to start
      */
     public void start() throws IOException {
-        QueuedThreadPool threads = new QueuedThreadPool(256, 4);
+        threads = new QueuedThreadPool(256, 4);
         threads.setName("gatehouse-" + config.viaName());
         // Threads above the minimum that a burst started end once idle for the pool's idle timeout (60 s). Jetty's
         // default lets one go per idle timeout, so 20 extra threads would take 20 minutes to go.
@@ -105,43 +117,40 @@ public final class JettyProxy {
         }
         server.addBean(new NetworkConnectionLimit(config.maxConnections(), server));
 
-        DestinationPolicy policy;
         try {
             policy = DestinationPolicy.create(config.allowInternalDestinations(), config.allowedInternalDestinations());
         } catch (java.net.UnknownHostException e) {
             throw new IOException("cannot resolve an allowed internal destination: " + e.getMessage(), e);
         }
-        org.eclipse.jetty.util.thread.Scheduler scheduler =
-                new org.eclipse.jetty.util.thread.ScheduledExecutorScheduler("gatehouse-scheduler", true);
+        scheduler = new org.eclipse.jetty.util.thread.ScheduledExecutorScheduler("gatehouse-scheduler", true);
         server.addBean(scheduler);
         // Only the clients a mode needs: each one initialises its own TLS context at start.
-        HttpClient forwardClient = null;
         if (config.forward()) {
-            forwardClient = newClient(threads, scheduler, "forward");
-            forwardClient.setSocketAddressResolver(new GuardedResolver(
-                    new org.eclipse.jetty.util.SocketAddressResolver.Async(threads, scheduler,
-                            config.connectTimeout().toMillis()), policy));
+            forwardClient = newForwardClient();
             server.addBean(forwardClient);
         }
-        HttpClient reverseClient = null;
         if (!config.routes().isEmpty()) {
             reverseClient = newClient(threads, scheduler, "reverse");
             server.addBean(reverseClient);
         }
 
         GatehouseConnectHandler connect = new GatehouseConnectHandler(config.viaName(), policy);
+        connectHandler = connect;
         connect.setConnectTimeout(config.connectTimeout().toMillis());
         connect.setIdleTimeout(config.idleTimeout().toMillis());
         RelayHandler relay = new RelayHandler(config, forwardClient, reverseClient, scheduler, connect);
         relayHandler = relay;
-        org.eclipse.jetty.server.Handler chain = new Http2Requests(relay);
+        relaySwitch = new RelaySwitch(relay);
+        org.eclipse.jetty.server.Handler chain = new Http2Requests(relaySwitch);
         if (config.minRequestBodyRate() > 0 || config.minResponseBodyRate() > 0) {
             server.setHandler(new BodyRateHandler(chain, config.minRequestBodyRate(), config.minResponseBodyRate(),
                     config.bodyRateGracePeriod(), relay::deadlines));
         } else {
             server.setHandler(chain);
         }
-        server.setErrorHandler(new PlainErrorHandler(config.viaName(), config.accessLog(), relay::nextId));
+        // the access log of the configuration in force, for the requests Jetty itself refuses
+        io.github.gatehouse.core.AccessLog errorLog = entry -> relaySwitch.current().config().accessLog().log(entry);
+        server.setErrorHandler(new PlainErrorHandler(config.viaName(), errorLog, relay::nextId));
         server.setStopTimeout(0);
         try {
             server.start();
@@ -158,30 +167,57 @@ public final class JettyProxy {
         // relay's back) and its protocol handlers (redirects, authentication, upgrade): both go after the start.
         for (HttpClient client : new HttpClient[] {forwardClient, reverseClient}) {
             if (client != null) {
-                client.getContentDecoderFactories().clear();
-                client.getProtocolHandlers().clear();
-                client.getProtocolHandlers().put(new InterimResponses());
+                afterClientStart(client);
             }
         }
-        java.util.Set<io.github.gatehouse.core.UpstreamPool> pools =
-                java.util.Collections.newSetFromMap(new java.util.IdentityHashMap<>());
-        for (io.github.gatehouse.core.Route route : config.routes()) {
-            route.pool().ifPresent(pools::add);
-        }
-        HttpClient healthClient = reverseClient;
-        for (io.github.gatehouse.core.UpstreamPool pool : pools) {
-            pool.healthCheck().ifPresent(check -> {
-                HealthChecker checker = new HealthChecker(pool, check, healthClient, scheduler);
-                healthCheckers.add(checker);
-                checker.start();
-            });
-        }
+        startHealthChecks(config);
         if (tlsListener != null) {
             tlsListener.watch(scheduler, config.tls().checkInterval().toMillis());
             LOG.info("gatehouse {} listening for HTTPS (h2, http/1.1) on {}:{}", config.viaName(), config.bindAddress(), tlsPort());
         }
         LOG.info("gatehouse {} listening on {}:{}{}{}", config.viaName(), config.bindAddress(), port(),
                 config.forward() ? " (forward proxy)" : "", config.routes().isEmpty() ? "" : " (" + config.routes().size() + " routes)");
+    }
+
+    private static void afterClientStart(HttpClient client) {
+        client.getContentDecoderFactories().clear();
+        client.getProtocolHandlers().clear();
+        client.getProtocolHandlers().put(new InterimResponses());
+    }
+
+    private HttpClient newForwardClient() {
+        HttpClient client = newClient(threads, scheduler, "forward");
+        client.setSocketAddressResolver(new GuardedResolver(
+                new org.eclipse.jetty.util.SocketAddressResolver.Async(threads, scheduler,
+                        config.connectTimeout().toMillis()), policy));
+        return client;
+    }
+
+    /** Starts the health checks of the pools of {@code next} that have none running; stops those of other pools. */
+    private void startHealthChecks(ProxyConfig next) {
+        java.util.Set<io.github.gatehouse.core.UpstreamPool> pools =
+                java.util.Collections.newSetFromMap(new java.util.IdentityHashMap<>());
+        for (io.github.gatehouse.core.Route route : next.routes()) {
+            route.pool().ifPresent(pools::add);
+        }
+        synchronized (healthCheckers) {
+            healthCheckers.entrySet().removeIf(e -> {
+                if (pools.contains(e.getKey())) {
+                    return false;
+                }
+                e.getValue().stop();
+                return true;
+            });
+            for (io.github.gatehouse.core.UpstreamPool pool : pools) {
+                if (!healthCheckers.containsKey(pool)) {
+                    pool.healthCheck().ifPresent(check -> {
+                        HealthChecker checker = new HealthChecker(pool, check, reverseClient, scheduler);
+                        healthCheckers.put(pool, checker);
+                        checker.start();
+                    });
+                }
+            }
+        }
     }
 
     private HttpClient newClient(QueuedThreadPool threads, org.eclipse.jetty.util.thread.Scheduler scheduler, String name) {
@@ -215,6 +251,139 @@ public final class JettyProxy {
         client.setRequestBufferSize(16 * 1024);
         client.setResponseBufferSize(16 * 1024);
         return client;
+    }
+
+    /**
+     * Swaps in {@code next}, atomically: exchanges that start from now on run on it, those in flight finish on the
+     * configuration they started with. Listeners are not touched; pools of {@code next} take over the live members of
+     * the pools in use that have the same URL (their health, load and counters), health checks follow the pools, and
+     * the cache and access log of the old configuration are closed once its last exchange ended, unless {@code next}
+     * uses the same ones. Called by one thread at a time ({@code ProxyServer} is synchronized).
+     *
+     * @throws IllegalArgumentException if {@code next} changes what only a restart can change (listeners, connection
+     *     limits, the destination policy, the via pseudonym, timeouts of the upstream client); nothing changed then
+     */
+    public void reconfigure(ProxyConfig next) {
+        ProxyConfig now = config;
+        java.util.List<String> restart = restartNeeded(now, next);
+        if (!restart.isEmpty()) {
+            throw new IllegalArgumentException("cannot change without a restart: " + String.join(", ", restart));
+        }
+        // clients a new mode needs (a forward proxy that gains routes, a reverse proxy that starts forwarding)
+        try {
+            if (next.forward() && forwardClient == null) {
+                forwardClient = startClient(newForwardClient());
+            }
+            if (!next.routes().isEmpty() && reverseClient == null) {
+                reverseClient = startClient(newClient(threads, scheduler, "reverse"));
+            }
+        } catch (Exception e) {
+            throw new IllegalArgumentException("cannot start the upstream client: " + Failures.describe(e), e);
+        }
+        java.util.List<io.github.gatehouse.core.UpstreamMember> live = new java.util.ArrayList<>();
+        java.util.Set<io.github.gatehouse.core.UpstreamPool> oldPools =
+                java.util.Collections.newSetFromMap(new java.util.IdentityHashMap<>());
+        for (io.github.gatehouse.core.Route route : now.routes()) {
+            route.pool().ifPresent(p -> {
+                if (oldPools.add(p)) {
+                    live.addAll(p.members());
+                }
+            });
+        }
+        int adopted = 0;
+        java.util.Set<io.github.gatehouse.core.UpstreamPool> newPools =
+                java.util.Collections.newSetFromMap(new java.util.IdentityHashMap<>());
+        for (io.github.gatehouse.core.Route route : next.routes()) {
+            io.github.gatehouse.core.UpstreamPool p = route.pool().orElseThrow();
+            if (!oldPools.contains(p) && newPools.add(p)) {
+                adopted += io.github.gatehouse.core.UpstreamPool.Internals.adoptMembers(p, live);
+            }
+        }
+        RelayHandler old = relaySwitch.current();
+        RelayHandler relay = new RelayHandler(next, forwardClient, reverseClient, scheduler, connectHandler, old);
+        config = next;
+        relayHandler = relay;
+        relaySwitch.swap(relay);
+        startHealthChecks(next);
+        retiring.put(old, () -> closeReplaced(old.config(), next));
+        old.retire(relay, () -> {
+            Runnable close = retiring.remove(old);
+            if (close != null) {
+                close.run();
+            }
+        });
+        LOG.info("gatehouse {} reconfigured: {}{} routes, {} filters, {} members kept with their state; {} exchanges"
+                + " finish on the previous configuration", next.viaName(), next.forward() ? "forward proxy, " : "",
+                next.routes().size(), next.filters().size(), adopted, old.inFlight());
+    }
+
+    private HttpClient startClient(HttpClient client) throws Exception {
+        server.addBean(client, true);
+        client.start();
+        afterClientStart(client);
+        return client;
+    }
+
+    /** Closes what {@code old} used and {@code next} does not: its cache and access log. */
+    private void closeReplaced(ProxyConfig old, ProxyConfig next) {
+        if (old.accessLog() != next.accessLog()) {
+            try {
+                old.accessLog().close();
+            } catch (RuntimeException e) {
+                LOG.warn("the replaced access log {} did not close cleanly: {}", old.accessLog(), Failures.describe(e));
+            }
+        }
+        if (old.cache() != null && old.cache() != next.cache() && old.cache() instanceof AutoCloseable) {
+            try {
+                ((AutoCloseable) old.cache()).close();
+            } catch (Exception e) {
+                LOG.warn("the replaced cache {} did not close cleanly: {}", old.cache(), Failures.describe(e));
+            }
+        }
+    }
+
+    /** What differs between {@code a} and {@code b} that the running server cannot change, as "name a -> b". */
+    static java.util.List<String> restartNeeded(ProxyConfig a, ProxyConfig b) {
+        java.util.List<String> changes = new java.util.ArrayList<>();
+        differs(changes, "bind address", a.bindAddress(), b.bindAddress());
+        differs(changes, "port", a.port(), b.port());
+        if (!tlsKey(a).equals(tlsKey(b))) {
+            changes.add("TLS listener (port, certificate files or check interval)");
+        }
+        differs(changes, "connect timeout", a.connectTimeout(), b.connectTimeout());
+        differs(changes, "idle timeout", a.idleTimeout(), b.idleTimeout());
+        differs(changes, "request head timeout", a.requestHeadTimeout(), b.requestHeadTimeout());
+        differs(changes, "max request header size", a.maxRequestHeaderSize(), b.maxRequestHeaderSize());
+        differs(changes, "max response header size", a.maxResponseHeaderSize(), b.maxResponseHeaderSize());
+        differs(changes, "max connections", a.maxConnections(), b.maxConnections());
+        differs(changes, "max connections per upstream", a.maxConnectionsPerUpstream(), b.maxConnectionsPerUpstream());
+        differs(changes, "max concurrent streams", a.maxConcurrentStreams(), b.maxConcurrentStreams());
+        differs(changes, "min request body rate", a.minRequestBodyRate(), b.minRequestBodyRate());
+        differs(changes, "min response body rate", a.minResponseBodyRate(), b.minResponseBodyRate());
+        differs(changes, "body rate grace period", a.bodyRateGracePeriod(), b.bodyRateGracePeriod());
+        differs(changes, "via pseudonym", a.viaName(), b.viaName());
+        differs(changes, "internal destinations allowed", a.allowInternalDestinations(), b.allowInternalDestinations());
+        differs(changes, "internal destinations allowed", a.allowedInternalDestinations(), b.allowedInternalDestinations());
+        return changes;
+    }
+
+    private static void differs(java.util.List<String> changes, String name, Object a, Object b) {
+        if (!java.util.Objects.equals(a, b)) {
+            changes.add(name + " " + a + " -> " + b);
+        }
+    }
+
+    private static java.util.List<Object> tlsKey(ProxyConfig c) {
+        java.util.List<Object> key = new java.util.ArrayList<>();
+        if (c.hasTls()) {
+            key.add(c.tls().port());
+            key.add(c.tls().checkInterval());
+            for (TlsMaterial.Source s : c.tls().sources()) {
+                key.add(java.util.Arrays.asList(s.certificate(), s.key(), s.keyStore(),
+                        s.password() == null ? null : new String(s.password())));
+            }
+        }
+        return key;
     }
 
     /** The bound port. */
@@ -269,7 +438,9 @@ public final class JettyProxy {
 
     /** Stops gracefully within the drain time. */
     public void stop() {
-        healthCheckers.forEach(HealthChecker::stop);
+        synchronized (healthCheckers) {
+            healthCheckers.values().forEach(HealthChecker::stop);
+        }
         // Drain: stop accepting, then let exchanges in flight finish within the drain time. Counting exchanges in
         // the relay replaces Jetty's GracefulHandler, which wraps every request and callback on the hot path.
         if (tlsListener != null) {
@@ -285,16 +456,29 @@ public final class JettyProxy {
             }
         }
         RelayHandler relay = relayHandler;
+        long drainEnd = System.nanoTime() + config.drainTimeout().toNanos();
+        int left = 0;
+        java.util.List<RelayHandler> relays = new java.util.ArrayList<>(retiring.keySet());
         if (relay != null) {
+            relays.add(relay);
+        }
+        for (RelayHandler r : relays) {
             try {
-                relay.awaitDrained(config.drainTimeout().toNanos());
+                r.awaitDrained(Math.max(0, drainEnd - System.nanoTime()));
             } catch (InterruptedException e) {
                 Thread.currentThread().interrupt();
             }
+            left += r.inFlight();
         }
-        if (relay != null && relay.inFlight() > 0) {
+        if (left > 0) {
             LOG.info("gatehouse {} stopping with {} exchanges still in flight after the {} drain time",
-                    config.viaName(), relay.inFlight(), config.drainTimeout());
+                    config.viaName(), left, config.drainTimeout());
+        }
+        for (RelayHandler r : new java.util.ArrayList<>(retiring.keySet())) {
+            Runnable close = retiring.remove(r);
+            if (close != null) {
+                close.run();
+            }
         }
         try {
             server.stop();
