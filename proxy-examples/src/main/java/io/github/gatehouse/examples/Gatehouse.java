@@ -31,6 +31,9 @@ import java.util.concurrent.CountDownLatch;
  * {@code gatehouse listening on https://HOST:PORT} for the HTTPS listener just before it), writes access lines to
  * standard output (unless {@code --access-log} says otherwise), logs to standard error, and stops cleanly on
  * SIGTERM or SIGINT. A bad command line prints a message and exits with status 2.
+ *
+ * <p>With {@code --config FILE} ({@link ConfigFile}) it reloads the file on SIGHUP and when the file changes
+ * ({@link ConfigReloader}); a file with an error leaves the configuration in force and logs why.
  */
 public final class Gatehouse {
     private Gatehouse() {

@@ -169,13 +169,19 @@ class ConfigFileTest {
             assertThat(get(proxy, "/one").body()).isEqualTo("origin a /one");
             reloader.watchFile();
 
+            CompletableFuture<HttpResponse<String>> inFlight = Clients.direct().sendAsync(
+                    HttpRequest.newBuilder(URI.create(proxy.uri() + "/hang")).build(), BodyHandlers.ofString());
+            a.awaitArrival(); // a holds it until released
             CompletableFuture<Boolean> changed = reloader.nextReload();
             replace(f, "mode: reverse\nport: 0\naccess-log: off\nroutes:\n  - path: /b\n    upstream: " + b.baseUrl()
-                    + "\nupstream: " + a.baseUrl() + "\n");
+                    + "\nupstream: " + b.baseUrl() + "\n");
             assertThat(changed.get()).isTrue();
             assertThat(get(proxy, "/b/two").body()).isEqualTo("origin b /b/two");
-            assertThat(get(proxy, "/two").body()).isEqualTo("origin a /two");
+            assertThat(get(proxy, "/two").body()).isEqualTo("origin b /two");
             assertThat(proxy.port()).isEqualTo(port);
+            assertThat(inFlight).isNotDone();
+            a.release();
+            assertThat(inFlight.get().body()).isEqualTo("released"); // finished on the configuration it started on
 
             CompletableFuture<Boolean> broken = reloader.nextReload();
             replace(f, "mode: reverse\nport: 0\naccess-log: off\nroutes:\n  - path: /b\n    upstream: " + b.baseUrl()
@@ -187,14 +193,14 @@ class ConfigFileTest {
             replace(f, "mode: reverse\nport: " + (port == 65535 ? 1 : port + 1) + "\naccess-log: off\nupstream: " + b.baseUrl() + "\n");
             assertThat(reloader.reload()).isFalse();
             assertThat(get(proxy, "/b/four").body()).isEqualTo("origin b /b/four");
-            assertThat(get(proxy, "/four").body()).isEqualTo("origin a /four");
+            assertThat(get(proxy, "/four").body()).isEqualTo("origin b /four");
 
             // the API call: back to one route
-            replace(f, "mode: reverse\nport: 0\naccess-log: off\nupstream: " + b.baseUrl() + "\n");
+            replace(f, "mode: reverse\nport: 0\naccess-log: off\nupstream: " + a.baseUrl() + "\n");
             CompletableFuture<Boolean> viaApi = reloader.nextReload();
             reloader.reload();
             assertThat(viaApi.get()).isTrue();
-            assertThat(get(proxy, "/five").body()).isEqualTo("origin b /five");
+            assertThat(get(proxy, "/five").body()).isEqualTo("origin a /five");
         } finally {
             reloader.close();
             proxy.close();
