@@ -51,8 +51,8 @@ import org.slf4j.LoggerFactory;
  * ProxyServer.builder().filter(har).accessLog(har.accessLog(AccessLog.slf4j())) ...
  * }</pre>
  *
- * <p><b>What an entry holds.</b> The request as the filters saw it (method, absolute URL, version, headers, query)
- * with its body size (request bodies are not recorded); the response status and headers; at most
+ * <p><b>What an entry holds.</b> The request as the filters saw it (method, absolute URL, version, headers, query;
+ * {@code Host} as the target names it, when the relay regenerates it) with its body size (request bodies are not recorded); the response status and headers; at most
  * {@linkplain Builder#bodyLimit the body limit} of the response body (as text for textual types, else base64; a cut
  * body has {@code "_truncated": true} and {@code content.size} gives the bytes the client got); {@code time} and
  * {@code timings}: {@code blocked} is the time before the filters (authentication), {@code wait} until the response
@@ -295,6 +295,11 @@ public final class HarRecorder implements ProxyFilter, AutoCloseable {
             this.version = r.version();
             this.query = r.query();
             r.headers().forEachField((name, value) -> requestHeaders.add(new String[] {name, value}));
+            if (r.headers().get("Host") == null && !"CONNECT".equals(method)) {
+                // the relay regenerates Host from the target: the entry shows the one the target names
+                int port = r.uri().getPort();
+                requestHeaders.add(0, new String[] {"Host", r.uri().getHost() + (port < 0 ? "" : ":" + port)});
+            }
         }
 
         synchronized void response(ResponseHead response) {

@@ -81,6 +81,7 @@ class HarRecorderTest {
         assertThat(header(hello.path("request").path("headers"), "Authorization")).isEqualTo("<redacted>");
         assertThat(header(hello.path("request").path("headers"), "Cookie")).isEqualTo("<redacted>");
         assertThat(header(hello.path("request").path("headers"), "X-Trace")).isEqualTo("t1");
+        assertThat(header(hello.path("request").path("headers"), "Host")).startsWith("127.0.0.1:");
         assertThat(hello.path("request").path("queryString").get(0).path("value").asText()).isEqualTo("a b");
         assertThat(hello.path("request").path("queryString").get(1).path("name").asText()).isEqualTo("x");
         assertThat(hello.path("response").path("status").asInt()).isEqualTo(200);
