@@ -76,10 +76,12 @@ public final class ProxyServer implements AutoCloseable {
      * exchanges in flight finish on the configuration they started with.
      *
      * <ul>
-     *   <li>Listeners are not rebound, and connections stay open: a listener built with port 0 keeps the port it
-     *       got. Listener settings (address, port, TLS), client connection limits and timeouts, the destination
-     *       policy and the via pseudonym cannot change this way (an {@link IllegalArgumentException} says which
-     *       changed); a {@code next} without {@link Builder#via} keeps this server's pseudonym.</li>
+     *   <li>A listener whose address and port did not change is not rebound, and its connections stay open: one
+     *       built with port 0 keeps the port it got. When the plain listener's address or port changed, the new one is
+     *       bound first (a failure changes nothing), then the old one stops accepting; connections it had open go on
+     *       until they close. The HTTPS listener, client connection limits and timeouts, the destination policy and
+     *       the via pseudonym cannot change this way (an {@link IllegalArgumentException} says which changed); a
+     *       {@code next} without {@link Builder#via} keeps this server's pseudonym.</li>
      *   <li>Routes, filters, the authenticator, the cache, the access log, the forward mode and its {@code CONNECT}
      *       ports, the upstream timeout, header limits and trusted proxies change.</li>
      *   <li>A pool of the new routes takes over the live member of the pools in use that has the same URL, with its
@@ -93,7 +95,8 @@ public final class ProxyServer implements AutoCloseable {
      *
      * @throws IllegalStateException if {@code next} does not build (as {@link Builder#build()}), or this server is
      *     closed
-     * @throws IllegalArgumentException if {@code next} changes what only a restart can change
+     * @throws IllegalArgumentException if {@code next} changes what only a restart can change, or its new listening
+     *     address cannot be bound
      */
     public synchronized void reconfigure(Builder next) {
         requireNonNull(next, "next");

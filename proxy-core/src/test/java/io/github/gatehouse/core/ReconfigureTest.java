@@ -89,14 +89,34 @@ class ReconfigureTest {
     void anInvalidConfigurationChangesNothing() throws Exception {
         try (ProxyServer proxy = reverseTo(UpstreamPool.of(a.baseUrl())).build().start()) {
             int port = proxy.port();
-            assertThatThrownBy(() -> proxy.reconfigure(ProxyServer.builder().listen(port + 1)
+            assertThatThrownBy(() -> proxy.reconfigure(ProxyServer.builder().listen(b.port()) // taken
                     .route(Route.any().to(UpstreamPool.of(b.baseUrl())))))
                     .isInstanceOf(IllegalArgumentException.class)
-                    .hasMessageContaining("cannot change without a restart: port 0 -> " + (port + 1));
+                    .hasMessageContaining("cannot listen on 127.0.0.1:" + b.port());
+            assertThatThrownBy(() -> proxy.reconfigure(ProxyServer.builder().listen(0).maxConnections(5)
+                    .route(Route.any().to(UpstreamPool.of(b.baseUrl())))))
+                    .isInstanceOf(IllegalArgumentException.class)
+                    .hasMessageContaining("cannot change without a restart: max connections 10000 -> 5");
             assertThatThrownBy(() -> proxy.reconfigure(ProxyServer.builder().listen(0)))
                     .isInstanceOf(IllegalStateException.class).hasMessageContaining("no mode configured");
             assertThat(get(proxy, "/still").body()).isEqualTo("origin a /still");
             assertThat(proxy.port()).isEqualTo(port);
+        }
+    }
+
+    @Test
+    void aNewListeningAddressIsBoundAndTheOldOneStopsAccepting() throws Exception {
+        try (ProxyServer proxy = reverseTo(UpstreamPool.of(a.baseUrl())).build().start()) {
+            URI before = proxy.uri();
+            assertThat(get(proxy, "/before").body()).isEqualTo("origin a /before");
+            proxy.reconfigure(ProxyServer.builder().listen("127.0.0.2", 0).route(Route.any().to(UpstreamPool.of(b.baseUrl())))
+                    .accessLog(AccessLog.off()));
+            assertThat(proxy.uri().getHost()).isEqualTo("127.0.0.2");
+            assertThat(get(proxy, "/after").body()).isEqualTo("origin b /after");
+            try (java.net.Socket s = new java.net.Socket()) {
+                assertThatThrownBy(() -> s.connect(new java.net.InetSocketAddress("127.0.0.1", before.getPort())))
+                        .isInstanceOf(java.net.ConnectException.class);
+            }
         }
     }
 

@@ -189,8 +189,8 @@ class ConfigFileTest {
             assertThat(broken.get()).isFalse();
             assertThat(get(proxy, "/b/three").body()).isEqualTo("origin b /b/three");
 
-            // a new port needs a restart: refused, nothing changes
-            replace(f, "mode: reverse\nport: " + (port == 65535 ? 1 : port + 1) + "\naccess-log: off\nupstream: " + b.baseUrl() + "\n");
+            // a port that cannot be bound: refused, nothing changes
+            replace(f, "mode: reverse\nport: " + a.port() + "\naccess-log: off\nupstream: " + a.baseUrl() + "\n");
             assertThat(reloader.reload()).isFalse();
             assertThat(get(proxy, "/b/four").body()).isEqualTo("origin b /b/four");
             assertThat(get(proxy, "/four").body()).isEqualTo("origin b /four");

@@ -33,9 +33,11 @@ public final class JettyProxy {
     private HttpClient forwardClient;
     private HttpClient reverseClient;
     private RelaySwitch relaySwitch;
+    private HttpConfiguration plainHttp;
+    private NetworkConnectionLimit connectionLimit;
     /** Relays of replaced configurations with exchanges still in flight. */
     private final java.util.Map<RelayHandler, Runnable> retiring = new java.util.concurrent.ConcurrentHashMap<>();
-    private ServerConnector connector;
+    private volatile ServerConnector connector;
     private ServerConnector tlsConnector;
     private TlsListener tlsListener;
     private volatile RelayHandler relayHandler;
@@ -104,18 +106,14 @@ public final class JettyProxy {
         }
         // the plain listener: HTTP/1.1, and h2c for a client that starts with the HTTP/2 preface (prior knowledge) or
         // asks for "Upgrade: h2c"
-        connector = new ServerConnector(server,
-                new TargetFormConnectionFactory(http, config.requestHeadTimeout(), () -> relayHandler.deadlines()),
-                http2Limits(new HTTP2CServerConnectionFactory(http)));
-        connector.setHost(config.bindAddress());
-        connector.setPort(config.port());
-        connector.setIdleTimeout(config.idleTimeout().toMillis());
-        connector.setAcceptQueueSize(1024);
+        plainHttp = http;
+        connector = newPlainConnector(config.bindAddress(), config.port());
         server.addConnector(connector);
         if (tlsConnector != null) {
             server.addConnector(tlsConnector);
         }
-        server.addBean(new NetworkConnectionLimit(config.maxConnections(), server));
+        connectionLimit = new NetworkConnectionLimit(config.maxConnections(), server);
+        server.addBean(connectionLimit);
 
         try {
             policy = DestinationPolicy.create(config.allowInternalDestinations(), config.allowedInternalDestinations());
@@ -177,6 +175,43 @@ public final class JettyProxy {
         }
         LOG.info("gatehouse {} listening on {}:{}{}{}", config.viaName(), config.bindAddress(), port(),
                 config.forward() ? " (forward proxy)" : "", config.routes().isEmpty() ? "" : " (" + config.routes().size() + " routes)");
+    }
+
+    /** The plain listener: HTTP/1.1, and h2c (prior knowledge or {@code Upgrade: h2c}); not started. */
+    private ServerConnector newPlainConnector(String host, int port) {
+        ServerConnector c = new ServerConnector(server,
+                new TargetFormConnectionFactory(plainHttp, config.requestHeadTimeout(), () -> relayHandler.deadlines()),
+                http2Limits(new HTTP2CServerConnectionFactory(plainHttp)));
+        c.setHost(host);
+        c.setPort(port);
+        c.setIdleTimeout(config.idleTimeout().toMillis());
+        c.setAcceptQueueSize(1024);
+        return c;
+    }
+
+    /**
+     * Binds the plain listener of {@code next} beside the running one; the caller closes the old one once the new
+     * configuration is in force.
+     *
+     * @throws IllegalArgumentException if it cannot be bound
+     */
+    private ServerConnector bindPlain(ProxyConfig next) {
+        ServerConnector fresh = newPlainConnector(next.bindAddress(), next.port());
+        fresh.addBean(connectionLimit, false);
+        server.addConnector(fresh);
+        try {
+            fresh.start();
+        } catch (Exception e) {
+            server.removeConnector(fresh);
+            try {
+                fresh.stop();
+            } catch (Exception suppressed) {
+                e.addSuppressed(suppressed);
+            }
+            throw new IllegalArgumentException("cannot listen on " + next.bindAddress() + ":" + next.port() + ": "
+                    + Failures.describe(e), e);
+        }
+        return fresh;
     }
 
     private static void afterClientStart(HttpClient client) {
@@ -255,13 +290,15 @@ public final class JettyProxy {
 
     /**
      * Swaps in {@code next}, atomically: exchanges that start from now on run on it, those in flight finish on the
-     * configuration they started with. Listeners are not touched; pools of {@code next} take over the live members of
+     * configuration they started with. The plain listener is bound anew only when its address or port changed (the
+     * old one then stops accepting; its open connections go on); pools of {@code next} take over the live members of
      * the pools in use that have the same URL (their health, load and counters), health checks follow the pools, and
      * the cache and access log of the old configuration are closed once its last exchange ended, unless {@code next}
      * uses the same ones. Called by one thread at a time ({@code ProxyServer} is synchronized).
      *
-     * @throws IllegalArgumentException if {@code next} changes what only a restart can change (listeners, connection
-     *     limits, the destination policy, the via pseudonym, timeouts of the upstream client); nothing changed then
+     * @throws IllegalArgumentException if {@code next} changes what only a restart can change (the HTTPS listener,
+     *     connection limits, the destination policy, the via pseudonym, timeouts of the upstream client), or its new
+     *     address cannot be bound; nothing changed then
      */
     public void reconfigure(ProxyConfig next) {
         ProxyConfig now = config;
@@ -299,11 +336,23 @@ public final class JettyProxy {
                 adopted += io.github.gatehouse.core.UpstreamPool.Internals.adoptMembers(p, live);
             }
         }
+        // a plain listener whose address or port changed is bound before anything changes; an unchanged one (port 0
+        // included) stays as it is, with its connections
+        ServerConnector fresh = now.bindAddress().equals(next.bindAddress()) && now.port() == next.port() ? null
+                : bindPlain(next);
         RelayHandler old = relaySwitch.current();
         RelayHandler relay = new RelayHandler(next, forwardClient, reverseClient, scheduler, connectHandler, old);
         config = next;
         relayHandler = relay;
         relaySwitch.swap(relay);
+        if (fresh != null) {
+            ServerConnector previous = connector;
+            int previousPort = previous.getLocalPort();
+            connector = fresh;
+            previous.close(); // no new connections; those open go on (on the new relay) until they close
+            LOG.info("gatehouse {} now listening on {}:{} instead of {}:{}", next.viaName(), next.bindAddress(),
+                    fresh.getLocalPort(), now.bindAddress(), previousPort);
+        }
         startHealthChecks(next);
         retiring.put(old, () -> closeReplaced(old.config(), next));
         old.retire(relay, () -> {
@@ -345,8 +394,9 @@ public final class JettyProxy {
     /** What differs between {@code a} and {@code b} that the running server cannot change, as "name a -> b". */
     static java.util.List<String> restartNeeded(ProxyConfig a, ProxyConfig b) {
         java.util.List<String> changes = new java.util.ArrayList<>();
-        differs(changes, "bind address", a.bindAddress(), b.bindAddress());
-        differs(changes, "port", a.port(), b.port());
+        if (a.hasTls() || b.hasTls()) { // the HTTPS listener binds the same address
+            differs(changes, "bind address (with an HTTPS listener)", a.bindAddress(), b.bindAddress());
+        }
         if (!tlsKey(a).equals(tlsKey(b))) {
             changes.add("TLS listener (port, certificate files or check interval)");
         }
