@@ -21,7 +21,8 @@ import java.util.Set;
  * An HTTP proxy server: forward (absolute-form and {@code CONNECT}), reverse (routes to upstream pools), or both.
  *
  * <p>Build one with {@link #builder()}, then {@link #start()} it; {@link #close()} stops it, letting exchanges in
- * flight finish within the drain time. The configuration is fixed when built. Several servers may run in one JVM.
+ * flight finish within the drain time. The configuration is immutable; {@link #reconfigure} swaps in another one while
+ * it runs. Several servers may run in one JVM.
  *
  * <pre>{@code
  * try (ProxyServer proxy = ProxyServer.builder().listen(3128).forward().build().start()) {
@@ -35,7 +36,8 @@ import java.util.Set;
  */
 public final class ProxyServer implements AutoCloseable {
     private static final org.slf4j.Logger LOG = org.slf4j.LoggerFactory.getLogger(ProxyServer.class);
-    private final ProxyConfig config;
+    /** The configuration in force; {@link #reconfigure} replaces it (under this object's lock). */
+    private volatile ProxyConfig config;
     private JettyProxy running;
     private boolean closed;
 
@@ -66,6 +68,44 @@ public final class ProxyServer implements AutoCloseable {
         }
         running = proxy;
         return this;
+    }
+
+    /**
+     * Swaps in the configuration {@code next} describes, atomically, while the server runs: it is built and checked
+     * completely first, and if anything is wrong nothing changes. Then exchanges that start from now on use it, and
+     * exchanges in flight finish on the configuration they started with.
+     *
+     * <ul>
+     *   <li>A listener whose address and port did not change is not rebound, and its connections stay open: one
+     *       built with port 0 keeps the port it got. When the plain listener's address or port changed, the new one is
+     *       bound first (a failure changes nothing), then the old one stops accepting; connections it had open go on
+     *       until they close. The HTTPS listener, client connection limits and timeouts, the destination policy and
+     *       the via pseudonym cannot change this way (an {@link IllegalArgumentException} says which changed); a
+     *       {@code next} without {@link Builder#via} keeps this server's pseudonym.</li>
+     *   <li>Routes, filters, the authenticator, the cache, the access log, the forward mode and its {@code CONNECT}
+     *       ports, the upstream timeout, header limits and trusted proxies change.</li>
+     *   <li>A pool of the new routes takes over the live member of the pools in use that has the same URL, with its
+     *       health, ejection, drain state, load and counters (and its pooled connections, which belong to the
+     *       upstream's address); health checks run for the pools in use only.</li>
+     *   <li>The previous cache and access log are closed once the last exchange that started on them has ended,
+     *       unless {@code next} uses the same instances (hand the same cache to keep its contents).</li>
+     * </ul>
+     *
+     * <p>Before {@link #start()}, it simply replaces the configuration.
+     *
+     * @throws IllegalStateException if {@code next} does not build (as {@link Builder#build()}), or this server is
+     *     closed
+     * @throws IllegalArgumentException if {@code next} changes what only a restart can change, or its new listening
+     *     address cannot be bound
+     */
+    public synchronized void reconfigure(Builder next) {
+        requireNonNull(next, "next");
+        checkState(!closed, "proxy server is closed");
+        ProxyConfig candidate = next.config(config.viaName());
+        if (running != null) {
+            running.reconfigure(candidate);
+        }
+        config = candidate;
     }
 
     /**
@@ -614,6 +654,11 @@ public final class ProxyServer implements AutoCloseable {
          * @throws IllegalStateException if neither {@link #forward()} nor any {@link #route} was configured
          */
         public ProxyServer build() {
+            return new ProxyServer(config(null));
+        }
+
+        /** The checked configuration; {@code viaIfUnset} (or a random pseudonym when null) unless {@link #via} was given. */
+        ProxyConfig config(String viaIfUnset) {
             checkState(forward || !routes.isEmpty(),
                     "no mode configured (expected: forward() and/or at least one route(...))");
             for (Route r : routes) {
@@ -626,8 +671,9 @@ public final class ProxyServer implements AutoCloseable {
                     "HTTPS inspection is set (%s) but the proxy is not a forward proxy (expected: forward())", interception);
             checkState(tls == null || tlsPort == 0 || tlsPort != port,
                     "TLS port %s is the plain HTTP port too (expected: two different ports)", tlsPort);
-            String via = viaName != null ? viaName : "gatehouse-" + String.format("%08x", ThreadLocalRandom.current().nextInt());
-            return new ProxyServer(new ProxyConfig(bindAddress, port, forward, Set.copyOf(connectPorts),
+            String via = viaName != null ? viaName : viaIfUnset != null ? viaIfUnset
+                    : "gatehouse-" + String.format("%08x", ThreadLocalRandom.current().nextInt());
+            return new ProxyConfig(bindAddress, port, forward, Set.copyOf(connectPorts),
                     List.copyOf(routes), List.copyOf(filters), authenticator, cache,
                     accessLog != null ? accessLog : AccessLog.slf4j(), connectTimeout, idleTimeout, upstreamTimeout,
                     exchangeTimeout, drainTimeout, maxRequestHeaderSize.toBytesCapped(), maxRequestHeaders,
@@ -636,7 +682,7 @@ public final class ProxyServer implements AutoCloseable {
                     minRequestBodyRate.toBytes(), minResponseBodyRate.toBytes(), bodyRateGracePeriod,
                     tls == null ? null : new ProxyConfig.Tls(tlsPort, tls.sources(), tls.changeCheckPeriod()),
                     maxConcurrentStreams, new ProxyConfig.FrontDoors(socksPort, socksHandshakeTimeout,
-                            List.copyOf(proxyProtocolFrom), ftpGateway), upstreamTls, interception));
+                            List.copyOf(proxyProtocolFrom), ftpGateway), upstreamTls, interception);
         }
 
         private static Duration positive(Duration d, String name) {

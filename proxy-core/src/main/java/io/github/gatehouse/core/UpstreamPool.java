@@ -333,6 +333,31 @@ public final class UpstreamPool {
         public static boolean spendRetryBudget(UpstreamPool pool) {
             return pool.spendRetryBudget();
         }
+
+        /**
+         * A reconfiguration: each member of {@code pool} whose URL is that of one of {@code live} (members of the pools
+         * in use) is replaced by that live member, which keeps its health, ejection, drain state, load and counters,
+         * and takes the weight {@code pool} gives it. Call before {@code pool} serves. Returns how many were adopted.
+         */
+        public static int adoptMembers(UpstreamPool pool, Collection<? extends UpstreamMember> live) {
+            java.util.Map<String, MemberState> byUrl = new java.util.HashMap<>();
+            for (UpstreamMember m : live) {
+                if (m instanceof MemberState) {
+                    byUrl.putIfAbsent(m.upstream().uri().toString(), (MemberState) m);
+                }
+            }
+            int adopted = 0;
+            for (int i = 0; i < pool.members.size(); i++) {
+                MemberState fresh = pool.members.get(i);
+                MemberState old = byUrl.get(fresh.upstream().uri().toString());
+                if (old != null && old != fresh && !pool.members.contains(old)) {
+                    old.weight(fresh.upstream().weight());
+                    pool.members.set(i, old);
+                    adopted++;
+                }
+            }
+            return adopted;
+        }
     }
 
     @Override

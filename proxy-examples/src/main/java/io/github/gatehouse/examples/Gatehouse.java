@@ -32,6 +32,9 @@ import java.util.concurrent.CountDownLatch;
  * {@code --socks-port}, {@code gatehouse listening on socks5://HOST:PORT}), writes access lines to
  * standard output (unless {@code --access-log} says otherwise), logs to standard error, and stops cleanly on
  * SIGTERM or SIGINT. A bad command line prints a message and exits with status 2.
+ *
+ * <p>With {@code --config FILE} ({@link ConfigFile}) it reloads the file on SIGHUP and when the file changes
+ * ({@link ConfigReloader}); a file with an error leaves the configuration in force and logs why.
  */
 public final class Gatehouse {
     private Gatehouse() {
@@ -39,8 +42,11 @@ public final class Gatehouse {
 
     public static void main(String[] args) throws InterruptedException {
         ProxyServer proxy;
+        ConfigReloader reloader;
         try {
-            proxy = start(args, System.out);
+            Launched launched = launch(args, System.out);
+            proxy = launched == null ? null : launched.proxy();
+            reloader = launched == null ? null : launched.reloader();
         } catch (LauncherOptions.UsageException e) {
             System.err.println("gatehouse: " + e.getMessage());
             System.exit(2);
@@ -54,8 +60,15 @@ public final class Gatehouse {
         if (proxy == null) {
             return; // --help
         }
+        if (reloader != null) {
+            reloader.onSignal("HUP");
+            reloader.watchFile();
+        }
         CountDownLatch stopped = new CountDownLatch(1);
         Runtime.getRuntime().addShutdownHook(new Thread(() -> {
+            if (reloader != null) {
+                reloader.close();
+            }
             proxy.close();
             stopped.countDown();
         }, "gatehouse-shutdown"));
@@ -69,16 +82,40 @@ public final class Gatehouse {
      * @throws LauncherOptions.UsageException for a bad command line
      */
     public static ProxyServer start(String[] args, PrintStream out) throws LauncherOptions.UsageException {
+        Launched launched = launch(args, out);
+        return launched == null ? null : launched.proxy();
+    }
+
+    /**
+     * A running launcher: the proxy, and with {@code --config FILE} the reloader that reads the file again
+     * ({@link ConfigReloader#reload()}, which an admin endpoint can call too); {@code reloader} is null without a file.
+     */
+    public record Launched(ProxyServer proxy, ConfigReloader reloader) {
+    }
+
+    /**
+     * As {@link #start}, and returns the reloader too; {@code main} hooks it to SIGHUP and to changes of the file.
+     * Returns null after printing the usage for {@code --help}.
+     *
+     * @throws LauncherOptions.UsageException for a bad command line or configuration file
+     */
+    public static Launched launch(String[] args, PrintStream out) throws LauncherOptions.UsageException {
         if (args.length > 0 && args[0].equals("ca")) {
             InspectionFlags.makeCa(args, out);
             return null;
         }
-        LauncherOptions o = LauncherOptions.parse(args);
+        LauncherOptions o = ConfigFile.options(args);
         if (o.help) {
             out.println(LauncherOptions.usage());
             return null;
         }
-        ProxyServer proxy = configure(o, out).build().start();
+        Resources resources = new Resources();
+        ProxyServer proxy;
+        try {
+            proxy = configure(o, out, resources).build().start();
+        } catch (IllegalStateException e) {
+            throw new LauncherOptions.UsageException(e.getMessage());
+        }
         // start() returns once every listener accepts connections: the HTTPS line first, then the plain one
         if (proxy.hasTls()) {
             out.println("gatehouse listening on " + proxy.tlsUri());
@@ -88,7 +125,63 @@ public final class Gatehouse {
         }
         out.println("gatehouse listening on " + proxy.uri());
         out.flush();
-        return proxy;
+        ConfigReloader reloader = o.configFile == null ? null
+                : new ConfigReloader(o.configFile, args, proxy, resources, out);
+        return new Launched(proxy, reloader);
+    }
+
+    /**
+     * What a reload hands on to the new configuration when its flags did not change, so that it keeps running: the
+     * cache (and its contents), the access log, the HAR recorder. Used by the one thread that configures.
+     */
+    static final class Resources {
+        private String cacheKey;
+        private io.github.gatehouse.core.HttpCache cache;
+        private String logKey;
+        private AccessLog log;
+        private io.github.gatehouse.core.HarRecorder har;
+        private String harKey;
+        private DataSize harLimit;
+
+        /** A copy to configure into; {@link #commit} keeps it, {@link #discard} closes what it opened. */
+        Resources copy() {
+            Resources r = new Resources();
+            r.cacheKey = cacheKey;
+            r.cache = cache;
+            r.logKey = logKey;
+            r.log = log;
+            r.har = har;
+            r.harKey = harKey;
+            r.harLimit = harLimit;
+            return r;
+        }
+
+        /** {@code trial} is in use now (the proxy closes what it replaced). */
+        void commit(Resources trial) {
+            cacheKey = trial.cacheKey;
+            cache = trial.cache;
+            logKey = trial.logKey;
+            log = trial.log;
+            har = trial.har;
+            harKey = trial.harKey;
+            harLimit = trial.harLimit;
+        }
+
+        /** {@code trial} was not used: closes what it opened that this one does not hold. */
+        void discard(Resources trial) {
+            if (trial.log != null && trial.log != log) {
+                trial.log.close(); // and its HAR recorder
+            } else if (trial.har != null && trial.har != har) {
+                trial.har.close();
+            }
+            if (trial.cache != null && trial.cache != cache && trial.cache instanceof AutoCloseable) {
+                try {
+                    ((AutoCloseable) trial.cache).close();
+                } catch (Exception e) {
+                    org.slf4j.LoggerFactory.getLogger(Gatehouse.class).debug("closing an unused cache failed", e);
+                }
+            }
+        }
     }
 
     /** The certificates of the TLS flags: the --tls-cert/--tls-key pairs in order, then the key store. */
@@ -187,7 +280,21 @@ public final class Gatehouse {
 
     /** The cache, filter and authentication flags, in this order: rate limit, deny, allow, keywords. */
     static void addCacheAndFilters(LauncherOptions o, ProxyServer.Builder b) {
-        if (o.caches()) {
+        addCacheAndFilters(o, b, new Resources());
+    }
+
+    private static String cacheKey(LauncherOptions o) {
+        return java.util.Arrays.asList(o.cacheMemory, o.cacheDir, o.cacheDisk, o.cacheMaxObject, o.cacheReplaySetCookie,
+                o.cacheTargetedFields, o.cacheRules, o.cacheFinishWithoutClient).toString();
+    }
+
+    static void addCacheAndFilters(LauncherOptions o, ProxyServer.Builder b, Resources resources) {
+        if (resources.har != null) {
+            b.filter(resources.har); // first: it sees what the client asked for and what it got
+        }
+        if (o.caches() && cacheKey(o).equals(resources.cacheKey)) {
+            b.cache(resources.cache);
+        } else if (o.caches()) {
             HttpCaches.Builder cache = HttpCaches.builder();
             if (o.cacheDir != null) {
                 cache.disk(o.cacheDir, o.cacheDisk != null ? o.cacheDisk : DataSize.gibibytes(1));
@@ -209,7 +316,10 @@ public final class Gatehouse {
             if (o.cacheFinishWithoutClient != null) {
                 cache.finishWithoutClient(o.cacheFinishWithoutClient);
             }
-            b.cache(cache.build());
+            io.github.gatehouse.core.HttpCache built = cache.build();
+            resources.cacheKey = cacheKey(o);
+            resources.cache = built;
+            b.cache(built);
         }
         if (o.rateLimit != null) {
             b.filter(RateLimits.perClient(o.rateLimit));
@@ -233,6 +343,12 @@ public final class Gatehouse {
     }
 
     static ProxyServer.Builder configure(LauncherOptions o, PrintStream out) throws LauncherOptions.UsageException {
+        return configure(o, out, new Resources());
+    }
+
+    /** The builder {@code o} describes, reusing from {@code resources} what did not change since the last call. */
+    static ProxyServer.Builder configure(LauncherOptions o, PrintStream out, Resources resources)
+            throws LauncherOptions.UsageException {
         ProxyServer.Builder b = ProxyServer.builder();
         try {
             b.listen(o.bind, o.port);
@@ -252,9 +368,12 @@ public final class Gatehouse {
                     b.ftpGateway();
                 }
             } else {
-                Route route = Route.any().to(pool(o));
-                route = o.stickyCookie != null ? route.stickySessions(o.stickyCookie) : route;
-                b.route(o.redirectHttps ? route.redirectToHttps() : route);
+                o.fileRoutes.forEach(b::route);
+                if (!o.upstreams.isEmpty()) {
+                    Route route = Route.any().to(pool(o));
+                    route = o.stickyCookie != null ? route.stickySessions(o.stickyCookie) : route;
+                    b.route(o.redirectHttps ? route.redirectToHttps() : route);
+                }
             }
             o.proxyProtocolFrom.forEach(b::proxyProtocolFrom);
             if (o.tls()) {
@@ -285,18 +404,37 @@ public final class Gatehouse {
         } catch (IllegalArgumentException e) {
             throw new LauncherOptions.UsageException(e.getMessage());
         }
+        String harKey = String.valueOf(o.har == null ? null : o.har.toAbsolutePath().normalize());
+        String logKey = java.util.Arrays.asList(o.accessLog, o.accessLogFormat, harKey).toString();
+        boolean sameLog = logKey.equals(resources.logKey);
         try {
-            addCacheAndFilters(o, b);
+            if (!harKey.equals(resources.harKey)) {
+                // a new file: a new recorder (the one it replaces completes its file once its exchanges ended)
+                resources.har = o.har == null ? null : io.github.gatehouse.core.HarRecorder.builder(o.har)
+                        .bodyLimit(o.harBodyLimit != null ? o.harBodyLimit : DataSize.kibibytes(64)).build();
+                resources.harKey = harKey;
+                resources.harLimit = o.harBodyLimit;
+            } else if (o.har != null && !java.util.Objects.equals(o.harBodyLimit, resources.harLimit)) {
+                org.slf4j.LoggerFactory.getLogger(Gatehouse.class).warn("--har-body-limit {} -> {}: a new limit for the"
+                        + " same HAR file takes effect after a restart", resources.harLimit, o.harBodyLimit);
+            }
+            addCacheAndFilters(o, b, resources);
         } catch (IllegalArgumentException | java.io.UncheckedIOException e) {
             throw new LauncherOptions.UsageException(e.getMessage());
         }
-        if (o.accessLogOff()) {
-            b.accessLog(AccessLog.off());
-        } else if (o.accessLogFile() != null) {
-            b.accessLog(AccessLog.file(o.accessLogFile(), o.accessLogFormat));
-        } else {
-            b.accessLog(AccessLog.stream(out, o.accessLogFormat));
+        if (!sameLog) {
+            AccessLog log;
+            if (o.accessLogOff()) {
+                log = AccessLog.off();
+            } else if (o.accessLogFile() != null) {
+                log = AccessLog.file(o.accessLogFile(), o.accessLogFormat);
+            } else {
+                log = AccessLog.stream(out, o.accessLogFormat);
+            }
+            resources.log = resources.har != null ? resources.har.accessLog(log) : log;
+            resources.logKey = logKey;
         }
+        b.accessLog(resources.log);
         return b;
     }
 }

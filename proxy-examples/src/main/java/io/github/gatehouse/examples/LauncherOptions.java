@@ -19,7 +19,7 @@ public final class LauncherOptions {
     public enum Mode { FORWARD, REVERSE }
 
     /** A bad command line; the launcher prints the message and exits with status 2. */
-    public static final class UsageException extends Exception {
+    public static class UsageException extends Exception {
         private static final long serialVersionUID = 1L;
 
         UsageException(String message) {
@@ -94,6 +94,14 @@ public final class LauncherOptions {
     final List<String> interceptHosts = new ArrayList<>();
     final List<String> noInterceptHosts = new ArrayList<>();
     boolean help;
+    /** The {@code routes:} of a {@code --config} file, tried before the catch-all route of {@code --upstream}. */
+    final List<io.github.gatehouse.core.Route> fileRoutes = new ArrayList<>();
+    /** {@code --config FILE}, or null. */
+    Path configFile;
+    /** {@code --har FILE}, or null. */
+    Path har;
+    /** {@code --har-body-limit}, or null for the default. */
+    DataSize harBodyLimit;
 
     private LauncherOptions() {
     }
@@ -192,6 +200,11 @@ public final class LauncherOptions {
                 "  --intercept-host PATTERN     intercept CONNECTs to PATTERN: a host, *.domain or * (repeatable;",
                 "                               default: none)",
                 "  --no-intercept-host PATTERN  never intercept PATTERN, whatever --intercept-host says (repeatable)",
+                "  --config FILE                a YAML file with these flags as keys (no dashes; a list for a",
+                "                               repeatable flag, true for a switch), mode: and routes:; flags given",
+                "                               too win over the file. Reloaded on SIGHUP and when the file changes",
+                "  --har FILE                   record exchanges as HAR 1.2 in FILE (credentials and cookies redacted)",
+                "  --har-body-limit SIZE        response body bytes kept per HAR entry (default 64k; 0 = none)",
                 "  --help                       this text",
                 "",
                 "Durations: 500ms, 10s, 5m, 1h. Rates: bytes a second, 500, 1k, 64k/s (0 = off).",
@@ -205,6 +218,32 @@ public final class LauncherOptions {
     /** Parses {@code args}. */
     public static LauncherOptions parse(String... args) throws UsageException {
         LauncherOptions o = new LauncherOptions();
+        apply(o, args);
+        return finish(o);
+    }
+
+    /** An empty option set, for {@link ConfigFile} to {@link #apply} flags to. */
+    static LauncherOptions empty() {
+        return new LauncherOptions();
+    }
+
+    /** A flag the parser does not know; {@link ConfigFile} reports it as an unknown key. */
+    static final class UnknownFlagException extends UsageException {
+        private static final long serialVersionUID = 1L;
+
+        UnknownFlagException(String message) {
+            super(message);
+        }
+    }
+
+    /**
+     * Flags whose value is a comma-separated list and that do not accumulate when repeated: a YAML list for one of
+     * them is joined with commas ({@link ConfigFile}). Every other flag given a YAML list is repeated, once an item.
+     */
+    static final Set<String> COMMA_LIST_FLAGS = Set.of("retry-on", "cache-targeted-fields", "connect-ports");
+
+    /** Applies {@code args} to {@code o} one flag at a time, without the checks across flags of {@link #finish}. */
+    static void apply(LauncherOptions o, String... args) throws UsageException {
         for (int i = 0; i < args.length; i++) {
             String arg = args[i];
             String value = null;
@@ -224,6 +263,15 @@ public final class LauncherOptions {
                 case "--help":
                 case "-h":
                     o.help = true;
+                    break;
+                case "--config":
+                    o.configFile = existingFile(value != null ? value : next(args, ++i, arg), arg);
+                    break;
+                case "--har":
+                    o.har = Path.of(value != null ? value : next(args, ++i, arg));
+                    break;
+                case "--har-body-limit":
+                    o.harBodyLimit = parseSize(value != null ? value : next(args, ++i, arg), arg);
                     break;
                 case "--port":
                     o.port = parsePort(value != null ? value : next(args, ++i, arg), arg, true);
@@ -493,17 +541,21 @@ public final class LauncherOptions {
                     o.dataRateGrace = "0".equals(g.trim()) ? Duration.ZERO : parseDuration(g, arg);
                     break;
                 default:
-                    throw new UsageException("unknown argument: " + args[i] + " (see --help)");
+                    throw new UnknownFlagException("unknown argument: " + args[i] + " (see --help)");
             }
         }
+    }
+
+    /** The checks across flags, and the defaults that depend on the mode; returns {@code o}. */
+    static LauncherOptions finish(LauncherOptions o) throws UsageException {
         if (o.help) {
             return o;
         }
         if (o.mode == null) {
             throw new UsageException("missing mode (expected: forward or reverse)");
         }
-        if (o.mode == Mode.REVERSE && o.upstreams.isEmpty()) {
-            throw new UsageException("reverse mode needs at least one --upstream URL");
+        if (o.mode == Mode.REVERSE && o.upstreams.isEmpty() && o.fileRoutes.isEmpty()) {
+            throw new UsageException("reverse mode needs at least one --upstream URL (or routes: in --config FILE)");
         }
         if (o.mode != Mode.FORWARD && (o.socksPort >= 0 || o.ftp)) {
             throw new UsageException("--socks-port and --ftp are for forward mode");
@@ -515,6 +567,9 @@ public final class LauncherOptions {
                 || o.stickyCookie != null || o.retryConditions != null
                 || !o.balance.equals("round-robin"))) {
             throw new UsageException("--balance, --health-check, --health-interval, --retries and --retry-on are for reverse mode");
+        }
+        if (o.harBodyLimit != null && o.har == null) {
+            throw new UsageException("--har-body-limit needs --har FILE");
         }
         if (o.cacheDisk != null && o.cacheDir == null) {
             throw new UsageException("--cache-disk needs --cache-dir DIR");

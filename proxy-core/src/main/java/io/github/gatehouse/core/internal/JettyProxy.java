@@ -20,17 +20,37 @@ import org.slf4j.LoggerFactory;
 public final class JettyProxy {
     private static final Logger LOG = LoggerFactory.getLogger(JettyProxy.class);
 
-    private final ProxyConfig config;
+    /** The configuration in force: the one built, then each one {@link #reconfigure} swapped in. */
+    private volatile ProxyConfig config;
     private Server server;
-    private final java.util.List<HealthChecker> healthCheckers = new java.util.ArrayList<>();
-    private ServerConnector connector;
-    private ServerConnector tlsConnector;
+    /** The health checker of each pool in use, by identity: a pool kept by a reconfiguration keeps its checker. */
+    private final java.util.Map<io.github.gatehouse.core.UpstreamPool, HealthChecker> healthCheckers =
+            new java.util.IdentityHashMap<>();
+    private QueuedThreadPool threads;
+    private org.eclipse.jetty.util.thread.Scheduler scheduler;
+    private DestinationPolicy policy;
+    private GatehouseConnectHandler connectHandler;
+    private HttpClient forwardClient;
+    private HttpClient reverseClient;
+    /** The lean HTTP/1.1 transports for cleartext upstreams (null where jetty-client carries them, see TRANSPORT_PROPERTY). */
+    private Http1Upstream forwardLean;
+    private Http1Upstream reverseLean;
+    private GuardedResolver forwardResolver;
     private ServerConnector socksConnector;
+    private volatile UpstreamClients upstreamClients;
+    private UpstreamClients.Spec defaultSpec;
+    private HttpsInspection inspection;
+    private FtpGateway ftpGateway;
+    private final java.util.List<HttpClient> poolClients = new java.util.concurrent.CopyOnWriteArrayList<>();
+    private RelaySwitch relaySwitch;
+    private HttpConfiguration plainHttp;
+    private NetworkConnectionLimit connectionLimit;
+    /** Relays of replaced configurations with exchanges still in flight. */
+    private final java.util.Map<RelayHandler, Runnable> retiring = new java.util.concurrent.ConcurrentHashMap<>();
+    private volatile ServerConnector connector;
+    private ServerConnector tlsConnector;
     private TlsListener tlsListener;
     private volatile RelayHandler relayHandler;
-    private volatile UpstreamClients upstreamClients;
-    private HttpsInspection inspection;
-    private final java.util.List<HttpClient> poolClients = new java.util.concurrent.CopyOnWriteArrayList<>();
 
     /** Creates the proxy for {@code config}; nothing is bound until {@link #start()}. */
     public JettyProxy(ProxyConfig config) {
@@ -43,7 +63,7 @@ public final class JettyProxy {
      * @throws IOException if the address cannot be bound or a component fails to start
      */
     public void start() throws IOException {
-        QueuedThreadPool threads = new QueuedThreadPool(256, 4);
+        threads = new QueuedThreadPool(256, 4);
         threads.setName("gatehouse-" + config.viaName());
         // Threads above the minimum that a burst started end once idle for the pool's idle timeout (60 s). Jetty's
         // default lets one go per idle timeout, so 20 extra threads would take 20 minutes to go.
@@ -76,7 +96,6 @@ public final class JettyProxy {
             http.setUriCompliance(org.eclipse.jetty.http.UriCompliance.DEFAULT.with("GATEHOUSE-FTP",
                     org.eclipse.jetty.http.UriCompliance.Violation.USER_INFO));
         }
-
         // the inner connections of HTTPS inspection: TLS is put on by HttpsInspection, then ALPN as on the HTTPS listener
         HttpConfiguration inspected = null;
         if (config.interception() != null) {
@@ -85,6 +104,7 @@ public final class JettyProxy {
             secure.setSniHostCheck(false);
             inspected.addCustomizer(secure);
         }
+
         if (config.hasTls()) {
             // the HTTPS listener: TLS, then ALPN choosing h2 or http/1.1 (http/1.1 for a client that offers neither)
             tlsListener = new TlsListener(config.tls().sources());
@@ -109,13 +129,8 @@ public final class JettyProxy {
         }
         // the plain listener: HTTP/1.1, and h2c for a client that starts with the HTTP/2 preface (prior knowledge) or
         // asks for "Upgrade: h2c"
-        connector = new ServerConnector(server, withProxyProtocol(
-                new TargetFormConnectionFactory(http, config.requestHeadTimeout(), () -> relayHandler.deadlines()),
-                http2Limits(new HTTP2CServerConnectionFactory(http))));
-        connector.setHost(config.bindAddress());
-        connector.setPort(config.port());
-        connector.setIdleTimeout(config.idleTimeout().toMillis());
-        connector.setAcceptQueueSize(1024);
+        plainHttp = http;
+        connector = newPlainConnector(config.bindAddress(), config.port());
         server.addConnector(connector);
         if (tlsConnector != null) {
             server.addConnector(tlsConnector);
@@ -134,56 +149,49 @@ public final class JettyProxy {
             socksConnector.setAcceptQueueSize(1024);
             server.addConnector(socksConnector);
         }
-        server.addBean(new NetworkConnectionLimit(config.maxConnections(), server));
+        connectionLimit = new NetworkConnectionLimit(config.maxConnections(), server);
+        server.addBean(connectionLimit);
 
-        DestinationPolicy policy;
         try {
             policy = DestinationPolicy.create(config.allowInternalDestinations(), config.allowedInternalDestinations());
         } catch (java.net.UnknownHostException e) {
             throw new IOException("cannot resolve an allowed internal destination: " + e.getMessage(), e);
         }
-        org.eclipse.jetty.util.thread.Scheduler scheduler =
-                new org.eclipse.jetty.util.thread.ScheduledExecutorScheduler("gatehouse-scheduler", true);
+        scheduler = new org.eclipse.jetty.util.thread.ScheduledExecutorScheduler("gatehouse-scheduler", true);
         server.addBean(scheduler);
         // Only the clients a mode needs: each one initialises its own TLS context at start. Pools with TLS settings or a
         // protocol of their own get their clients from upstreamClients, after the start.
-        UpstreamClients.Spec defaultSpec = new UpstreamClients.Spec(config.upstreamTls(), io.github.gatehouse.core.UpstreamProtocol.HTTP_1_1);
-        HttpClient forwardClient = null;
-        Http1Upstream forwardLean = null;
-        boolean lean = !"jetty-client".equals(System.getProperty(TRANSPORT_PROPERTY));
+        defaultSpec = new UpstreamClients.Spec(config.upstreamTls(), io.github.gatehouse.core.UpstreamProtocol.HTTP_1_1);
+        forwardResolver = new GuardedResolver(new org.eclipse.jetty.util.SocketAddressResolver.Async(threads, scheduler,
+                config.connectTimeout().toMillis()), policy);
         if (config.forward()) {
-            forwardClient = newClient(threads, scheduler, "forward", defaultSpec);
-            GuardedResolver resolver = new GuardedResolver(new org.eclipse.jetty.util.SocketAddressResolver.Async(threads,
-                    scheduler, config.connectTimeout().toMillis()), policy);
-            forwardClient.setSocketAddressResolver(resolver);
+            forwardClient = newForwardClient();
             server.addBean(forwardClient);
-            if (lean) {
-                forwardLean = newLean("forward", threads, scheduler, resolver);
+            forwardLean = newLean("forward", forwardResolver);
+            if (forwardLean != null) {
                 server.addBean(forwardLean);
             }
         }
-        HttpClient reverseClient = null;
-        Http1Upstream reverseLean = null;
         if (!config.routes().isEmpty()) {
             reverseClient = newClient(threads, scheduler, "reverse", defaultSpec);
             server.addBean(reverseClient);
-            if (lean) {
-                reverseLean = newLean("reverse", threads, scheduler, new org.eclipse.jetty.util.SocketAddressResolver.Async(
-                        threads, scheduler, config.connectTimeout().toMillis()));
+            reverseLean = newLean("reverse", new org.eclipse.jetty.util.SocketAddressResolver.Async(threads, scheduler,
+                    config.connectTimeout().toMillis()));
+            if (reverseLean != null) {
                 server.addBean(reverseLean);
             }
         }
 
         GatehouseConnectHandler connect = new GatehouseConnectHandler(config.viaName(), policy);
+        connectHandler = connect;
         connect.setConnectTimeout(config.connectTimeout().toMillis());
         connect.setIdleTimeout(config.idleTimeout().toMillis());
         RelayHandler relay = new RelayHandler(config, forwardClient, reverseClient, forwardLean, reverseLean, scheduler,
                 connect);
         relayHandler = relay;
         if (config.forward() && config.fronts().ftpGateway()) {
-            FtpGateway ftp = new FtpGateway(relay, policy, config.connectTimeout(), config.upstreamTimeout());
-            server.addBean(ftp);
-            relay.ftp(ftp);
+            ftpGateway = new FtpGateway(relay, policy, config.connectTimeout(), config.upstreamTimeout());
+            server.addBean(ftpGateway);
         }
         if (inspected != null) {
             inspection = new HttpsInspection(config.interception(), config.upstreamTls(), policy, new Answers(config),
@@ -197,23 +205,25 @@ public final class JettyProxy {
             server.addConnector(inner);
             server.addBean(inspection.serverSsl());
             inspection.innerConnector(inner);
-            relay.inspection(inspection);
             LOG.info("HTTPS inspection on: intercepting {}, never {}; CA {}", config.interception().interceptPatterns(),
                     config.interception().neverInterceptPatterns(), config.interception().caFiles());
         }
-        upstreamClients = new UpstreamClients(config.upstreamTls(), forwardClient, spec -> startedClient(threads, scheduler, spec));
+        upstreamClients = new UpstreamClients(config.upstreamTls(), forwardClient, spec -> startedClient(spec));
         if (reverseClient != null) {
             upstreamClients.register(defaultSpec, reverseClient);
         }
-        relay.upstreamClients(upstreamClients);
-        org.eclipse.jetty.server.Handler chain = new Http2Requests(relay);
+        wire(relay);
+        relaySwitch = new RelaySwitch(relay);
+        org.eclipse.jetty.server.Handler chain = new Http2Requests(relaySwitch);
         if (config.minRequestBodyRate() > 0 || config.minResponseBodyRate() > 0) {
             server.setHandler(new BodyRateHandler(chain, config.minRequestBodyRate(), config.minResponseBodyRate(),
                     config.bodyRateGracePeriod(), relay::deadlines));
         } else {
             server.setHandler(chain);
         }
-        server.setErrorHandler(new PlainErrorHandler(config.viaName(), config.accessLog(), relay::nextId));
+        // the access log of the configuration in force, for the requests Jetty itself refuses
+        io.github.gatehouse.core.AccessLog errorLog = entry -> relaySwitch.current().config().accessLog().log(entry);
+        server.setErrorHandler(new PlainErrorHandler(config.viaName(), errorLog, relay::nextId));
         server.setStopTimeout(0);
         try {
             server.start();
@@ -230,22 +240,10 @@ public final class JettyProxy {
         // relay's back) and its protocol handlers (redirects, authentication, upgrade): both go after the start.
         for (HttpClient client : new HttpClient[] {forwardClient, reverseClient}) {
             if (client != null) {
-                afterStart(client);
+                afterClientStart(client);
             }
         }
-        java.util.Set<io.github.gatehouse.core.UpstreamPool> pools =
-                java.util.Collections.newSetFromMap(new java.util.IdentityHashMap<>());
-        for (io.github.gatehouse.core.Route route : config.routes()) {
-            route.pool().ifPresent(pools::add);
-        }
-        for (io.github.gatehouse.core.UpstreamPool pool : pools) {
-            UpstreamClients.Choice poolClient = upstreamClients.forPool(pool); // made now, not at the first request
-            pool.healthCheck().ifPresent(check -> {
-                HealthChecker checker = new HealthChecker(pool, check, poolClient.client(), poolClient.version(), scheduler);
-                healthCheckers.add(checker);
-                checker.start();
-            });
-        }
+        startHealthChecks(config);
         if (tlsListener != null) {
             tlsListener.watch(scheduler, config.tls().checkInterval().toMillis());
             LOG.info("gatehouse {} listening for HTTPS (h2, http/1.1) on {}:{}", config.viaName(), config.bindAddress(), tlsPort());
@@ -257,28 +255,83 @@ public final class JettyProxy {
                 config.forward() ? " (forward proxy)" : "", config.routes().isEmpty() ? "" : " (" + config.routes().size() + " routes)");
     }
 
+    /** The plain listener: HTTP/1.1, and h2c (prior knowledge or {@code Upgrade: h2c}); not started. */
+    private ServerConnector newPlainConnector(String host, int port) {
+        ServerConnector c = new ServerConnector(server, withProxyProtocol(
+                new TargetFormConnectionFactory(plainHttp, config.requestHeadTimeout(), () -> relayHandler.deadlines()),
+                http2Limits(new HTTP2CServerConnectionFactory(plainHttp))));
+        c.setHost(host);
+        c.setPort(port);
+        c.setIdleTimeout(config.idleTimeout().toMillis());
+        c.setAcceptQueueSize(1024);
+        return c;
+    }
+
+    /**
+     * Binds the plain listener of {@code next} beside the running one; the caller closes the old one once the new
+     * configuration is in force.
+     *
+     * @throws IllegalArgumentException if it cannot be bound
+     */
+    private ServerConnector bindPlain(ProxyConfig next) {
+        ServerConnector fresh = newPlainConnector(next.bindAddress(), next.port());
+        fresh.addBean(connectionLimit, false);
+        server.addConnector(fresh);
+        try {
+            fresh.start();
+        } catch (Exception e) {
+            server.removeConnector(fresh);
+            try {
+                fresh.stop();
+            } catch (Exception suppressed) {
+                e.addSuppressed(suppressed);
+            }
+            throw new IllegalArgumentException("cannot listen on " + next.bindAddress() + ":" + next.port() + ": "
+                    + Failures.describe(e), e);
+        }
+        return fresh;
+    }
+
+    private static void afterClientStart(HttpClient client) {
+        client.getContentDecoderFactories().clear();
+        client.getProtocolHandlers().clear();
+        client.getProtocolHandlers().put(new InterimResponses());
+    }
+
+    private HttpClient newForwardClient() {
+        HttpClient client = newClient(threads, scheduler, "forward", defaultSpec);
+        client.setSocketAddressResolver(forwardResolver);
+        return client;
+    }
+
+    /** Hands a relay (the first, or one a reconfiguration built) the parts that outlive configurations. */
+    private void wire(RelayHandler relay) {
+        if (ftpGateway != null) {
+            relay.ftp(ftpGateway);
+        }
+        if (inspection != null) {
+            relay.inspection(inspection);
+        }
+        relay.upstreamClients(upstreamClients);
+    }
+
     /**
      * The system property that picks the transport for cleartext HTTP/1.1 upstreams: the lean {@link Http1Upstream}
      * by default, or {@code jetty-client} (for A/B runs, and as a way back should the lean one misbehave).
      */
     public static final String TRANSPORT_PROPERTY = "gatehouse.upstream.transport";
 
-    private Http1Upstream newLean(String name, QueuedThreadPool threads, org.eclipse.jetty.util.thread.Scheduler scheduler,
-            org.eclipse.jetty.util.SocketAddressResolver resolver) {
+    /** A lean transport, or null when the transport property asks for jetty-client. */
+    private Http1Upstream newLean(String name, org.eclipse.jetty.util.SocketAddressResolver resolver) {
+        if ("jetty-client".equals(System.getProperty(TRANSPORT_PROPERTY))) {
+            return null;
+        }
         return new Http1Upstream(name, threads, scheduler, resolver, config.connectTimeout(), config.idleTimeout(),
                 config.maxConnectionsPerUpstream(), config.maxResponseHeaderSize());
     }
 
-    /** HttpClient.doStart() puts back the content decoders and protocol handlers: both go after the start. */
-    private static void afterStart(HttpClient client) {
-        client.getContentDecoderFactories().clear();
-        client.getProtocolHandlers().clear();
-        client.getProtocolHandlers().put(new InterimResponses());
-    }
-
     /** A client for a pool's own TLS settings or protocol, started now; {@link #stop} stops it. */
-    private HttpClient startedClient(QueuedThreadPool threads, org.eclipse.jetty.util.thread.Scheduler scheduler,
-            UpstreamClients.Spec spec) {
+    private HttpClient startedClient(UpstreamClients.Spec spec) {
         HttpClient client = newClient(threads, scheduler, "reverse-" + spec.protocol().name().toLowerCase(java.util.Locale.ROOT)
                 + "-" + poolClients.size(), spec);
         try {
@@ -286,9 +339,38 @@ public final class JettyProxy {
         } catch (Exception e) {
             throw new IllegalStateException("cannot start the upstream client for " + spec + ": " + Failures.describe(e), e);
         }
-        afterStart(client);
+        afterClientStart(client);
         poolClients.add(client);
         return client;
+    }
+
+    /** Starts the health checks of the pools of {@code next} that have none running; stops those of other pools. */
+    private void startHealthChecks(ProxyConfig next) {
+        java.util.Set<io.github.gatehouse.core.UpstreamPool> pools =
+                java.util.Collections.newSetFromMap(new java.util.IdentityHashMap<>());
+        for (io.github.gatehouse.core.Route route : next.routes()) {
+            route.pool().ifPresent(pools::add);
+        }
+        synchronized (healthCheckers) {
+            healthCheckers.entrySet().removeIf(e -> {
+                if (pools.contains(e.getKey())) {
+                    return false;
+                }
+                e.getValue().stop();
+                return true;
+            });
+            for (io.github.gatehouse.core.UpstreamPool pool : pools) {
+                if (!healthCheckers.containsKey(pool)) {
+                    UpstreamClients.Choice poolClient = upstreamClients.forPool(pool); // made now, not at the first request
+                    pool.healthCheck().ifPresent(check -> {
+                        HealthChecker checker = new HealthChecker(pool, check, poolClient.client(), poolClient.version(),
+                                scheduler);
+                        healthCheckers.put(pool, checker);
+                        checker.start();
+                    });
+                }
+            }
+        }
     }
 
     private HttpClient newClient(QueuedThreadPool threads, org.eclipse.jetty.util.thread.Scheduler scheduler, String name,
@@ -335,6 +417,182 @@ public final class JettyProxy {
         client.setRequestBufferSize(16 * 1024);
         client.setResponseBufferSize(16 * 1024);
         return client;
+    }
+
+    /**
+     * Swaps in {@code next}, atomically: exchanges that start from now on run on it, those in flight finish on the
+     * configuration they started with. The plain listener is bound anew only when its address or port changed (the
+     * old one then stops accepting; its open connections go on); pools of {@code next} take over the live members of
+     * the pools in use that have the same URL (their health, load and counters), health checks follow the pools, and
+     * the cache and access log of the old configuration are closed once its last exchange ended, unless {@code next}
+     * uses the same ones. Called by one thread at a time ({@code ProxyServer} is synchronized).
+     *
+     * @throws IllegalArgumentException if {@code next} changes what only a restart can change (the HTTPS listener,
+     *     connection limits, the destination policy, the via pseudonym, timeouts of the upstream client), or its new
+     *     address cannot be bound; nothing changed then
+     */
+    public void reconfigure(ProxyConfig next) {
+        ProxyConfig now = config;
+        java.util.List<String> restart = restartNeeded(now, next);
+        if (!restart.isEmpty()) {
+            throw new IllegalArgumentException("cannot change without a restart: " + String.join(", ", restart));
+        }
+        // clients a new mode needs (a forward proxy that gains routes, a reverse proxy that starts forwarding)
+        try {
+            if (next.forward() && forwardClient == null) {
+                forwardClient = startClient(newForwardClient());
+                upstreamClients.forward(forwardClient);
+                forwardLean = startLean(newLean("forward", forwardResolver));
+            }
+            if (!next.routes().isEmpty() && reverseClient == null) {
+                reverseClient = startClient(newClient(threads, scheduler, "reverse", defaultSpec));
+                upstreamClients.register(defaultSpec, reverseClient);
+                reverseLean = startLean(newLean("reverse", new org.eclipse.jetty.util.SocketAddressResolver.Async(threads,
+                        scheduler, config.connectTimeout().toMillis())));
+            }
+        } catch (Exception e) {
+            throw new IllegalArgumentException("cannot start the upstream client: " + Failures.describe(e), e);
+        }
+        java.util.List<io.github.gatehouse.core.UpstreamMember> live = new java.util.ArrayList<>();
+        java.util.Set<io.github.gatehouse.core.UpstreamPool> oldPools =
+                java.util.Collections.newSetFromMap(new java.util.IdentityHashMap<>());
+        for (io.github.gatehouse.core.Route route : now.routes()) {
+            route.pool().ifPresent(p -> {
+                if (oldPools.add(p)) {
+                    live.addAll(p.members());
+                }
+            });
+        }
+        int adopted = 0;
+        java.util.Set<io.github.gatehouse.core.UpstreamPool> newPools =
+                java.util.Collections.newSetFromMap(new java.util.IdentityHashMap<>());
+        for (io.github.gatehouse.core.Route route : next.routes()) {
+            io.github.gatehouse.core.UpstreamPool p = route.pool().orElseThrow();
+            if (!oldPools.contains(p) && newPools.add(p)) {
+                adopted += io.github.gatehouse.core.UpstreamPool.Internals.adoptMembers(p, live);
+            }
+        }
+        // a plain listener whose address or port changed is bound before anything changes; an unchanged one (port 0
+        // included) stays as it is, with its connections
+        ServerConnector fresh = now.bindAddress().equals(next.bindAddress()) && now.port() == next.port() ? null
+                : bindPlain(next);
+        RelayHandler old = relaySwitch.current();
+        RelayHandler relay = new RelayHandler(next, forwardClient, reverseClient, forwardLean, reverseLean, scheduler,
+                connectHandler, old);
+        wire(relay);
+        config = next;
+        relayHandler = relay;
+        relaySwitch.swap(relay);
+        if (fresh != null) {
+            ServerConnector previous = connector;
+            int previousPort = previous.getLocalPort();
+            connector = fresh;
+            previous.close(); // no new connections; those open go on (on the new relay) until they close
+            LOG.info("gatehouse {} now listening on {}:{} instead of {}:{}", next.viaName(), next.bindAddress(),
+                    fresh.getLocalPort(), now.bindAddress(), previousPort);
+        }
+        startHealthChecks(next);
+        retiring.put(old, () -> closeReplaced(old.config(), next));
+        old.retire(relay, () -> {
+            Runnable close = retiring.remove(old);
+            if (close != null) {
+                close.run();
+            }
+        });
+        LOG.info("gatehouse {} reconfigured: {}{} routes, {} filters, {} members kept with their state; {} exchanges"
+                + " finish on the previous configuration", next.viaName(), next.forward() ? "forward proxy, " : "",
+                next.routes().size(), next.filters().size(), adopted, old.inFlight());
+    }
+
+    private Http1Upstream startLean(Http1Upstream lean) throws Exception {
+        if (lean != null) {
+            server.addBean(lean, true);
+            lean.start();
+        }
+        return lean;
+    }
+
+    private HttpClient startClient(HttpClient client) throws Exception {
+        server.addBean(client, true);
+        client.start();
+        afterClientStart(client);
+        return client;
+    }
+
+    /** Closes what {@code old} used and {@code next} does not: its cache and access log. */
+    private void closeReplaced(ProxyConfig old, ProxyConfig next) {
+        if (old.accessLog() != next.accessLog()) {
+            try {
+                old.accessLog().close();
+            } catch (RuntimeException e) {
+                LOG.warn("the replaced access log {} did not close cleanly: {}", old.accessLog(), Failures.describe(e));
+            }
+        }
+        if (old.cache() != null && old.cache() != next.cache() && old.cache() instanceof AutoCloseable) {
+            try {
+                ((AutoCloseable) old.cache()).close();
+            } catch (Exception e) {
+                LOG.warn("the replaced cache {} did not close cleanly: {}", old.cache(), Failures.describe(e));
+            }
+        }
+    }
+
+    /** What differs between {@code a} and {@code b} that the running server cannot change, as "name a -> b". */
+    static java.util.List<String> restartNeeded(ProxyConfig a, ProxyConfig b) {
+        java.util.List<String> changes = new java.util.ArrayList<>();
+        if (a.hasTls() || b.hasTls()) { // the HTTPS listener binds the same address
+            differs(changes, "bind address (with an HTTPS listener)", a.bindAddress(), b.bindAddress());
+        }
+        if (!tlsKey(a).equals(tlsKey(b))) {
+            changes.add("TLS listener (port, certificate files or check interval)");
+        }
+        differs(changes, "connect timeout", a.connectTimeout(), b.connectTimeout());
+        differs(changes, "idle timeout", a.idleTimeout(), b.idleTimeout());
+        differs(changes, "request head timeout", a.requestHeadTimeout(), b.requestHeadTimeout());
+        differs(changes, "max request header size", a.maxRequestHeaderSize(), b.maxRequestHeaderSize());
+        differs(changes, "max response header size", a.maxResponseHeaderSize(), b.maxResponseHeaderSize());
+        differs(changes, "max connections", a.maxConnections(), b.maxConnections());
+        differs(changes, "max connections per upstream", a.maxConnectionsPerUpstream(), b.maxConnectionsPerUpstream());
+        differs(changes, "max concurrent streams", a.maxConcurrentStreams(), b.maxConcurrentStreams());
+        differs(changes, "min request body rate", a.minRequestBodyRate(), b.minRequestBodyRate());
+        differs(changes, "min response body rate", a.minResponseBodyRate(), b.minResponseBodyRate());
+        differs(changes, "body rate grace period", a.bodyRateGracePeriod(), b.bodyRateGracePeriod());
+        differs(changes, "via pseudonym", a.viaName(), b.viaName());
+        differs(changes, "internal destinations allowed", a.allowInternalDestinations(), b.allowInternalDestinations());
+        differs(changes, "internal destinations allowed", a.allowedInternalDestinations(), b.allowedInternalDestinations());
+        differs(changes, "SOCKS5 listener", a.fronts().socksPort() + "/" + a.fronts().socksHandshakeTimeout(),
+                b.fronts().socksPort() + "/" + b.fronts().socksHandshakeTimeout());
+        differs(changes, "PROXY protocol sources", String.valueOf(a.fronts().proxyProtocolFrom()),
+                String.valueOf(b.fronts().proxyProtocolFrom()));
+        differs(changes, "FTP gateway", a.fronts().ftpGateway(), b.fronts().ftpGateway());
+        differs(changes, "default upstream TLS", a.upstreamTls(), b.upstreamTls());
+        differs(changes, "HTTPS inspection", interceptionKey(a), interceptionKey(b));
+        return changes;
+    }
+
+    private static Object interceptionKey(ProxyConfig c) {
+        io.github.gatehouse.core.Interception i = c.interception();
+        return i == null ? null : java.util.List.of(i.interceptPatterns(), i.neverInterceptPatterns(), i.caFiles(),
+                i.mintedCertificateCacheSize());
+    }
+
+    private static void differs(java.util.List<String> changes, String name, Object a, Object b) {
+        if (!java.util.Objects.equals(a, b)) {
+            changes.add(name + " " + a + " -> " + b);
+        }
+    }
+
+    private static java.util.List<Object> tlsKey(ProxyConfig c) {
+        java.util.List<Object> key = new java.util.ArrayList<>();
+        if (c.hasTls()) {
+            key.add(c.tls().port());
+            key.add(c.tls().checkInterval());
+            for (TlsMaterial.Source s : c.tls().sources()) {
+                key.add(java.util.Arrays.asList(s.certificate(), s.key(), s.keyStore(),
+                        s.password() == null ? null : new String(s.password())));
+            }
+        }
+        return key;
     }
 
     /** The bound port. */
@@ -409,7 +667,9 @@ public final class JettyProxy {
 
     /** Stops gracefully within the drain time. */
     public void stop() {
-        healthCheckers.forEach(HealthChecker::stop);
+        synchronized (healthCheckers) {
+            healthCheckers.values().forEach(HealthChecker::stop);
+        }
         // Drain: stop accepting, then let exchanges in flight finish within the drain time. Counting exchanges in
         // the relay replaces Jetty's GracefulHandler, which wraps every request and callback on the hot path.
         if (tlsListener != null) {
@@ -425,16 +685,29 @@ public final class JettyProxy {
             }
         }
         RelayHandler relay = relayHandler;
+        long drainEnd = System.nanoTime() + config.drainTimeout().toNanos();
+        int left = 0;
+        java.util.List<RelayHandler> relays = new java.util.ArrayList<>(retiring.keySet());
         if (relay != null) {
+            relays.add(relay);
+        }
+        for (RelayHandler r : relays) {
             try {
-                relay.awaitDrained(config.drainTimeout().toNanos());
+                r.awaitDrained(Math.max(0, drainEnd - System.nanoTime()));
             } catch (InterruptedException e) {
                 Thread.currentThread().interrupt();
             }
+            left += r.inFlight();
         }
-        if (relay != null && relay.inFlight() > 0) {
+        if (left > 0) {
             LOG.info("gatehouse {} stopping with {} exchanges still in flight after the {} drain time",
-                    config.viaName(), relay.inFlight(), config.drainTimeout());
+                    config.viaName(), left, config.drainTimeout());
+        }
+        for (RelayHandler r : new java.util.ArrayList<>(retiring.keySet())) {
+            Runnable close = retiring.remove(r);
+            if (close != null) {
+                close.run();
+            }
         }
         if (inspection != null) {
             inspection.stop();
@@ -452,6 +725,5 @@ public final class JettyProxy {
         } catch (Exception e) {
             LOG.warn("gatehouse {} did not stop cleanly: {}", config.viaName(), Failures.describe(e));
         }
-
     }
 }

@@ -29,8 +29,8 @@ final class RelayHandler extends Handler.Wrapper {
     private final String via2;
     private final HttpClient forwardClient;
     private final HttpClient reverseClient;
-    private final String idPrefix = String.format("%04x", ThreadLocalRandom.current().nextInt(0x10000));
-    private final AtomicLong ids = new AtomicLong();
+    private final String idPrefix;
+    private final AtomicLong ids;
     private final AtomicInteger inFlight = new AtomicInteger();
     private final Answers answers;
     private final RequestFilterRunner filters;
@@ -43,16 +43,33 @@ final class RelayHandler extends Handler.Wrapper {
     /** Set once the server stops: the last exchange to end then wakes {@link #awaitDrained}. */
     private volatile boolean draining;
     private final Object drained = new Object();
+    /** Set by {@link #retire}: the relay of the configuration that replaced this one, and what to do once drained. */
+    private volatile RelayHandler successor;
+    private volatile Runnable whenRetired;
+    private final java.util.concurrent.atomic.AtomicBoolean retired = new java.util.concurrent.atomic.AtomicBoolean();
 
     private final Http1Upstream forwardLean;
     private final Http1Upstream reverseLean;
 
     RelayHandler(ProxyConfig config, HttpClient forwardClient, HttpClient reverseClient, Http1Upstream forwardLean,
             Http1Upstream reverseLean, Scheduler scheduler, Handler connectHandler) {
+        this(config, forwardClient, reverseClient, forwardLean, reverseLean, scheduler, connectHandler, null);
+    }
+
+    /**
+     * A relay for {@code config}; with a {@code previous} relay (a reconfiguration), it continues its exchange ids and
+     * shares its deadline timer, and is never started itself: {@link RelaySwitch} hands it the new exchanges.
+     */
+    RelayHandler(ProxyConfig config, HttpClient forwardClient, HttpClient reverseClient, Http1Upstream forwardLean,
+            Http1Upstream reverseLean, Scheduler scheduler, Handler connectHandler, RelayHandler previous) {
         super(connectHandler);
         this.forwardLean = forwardLean;
         this.reverseLean = reverseLean;
         this.config = config;
+        this.idPrefix = previous != null ? previous.idPrefix
+                : String.format("%04x", ThreadLocalRandom.current().nextInt(0x10000));
+        this.ids = previous != null ? previous.ids : new AtomicLong();
+        this.deadlines = previous != null ? previous.deadlines : null;
         this.via10 = "1.0 " + config.viaName();
         this.via11 = "1.1 " + config.viaName();
         this.via2 = "2 " + config.viaName();
@@ -90,13 +107,18 @@ final class RelayHandler extends Handler.Wrapper {
 
     @Override
     public boolean handle(Request request, Response response, Callback callback) {
+        inFlight.incrementAndGet();
+        RelayHandler next = successor;
+        if (next != null) { // reconfigured while this exchange came in: it starts on the new configuration
+            exchangeEnded();
+            return next.handle(request, response, callback);
+        }
         TargetFormConnectionFactory.headReceived(request);
         String rawTarget = TargetFormConnectionFactory.rawTarget(request);
         ExchangeImpl exchange = new ExchangeImpl(nextId(), request.getMethod(),
                 address(request.getConnectionMetaData().getRemoteSocketAddress()),
                 address(request.getConnectionMetaData().getLocalSocketAddress()),
                 withoutUserInfo(rawTarget != null ? rawTarget : request.getHttpURI().asString()));
-        inFlight.incrementAndGet();
         driver.advance(new ExchangeContext(this, exchange, request, response, callback, rawTarget));
         return true;
     }
@@ -113,10 +135,34 @@ final class RelayHandler extends Handler.Wrapper {
 
     /** An exchange reached its end ({@link ExchangeContext}). */
     void exchangeEnded() {
-        if (inFlight.decrementAndGet() == 0 && draining) {
-            synchronized (drained) {
-                drained.notifyAll();
+        if (inFlight.decrementAndGet() == 0) {
+            if (draining) {
+                synchronized (drained) {
+                    drained.notifyAll();
+                }
             }
+            if (successor != null) {
+                retired();
+            }
+        }
+    }
+
+    /**
+     * This relay's configuration was replaced: exchanges that arrive from now on go to {@code next}, and
+     * {@code whenDrained} runs once the last exchange in flight here has ended (at once when none is).
+     */
+    void retire(RelayHandler next, Runnable whenDrained) {
+        whenRetired = whenDrained;
+        successor = next;
+        if (inFlight.get() == 0) {
+            retired();
+        }
+    }
+
+    private void retired() {
+        Runnable r = whenRetired;
+        if (r != null && retired.compareAndSet(false, true)) {
+            r.run();
         }
     }
 

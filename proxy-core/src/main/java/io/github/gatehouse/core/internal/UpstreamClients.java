@@ -43,7 +43,7 @@ final class UpstreamClients {
     }
 
     private final UpstreamTls defaultTls;
-    private final Choice forward;
+    private volatile Choice forward;
     private final Function<Spec, HttpClient> factory;
     private final Map<Spec, Choice> clients = new ConcurrentHashMap<>();
 
@@ -60,6 +60,11 @@ final class UpstreamClients {
     /** {@code client} serves pools of {@code spec} (the reverse client the server made with the server's settings). */
     void register(Spec spec, HttpClient client) {
         clients.put(spec, new Choice(client, HttpVersion.HTTP_1_1));
+    }
+
+    /** A reconfiguration that made the proxy a forward proxy too: its new forward client. */
+    void forward(HttpClient client) {
+        this.forward = new Choice(client, HttpVersion.HTTP_1_1);
     }
 
     /** The forward proxy's client (HTTP/1.1, TLS with the server's upstream settings). */
