@@ -27,6 +27,8 @@ public final class JettyProxy {
     private ServerConnector tlsConnector;
     private TlsListener tlsListener;
     private volatile RelayHandler relayHandler;
+    private volatile GatehouseConnectHandler connectHandler;
+    private ExchangeEvents events = new ExchangeEvents();
 
     /** Creates the proxy for {@code config}; nothing is bound until {@link #start()}. */
     public JettyProxy(ProxyConfig config) {
@@ -133,6 +135,8 @@ public final class JettyProxy {
         connect.setConnectTimeout(config.connectTimeout().toMillis());
         connect.setIdleTimeout(config.idleTimeout().toMillis());
         RelayHandler relay = new RelayHandler(config, forwardClient, reverseClient, scheduler, connect);
+        relay.events(events);
+        connectHandler = connect;
         relayHandler = relay;
         org.eclipse.jetty.server.Handler chain = new Http2Requests(relay);
         if (config.minRequestBodyRate() > 0 || config.minResponseBodyRate() > 0) {
@@ -215,6 +219,34 @@ public final class JettyProxy {
         client.setRequestBufferSize(16 * 1024);
         client.setResponseBufferSize(16 * 1024);
         return client;
+    }
+
+    /** Observers of finished exchanges, from {@code ProxyServer}; call before {@link #start()}. */
+    public void events(ExchangeEvents events) {
+        this.events = events;
+    }
+
+    /** Exchanges started and not yet completed; 0 before start. */
+    public int activeExchanges() {
+        RelayHandler r = relayHandler;
+        return r == null ? 0 : r.inFlight();
+    }
+
+    /** Client connections open now, on both listeners. */
+    public int openConnections() {
+        int n = 0;
+        for (ServerConnector c : new ServerConnector[] {connector, tlsConnector}) {
+            if (c != null) {
+                n += c.getConnectedEndPoints().size();
+            }
+        }
+        return n;
+    }
+
+    /** {@code CONNECT} tunnels open now. */
+    public int openTunnels() {
+        GatehouseConnectHandler c = connectHandler;
+        return c == null ? 0 : c.openTunnels();
     }
 
     /** The bound port. */

@@ -32,6 +32,7 @@ final class RelayHandler extends Handler.Wrapper {
     private final String idPrefix = String.format("%04x", ThreadLocalRandom.current().nextInt(0x10000));
     private final AtomicLong ids = new AtomicLong();
     private final AtomicInteger inFlight = new AtomicInteger();
+    private ExchangeEvents events = new ExchangeEvents(); // set before start, then fixed
     private final Answers answers;
     private final RequestFilterRunner filters;
     private final ExchangeDriver driver;
@@ -124,6 +125,15 @@ final class RelayHandler extends Handler.Wrapper {
             }
         }
         return inFlight.get() == 0;
+    }
+
+    ExchangeEvents events() {
+        return events;
+    }
+
+    /** Observers of finished exchanges; set before the server starts. */
+    void events(ExchangeEvents events) {
+        this.events = events;
     }
 
     Deadlines deadlines() {

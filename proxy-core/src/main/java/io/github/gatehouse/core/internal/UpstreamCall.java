@@ -235,6 +235,7 @@ final class UpstreamCall implements org.eclipse.jetty.client.Response.Listener, 
         cancelHeadTimeout();
         upstreamResponse = response;
         headNanos = System.nanoTime() - sentNanos;
+        exchange.upstreamHeadNanos(headNanos);
     }
 
     @Override
