@@ -17,6 +17,7 @@ import io.github.gatehouse.core.Route;
 import io.github.gatehouse.core.Tls;
 import io.github.gatehouse.core.UpstreamPool;
 import java.io.PrintStream;
+import java.util.List;
 import java.util.concurrent.CountDownLatch;
 
 /**
@@ -37,9 +38,9 @@ public final class Gatehouse {
     }
 
     public static void main(String[] args) throws InterruptedException {
-        ProxyServer proxy;
+        Launched launched;
         try {
-            proxy = start(args, System.out);
+            launched = launch(args, System.out);
         } catch (LauncherOptions.UsageException e) {
             System.err.println("gatehouse: " + e.getMessage());
             System.exit(2);
@@ -50,11 +51,15 @@ public final class Gatehouse {
             System.exit(1);
             return;
         }
-        if (proxy == null) {
+        if (launched == null) {
             return; // --help
         }
+        ProxyServer proxy = launched.proxy();
         CountDownLatch stopped = new CountDownLatch(1);
         Runtime.getRuntime().addShutdownHook(new Thread(() -> {
+            if (launched.admin() != null) {
+                launched.admin().close();
+            }
             proxy.close();
             stopped.countDown();
         }, "gatehouse-shutdown"));
@@ -68,6 +73,30 @@ public final class Gatehouse {
      * @throws LauncherOptions.UsageException for a bad command line
      */
     public static ProxyServer start(String[] args, PrintStream out) throws LauncherOptions.UsageException {
+        Launched launched = launch(args, out);
+        return launched == null ? null : launched.proxy();
+    }
+
+    /** What {@link #launch} started: the proxy, and its admin listener or null without {@code --admin-port}. */
+    public record Launched(ProxyServer proxy, AdminServer admin) implements AutoCloseable {
+        /** Stops the admin listener, then the proxy. */
+        @Override
+        public void close() {
+            if (admin != null) {
+                admin.close();
+            }
+            proxy.close();
+        }
+    }
+
+    /**
+     * {@link #start}, plus the admin listener when {@code --admin-port} is given: it prints
+     * {@code gatehouse admin listening on http://HOST:PORT} after the proxy's line, and the token when it generated
+     * one. Returns null after printing the usage for {@code --help}.
+     *
+     * @throws LauncherOptions.UsageException for a bad command line
+     */
+    public static Launched launch(String[] args, PrintStream out) throws LauncherOptions.UsageException {
         LauncherOptions o = LauncherOptions.parse(args);
         if (o.help) {
             out.println(LauncherOptions.usage());
@@ -80,7 +109,55 @@ public final class Gatehouse {
         }
         out.println("gatehouse listening on " + proxy.uri());
         out.flush();
-        return proxy;
+        AdminServer admin = null;
+        if (o.adminPort >= 0) {
+            try {
+                admin = admin(o, proxy).start();
+            } catch (RuntimeException e) {
+                proxy.close();
+                throw e;
+            }
+            out.println("gatehouse admin listening on " + admin.uri());
+            if (admin.isTokenGenerated()) {
+                out.println("gatehouse admin token " + admin.token()
+                        + " (generated; send it as Authorization: Bearer TOKEN, or open /login?token=TOKEN once)");
+            }
+            out.flush();
+        }
+        return new Launched(proxy, admin);
+    }
+
+    /** The admin listener of the --admin-* flags, with the JVM's own meters beside the proxy's on /metrics. */
+    static AdminServer admin(LauncherOptions o, ProxyServer proxy) throws LauncherOptions.UsageException {
+        AdminServer.Builder b = AdminServer.builder(proxy).port(o.adminPort);
+        if (o.adminBind != null) {
+            b.bind(o.adminBind);
+        }
+        if (o.adminToken != null) {
+            b.token(o.adminToken);
+        }
+        if (o.adminTokenFile != null) {
+            String token;
+            try {
+                List<String> lines = java.nio.file.Files.readAllLines(o.adminTokenFile);
+                token = lines.isEmpty() ? "" : lines.get(0).trim();
+            } catch (java.io.IOException e) {
+                throw new LauncherOptions.UsageException("--admin-token-file " + o.adminTokenFile + ": cannot read it: " + e.getMessage());
+            }
+            try {
+                b.token(token);
+            } catch (IllegalArgumentException e) {
+                throw new LauncherOptions.UsageException("--admin-token-file " + o.adminTokenFile + ": " + e.getMessage());
+            }
+        }
+        o.adminAllow.forEach(b::allow);
+        io.micrometer.prometheusmetrics.PrometheusMeterRegistry registry =
+                new io.micrometer.prometheusmetrics.PrometheusMeterRegistry(io.micrometer.prometheusmetrics.PrometheusConfig.DEFAULT);
+        new io.micrometer.core.instrument.binder.jvm.JvmMemoryMetrics().bindTo(registry);
+        new io.micrometer.core.instrument.binder.jvm.JvmThreadMetrics().bindTo(registry);
+        new io.micrometer.core.instrument.binder.system.ProcessorMetrics().bindTo(registry);
+        new io.micrometer.core.instrument.binder.system.UptimeMetrics().bindTo(registry);
+        return b.registry(registry).build();
     }
 
     /** The certificates of the TLS flags: the --tls-cert/--tls-key pairs in order, then the key store. */

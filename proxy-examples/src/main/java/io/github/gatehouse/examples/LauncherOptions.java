@@ -77,6 +77,12 @@ public final class LauncherOptions {
     Duration tlsCheck;
     boolean redirectHttps;
     Integer maxConcurrentStreams;
+    /** --admin-*: the admin listener, off unless --admin-port is given. */
+    int adminPort = -1;
+    String adminBind;
+    String adminToken;
+    Path adminTokenFile;
+    final List<String> adminAllow = new ArrayList<>();
     boolean help;
 
     private LauncherOptions() {
@@ -153,6 +159,12 @@ public final class LauncherOptions {
                 "                               (default 10s; 0 = never)",
                 "  --redirect-https             reverse: answer plain HTTP requests with 308 to the HTTPS listener",
                 "  --max-concurrent-streams N   HTTP/2 streams one connection may have open (default 128)",
+                "  --admin-port N               admin listener: status page at /, JSON API under /api/, Prometheus",
+                "                               text at /metrics (off by default; 0 = any free port)",
+                "  --admin-bind ADDRESS         admin listening address (default 127.0.0.1)",
+                "  --admin-token TOKEN          bearer token the admin listener requires (default: a random one,",
+                "                               printed at start); --admin-token-file FILE reads it from FILE's first line",
+                "  --admin-allow CIDR           admin: only clients in CIDR, on top of the token (repeatable)",
                 "  --help                       this text",
                 "",
                 "Durations: 500ms, 10s, 5m, 1h. Rates: bytes a second, 500, 1k, 64k/s (0 = off).",
@@ -386,6 +398,31 @@ public final class LauncherOptions {
                         throw new UsageException("--max-concurrent-streams: '" + mcs + "' (expected: 1..10000)");
                     }
                     break;
+                case "--admin-port":
+                    o.adminPort = parsePort(value != null ? value : next(args, ++i, arg), arg, true);
+                    break;
+                case "--admin-bind":
+                    o.adminBind = value != null ? value : next(args, ++i, arg);
+                    break;
+                case "--admin-token":
+                    o.adminToken = value != null ? value : next(args, ++i, arg);
+                    if (o.adminToken.length() < 16 || !o.adminToken.chars().allMatch(c -> c > ' ' && c < 0x7f)) {
+                        throw new UsageException("--admin-token: " + o.adminToken.length()
+                                + " characters (expected: at least 16 visible ASCII characters)");
+                    }
+                    break;
+                case "--admin-token-file":
+                    o.adminTokenFile = existingFile(value != null ? value : next(args, ++i, arg), arg);
+                    break;
+                case "--admin-allow":
+                    String cidr = value != null ? value : next(args, ++i, arg);
+                    try {
+                        io.github.gatehouse.core.internal.Cidr.parse(cidr);
+                    } catch (IllegalArgumentException e) {
+                        throw new UsageException("--admin-allow: " + e.getMessage());
+                    }
+                    o.adminAllow.add(cidr);
+                    break;
                 case "--data-rate-grace":
                     String g = value != null ? value : next(args, ++i, arg);
                     o.dataRateGrace = "0".equals(g.trim()) ? Duration.ZERO : parseDuration(g, arg);
@@ -446,8 +483,18 @@ public final class LauncherOptions {
         if (o.redirectHttps && o.mode != Mode.REVERSE) {
             throw new UsageException("--redirect-https is for reverse mode");
         }
+        if (o.adminPort < 0 && (o.adminBind != null || o.adminToken != null || o.adminTokenFile != null
+                || !o.adminAllow.isEmpty())) {
+            throw new UsageException("--admin-bind, --admin-token, --admin-token-file and --admin-allow need --admin-port N");
+        }
+        if (o.adminToken != null && o.adminTokenFile != null) {
+            throw new UsageException("--admin-token and --admin-token-file: give one");
+        }
         if (o.port < 0) {
             o.port = o.mode == Mode.FORWARD ? 3128 : 8080;
+        }
+        if (o.adminPort > 0 && (o.adminPort == o.port || o.tls() && o.adminPort == o.tlsPort)) {
+            throw new UsageException("--admin-port " + o.adminPort + " is the proxy's own port (expected: another port)");
         }
         if (o.tls() && o.tlsPort < 0) {
             o.tlsPort = 8443;
