@@ -321,4 +321,27 @@ class AdminServerTest {
         URI u = admin.uri();
         assertThat(u.getHost()).isEqualTo("127.0.0.1");
     }
+
+    /** The README's "Metrics" and "Admin page" code, run (ports 0 instead of 8080 and 9090). */
+    @Test
+    void readmeExamplesRun() throws Exception {
+        ProxyServer proxy = ProxyServer.builder().listen(0)
+                .route(Route.any().to(a.baseUrl(), b.baseUrl()))
+                .build().start();
+        io.micrometer.core.instrument.MeterRegistry registry = new io.micrometer.core.instrument.simple.SimpleMeterRegistry();
+        io.github.gatehouse.core.metrics.GatehouseMetrics.bindTo(registry, proxy);
+        AdminServer admin = AdminServer.builder(proxy)
+                .port(0)
+                .token(TOKEN)
+                .allow("127.0.0.0/8")
+                .build().start();
+        try {
+            assertThat(registry.get("gatehouse.upstream.available").tag("member", a.baseUrl()).gauge().value()).isEqualTo(1.0);
+            assertThat(http.send(HttpRequest.newBuilder(admin.uri().resolve("/api/stats")).header("Authorization", "Bearer " + TOKEN)
+                    .build(), BodyHandlers.ofString()).statusCode()).isEqualTo(200);
+        } finally {
+            admin.close();
+            proxy.close();
+        }
+    }
 }
