@@ -43,6 +43,16 @@ public interface CacheStore extends AutoCloseable {
     /** The bytes the committed entries take, as counted against the capacity. */
     long sizeBytes();
 
+    /** Entries dropped so far to stay within the capacity (0 when the store does not count them). */
+    default long evictions() {
+        return 0;
+    }
+
+    /** The capacity in bytes, or 0 when unknown. */
+    default long capacityBytes() {
+        return 0;
+    }
+
     /** Releases resources (files stay on disk for stores that persist). */
     @Override
     void close();

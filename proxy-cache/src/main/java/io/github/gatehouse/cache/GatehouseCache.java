@@ -81,6 +81,12 @@ public final class GatehouseCache implements HttpCache, AutoCloseable {
         return engine.stats();
     }
 
+    /** The counters metrics and the admin page read (core's stats SPI): hits, misses, stale, evictions, size. */
+    @Override
+    public Optional<io.github.gatehouse.core.CacheCounters> counters() {
+        return Optional.of(engine.counters());
+    }
+
     /**
      * Purges every variant stored for {@code url} (an absolute {@code http} or {@code https} URI, compared in the
      * normal form of {@link CacheKeyPolicy#normalize}).

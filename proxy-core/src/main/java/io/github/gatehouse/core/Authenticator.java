@@ -33,4 +33,12 @@ public interface Authenticator {
      * @return a stage completed with the outcome; never {@code null}
      */
     CompletionStage<AuthResult> authenticate(Optional<Credentials> credentials, Exchange exchange);
+
+    /**
+     * What the authenticator counted so far (successes, failures, lockouts), for metrics and the admin page; empty (the
+     * default) when it counts nothing. Cheap and non-blocking.
+     */
+    default Optional<AuthCounters> counters() {
+        return Optional.empty();
+    }
 }

@@ -39,4 +39,13 @@ public interface HttpCache {
     default Optional<CachedResponse> onUpstreamFailure(Exchange exchange, CacheLookup lookup, Throwable failure) {
         return Optional.empty();
     }
+
+    /**
+     * What the cache counted so far (hits, misses, stale, revalidations, bytes stored, evictions, size), for metrics
+     * and the admin page; empty (the default) when it counts nothing. Cheap and non-blocking: it may be read on every
+     * metrics scrape.
+     */
+    default Optional<CacheCounters> counters() {
+        return Optional.empty();
+    }
 }

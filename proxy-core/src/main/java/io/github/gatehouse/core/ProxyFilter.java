@@ -35,4 +35,13 @@ public interface ProxyFilter {
     default Optional<BodyFilter> responseBody(Exchange exchange, ResponseHead response) {
         return Optional.empty();
     }
+
+    /**
+     * A short, stable name for this filter, used as a metric tag for the requests it refuses
+     * ({@link ExchangeEvent#deniedBy()}): the class's simple name by default, or for a lambda the simple name of the
+     * class that declared it. Override it to tell two instances apart; keep the set of names small and fixed.
+     */
+    default String name() {
+        return io.github.gatehouse.core.internal.ExchangeEvents.filterName(getClass());
+    }
 }

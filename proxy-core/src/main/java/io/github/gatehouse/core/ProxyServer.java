@@ -38,7 +38,8 @@ public final class ProxyServer implements AutoCloseable {
     private static final org.slf4j.Logger LOG = org.slf4j.LoggerFactory.getLogger(ProxyServer.class);
     /** The configuration in force; {@link #reconfigure} replaces it (under this object's lock). */
     private volatile ProxyConfig config;
-    private JettyProxy running;
+    private volatile JettyProxy running; // volatile: the gauges below read it without the lock
+    private final io.github.gatehouse.core.internal.ExchangeEvents events = new io.github.gatehouse.core.internal.ExchangeEvents();
     private boolean closed;
 
     private ProxyServer(ProxyConfig config) {
@@ -61,6 +62,7 @@ public final class ProxyServer implements AutoCloseable {
     public synchronized ProxyServer start() {
         checkState(running == null && !closed, "proxy server already %s", closed ? "closed" : "started");
         JettyProxy proxy = new JettyProxy(config);
+        proxy.events(events);
         try {
             proxy.start();
         } catch (IOException e) {
@@ -211,6 +213,55 @@ public final class ProxyServer implements AutoCloseable {
     /** The via pseudonym this server uses in {@code Via} and {@code Proxy-Status}. */
     public String viaName() {
         return config.viaName();
+    }
+
+    // ---- observation: what metrics and the admin page read -------------------------------------------------
+
+    /**
+     * Adds an observer of finished exchanges, before or after {@link #start()}; it sees every exchange that ends from
+     * now on. Close the returned handle to remove it.
+     */
+    public AutoCloseable addListener(ExchangeListener listener) {
+        Runnable remove = events.add(requireNonNull(listener, "listener"));
+        return remove::run;
+    }
+
+    /** The reverse routes, in match order (empty for a forward-only proxy). */
+    public List<Route> routes() {
+        return config.routes();
+    }
+
+    /** The cache, if one was configured. */
+    public java.util.Optional<HttpCache> cache() {
+        return java.util.Optional.ofNullable(config.cache());
+    }
+
+    /** The authenticator, if one was configured. */
+    public java.util.Optional<Authenticator> authenticator() {
+        return java.util.Optional.ofNullable(config.authenticator());
+    }
+
+    /** The request filters, in order. */
+    public List<ProxyFilter> filters() {
+        return config.filters();
+    }
+
+    /** Exchanges started and not yet completed (0 when not running). */
+    public int activeExchanges() {
+        JettyProxy r = running;
+        return r == null ? 0 : r.activeExchanges();
+    }
+
+    /** Client connections open now on the proxy's listeners (0 when not running). */
+    public int openConnections() {
+        JettyProxy r = running;
+        return r == null ? 0 : r.openConnections();
+    }
+
+    /** {@code CONNECT} tunnels open now (0 when not running). */
+    public int openTunnels() {
+        JettyProxy r = running;
+        return r == null ? 0 : r.openTunnels();
     }
 
     /**

@@ -261,6 +261,14 @@ public final class Route {
         return result.isEmpty() ? "/" : (result.startsWith("/") ? result : "/" + result);
     }
 
+    /**
+     * A short label for the route, such as {@code shop.example/api} or {@code *}{@code /}: the host pattern and path prefix,
+     * fixed for the route's life (metric tags and the admin page use it).
+     */
+    public String label() {
+        return (hostPattern == null ? "*" : hostPattern) + pathPrefix;
+    }
+
     @Override
     public String toString() {
         return "Route{" + (hostPattern == null ? "*" : hostPattern) + pathPrefix

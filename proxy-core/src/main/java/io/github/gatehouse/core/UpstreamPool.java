@@ -40,6 +40,8 @@ public final class UpstreamPool {
     /** Set only on a new pool, before it is returned: {@link #tls}, {@link #protocol}, {@link #carry}. */
     private UpstreamTls tls;
     private UpstreamProtocol protocol = UpstreamProtocol.HTTP_1_1;
+    private final java.util.concurrent.atomic.LongAdder retriesMade = new java.util.concurrent.atomic.LongAdder();
+    private final java.util.concurrent.atomic.LongAdder rejected = new java.util.concurrent.atomic.LongAdder();
 
     private UpstreamPool(Collection<Upstream> upstreams, LoadBalancer balancer, HealthCheck healthCheck,
             OutlierDetection outliers, RetryPolicy retries, Duration slowStart, int maxRequestsPerMember) {
@@ -198,6 +200,13 @@ public final class UpstreamPool {
         return m.isPresent();
     }
 
+    /** Ends the drain of the member with this URL: it takes new requests again. Returns whether it was there. */
+    public boolean undrain(String url) {
+        Optional<MemberState> m = find(url);
+        m.ifPresent(MemberState::undrain);
+        return m.isPresent();
+    }
+
     /** Changes a member's weight now (1..1000). */
     public boolean weight(String url, int weight) {
         checkArgument(weight >= 1 && weight <= 1000, "weight: %s (expected: 1..1000)", weight);
@@ -230,6 +239,24 @@ public final class UpstreamPool {
             list.add(m.stats());
         }
         return list;
+    }
+
+    /**
+     * The pool's own counters: retries made, the retry budget left (in retries), and requests refused with 503
+     * because every available member was at its {@linkplain #maxRequestsPerMember request limit} (circuit breaking).
+     */
+    public Counters counters() {
+        return new Counters(retriesMade.sum(), retryTokens.get() / 100.0, rejected.sum());
+    }
+
+    /**
+     * A snapshot of a pool's counters. Immutable.
+     *
+     * @param retries retries made on another member since the pool was built
+     * @param retryBudgetLeft retries the budget allows now (up to 10; fractional as requests earn it)
+     * @param circuitBreakerRejections requests answered 503 because every available member was at its request limit
+     */
+    public record Counters(long retries, double retryBudgetLeft, long circuitBreakerRejections) {
     }
 
     public LoadBalancer balancer() {
@@ -309,6 +336,7 @@ public final class UpstreamPool {
                 return false;
             }
             if (retryTokens.compareAndSet(t, t - 100)) {
+                retriesMade.increment();
                 return true;
             }
         }
@@ -327,6 +355,11 @@ public final class UpstreamPool {
         /** Counts one request toward the retry budget. */
         public static void earnRetryBudget(UpstreamPool pool) {
             pool.earnRetryBudget();
+        }
+
+        /** Counts a request refused because every available member was at its request limit. */
+        public static void rejected(UpstreamPool pool) {
+            pool.rejected.increment();
         }
 
         /** Takes one retry from the budget, if there is one. */

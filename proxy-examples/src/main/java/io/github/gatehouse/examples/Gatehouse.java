@@ -17,6 +17,7 @@ import io.github.gatehouse.core.Route;
 import io.github.gatehouse.core.Tls;
 import io.github.gatehouse.core.UpstreamPool;
 import java.io.PrintStream;
+import java.util.List;
 import java.util.concurrent.CountDownLatch;
 
 /**
@@ -41,12 +42,9 @@ public final class Gatehouse {
     }
 
     public static void main(String[] args) throws InterruptedException {
-        ProxyServer proxy;
-        ConfigReloader reloader;
+        Launched launched;
         try {
-            Launched launched = launch(args, System.out);
-            proxy = launched == null ? null : launched.proxy();
-            reloader = launched == null ? null : launched.reloader();
+            launched = launch(args, System.out);
         } catch (LauncherOptions.UsageException e) {
             System.err.println("gatehouse: " + e.getMessage());
             System.exit(2);
@@ -57,9 +55,11 @@ public final class Gatehouse {
             System.exit(1);
             return;
         }
-        if (proxy == null) {
+        if (launched == null) {
             return; // --help
         }
+        ProxyServer proxy = launched.proxy();
+        ConfigReloader reloader = launched.reloader();
         if (reloader != null) {
             reloader.onSignal("HUP");
             reloader.watchFile();
@@ -68,6 +68,9 @@ public final class Gatehouse {
         Runtime.getRuntime().addShutdownHook(new Thread(() -> {
             if (reloader != null) {
                 reloader.close();
+            }
+            if (launched.admin() != null) {
+                launched.admin().close();
             }
             proxy.close();
             stopped.countDown();
@@ -87,15 +90,29 @@ public final class Gatehouse {
     }
 
     /**
-     * A running launcher: the proxy, and with {@code --config FILE} the reloader that reads the file again
-     * ({@link ConfigReloader#reload()}, which an admin endpoint can call too); {@code reloader} is null without a file.
+     * What {@link #launch} started: the proxy; with {@code --config FILE} the reloader that reads the file again
+     * ({@link ConfigReloader#reload()}, also behind the admin listener's {@code POST /api/reload}), else null; and the
+     * admin listener, or null without {@code --admin-port}.
      */
-    public record Launched(ProxyServer proxy, ConfigReloader reloader) {
+    public record Launched(ProxyServer proxy, ConfigReloader reloader, AdminServer admin) implements AutoCloseable {
+        /** Stops the admin listener and the reloader, then the proxy. */
+        @Override
+        public void close() {
+            if (admin != null) {
+                admin.close();
+            }
+            if (reloader != null) {
+                reloader.close();
+            }
+            proxy.close();
+        }
     }
 
     /**
-     * As {@link #start}, and returns the reloader too; {@code main} hooks it to SIGHUP and to changes of the file.
-     * Returns null after printing the usage for {@code --help}.
+     * As {@link #start}, and returns the reloader and the admin listener too; {@code main} hooks the reloader to SIGHUP
+     * and to changes of the file. With {@code --admin-port} it prints {@code gatehouse admin listening on
+     * http://HOST:PORT} after the proxy's line, and the token when it generated one. Returns null after printing the
+     * usage for {@code --help} (or after the {@code ca} command).
      *
      * @throws LauncherOptions.UsageException for a bad command line or configuration file
      */
@@ -127,7 +144,64 @@ public final class Gatehouse {
         out.flush();
         ConfigReloader reloader = o.configFile == null ? null
                 : new ConfigReloader(o.configFile, args, proxy, resources, out);
-        return new Launched(proxy, reloader);
+        AdminServer admin = null;
+        if (o.adminPort >= 0) {
+            try {
+                admin = admin(o, proxy, reloader).start();
+            } catch (RuntimeException e) {
+                proxy.close();
+                throw e;
+            }
+            out.println("gatehouse admin listening on " + admin.uri());
+            if (admin.isTokenGenerated()) {
+                out.println("gatehouse admin token " + admin.token()
+                        + " (generated; send it as Authorization: Bearer TOKEN, or open /login?token=TOKEN once)");
+            }
+            out.flush();
+        }
+        return new Launched(proxy, reloader, admin);
+    }
+
+    /** The admin listener of the --admin-* flags, with the JVM's own meters beside the proxy's on /metrics. */
+    static AdminServer admin(LauncherOptions o, ProxyServer proxy, ConfigReloader reloader)
+            throws LauncherOptions.UsageException {
+        AdminServer.Builder b = AdminServer.builder(proxy).port(o.adminPort);
+        if (reloader != null) {
+            b.onReload(() -> {
+                if (!reloader.reload()) {
+                    throw new IllegalArgumentException(reloader.file() + " was not applied (see the log for the line and key)");
+                }
+                return "reloaded " + reloader.file();
+            });
+        }
+        if (o.adminBind != null) {
+            b.bind(o.adminBind);
+        }
+        if (o.adminToken != null) {
+            b.token(o.adminToken);
+        }
+        if (o.adminTokenFile != null) {
+            String token;
+            try {
+                List<String> lines = java.nio.file.Files.readAllLines(o.adminTokenFile);
+                token = lines.isEmpty() ? "" : lines.get(0).trim();
+            } catch (java.io.IOException e) {
+                throw new LauncherOptions.UsageException("--admin-token-file " + o.adminTokenFile + ": cannot read it: " + e.getMessage());
+            }
+            try {
+                b.token(token);
+            } catch (IllegalArgumentException e) {
+                throw new LauncherOptions.UsageException("--admin-token-file " + o.adminTokenFile + ": " + e.getMessage());
+            }
+        }
+        o.adminAllow.forEach(b::allow);
+        io.micrometer.prometheusmetrics.PrometheusMeterRegistry registry =
+                new io.micrometer.prometheusmetrics.PrometheusMeterRegistry(io.micrometer.prometheusmetrics.PrometheusConfig.DEFAULT);
+        new io.micrometer.core.instrument.binder.jvm.JvmMemoryMetrics().bindTo(registry);
+        new io.micrometer.core.instrument.binder.jvm.JvmThreadMetrics().bindTo(registry);
+        new io.micrometer.core.instrument.binder.system.ProcessorMetrics().bindTo(registry);
+        new io.micrometer.core.instrument.binder.system.UptimeMetrics().bindTo(registry);
+        return b.registry(registry).build();
     }
 
     /**

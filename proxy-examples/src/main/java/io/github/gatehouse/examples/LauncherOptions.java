@@ -93,6 +93,12 @@ public final class LauncherOptions {
     Path interceptKey;
     final List<String> interceptHosts = new ArrayList<>();
     final List<String> noInterceptHosts = new ArrayList<>();
+    /** --admin-*: the admin listener, off unless --admin-port is given. */
+    int adminPort = -1;
+    String adminBind;
+    String adminToken;
+    Path adminTokenFile;
+    final List<String> adminAllow = new ArrayList<>();
     boolean help;
     /** The {@code routes:} of a {@code --config} file, tried before the catch-all route of {@code --upstream}. */
     final List<io.github.gatehouse.core.Route> fileRoutes = new ArrayList<>();
@@ -205,6 +211,12 @@ public final class LauncherOptions {
                 "                               too win over the file. Reloaded on SIGHUP and when the file changes",
                 "  --har FILE                   record exchanges as HAR 1.2 in FILE (credentials and cookies redacted)",
                 "  --har-body-limit SIZE        response body bytes kept per HAR entry (default 64k; 0 = none)",
+                "  --admin-port N               admin listener: status page at /, JSON API under /api/, Prometheus",
+                "                               text at /metrics (off by default; 0 = any free port)",
+                "  --admin-bind ADDRESS         admin listening address (default 127.0.0.1)",
+                "  --admin-token TOKEN          bearer token the admin listener requires (default: a random one,",
+                "                               printed at start); --admin-token-file FILE reads it from FILE's first line",
+                "  --admin-allow CIDR           admin: only clients in CIDR, on top of the token (repeatable)",
                 "  --help                       this text",
                 "",
                 "Durations: 500ms, 10s, 5m, 1h. Rates: bytes a second, 500, 1k, 64k/s (0 = off).",
@@ -536,6 +548,31 @@ public final class LauncherOptions {
                 case "--no-intercept-host":
                     o.noInterceptHosts.add(value != null ? value : next(args, ++i, arg));
                     break;
+                case "--admin-port":
+                    o.adminPort = parsePort(value != null ? value : next(args, ++i, arg), arg, true);
+                    break;
+                case "--admin-bind":
+                    o.adminBind = value != null ? value : next(args, ++i, arg);
+                    break;
+                case "--admin-token":
+                    o.adminToken = value != null ? value : next(args, ++i, arg);
+                    if (o.adminToken.length() < 16 || !o.adminToken.chars().allMatch(c -> c > ' ' && c < 0x7f)) {
+                        throw new UsageException("--admin-token: " + o.adminToken.length()
+                                + " characters (expected: at least 16 visible ASCII characters)");
+                    }
+                    break;
+                case "--admin-token-file":
+                    o.adminTokenFile = existingFile(value != null ? value : next(args, ++i, arg), arg);
+                    break;
+                case "--admin-allow":
+                    String cidr = value != null ? value : next(args, ++i, arg);
+                    try {
+                        io.github.gatehouse.core.internal.Cidr.parse(cidr);
+                    } catch (IllegalArgumentException e) {
+                        throw new UsageException("--admin-allow: " + e.getMessage());
+                    }
+                    o.adminAllow.add(cidr);
+                    break;
                 case "--data-rate-grace":
                     String g = value != null ? value : next(args, ++i, arg);
                     o.dataRateGrace = "0".equals(g.trim()) ? Duration.ZERO : parseDuration(g, arg);
@@ -627,8 +664,18 @@ public final class LauncherOptions {
         if (o.interceptCa == null && (!o.interceptHosts.isEmpty() || !o.noInterceptHosts.isEmpty())) {
             throw new UsageException("--intercept-host and --no-intercept-host need --intercept-ca FILE --intercept-key FILE");
         }
+        if (o.adminPort < 0 && (o.adminBind != null || o.adminToken != null || o.adminTokenFile != null
+                || !o.adminAllow.isEmpty())) {
+            throw new UsageException("--admin-bind, --admin-token, --admin-token-file and --admin-allow need --admin-port N");
+        }
+        if (o.adminToken != null && o.adminTokenFile != null) {
+            throw new UsageException("--admin-token and --admin-token-file: give one");
+        }
         if (o.port < 0) {
             o.port = o.mode == Mode.FORWARD ? 3128 : 8080;
+        }
+        if (o.adminPort > 0 && (o.adminPort == o.port || o.tls() && o.adminPort == o.tlsPort)) {
+            throw new UsageException("--admin-port " + o.adminPort + " is the proxy's own port (expected: another port)");
         }
         if (o.tls() && o.tlsPort < 0) {
             o.tlsPort = 8443;

@@ -90,6 +90,9 @@ public final class BasicAuthenticator implements Authenticator {
     private final FailureTracker clientFailures;
     private final FailureTracker userFailures;
     private volatile Store store;
+    private final java.util.concurrent.atomic.LongAdder successes = new java.util.concurrent.atomic.LongAdder();
+    private final java.util.concurrent.atomic.LongAdder failures = new java.util.concurrent.atomic.LongAdder();
+    private final java.util.concurrent.atomic.LongAdder lockouts = new java.util.concurrent.atomic.LongAdder();
 
     private BasicAuthenticator(Builder b) {
         this.realm = b.realm;
@@ -129,6 +132,7 @@ public final class BasicAuthenticator implements Authenticator {
         String client = clientKey(exchange);
         Duration clientLock = clientFailures == null ? null : clientFailures.lockedFor(client);
         if (clientLock != null) {
+            failures.increment();
             return done(AuthResult.forbidden("too many failed logins from " + client + "; locked out for "
                     + seconds(clientLock) + " more seconds"));
         }
@@ -143,11 +147,13 @@ public final class BasicAuthenticator implements Authenticator {
         String password = basic.get().password();
         Duration userLock = userFailures == null ? null : userFailures.lockedFor(user);
         if (userLock != null) {
+            failures.increment();
             return done(AuthResult.forbidden("user " + user + " is locked out for " + seconds(userLock)
                     + " more seconds after too many failed logins"));
         }
         Store s = store;
         if (cache.contains(user, password, s.generation)) {
+            successes.increment();
             return done(AuthResult.authenticated(user));
         }
         PasswordHash hash = s.users.get(user);
@@ -186,6 +192,7 @@ public final class BasicAuthenticator implements Authenticator {
             if (userFailures != null) {
                 userFailures.success(user);
             }
+            successes.increment();
             return AuthResult.authenticated(user);
         }
         return failed(exchange, client, user);
@@ -193,13 +200,25 @@ public final class BasicAuthenticator implements Authenticator {
 
     /** {@code knownUser} is null for unknown names: those count against the client only, never create user state. */
     private AuthResult failed(Exchange exchange, String client, String knownUser) {
+        failures.increment();
         if (clientFailures != null && clientFailures.failure(client)) {
+            lockouts.increment();
             LOG.info("{} client {} is now locked out after repeated failed logins", exchange.id(), client);
         }
         if (knownUser != null && userFailures != null && userFailures.failure(knownUser)) {
+            lockouts.increment();
             LOG.info("{} user {} is now locked out after repeated failed logins", exchange.id(), knownUser);
         }
         return AuthResult.challenge(challenge, "invalid user name or password for realm " + realm);
+    }
+
+    /**
+     * Logins accepted, refused (wrong password, unknown user, refused while locked out) and lockouts begun, since this
+     * authenticator was built. A request without credentials gets a challenge and counts as neither.
+     */
+    @Override
+    public Optional<io.github.gatehouse.core.AuthCounters> counters() {
+        return Optional.of(new io.github.gatehouse.core.AuthCounters(successes.sum(), failures.sum(), lockouts.sum()));
     }
 
     /**

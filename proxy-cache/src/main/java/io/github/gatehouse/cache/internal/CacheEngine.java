@@ -1546,6 +1546,13 @@ public final class CacheEngine implements AutoCloseable {
     // ---- stats and lifecycle ------------------------------------------------------------------------------
 
     /** A snapshot of the counters and the store's size. */
+    /** The counters core reads through {@link io.github.gatehouse.core.HttpCache#counters()}. */
+    public io.github.gatehouse.core.CacheCounters counters() {
+        return new io.github.gatehouse.core.CacheCounters(hits.sum(), misses.sum(), staleServed.sum(),
+                revalidations.sum(), bytesStored.sum(), store.evictions(), store.entryCount(), store.sizeBytes(),
+                store.capacityBytes());
+    }
+
     public CacheStats stats() {
         return new CacheStats(hits.sum(), misses.sum(), revalidations.sum(), unmodified.sum(), staleServed.sum(),
                 collapsed.sum(), stores.sum(), bytesServed.sum(), bytesStored.sum(), purged.sum(), store.entryCount(),

@@ -66,6 +66,7 @@ public final class DiskStore implements CacheStore {
     private final Path entriesDir;
     private final Path tmpDir;
     private final long capacity;
+    private final java.util.concurrent.atomic.LongAdder evictions = new java.util.concurrent.atomic.LongAdder();
     private final long maxObjectBytes;
     private final ExecutorService io;
     private final LinkedHashMap<String, DiskEntry> index = new LinkedHashMap<>(256, 0.75f, true);
@@ -315,9 +316,20 @@ public final class DiskStore implements CacheStore {
         while (size > capacity && it.hasNext()) {
             DiskEntry e = it.next().getValue();
             it.remove();
+            evictions.increment();
             size -= e.fileSize;
             run(() -> deleteQuietly(e.file));
         }
+    }
+
+    @Override
+    public long evictions() {
+        return evictions.sum();
+    }
+
+    @Override
+    public long capacityBytes() {
+        return capacity;
     }
 
     @Override

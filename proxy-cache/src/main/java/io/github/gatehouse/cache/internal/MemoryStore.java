@@ -29,6 +29,7 @@ public final class MemoryStore implements CacheStore {
     private final Cache<String, Entry> entries;
     private final long capacity;
     private final long maxObjectBytes;
+    private final java.util.concurrent.atomic.LongAdder evictions = new java.util.concurrent.atomic.LongAdder();
 
     /** A store holding at most {@code capacityBytes}; entries over {@code maxObjectBytes} are refused. */
     public MemoryStore(long capacityBytes, long maxObjectBytes) {
@@ -38,7 +39,22 @@ public final class MemoryStore implements CacheStore {
                 .executor(Runnable::run)
                 .maximumWeight(capacityBytes)
                 .weigher((String k, Entry e) -> (int) Math.min(Integer.MAX_VALUE, e.weight()))
+                .evictionListener((String k, Entry e, com.github.benmanes.caffeine.cache.RemovalCause cause) -> {
+                    if (cause.wasEvicted()) {
+                        evictions.increment();
+                    }
+                })
                 .build();
+    }
+
+    @Override
+    public long evictions() {
+        return evictions.sum();
+    }
+
+    @Override
+    public long capacityBytes() {
+        return capacity;
     }
 
     @Override
@@ -123,11 +139,6 @@ public final class MemoryStore implements CacheStore {
             sum += e.weight();
         }
         return sum;
-    }
-
-    /** The configured capacity in bytes. */
-    public long capacityBytes() {
-        return capacity;
     }
 
     @Override

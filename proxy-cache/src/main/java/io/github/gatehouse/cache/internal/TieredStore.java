@@ -33,6 +33,17 @@ public final class TieredStore implements CacheStore {
         return disk.get(key);
     }
 
+    /** The disk tier's evictions: the memory tier is a copy of hot entries, its evictions lose nothing. */
+    @Override
+    public long evictions() {
+        return disk.evictions();
+    }
+
+    @Override
+    public long capacityBytes() {
+        return disk.capacityBytes();
+    }
+
     @Override
     public Collection<String> keys() {
         return disk.keys();

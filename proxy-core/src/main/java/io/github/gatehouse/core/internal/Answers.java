@@ -34,6 +34,7 @@ final class Answers {
             String proxyStatusError, HttpHeaders extra, boolean close) {
         ExchangeImpl exchange = x.exchange;
         exchange.reason(reason);
+        exchange.answered(proxyStatusError);
         if (LOG.isInfoEnabled()) {
             LOG.info("{} {} {} -> {} {}", exchange.id(), exchange.method(), exchange.originalTarget(), status, reason);
         }

@@ -150,6 +150,7 @@ final class ExchangeContext implements Callback {
             exchange.reason("tunnel closed: " + Failures.describe(cause));
         }
         writeLine(head, bytesToOrigin, bytesToClient, cause == null);
+        relay.events().tunnelClosed(this, head.status(), bytesToOrigin, bytesToClient, cause == null);
     }
 
     @Override
@@ -172,6 +173,7 @@ final class ExchangeContext implements Callback {
         relay.exchangeEnded();
         if (tunnelHead == null) {
             log(true);
+            relay.events().completed(this, true);
         }
         if (!"CONNECT".equals(exchange.method())) {
             TargetFormConnectionFactory.exchangeEnded(request);
@@ -212,6 +214,7 @@ final class ExchangeContext implements Callback {
         }
         tunnelHead = null; // a tunnel whose set-up failed is logged now, as the failure it is
         log(false);
+        relay.events().completed(this, false);
         callback.failed(failure);
     }
 

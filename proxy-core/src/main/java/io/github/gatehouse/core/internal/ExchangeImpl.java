@@ -30,6 +30,10 @@ final class ExchangeImpl implements Exchange {
     private volatile int tries;
     private volatile String stickySetCookie;
     private volatile boolean denied;
+    private volatile String deniedBy;
+    private volatile boolean answeredByProxy;
+    private volatile String proxyError;
+    private volatile long upstreamHeadNanos = -1;
     private final java.util.concurrent.atomic.AtomicLong bytesIn = new java.util.concurrent.atomic.AtomicLong();
     private Map<String, Object> attributes;
 
@@ -196,6 +200,38 @@ final class ExchangeImpl implements Exchange {
 
     long bytesIn() {
         return bytesIn.get();
+    }
+
+    /** The name of the request filter that refused the exchange, or null. */
+    String deniedBy() {
+        return deniedBy;
+    }
+
+    void deniedBy(String filterName) {
+        this.deniedBy = filterName;
+    }
+
+    /** The proxy answered by itself with {@code proxyStatusError} (the RFC 9209 error type, or null for none). */
+    void answered(String proxyStatusError) {
+        this.answeredByProxy = true;
+        this.proxyError = proxyStatusError;
+    }
+
+    boolean answeredByProxy() {
+        return answeredByProxy;
+    }
+
+    String proxyError() {
+        return proxyError;
+    }
+
+    /** Nanoseconds from sending the last try upstream to its response head; -1 when none arrived. */
+    long upstreamHeadNanos() {
+        return upstreamHeadNanos;
+    }
+
+    void upstreamHeadNanos(long nanos) {
+        this.upstreamHeadNanos = nanos;
     }
 
     void addBytesIn(long n) {

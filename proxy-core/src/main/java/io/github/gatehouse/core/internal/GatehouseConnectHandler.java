@@ -46,10 +46,16 @@ final class GatehouseConnectHandler extends ConnectHandler {
     private static final String TUNNEL = Tunnel.class.getName();
     private final String viaName;
     private final DestinationPolicy policy;
+    private final AtomicInteger openTunnels = new AtomicInteger();
 
     GatehouseConnectHandler(String viaName, DestinationPolicy policy) {
         this.viaName = viaName;
         this.policy = policy;
+    }
+
+    /** Tunnels whose upstream connection is open. */
+    int openTunnels() {
+        return openTunnels.get();
     }
 
     /** Resolves the tunnel target and refuses internal destinations (checked after DNS resolution). */
@@ -86,6 +92,7 @@ final class GatehouseConnectHandler extends ConnectHandler {
         String reason = c.status() == 403 ? c.description() : target + ": " + c.description();
         if (callback instanceof ExchangeContext) {
             ((ExchangeContext) callback).exchange.reason(reason);
+            ((ExchangeContext) callback).exchange.answered(c.proxyStatusError());
         }
         PlainTextResponses.write(response, callback, viaName, c.status(), reason,
                 c.proxyStatusError(), null, true);
@@ -95,10 +102,12 @@ final class GatehouseConnectHandler extends ConnectHandler {
     protected UpstreamConnection newUpstreamConnection(EndPoint endPoint, ConnectContext connectContext) {
         Tunnel tunnel = new Tunnel(connectContext.getEndPoint(), connectContext.getCallback());
         connectContext.getContext().put(TUNNEL, tunnel);
+        openTunnels.incrementAndGet();
         return new UpstreamConnection(endPoint, getExecutor(), getByteBufferPool(), connectContext) {
             @Override
             public void onClose(Throwable cause) {
                 super.onClose(cause);
+                openTunnels.decrementAndGet();
                 tunnel.sideClosed(cause);
             }
         };

@@ -29,7 +29,6 @@ public final class JettyProxy {
     private QueuedThreadPool threads;
     private org.eclipse.jetty.util.thread.Scheduler scheduler;
     private DestinationPolicy policy;
-    private GatehouseConnectHandler connectHandler;
     private HttpClient forwardClient;
     private HttpClient reverseClient;
     /** The lean HTTP/1.1 transports for cleartext upstreams (null where jetty-client carries them, see TRANSPORT_PROPERTY). */
@@ -51,6 +50,8 @@ public final class JettyProxy {
     private ServerConnector tlsConnector;
     private TlsListener tlsListener;
     private volatile RelayHandler relayHandler;
+    private volatile GatehouseConnectHandler connectHandler;
+    private ExchangeEvents events = new ExchangeEvents();
 
     /** Creates the proxy for {@code config}; nothing is bound until {@link #start()}. */
     public JettyProxy(ProxyConfig config) {
@@ -306,6 +307,7 @@ public final class JettyProxy {
 
     /** Hands a relay (the first, or one a reconfiguration built) the parts that outlive configurations. */
     private void wire(RelayHandler relay) {
+        relay.events(events);
         if (ftpGateway != null) {
             relay.ftp(ftpGateway);
         }
@@ -593,6 +595,34 @@ public final class JettyProxy {
             }
         }
         return key;
+    }
+
+    /** Observers of finished exchanges, from {@code ProxyServer}; call before {@link #start()}. */
+    public void events(ExchangeEvents events) {
+        this.events = events;
+    }
+
+    /** Exchanges started and not yet completed; 0 before start. */
+    public int activeExchanges() {
+        RelayHandler r = relayHandler;
+        return r == null ? 0 : r.inFlight();
+    }
+
+    /** Client connections open now, on both listeners. */
+    public int openConnections() {
+        int n = 0;
+        for (ServerConnector c : new ServerConnector[] {connector, tlsConnector, socksConnector}) {
+            if (c != null) {
+                n += c.getConnectedEndPoints().size();
+            }
+        }
+        return n;
+    }
+
+    /** {@code CONNECT} tunnels open now. */
+    public int openTunnels() {
+        GatehouseConnectHandler c = connectHandler;
+        return c == null ? 0 : c.openTunnels();
     }
 
     /** The bound port. */

@@ -122,6 +122,11 @@ public final class MemberState implements UpstreamMember {
         draining = true;
     }
 
+    /** Ends a drain: the member takes new requests again. */
+    public void undrain() {
+        draining = false;
+    }
+
     /** A request starts. */
     public void begin() {
         active.incrementAndGet();

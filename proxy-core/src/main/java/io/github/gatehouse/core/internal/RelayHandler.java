@@ -32,6 +32,7 @@ final class RelayHandler extends Handler.Wrapper {
     private final String idPrefix;
     private final AtomicLong ids;
     private final AtomicInteger inFlight = new AtomicInteger();
+    private ExchangeEvents events = new ExchangeEvents(); // set before start, then fixed
     private final Answers answers;
     private final RequestFilterRunner filters;
     private final ExchangeDriver driver;
@@ -179,6 +180,15 @@ final class RelayHandler extends Handler.Wrapper {
             }
         }
         return inFlight.get() == 0;
+    }
+
+    ExchangeEvents events() {
+        return events;
+    }
+
+    /** Observers of finished exchanges; set before the server starts. */
+    void events(ExchangeEvents events) {
+        this.events = events;
     }
 
     Deadlines deadlines() {

@@ -51,6 +51,7 @@ final class RequestFilterRunner {
             if (!verdict.proceeds()) {
                 if (verdict.status() >= 400) {
                     exchange.deny(); // a filter's 2xx/3xx answer (a redirect, a canned page) is not a refusal
+                    exchange.deniedBy(filter.name());
                 }
                 return answers.answerUnread(x, verdict.status(), verdict.reason(), verdict.headers());
             }

@@ -359,6 +359,7 @@ final class UpstreamCall implements org.eclipse.jetty.client.Response.Listener, 
         upstreamResponse = response;
         responseBegun = true;
         headNanos = System.nanoTime() - sentNanos;
+        exchange.upstreamHeadNanos(headNanos);
     }
 
     @Override

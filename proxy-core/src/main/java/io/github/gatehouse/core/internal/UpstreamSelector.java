@@ -147,6 +147,9 @@ final class UpstreamSelector {
             return ExchangeDriver.Step.DONE;
         }
         boolean overloaded = tries.pool.members().stream().anyMatch(UpstreamMember::isAvailable);
+        if (overloaded) {
+            UpstreamPool.Internals.rejected(tries.pool); // circuit breaking, for metrics
+        }
         return relay.answers().answer(x, 503, overloaded
                 ? "every upstream of " + tries.route + " is at its request limit"
                 : "no healthy upstream for " + tries.route, "destination_unavailable",

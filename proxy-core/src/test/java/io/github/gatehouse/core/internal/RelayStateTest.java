@@ -137,6 +137,7 @@ class RelayStateTest {
         when(config.accessLog()).thenReturn(NoAccessLog.INSTANCE);
         RelayHandler relay = mock(RelayHandler.class);
         when(relay.config()).thenReturn(config);
+        when(relay.events()).thenReturn(new ExchangeEvents());
         Request request = mock(Request.class);
         when(request.getMethod()).thenReturn("GET");
         ConnectionMetaData meta = mock(ConnectionMetaData.class);
