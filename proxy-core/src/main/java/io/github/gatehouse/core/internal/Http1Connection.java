@@ -37,14 +37,21 @@ import org.slf4j.LoggerFactory;
  * is seen at once and the connection leaves the pool. An exchange ends when both its response and its request
  * have ended; the connection then goes back to the pool if both sides allow persistence, else it is closed.
  *
- * <p><b>Threading.</b> Selector and client-write threads call in; one exchange's events are delivered one at a
- * time. The connection's state is an atomic; the exchange fields are handed over through it.
+ * <p><b>Threading.</b> Selector, write-callback and client threads call in. Everything one exchange owns (its
+ * request, listener, progress and completion) lives in its own {@code Exchange} object, so a late callback of an
+ * exchange that has ended (a write confirmation, a demand) can never act on the next exchange the connection
+ * carries. Parsing is serialized: every wake-up (read interest, demand) goes through one work-in-progress counter,
+ * so exactly one thread parses at a time, and a wake-up that comes while another thread parses makes that thread
+ * take one more pass instead of parsing beside it.
  */
-final class Http1Connection extends AbstractConnection implements HttpParser.ResponseHandler, Runnable {
+final class Http1Connection extends AbstractConnection implements HttpParser.ResponseHandler {
     private static final Logger LOG = LoggerFactory.getLogger(Http1Connection.class);
     private static final byte[] CRLF = {'\r', '\n'};
     private static final byte[] LAST_CHUNK = {'0', '\r', '\n', '\r', '\n'};
+    private static final byte[] CRLF_LAST = {'\r', '\n', '0', '\r', '\n', '\r', '\n'};
     private static final byte[] HTTP11 = " HTTP/1.1\r\n".getBytes(StandardCharsets.US_ASCII);
+    private static final byte[] TRANSFER_CHUNKED = "Transfer-Encoding: chunked\r\n".getBytes(StandardCharsets.US_ASCII);
+    private static final byte[] CONTENT_LENGTH = "Content-Length: ".getBytes(StandardCharsets.US_ASCII);
     private static final int IDLE = 0;
     private static final int BUSY = 1;
     private static final int CLOSED = 2;
@@ -60,7 +67,7 @@ final class Http1Connection extends AbstractConnection implements HttpParser.Res
         /** The final response head; the listener may {@link Http1Connection#abort} here. */
         void head(int status, HttpVersion version, HttpFields fields);
 
-        /** Body bytes, valid until the listener calls {@link Http1Connection#demand()}. */
+        /** Body bytes, valid until the listener calls {@link Http1Connection#demand}. */
         void content(ByteBuffer data);
 
         /** The response body is whole; {@code trailers} may be null. */
@@ -83,52 +90,52 @@ final class Http1Connection extends AbstractConnection implements HttpParser.Res
     private final ByteBuffer input;
     private final ByteBuffer chunkLine = ByteBuffer.allocate(16);
     private final AtomicInteger state = new AtomicInteger(IDLE);
-    private final BodyWriter bodyWriter = new BodyWriter();
-    private final HeadWriter headWriter = new HeadWriter();
+    /** Wake-ups of the parser not yet taken; the thread that raises it from 0 parses (see {@link #wake}). */
+    private final AtomicInteger parseWip = new AtomicInteger();
     private ByteBuffer headBuffer;
-    /** The generated head of a streamed request, until it goes out with the first body bytes. */
-    private ByteBuffer pendingHead;
     private int requests;
+    /** The exchange in progress, null while idle. */
+    private volatile Exchange current;
 
-    // ---- the exchange in progress (handed over through state) ----
-    private volatile Listener listener;
-    private volatile Request request;
-    private boolean chunked;
-    private volatile boolean requestDone;
-    private volatile boolean responseDone;
-    private volatile boolean persistent;
-    private volatile Throwable requestFailure;
-    private volatile Throwable failure;
-    private final AtomicInteger completion = new AtomicInteger();
-    private volatile Content.Chunk writing;
-    // response parsing
+    // response parsing: written and read only by the one thread that parses
     private int status;
     private HttpVersion version;
     private HttpFields.Mutable fields;
     private HttpFields.Mutable trailers;
     private ByteBuffer content;
-    private int event;
-    /** The content being delivered ends a body of known length. */
     private boolean lastContent;
-    /** This connection told its pool it is about to be free (see {@link Http1Upstream.Pool#expect}). */
-    private boolean announced;
+    private int event;
     private static final int EV_NONE = 0;
     private static final int EV_HEAD = 1;
     private static final int EV_CONTENT = 2;
     private static final int EV_DONE = 3;
     private static final int EV_INTERIM = 4;
     private static final int EV_FAIL = 5;
+
     /**
      * Who drives the parser after a content delivery: {@code NO_DEMAND} while nobody waits, {@code DELIVERING} while
      * the listener has the chunk on this stack (a demand then only marks {@code DEMANDED}, and the delivering thread
      * goes on, so held-back chunks loop instead of recursing), {@code WAITING} once it returned without demand (the
-     * demand then parses on its own thread).
+     * demand then wakes the parser).
      */
     private final AtomicInteger demand = new AtomicInteger();
     private static final int NO_DEMAND = 0;
     private static final int DELIVERING = 1;
     private static final int DEMANDED = 2;
     private static final int WAITING = 3;
+
+    /** Read interest; blocking, so Jetty runs the relay's work (filters, cache, client writes) off the selector. */
+    private final Callback readInterest = new Callback() {
+        @Override
+        public void succeeded() {
+            onFillable();
+        }
+
+        @Override
+        public void failed(Throwable x) {
+            onFillInterestedFailed(x);
+        }
+    };
 
     Http1Connection(EndPoint endPoint, java.util.concurrent.Executor executor, Http1Upstream.Pool pool,
             int maxResponseHeaderSize, int bufferSize) {
@@ -138,6 +145,71 @@ final class Http1Connection extends AbstractConnection implements HttpParser.Res
         this.parser.setHeaderCacheCaseSensitive(true); // values pass byte for byte on reused connections
         this.input = BufferUtil.allocate(bufferSize);
         this.headBuffer = ByteBuffer.allocate(Math.max(4096, Math.min(bufferSize, 8192)));
+    }
+
+    /** One exchange on this connection: its request, its listener, its progress; its own write and demand callback. */
+    private final class Exchange implements Callback, Runnable {
+        final Request request;
+        final Listener listener;
+        final AtomicInteger completed = new AtomicInteger();
+        final AtomicInteger bodyWip = new AtomicInteger();
+        volatile boolean requestDone;
+        volatile boolean responseDone;
+        volatile boolean persistent = true;
+        volatile Throwable failure;
+        volatile Throwable requestFailure;
+        volatile Content.Chunk writing;
+        ByteBuffer pendingHead;
+        boolean chunked;
+        boolean announced;
+
+        Exchange(Request request, Listener listener) {
+            this.request = request;
+            this.listener = listener;
+        }
+
+        boolean ended() {
+            return completed.get() != 0 || failure != null;
+        }
+
+        /** A write completed: the head of a request without a streamed body, or a body chunk (with the head). */
+        @Override
+        public void succeeded() {
+            Content.Chunk c = writing;
+            if (c == null) {
+                requestEnded(this);
+                return;
+            }
+            writing = null;
+            boolean last = c.isLast();
+            c.release();
+            if (last) {
+                requestEnded(this);
+            } else {
+                nextBody(this);
+            }
+        }
+
+        @Override
+        public void failed(Throwable x) {
+            Content.Chunk c = writing;
+            writing = null;
+            if (c != null) {
+                c.release();
+            }
+            fail(this, x, false);
+        }
+
+        /** The client's body has more. */
+        @Override
+        public void run() {
+            nextBody(this);
+        }
+
+        @Override
+        public InvocationType getInvocationType() {
+            return InvocationType.NON_BLOCKING;
+        }
     }
 
     @Override
@@ -163,36 +235,20 @@ final class Http1Connection extends AbstractConnection implements HttpParser.Res
         }
     }
 
-    int requestsServed() {
-        return requests;
-    }
-
     // ---- sending -------------------------------------------------------------------------------------------
 
     /** Starts an exchange on this (activated) connection. */
     void send(Request request, Listener listener) {
-        this.request = request;
-        this.listener = listener;
-        this.requestDone = false;
-        this.responseDone = false;
-        this.requestFailure = null;
-        this.failure = null;
-        this.completion.set(0);
-        this.status = 0;
-        this.version = null;
-        this.fields = HttpFields.build(16);
-        this.trailers = null;
-        this.content = null;
-        this.event = EV_NONE;
-        this.persistent = true;
-        this.requests++;
-        parser.reset();
+        Exchange ex = new Exchange(request, listener);
+        requests++;
+        demand.set(NO_DEMAND);
         parser.setHeadResponse(request.head());
+        current = ex;
         ByteBuffer head;
         try {
-            head = generateHead(request);
+            head = generateHead(ex);
         } catch (RuntimeException e) {
-            fail(e, true);
+            fail(ex, e, true);
             return;
         }
         if (LOG.isDebugEnabled()) {
@@ -201,31 +257,19 @@ final class Http1Connection extends AbstractConnection implements HttpParser.Res
         if (request.body() != null) {
             // The head goes out with the first body bytes, never before them: a body the server side finds malformed
             // (a bad chunk) fails the exchange before the upstream has seen any of it.
-            pendingHead = head;
-            bodyWriter.next();
+            ex.pendingHead = head;
+            nextBody(ex);
         } else if (request.bytes() != null && request.bytes().length > 0) {
-            getEndPoint().write(headWriter, head, ByteBuffer.wrap(request.bytes()));
+            getEndPoint().write(ex, head, ByteBuffer.wrap(request.bytes()));
         } else {
-            getEndPoint().write(headWriter, head);
+            getEndPoint().write(ex, head);
         }
         // the response may start before the request body ends (an early answer): read from now on
         tryFillInterested(readInterest);
     }
 
-    /** Read interest; blocking, so Jetty runs the relay's work (filters, cache, client writes) off the selector. */
-    private final Callback readInterest = new Callback() {
-        @Override
-        public void succeeded() {
-            onFillable();
-        }
-
-        @Override
-        public void failed(Throwable x) {
-            onFillInterestedFailed(x);
-        }
-    };
-
-    private ByteBuffer generateHead(Request r) {
+    private ByteBuffer generateHead(Exchange ex) {
+        Request r = ex.request;
         while (true) {
             ByteBuffer b = headBuffer;
             b.clear();
@@ -237,15 +281,14 @@ final class Http1Connection extends AbstractConnection implements HttpParser.Res
                 for (int i = 0, n = f.size(); i < n; i++) {
                     HttpGenerator.putTo(f.getField(i), b);
                 }
-                chunked = false;
                 if (r.bytes() != null) {
                     putLength(b, r.bytes().length);
                 } else if (r.body() != null) {
                     if (r.length() >= 0) {
                         putLength(b, r.length());
                     } else {
-                        chunked = true;
-                        b.put("Transfer-Encoding: chunked\r\n".getBytes(StandardCharsets.US_ASCII));
+                        ex.chunked = true;
+                        b.put(TRANSFER_CHUNKED);
                     }
                 }
                 b.put(CRLF);
@@ -261,7 +304,7 @@ final class Http1Connection extends AbstractConnection implements HttpParser.Res
     }
 
     private static void putLength(ByteBuffer b, long length) {
-        b.put("Content-Length: ".getBytes(StandardCharsets.US_ASCII));
+        b.put(CONTENT_LENGTH);
         BufferUtil.putDecLong(b, length);
         b.put(CRLF);
     }
@@ -274,160 +317,95 @@ final class Http1Connection extends AbstractConnection implements HttpParser.Res
         }
     }
 
-    /** The head is written: now the body, if it streams. */
-    private final class HeadWriter implements Callback {
-        @Override
-        public void succeeded() {
-            Request r = request;
-            if (r.body() == null) {
-                requestEnded();
-            } else {
-                bodyWriter.next();
-            }
+    /**
+     * Streams the client's body: one chunk read, written, released, then the next; a demand when none is ready. A
+     * callback that comes while a step is on the stack only counts, and the loop takes one more step for it.
+     */
+    private void nextBody(Exchange ex) {
+        if (ex.bodyWip.getAndIncrement() != 0) {
+            return;
         }
-
-        @Override
-        public void failed(Throwable x) {
-            fail(x, false);
-        }
-
-        @Override
-        public InvocationType getInvocationType() {
-            return InvocationType.NON_BLOCKING;
-        }
+        do {
+            stepBody(ex);
+        } while (ex.bodyWip.decrementAndGet() != 0);
     }
 
-    /**
-     * Streams the client's body: one chunk read, written, released, then the next; a demand when none is ready. It
-     * is its own write callback and demand callback, with a loop instead of recursion for chunks that are ready.
-     */
-    private final class BodyWriter implements Callback, Runnable {
-        private final AtomicInteger wip = new AtomicInteger();
-
-        /**
-         * Reads and writes the next chunk (from the head's callback, a write's callback or a demand). A callback that
-         * comes while a step is on the stack only counts, and the loop takes one more step for it.
-         */
-        void next() {
-            if (wip.getAndIncrement() != 0) {
+    /** Starts one write or one demand, skipping empty chunks; or nothing, once the exchange has ended. */
+    private void stepBody(Exchange ex) {
+        while (true) {
+            if (ex.ended() || ex.requestDone || ex.writing != null) {
                 return;
             }
-            do {
-                step();
-            } while (wip.decrementAndGet() != 0);
-        }
-
-        /** Starts one write or one demand, skipping empty chunks; or nothing, once the exchange has ended. */
-        private void step() {
-            while (true) {
-                Request r = request;
-                if (r == null || failure != null || requestDone) {
-                    return;
-                }
-                Content.Chunk chunk = r.body().read();
-                if (chunk == null) {
-                    r.body().demand(this);
-                    return;
-                }
-                if (Content.Chunk.isFailure(chunk)) {
-                    requestFailure = chunk.getFailure();
-                    fail(chunk.getFailure(), true);
-                    return;
-                }
-                boolean last = chunk.isLast();
-                ByteBuffer data = chunk.getByteBuffer();
-                if (!data.hasRemaining() && !last) {
-                    chunk.release();
-                    continue;
-                }
-                writing = chunk;
-                ByteBuffer head = pendingHead;
-                pendingHead = null;
-                if (chunked) {
-                    if (data.hasRemaining()) {
-                        chunkLine.clear();
-                        BufferUtil.putHexInt(chunkLine, data.remaining());
-                        chunkLine.put(CRLF).flip();
-                        ByteBuffer tail = ByteBuffer.wrap(last ? CRLF_LAST : CRLF);
-                        if (head != null) {
-                            getEndPoint().write(this, head, chunkLine, data, tail);
-                        } else {
-                            getEndPoint().write(this, chunkLine, data, tail);
-                        }
-                    } else if (head != null) {
-                        getEndPoint().write(this, head, ByteBuffer.wrap(LAST_CHUNK));
+            Content.Source body = ex.request.body();
+            Content.Chunk chunk = body.read();
+            if (chunk == null) {
+                body.demand(ex);
+                return;
+            }
+            if (Content.Chunk.isFailure(chunk)) {
+                ex.requestFailure = chunk.getFailure();
+                fail(ex, chunk.getFailure(), true);
+                return;
+            }
+            boolean last = chunk.isLast();
+            ByteBuffer data = chunk.getByteBuffer();
+            if (!data.hasRemaining() && !last) {
+                chunk.release();
+                continue;
+            }
+            ex.writing = chunk;
+            ByteBuffer head = ex.pendingHead;
+            ex.pendingHead = null;
+            if (ex.chunked) {
+                if (data.hasRemaining()) {
+                    chunkLine.clear();
+                    BufferUtil.putHexInt(chunkLine, data.remaining());
+                    chunkLine.put(CRLF).flip();
+                    ByteBuffer tail = ByteBuffer.wrap(last ? CRLF_LAST : CRLF);
+                    if (head != null) {
+                        getEndPoint().write(ex, head, chunkLine, data, tail);
                     } else {
-                        getEndPoint().write(this, ByteBuffer.wrap(LAST_CHUNK));
+                        getEndPoint().write(ex, chunkLine, data, tail);
                     }
                 } else if (head != null) {
-                    getEndPoint().write(this, head, data);
+                    getEndPoint().write(ex, head, ByteBuffer.wrap(LAST_CHUNK));
                 } else {
-                    getEndPoint().write(this, data);
+                    getEndPoint().write(ex, ByteBuffer.wrap(LAST_CHUNK));
                 }
-                return;
-            }
-        }
-
-        @Override
-        public void run() {
-            next(); // the client's body has more
-        }
-
-        @Override
-        public void succeeded() {
-            Content.Chunk c = writing;
-            writing = null;
-            boolean last = c != null && c.isLast();
-            if (c != null) {
-                c.release();
-            }
-            if (last) {
-                requestEnded();
+            } else if (head != null) {
+                getEndPoint().write(ex, head, data);
             } else {
-                next();
+                getEndPoint().write(ex, data);
             }
-        }
-
-        @Override
-        public void failed(Throwable x) {
-            Content.Chunk c = writing;
-            writing = null;
-            if (c != null) {
-                c.release();
-            }
-            fail(x, false);
-        }
-
-        @Override
-        public InvocationType getInvocationType() {
-            return InvocationType.NON_BLOCKING;
+            return;
         }
     }
 
-    private static final byte[] CRLF_LAST = {'\r', '\n', '0', '\r', '\n', '\r', '\n'};
-
-    private void requestEnded() {
-        requestDone = true;
-        Listener l = listener;
-        if (l != null && !responseDone) {
-            l.requestSent();
+    private void requestEnded(Exchange ex) {
+        ex.requestDone = true;
+        if (!ex.responseDone && !ex.ended()) {
+            ex.listener.requestSent();
         }
-        maybeComplete();
+        maybeComplete(ex);
     }
 
     // ---- receiving -----------------------------------------------------------------------------------------
 
     @Override
     public void onFillable() {
-        if (state.get() != BUSY) {
+        if (state.get() == BUSY) {
+            wake();
+        } else {
             idleReadable();
-            return;
         }
-        parseAndFill();
     }
 
-    /** Called by the listener once it is done with the last content: parsing goes on. */
-    void demand() {
+    /** Called by {@code owner} once it is done with the last content: parsing goes on. */
+    void demand(Listener owner) {
+        Exchange ex = current;
+        if (ex == null || ex.listener != owner) {
+            return;
+        }
         while (true) {
             int d = demand.get();
             if (d == DELIVERING) {
@@ -436,7 +414,7 @@ final class Http1Connection extends AbstractConnection implements HttpParser.Res
                 }
             } else if (d == WAITING) {
                 if (demand.compareAndSet(WAITING, NO_DEMAND)) {
-                    parseAndFill();
+                    wake();
                 }
                 return;
             } else {
@@ -445,12 +423,23 @@ final class Http1Connection extends AbstractConnection implements HttpParser.Res
         }
     }
 
+    /** Parses on this thread unless another parses now; that one then takes one more pass for this wake-up. */
+    private void wake() {
+        if (parseWip.getAndIncrement() != 0) {
+            return;
+        }
+        do {
+            parseAndFill();
+        } while (parseWip.decrementAndGet() != 0);
+    }
+
     /** Parses what is buffered, fills when it runs out, and delivers each event outside the parser. */
     private void parseAndFill() {
+        Exchange ex = current;
         try {
             while (true) {
-                if (state.get() != BUSY || failure != null) {
-                    return;
+                if (ex == null || ex != current || ex.ended() || state.get() != BUSY || demand.get() == WAITING) {
+                    return; // nothing to read for, or a content delivery waits for its demand
                 }
                 // an event the last parse produced is delivered before the parser may overwrite it
                 int before = input.remaining();
@@ -458,14 +447,15 @@ final class Http1Connection extends AbstractConnection implements HttpParser.Res
                     parser.parseNext(input);
                     if (event == EV_NONE && before > 0 && input.remaining() == before) {
                         // the parser took nothing: bytes after the end of a message, in a state that accepts none
-                        fail(new org.eclipse.jetty.http.BadMessageException(502, "upstream sent bytes its response has no room for"), false);
+                        fail(ex, new org.eclipse.jetty.http.BadMessageException(502,
+                                "upstream sent bytes its response has no room for"), false);
                         return;
                     }
                 }
                 if (event != EV_NONE) {
                     int e = event;
                     event = EV_NONE;
-                    if (!deliver(e)) {
+                    if (!deliver(ex, e)) {
                         return;
                     }
                     continue;
@@ -473,7 +463,7 @@ final class Http1Connection extends AbstractConnection implements HttpParser.Res
                 if (input.hasRemaining()) {
                     continue;
                 }
-                if (responseDone) {
+                if (ex.responseDone) {
                     return;
                 }
                 BufferUtil.clear(input);
@@ -485,50 +475,52 @@ final class Http1Connection extends AbstractConnection implements HttpParser.Res
                     tryFillInterested(readInterest);
                     return;
                 }
-                persistent = false;
+                ex.persistent = false;
                 parser.atEOF();
                 boolean h = parser.parseNext(input);
-                if (event == EV_NONE && !h && !responseDone && failure == null) {
-                    fail(new EOFException("upstream closed the connection before the response ended"), false);
+                if (event == EV_NONE && !h && !ex.responseDone && !ex.ended()) {
+                    fail(ex, new EOFException("upstream closed the connection before the response ended"), false);
                     return;
                 }
             }
         } catch (Throwable t) {
-            fail(t, false);
+            if (ex != null) {
+                fail(ex, t, false);
+            }
         }
     }
 
     /** Delivers one parser event; false when parsing must wait (for a demand) or has ended. */
-    private boolean deliver(int e) {
-        Listener l = listener;
+    private boolean deliver(Exchange ex, int e) {
+        Listener l = ex.listener;
         switch (e) {
             case EV_HEAD -> {
                 HttpFields f = fields;
                 String connection = f.get(HttpHeader.CONNECTION);
                 if (version == HttpVersion.HTTP_1_0) {
-                    persistent = connection != null && connection.toLowerCase(java.util.Locale.ROOT).contains("keep-alive");
+                    ex.persistent = connection != null && connection.toLowerCase(java.util.Locale.ROOT).contains("keep-alive");
                 } else if (connection != null && f.contains(HttpHeader.CONNECTION, HttpHeaderValue.CLOSE.asString())) {
-                    persistent = false;
+                    ex.persistent = false;
                 }
                 l.head(status, version, f);
-                return state.get() == BUSY && failure == null;
+                return !ex.ended();
             }
             case EV_INTERIM -> {
                 HttpFields f = fields;
                 int s = status;
-                fields = HttpFields.build(16);
                 parser.reset();
-                parser.setHeadResponse(request.head());
+                parser.setHeadResponse(ex.request.head());
                 l.interim(s, f);
-                return true;
+                return !ex.ended();
             }
             case EV_CONTENT -> {
                 ByteBuffer data = content;
                 content = null;
-                if (lastContent && (requestDone || request.body() == null) && persistent && !announced && requests < pool.maxRequestsPerConnection()) {
+                if (lastContent && (ex.requestDone || ex.request.body() == null) && ex.persistent && !ex.announced
+                        && requests < pool.maxRequestsPerConnection()) {
                     // The client may send its next request as soon as it has these last bytes, before this
                     // connection is back in the pool: the pool makes that request wait for it, not open another.
-                    announced = true;
+                    ex.announced = true;
                     pool.expect();
                 }
                 demand.set(DELIVERING);
@@ -538,34 +530,32 @@ final class Http1Connection extends AbstractConnection implements HttpParser.Res
                     return false;
                 }
                 demand.set(NO_DEMAND);
-                return true;
+                return !ex.ended();
             }
             case EV_DONE -> {
-                responseDone = true;
+                ex.responseDone = true;
                 if (input.hasRemaining()) {
                     LOG.debug("{} discarding {} bytes after the response", this, input.remaining());
                     BufferUtil.clear(input);
-                    persistent = false;
+                    ex.persistent = false;
                 }
                 if (parser.isClose() || parser.isClosed()) {
-                    persistent = false;
+                    ex.persistent = false;
                 }
                 HttpFields t = trailers;
-                if (requestDone) {
+                parser.reset(); // ready for the next exchange, before anyone can take the connection
+                if (ex.requestDone) {
                     // Back in the pool before the listener writes the last bytes to its client: that client's next
                     // request finds this connection idle instead of opening another one.
-                    completeOnce(() -> l.success(t));
+                    completeOnce(ex, () -> l.success(t));
                 } else {
                     l.success(t);
-                    maybeComplete();
+                    maybeComplete(ex);
                 }
-                return false;
-            }
-            case EV_FAIL -> {
                 return false;
             }
             default -> {
-                return true;
+                return false; // EV_FAIL: failed already
             }
         }
     }
@@ -574,6 +564,8 @@ final class Http1Connection extends AbstractConnection implements HttpParser.Res
     public void startResponse(HttpVersion version, int status, String reason) {
         this.version = version;
         this.status = status;
+        this.fields = HttpFields.build(16);
+        this.trailers = null;
     }
 
     @Override
@@ -614,24 +606,26 @@ final class Http1Connection extends AbstractConnection implements HttpParser.Res
 
     @Override
     public boolean messageComplete() {
-        if (status < 200 && status != 101) {
-            event = EV_INTERIM;
-            return true;
-        }
-        event = EV_DONE;
+        event = status < 200 && status != 101 ? EV_INTERIM : EV_DONE;
         return true;
     }
 
     @Override
     public void earlyEOF() {
         event = EV_FAIL;
-        fail(new EOFException("upstream closed the connection before the response ended"), false);
+        Exchange ex = current;
+        if (ex != null) {
+            fail(ex, new EOFException("upstream closed the connection before the response ended"), false);
+        }
     }
 
     @Override
     public void badMessage(HttpException failure) {
         event = EV_FAIL;
-        fail((Throwable) failure, false);
+        Exchange ex = current;
+        if (ex != null) {
+            fail(ex, (Throwable) failure, false);
+        }
     }
 
     // ---- ends ----------------------------------------------------------------------------------------------
@@ -641,73 +635,67 @@ final class Http1Connection extends AbstractConnection implements HttpParser.Res
      * cause. Nothing happens once that exchange has completed (the connection may carry another one by then).
      */
     void abort(Listener owner, Throwable cause) {
-        if (listener != owner) {
-            return;
+        Exchange ex = current;
+        if (ex != null && ex.listener == owner) {
+            fail(ex, cause, false);
         }
-        fail(cause, false);
     }
 
-    private void fail(Throwable cause, boolean requestSide) {
-        if (failure != null || state.get() == CLOSED || completion.get() != 0) {
+    private void fail(Exchange ex, Throwable cause, boolean requestSide) {
+        if (ex.ended()) {
             return;
         }
-        failure = cause;
-        if (requestSide && requestFailure == null) {
-            requestFailure = cause;
+        ex.failure = cause;
+        if (requestSide && ex.requestFailure == null) {
+            ex.requestFailure = cause;
         }
-        Request r = request;
-        if (r != null && r.body() != null && !requestDone) {
+        if (ex.request.body() != null && !ex.requestDone) {
             try {
-                r.body().fail(cause);
+                ex.request.body().fail(cause);
             } catch (RuntimeException e) {
                 LOG.debug("failing the request body", e);
             }
         }
-        persistent = false;
+        ex.persistent = false;
         closeNow(cause);
-        completeOnce(null);
+        completeOnce(ex, null);
     }
 
-    private void maybeComplete() {
-        if (!responseDone || failure != null) {
+    private void maybeComplete(Exchange ex) {
+        if (!ex.responseDone || ex.ended()) {
             return;
         }
-        if (!requestDone) {
-            Request r = request;
-            if (r == null || r.body() == null) {
+        if (!ex.requestDone) {
+            if (ex.request.body() == null) {
                 return; // the head's write is still being confirmed: requestEnded() completes the exchange
             }
             // The upstream answered before the request body ended: the rest of the client's body is not needed
             // upstream (the server side deals with what is unread), and the connection cannot carry another exchange.
-            persistent = false;
-            requestDone = true;
+            ex.persistent = false;
+            ex.requestDone = true;
         }
-        completeOnce(null);
+        completeOnce(ex, null);
     }
 
     /**
-     * Completes the exchange exactly once: the connection goes back to its pool (or is closed), then {@code before}
+     * Completes {@code ex} exactly once: the connection goes back to its pool (or is closed), then {@code before}
      * runs, then the listener hears {@link Listener#complete}.
      */
-    private boolean completeOnce(Runnable before) {
-        if (!completion.compareAndSet(0, 1)) {
-            return false;
+    private void completeOnce(Exchange ex, Runnable before) {
+        if (!ex.completed.compareAndSet(0, 1)) {
+            return;
         }
-        Listener l = listener;
-        Throwable f = failure;
-        Throwable rf = requestFailure;
-        listener = null;
-        request = null;
-        if (announced) {
-            announced = false;
+        Throwable f = ex.failure;
+        if (ex.announced) {
+            ex.announced = false;
             pool.unexpect();
         }
         if (LOG.isDebugEnabled()) {
-            LOG.debug("{} exchange done: failure={} persistent={} requestDone={} open={}", this, f, persistent, requestDone,
-                    getEndPoint().isOpen());
+            LOG.debug("{} exchange done: failure={} persistent={} requestDone={}", this, f, ex.persistent, ex.requestDone);
         }
-        if (f == null && persistent && requests < pool.maxRequestsPerConnection() && getEndPoint().isOpen()
+        if (f == null && ex.persistent && requests < pool.maxRequestsPerConnection() && getEndPoint().isOpen()
                 && state.compareAndSet(BUSY, IDLE)) {
+            current = null;
             tryFillInterested(readInterest); // hear an upstream close while idle
             pool.release(this);
         } else if (f == null) {
@@ -716,18 +704,13 @@ final class Http1Connection extends AbstractConnection implements HttpParser.Res
         if (before != null) {
             before.run();
         }
-        if (l != null) {
-            l.complete(rf, f);
-        }
-        return true;
+        ex.listener.complete(ex.requestFailure, f);
     }
 
     /**
      * Readable while idle: a close, bytes nobody asked for, or (rarely) a spurious wake-up. The connection is closed
-     * without reading: reading here could race an exchange that takes the connection at this moment for the input
-     * buffer. If an exchange has taken it meanwhile, this wake-up used up the read interest it counted on: it is
-     * registered again (a no-op if the exchange registered its own), and readiness is level-triggered, so nothing
-     * already received is missed.
+     * without reading. If an exchange has taken it meanwhile, the wake-up goes to that exchange's parser (serialized
+     * with any other, see {@link #wake}).
      */
     private void idleReadable() {
         if (state.compareAndSet(IDLE, CLOSED)) {
@@ -735,7 +718,7 @@ final class Http1Connection extends AbstractConnection implements HttpParser.Res
             pool.remove(this);
             getEndPoint().close();
         } else if (state.get() == BUSY) {
-            tryFillInterested(readInterest);
+            wake();
         }
     }
 
@@ -749,8 +732,9 @@ final class Http1Connection extends AbstractConnection implements HttpParser.Res
 
     @Override
     public boolean onIdleExpired(TimeoutException timeout) {
-        if (state.get() == BUSY) {
-            fail(new TimeoutException("upstream idle timeout: " + getEndPoint().getIdleTimeout() + "ms without a byte"), false);
+        Exchange ex = current;
+        if (state.get() == BUSY && ex != null) {
+            fail(ex, new TimeoutException("upstream idle timeout: " + getEndPoint().getIdleTimeout() + "ms without a byte"), false);
             return false;
         }
         if (state.compareAndSet(IDLE, CLOSED)) {
@@ -762,8 +746,9 @@ final class Http1Connection extends AbstractConnection implements HttpParser.Res
 
     @Override
     public void onFillInterestedFailed(Throwable cause) {
-        if (state.get() == BUSY) {
-            fail(cause, false);
+        Exchange ex = current;
+        if (state.get() == BUSY && ex != null) {
+            fail(ex, cause, false);
         } else if (state.compareAndSet(IDLE, CLOSED)) {
             pool.remove(this);
             getEndPoint().close(cause);
@@ -773,16 +758,16 @@ final class Http1Connection extends AbstractConnection implements HttpParser.Res
     @Override
     public void onClose(Throwable cause) {
         super.onClose(cause);
-        if (state.get() == BUSY) {
-            fail(cause != null ? cause : new java.nio.channels.ClosedChannelException(), false);
+        Exchange ex = current;
+        if (state.get() == BUSY && ex != null) {
+            fail(ex, cause != null ? cause : new java.nio.channels.ClosedChannelException(), false);
         } else if (state.getAndSet(CLOSED) != CLOSED) {
             pool.remove(this);
         }
     }
 
-    @Override
-    public void run() {
-        demand();
+    int requestsServed() {
+        return requests;
     }
 
     @Override

@@ -500,7 +500,7 @@ final class UpstreamCall implements org.eclipse.jetty.client.Response.Listener, 
     public void demand() {
         Http1Connection c = lean;
         if (c != null) {
-            c.demand();
+            c.demand(this);
         } else {
             demander.run();
         }

@@ -261,6 +261,9 @@ public final class OriginServer implements BeforeAllCallback, AfterAllCallback, 
                 default:
                     break;
             }
+            // the latch a /hang request waits on is taken before the request is recorded: a test that takes the
+            // request and then calls release() must release this one, not the next
+            CountDownLatch hangLatch = hang;
             record(request, drainLength(request));
             switch (path) {
                 case "/hello":
@@ -300,7 +303,7 @@ public final class OriginServer implements BeforeAllCallback, AfterAllCallback, 
                     }, callback::failed), true).iterate();
                     break;
                 case "/hang":
-                    CountDownLatch latch = hang;
+                    CountDownLatch latch = hangLatch;
                     Thread t = new Thread(() -> {
                         try {
                             latch.await(60, TimeUnit.SECONDS);
