@@ -58,6 +58,7 @@ final class RelayHandler extends Handler.Wrapper {
         UpstreamSelector upstreams = new UpstreamSelector(config, this);
         this.driver = new ExchangeDriver(new RequestHeadCheck(config, answers), new TargetResolver(config, answers),
                 authentication, filters, new TunnelPhase(connectHandler, answers), cache, upstreams, answers);
+        driver.upgrades(new UpgradePhase(this, (GatehouseConnectHandler) connectHandler));
         authentication.driver(driver);
         cache.driver(driver);
         upstreams.driver(driver);
@@ -83,12 +84,17 @@ final class RelayHandler extends Handler.Wrapper {
     public boolean handle(Request request, Response response, Callback callback) {
         TargetFormConnectionFactory.headReceived(request);
         String rawTarget = TargetFormConnectionFactory.rawTarget(request);
+        if (rawTarget == null && config.forward()) {
+            rawTarget = Http2Requests.forwardTarget(request, config); // h2: :scheme and :authority name the target
+        }
         ExchangeImpl exchange = new ExchangeImpl(nextId(), request.getMethod(),
                 address(request.getConnectionMetaData().getRemoteSocketAddress()),
                 address(request.getConnectionMetaData().getLocalSocketAddress()),
                 rawTarget != null ? rawTarget : request.getHttpURI().asString());
         inFlight.incrementAndGet();
-        driver.advance(new ExchangeContext(this, exchange, request, response, callback, rawTarget));
+        ExchangeContext x = new ExchangeContext(this, exchange, request, response, callback, rawTarget);
+        x.upgrade = UpgradePhase.requested(request);
+        driver.advance(x);
         return true;
     }
 
