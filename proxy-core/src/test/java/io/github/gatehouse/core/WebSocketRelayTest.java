@@ -337,6 +337,58 @@ class WebSocketRelayTest {
         }
     }
 
+    @Test
+    void withACacheOnTheCacheIsNeverAskedAboutAnUpgradeNorShownItsAnswer() throws Exception {
+        java.util.concurrent.atomic.AtomicInteger asked = new java.util.concurrent.atomic.AtomicInteger();
+        HttpCache cache = new HttpCache() {
+            @Override
+            public CompletionStage<CacheLookup> lookup(Exchange exchange) {
+                asked.incrementAndGet();
+                return CompletableFuture.completedFuture(CacheLookup.miss());
+            }
+
+            @Override
+            public CacheDecision onUpstreamResponse(Exchange exchange, CacheLookup lookup, ResponseHead response) {
+                asked.incrementAndGet();
+                return CacheDecision.pass();
+            }
+        };
+        try (RawOrigin raw = RawOrigin.start(head -> RawOrigin.Reply.of(
+                "HTTP/1.1 403 Forbidden\r\nCache-Control: max-age=600\r\nContent-Length: 2\r\n\r\nno"));
+                ProxyServer p = ProxyServer.builder().route(Route.host("raw.test").to(raw.baseUrl()))
+                        .route(Route.any().to(originUrl())).cache(cache).accessLog(accessLog).build().start()) {
+            Collector c = new Collector();
+            WebSocket ws = client.newWebSocketBuilder().buildAsync(viaReverse(p.port(), "/echo/cached"), c).get(10, TimeUnit.SECONDS);
+            ws.sendText("not from a cache", true).get(10, TimeUnit.SECONDS);
+            assertThat(c.next()).isEqualTo("not from a cache");
+            ws.sendClose(WebSocket.NORMAL_CLOSURE, "").get(10, TimeUnit.SECONDS);
+            c.closed.get(10, TimeUnit.SECONDS);
+
+            RawHttp.Reply refused = RawHttp.exchange(p.port(), "GET /x HTTP/1.1\r\nHost: raw.test\r\n"
+                    + "Connection: Upgrade, close\r\nUpgrade: websocket\r\n\r\n");
+            assertThat(refused.status()).isEqualTo(403);
+            assertThat(refused.bodyText()).isEqualTo("no");
+            assertThat(asked).hasValue(0);
+            assertThat(accessLog.take("/echo/cached").cacheStatus()).isNull();
+        }
+    }
+
+    @Test
+    void anIdleTunnelIsClosedAfterTheIdleTimeoutAndLogged() throws Exception {
+        try (ProxyServer p = ProxyServer.builder().route(Route.any().to(originUrl())).idleTimeout(java.time.Duration.ofMillis(500))
+                .accessLog(accessLog).build().start()) {
+            Collector c = new Collector();
+            WebSocket ws = client.newWebSocketBuilder().buildAsync(viaReverse(p.port(), "/echo/idle"), c).get(10, TimeUnit.SECONDS);
+            ws.sendText("then silence", true).get(10, TimeUnit.SECONDS);
+            assertThat(c.next()).isEqualTo("then silence");
+            // the proxy closes both connections; the client sees its connection end (a close without a close frame)
+            assertThat(c.closed.handle((reason, failure) -> "ended").get(10, TimeUnit.SECONDS)).isEqualTo("ended");
+            AccessLogEntry line = accessLog.take("/echo/idle");
+            assertThat(line.status()).isEqualTo(101);
+            assertThat(line.duration()).isGreaterThanOrEqualTo(java.time.Duration.ofMillis(500));
+        }
+    }
+
     static String readHead(InputStream in) throws java.io.IOException {
         ByteArrayOutputStream head = new ByteArrayOutputStream();
         int matched = 0;
