@@ -43,6 +43,11 @@ import org.slf4j.LoggerFactory;
  *   of its connections have closed, with the tunnel's whole duration (Squid's {@code TCP_TUNNEL/200} line).</li>
  * </ul>
  *
+ * <p>The same pump carries upgraded connections: an {@link UpgradeCall} connects on this handler's selector
+ * ({@link #connectUpgrade}), and an origin's {@code 101} pairs the two connections through {@link #switchProtocols}
+ * and {@link #onConnectSuccess}, with the {@code 101} head (and the origin's first bytes) written like the {@code 200}.
+ * For an HTTP/2 client's {@code CONNECT} (RFC 9113 §8.5) the {@code 200} is Jetty's HEADERS frame instead.
+ *
  * <p>Threading: one instance serves all tunnels; per-tunnel state lives in a {@link Tunnel} kept in Jetty's
  * per-tunnel context map, touched from the I/O threads of its two connections.
  */
@@ -372,8 +377,10 @@ final class GatehouseConnectHandler extends ConnectHandler {
     }
 
     /**
-     * Writes the tunnel's {@code 2xx} head itself, straight to the client's endpoint, instead of handing it to Jetty's
-     * generator: {@code HTTP/1.1 200 Connection established}, the response's other fields, and no body length.
+     * Writes the tunnel's {@code 2xx} or {@code 101} head itself, straight to the client's endpoint, instead of handing
+     * it to Jetty's generator: {@code HTTP/1.1 200 Connection established} (or {@code 101 Switching Protocols}, followed
+     * by the origin's first bytes), the response's other fields, and no body length. For HTTP/2 ({@code raw} false)
+     * Jetty writes the answer; origin bytes still wait for it.
      */
     private static final class TunnelAnswer extends HttpStream.Wrapper {
         private final Tunnel tunnel;
