@@ -42,14 +42,16 @@ public final class Route {
     private final UpstreamPool pool;
     private final String stickyCookie;
     private final boolean redirectToHttps;
+    private final boolean upgradesRefused;
 
     private Route(String hostPattern, String pathPrefix, String prefixReplacement, HostHeader hostHeader,
             String fixedHost, UpstreamPool pool, String stickyCookie) {
-        this(hostPattern, pathPrefix, prefixReplacement, hostHeader, fixedHost, pool, stickyCookie, false);
+        this(hostPattern, pathPrefix, prefixReplacement, hostHeader, fixedHost, pool, stickyCookie, false, false);
     }
 
     private Route(String hostPattern, String pathPrefix, String prefixReplacement, HostHeader hostHeader,
-            String fixedHost, UpstreamPool pool, String stickyCookie, boolean redirectToHttps) {
+            String fixedHost, UpstreamPool pool, String stickyCookie, boolean redirectToHttps, boolean upgradesRefused) {
+        this.upgradesRefused = upgradesRefused;
         this.redirectToHttps = redirectToHttps;
         this.stickyCookie = stickyCookie;
         this.hostPattern = hostPattern;
@@ -83,7 +85,7 @@ public final class Route {
         checkArgument(!p.isEmpty() && p.indexOf('/') < 0 && p.indexOf(' ') < 0 && p.indexOf(':') < 0
                         && (p.indexOf('*') < 0 || p.equals("*") || (p.startsWith("*.") && p.indexOf('*', 1) < 0)),
                 "host pattern: %s (expected: a host name, *.suffix or *)", pattern);
-        return new Route(p.equals("*") ? null : p, pathPrefix, prefixReplacement, hostHeader, fixedHost, pool, stickyCookie, redirectToHttps);
+        return new Route(p.equals("*") ? null : p, pathPrefix, prefixReplacement, hostHeader, fixedHost, pool, stickyCookie, redirectToHttps, upgradesRefused);
     }
 
     /**
@@ -96,12 +98,12 @@ public final class Route {
         checkArgument(prefix.startsWith("/") && prefix.indexOf('?') < 0 && prefix.indexOf('#') < 0,
                 "path prefix: %s (expected: a path starting with /)", prefix);
         String p = prefix.length() > 1 && prefix.endsWith("/") ? prefix.substring(0, prefix.length() - 1) : prefix;
-        return new Route(hostPattern, p, prefixReplacement, hostHeader, fixedHost, pool, stickyCookie, redirectToHttps);
+        return new Route(hostPattern, p, prefixReplacement, hostHeader, fixedHost, pool, stickyCookie, redirectToHttps, upgradesRefused);
     }
 
     /** Removes the path prefix before the request goes upstream ({@code /api/x} becomes {@code /x}). */
     public Route stripPrefix() {
-        return new Route(hostPattern, pathPrefix, "", hostHeader, fixedHost, pool, stickyCookie, redirectToHttps);
+        return new Route(hostPattern, pathPrefix, "", hostHeader, fixedHost, pool, stickyCookie, redirectToHttps, upgradesRefused);
     }
 
     /** Replaces the path prefix by {@code replacement} ({@code /api/x} becomes {@code /v2/x}). */
@@ -110,17 +112,17 @@ public final class Route {
         checkArgument(replacement.isEmpty() || replacement.startsWith("/"),
                 "prefix replacement: %s (expected: empty or a path starting with /)", replacement);
         String r = replacement.endsWith("/") ? replacement.substring(0, replacement.length() - 1) : replacement;
-        return new Route(hostPattern, pathPrefix, r, hostHeader, fixedHost, pool, stickyCookie, redirectToHttps);
+        return new Route(hostPattern, pathPrefix, r, hostHeader, fixedHost, pool, stickyCookie, redirectToHttps, upgradesRefused);
     }
 
     /** Sends the client's {@code Host} upstream unchanged (the default). */
     public Route preserveHost() {
-        return new Route(hostPattern, pathPrefix, prefixReplacement, HostHeader.PRESERVE, null, pool, stickyCookie, redirectToHttps);
+        return new Route(hostPattern, pathPrefix, prefixReplacement, HostHeader.PRESERVE, null, pool, stickyCookie, redirectToHttps, upgradesRefused);
     }
 
     /** Sends the chosen upstream's {@code host:port} as {@code Host}. */
     public Route upstreamHost() {
-        return new Route(hostPattern, pathPrefix, prefixReplacement, HostHeader.UPSTREAM, null, pool, stickyCookie, redirectToHttps);
+        return new Route(hostPattern, pathPrefix, prefixReplacement, HostHeader.UPSTREAM, null, pool, stickyCookie, redirectToHttps, upgradesRefused);
     }
 
     /** Sends {@code host} as the {@code Host} header. */
@@ -128,13 +130,13 @@ public final class Route {
         requireNonNull(host, "host");
         checkArgument(!host.isBlank() && host.chars().noneMatch(c -> c <= ' ' || c == 127),
                 "host header: %s (expected: host[:port])", host);
-        return new Route(hostPattern, pathPrefix, prefixReplacement, HostHeader.FIXED, host, pool, stickyCookie, redirectToHttps);
+        return new Route(hostPattern, pathPrefix, prefixReplacement, HostHeader.FIXED, host, pool, stickyCookie, redirectToHttps, upgradesRefused);
     }
 
     /** Sends matching requests to {@code pool}. */
     public Route to(UpstreamPool pool) {
         checkState(this.pool == null, "route already sends to %s", this.pool);
-        return new Route(hostPattern, pathPrefix, prefixReplacement, hostHeader, fixedHost, requireNonNull(pool, "pool"), stickyCookie, redirectToHttps);
+        return new Route(hostPattern, pathPrefix, prefixReplacement, hostHeader, fixedHost, requireNonNull(pool, "pool"), stickyCookie, redirectToHttps, upgradesRefused);
     }
 
     /**
@@ -144,7 +146,22 @@ public final class Route {
      * {@code Location} has the TLS listener's port unless it is 443.
      */
     public Route redirectToHttps() {
-        return new Route(hostPattern, pathPrefix, prefixReplacement, hostHeader, fixedHost, pool, stickyCookie, true);
+        return new Route(hostPattern, pathPrefix, prefixReplacement, hostHeader, fixedHost, pool, stickyCookie, true, upgradesRefused);
+    }
+
+    /**
+     * Refuses requests that ask to switch protocols ({@code Upgrade: websocket} and the like) on this route: they
+     * get {@code 403} with {@code Proxy-Status}, and the upstream never sees them. By default a route carries
+     * upgrades: the upstream's {@code 101} turns the connection into a byte tunnel.
+     */
+    public Route refuseUpgrades() {
+        return new Route(hostPattern, pathPrefix, prefixReplacement, hostHeader, fixedHost, pool, stickyCookie,
+                redirectToHttps, true);
+    }
+
+    /** Whether this route refuses {@code Upgrade} requests ({@link #refuseUpgrades()}). */
+    public boolean refusesUpgrades() {
+        return upgradesRefused;
     }
 
     /** Whether plain-HTTP requests for this route are redirected to HTTPS. */
@@ -167,7 +184,7 @@ public final class Route {
     public Route stickySessions(String name) {
         requireNonNull(name, "name");
         checkArgument(name.matches("[!#$%&'*+.^_`|~0-9A-Za-z-]+"), "sticky cookie name: '%s' (expected: a token)", name);
-        return new Route(hostPattern, pathPrefix, prefixReplacement, hostHeader, fixedHost, pool, name, redirectToHttps);
+        return new Route(hostPattern, pathPrefix, prefixReplacement, hostHeader, fixedHost, pool, name, redirectToHttps, upgradesRefused);
     }
 
     /** The sticky-session cookie name, if sticky sessions are on. */

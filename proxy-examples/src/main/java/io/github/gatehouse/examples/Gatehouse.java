@@ -446,6 +446,7 @@ public final class Gatehouse {
                 if (!o.upstreams.isEmpty()) {
                     Route route = Route.any().to(pool(o));
                     route = o.stickyCookie != null ? route.stickySessions(o.stickyCookie) : route;
+                    route = o.noUpgrade ? route.refuseUpgrades() : route;
                     b.route(o.redirectHttps ? route.redirectToHttps() : route);
                 }
             }

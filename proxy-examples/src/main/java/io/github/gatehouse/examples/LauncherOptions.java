@@ -69,6 +69,7 @@ public final class LauncherOptions {
     java.util.Set<io.github.gatehouse.core.RetryPolicy.Condition> retryConditions;
     java.util.Set<Integer> retryStatuses;
     String stickyCookie;
+    boolean noUpgrade;
     final List<Path> tlsCerts = new ArrayList<>();
     final List<Path> tlsKeys = new ArrayList<>();
     Path tlsKeystore;
@@ -132,6 +133,8 @@ public final class LauncherOptions {
                 "  --retry-on LIST              reverse: what triggers a retry, from connect-failure, reset, timeout",
                 "                               and 5xx statuses (default connect-failure,reset; e.g. connect-failure,503)",
                 "  --sticky-cookie NAME         reverse: sticky sessions with a proxy-set cookie NAME",
+                "  --no-upgrade                 reverse: refuse Upgrade requests (WebSocket) with 403 instead of",
+                "                               relaying the upstream's 101 and tunnelling the connection",
                 "  --connect-ports LIST         forward: ports CONNECT may reach, comma-separated (default 443)",
                 "  --allow-internal-destination HOST:PORT",
                 "                               forward: let the proxy reach this one address on the proxy host or",
@@ -379,6 +382,9 @@ public final class LauncherOptions {
                         throw new UsageException("--sticky-cookie: '" + o.stickyCookie + "' (expected: a cookie name)");
                     }
                     break;
+                case "--no-upgrade":
+                    o.noUpgrade = true;
+                    break;
                 case "--health-interval":
                     o.healthInterval = parseDuration(value != null ? value : next(args, ++i, arg), arg);
                     break;
@@ -601,9 +607,10 @@ public final class LauncherOptions {
             throw new UsageException("--upstream is for reverse mode");
         }
         if (o.mode == Mode.FORWARD && (o.healthCheck != null || o.retries != null || o.healthInterval != null
-                || o.stickyCookie != null || o.retryConditions != null
+                || o.stickyCookie != null || o.retryConditions != null || o.noUpgrade
                 || !o.balance.equals("round-robin"))) {
-            throw new UsageException("--balance, --health-check, --health-interval, --retries and --retry-on are for reverse mode");
+            throw new UsageException("--balance, --health-check, --health-interval, --retries, --retry-on, --sticky-cookie"
+                    + " and --no-upgrade are for reverse mode");
         }
         if (o.harBodyLimit != null && o.har == null) {
             throw new UsageException("--har-body-limit needs --har FILE");

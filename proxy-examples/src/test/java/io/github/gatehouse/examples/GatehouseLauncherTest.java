@@ -164,6 +164,23 @@ class GatehouseLauncherTest {
     }
 
     @Test
+    void noUpgradeRefusesUpgradeRequestsWith403AndIsForReverseModeOnly() throws Exception {
+        ProxyServer proxy = Gatehouse.start(new String[] {"reverse", "--port", "0", "--upstream", origin.baseUrl(),
+            "--no-upgrade", "--access-log", "off"}, new PrintStream(new ByteArrayOutputStream()));
+        try {
+            io.github.gatehouse.core.testing.RawHttp.Reply reply = io.github.gatehouse.core.testing.RawHttp.exchange(
+                    proxy.port(), "GET /hello HTTP/1.1\r\nHost: a.test\r\nConnection: Upgrade, close\r\n"
+                            + "Upgrade: websocket\r\n\r\n");
+            assertThat(reply.status()).isEqualTo(403);
+            assertThat(reply.bodyText()).contains("does not allow Upgrade: websocket");
+            assertThat(origin.requestCount()).isZero();
+        } finally {
+            proxy.close();
+        }
+        assertThatThrownBy(() -> LauncherOptions.parse("forward", "--no-upgrade")).hasMessageContaining("--no-upgrade");
+    }
+
+    @Test
     void badCommandLinesAreExplained() {
         assertThatThrownBy(() -> LauncherOptions.parse()).hasMessageContaining("missing mode");
         assertThatThrownBy(() -> LauncherOptions.parse("reverse")).hasMessageContaining("--upstream");

@@ -51,6 +51,8 @@ final class ExchangeContext implements Callback {
     volatile UpstreamCall.Target upstreamTarget;
     volatile String hostHeader;
     volatile MemberState member;
+    /** The protocols an upgrade request asks for ({@link UpgradePhase#requested}), or null for any other request. */
+    volatile String upgrade;
     /** The failure of the last try, when the exchange is {@link RelayState#RETRYING}. */
     volatile Throwable retryCause;
     /** The chain of interim responses written to the client, or null when there was none. */
@@ -175,7 +177,7 @@ final class ExchangeContext implements Callback {
             log(true);
             relay.events().completed(this, true);
         }
-        if (!"CONNECT".equals(exchange.method())) {
+        if (!"CONNECT".equals(exchange.method()) && tunnelHead == null) { // an upgraded connection reads no more heads
             TargetFormConnectionFactory.exchangeEnded(request);
         }
         callback.succeeded();

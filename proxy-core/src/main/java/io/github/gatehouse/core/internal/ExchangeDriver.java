@@ -49,6 +49,7 @@ final class ExchangeDriver {
     private final CachePhase cache;
     private final UpstreamSelector upstreams;
     private final Answers answers;
+    private UpgradePhase upgrades;
 
     ExchangeDriver(RequestHeadCheck headCheck, TargetResolver targets, AuthenticationPhase authentication,
             RequestFilterRunner filters, TunnelPhase tunnels, CachePhase cache, UpstreamSelector upstreams,
@@ -61,6 +62,11 @@ final class ExchangeDriver {
         this.cache = cache;
         this.upstreams = upstreams;
         this.answers = answers;
+    }
+
+    /** Set once, at construction of the relay: where upgrade requests go ({@link UpgradePhase}). */
+    void upgrades(UpgradePhase phase) {
+        this.upgrades = phase;
     }
 
     /**
@@ -99,9 +105,11 @@ final class ExchangeDriver {
                     case AUTHENTICATED -> filters.runRequestFilters(x);         // 4
                     case ADMITTED -> x.exchange.mode() == io.github.gatehouse.core.Exchange.Mode.TUNNEL
                             ? tunnels.open(x)                                   // CONNECT: the tunnel
+                            : x.upgrade != null ? upgrades.admit(x)             // Upgrade: no cache
                             : cache.lookup(x);                                  // 5
                     case CACHE_MISSED, RETRYING -> upstreams.pick(x);           // 6
-                    case UPSTREAM_CHOSEN -> upstreams.send(x);                  // 7; 8 to 10 follow from the upstream
+                    case UPSTREAM_CHOSEN -> x.upgrade != null ? upgrades.send(x) // 7 for an Upgrade
+                            : upstreams.send(x);                                // 7; 8 to 10 follow from the upstream
                     default -> throw new IllegalStateException("the driver cannot advance an exchange in " + x.state());
                 };
             }

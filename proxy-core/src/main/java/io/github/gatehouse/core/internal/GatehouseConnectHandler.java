@@ -2,6 +2,8 @@ package io.github.gatehouse.core.internal;
 
 import java.net.InetSocketAddress;
 import java.nio.ByteBuffer;
+import java.nio.channels.SelectableChannel;
+import java.nio.channels.SocketChannel;
 import java.nio.charset.StandardCharsets;
 import java.util.concurrent.ConcurrentMap;
 import java.util.concurrent.TimeoutException;
@@ -9,11 +11,14 @@ import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.function.Consumer;
 import org.eclipse.jetty.http.HttpField;
+import org.eclipse.jetty.http.HttpFields;
 import org.eclipse.jetty.http.HttpHeader;
 import org.eclipse.jetty.http.HttpStatus;
 import org.eclipse.jetty.http.HttpVersion;
 import org.eclipse.jetty.http.MetaData;
+import org.eclipse.jetty.io.Connection;
 import org.eclipse.jetty.io.EndPoint;
+import org.eclipse.jetty.io.SelectorManager;
 import org.eclipse.jetty.server.HttpStream;
 import org.eclipse.jetty.server.Request;
 import org.eclipse.jetty.server.Response;
@@ -38,12 +43,18 @@ import org.slf4j.LoggerFactory;
  *   of its connections have closed, with the tunnel's whole duration (Squid's {@code TCP_TUNNEL/200} line).</li>
  * </ul>
  *
+ * <p>The same pump carries upgraded connections: an {@link UpgradeCall} connects on this handler's selector
+ * ({@link #connectUpgrade}), and an origin's {@code 101} pairs the two connections through {@link #switchProtocols}
+ * and {@link #onConnectSuccess}, with the {@code 101} head (and the origin's first bytes) written like the {@code 200}.
+ * For an HTTP/2 client's {@code CONNECT} (RFC 9113 §8.5) the {@code 200} is Jetty's HEADERS frame instead.
+ *
  * <p>Threading: one instance serves all tunnels; per-tunnel state lives in a {@link Tunnel} kept in Jetty's
  * per-tunnel context map, touched from the I/O threads of its two connections.
  */
 final class GatehouseConnectHandler extends ConnectHandler {
     private static final Logger LOG = LoggerFactory.getLogger(GatehouseConnectHandler.class);
     private static final String TUNNEL = Tunnel.class.getName();
+    private static final String SWITCH = Switch.class.getName();
     private final String viaName;
     private final DestinationPolicy policy;
     private final AtomicInteger openTunnels = new AtomicInteger();
@@ -56,6 +67,91 @@ final class GatehouseConnectHandler extends ConnectHandler {
     /** Tunnels whose upstream connection is open. */
     int openTunnels() {
         return openTunnels.get();
+    }
+
+    /** Jetty's tunnel selector, which also connects upgrade requests ({@link UpgradeCall}) to their upstream. */
+    private volatile SelectorManager selector;
+
+    @Override
+    protected SelectorManager newSelectorManager() {
+        SelectorManager manager = new Manager(getExecutor(), getScheduler());
+        selector = manager;
+        return manager;
+    }
+
+    /**
+     * Connects an upgrade request to {@code address} (already resolved and, forward, checked by the destination
+     * policy) on the tunnel selector; the connection becomes {@link UpgradeCall#handshake}, or the call hears the
+     * failure.
+     */
+    void connectUpgrade(UpgradeCall call, InetSocketAddress address) {
+        SocketChannel channel = null;
+        try {
+            channel = SocketChannel.open();
+            channel.socket().setTcpNoDelay(true);
+            channel.configureBlocking(false);
+            if (channel.connect(address)) {
+                selector.accept(channel, call);
+            } else {
+                selector.connect(channel, call);
+            }
+        } catch (Throwable t) {
+            closeQuietly(channel);
+            call.connectFailed(t);
+        }
+    }
+
+    /**
+     * The origin answered an upgrade request {@code 101}: its connection ({@code upstream}) and the client's become
+     * one tunnel, through the same path as a {@code CONNECT} ({@link #onConnectSuccess}). The client gets
+     * {@code fields} in a {@code 101} head, followed by {@code early} (bytes the origin sent right behind its head).
+     */
+    void switchProtocols(ExchangeContext x, EndPoint upstream, HttpFields fields, ByteBuffer early) {
+        ConnectContext context = new ConnectContext(x.request, x.response, x, x.request.getTunnelSupport().getEndPoint());
+        context.getContext().put(SWITCH, new Switch(fields, early));
+        UpstreamConnection upstreamConnection = newUpstreamConnection(upstream, context);
+        upstreamConnection.setInputBufferSize(getBufferSize());
+        upstream.upgrade(upstreamConnection); // its onOpen runs onConnectSuccess
+    }
+
+    private static void closeQuietly(SocketChannel channel) {
+        if (channel != null) {
+            try {
+                channel.close();
+            } catch (java.io.IOException e) {
+                LOG.trace("ignored", e);
+            }
+        }
+    }
+
+    /** What a {@code 101} carries to the client: the head's fields and the origin's first bytes. */
+    private record Switch(HttpFields fields, ByteBuffer early) {
+    }
+
+    /** Jetty's connect manager, which also hands connected upgrade requests to their {@link UpgradeCall}. */
+    private final class Manager extends ConnectManager {
+        Manager(java.util.concurrent.Executor executor, org.eclipse.jetty.util.thread.Scheduler scheduler) {
+            super(executor, scheduler, 1);
+        }
+
+        @Override
+        public Connection newConnection(SelectableChannel channel, EndPoint endpoint, Object attachment)
+                throws java.io.IOException {
+            if (attachment instanceof UpgradeCall) {
+                return ((UpgradeCall) attachment).handshake(endpoint);
+            }
+            return super.newConnection(channel, endpoint, attachment);
+        }
+
+        @Override
+        protected void connectionFailed(SelectableChannel channel, Throwable failure, Object attachment) {
+            if (attachment instanceof UpgradeCall) {
+                closeQuietly((SocketChannel) channel);
+                ((UpgradeCall) attachment).connectFailed(failure);
+                return;
+            }
+            super.connectionFailed(channel, failure, attachment);
+        }
     }
 
     /** Resolves the tunnel target and refuses internal destinations (checked after DNS resolution). */
@@ -154,15 +250,23 @@ final class GatehouseConnectHandler extends ConnectHandler {
         downstreamConnection.setConnection(upstreamConnection);
         // Jetty's HTTP/1.1 connection upgrades to the tunnel when the exchange completes with this attribute set.
         request.setAttribute(HttpStream.UPGRADE_CONNECTION_ATTRIBUTE, downstreamConnection);
+        Switch upgrade = (Switch) context.get(SWITCH);
         if (tunnel != null) {
             boolean socks = request.getAttribute(Socks5Replies.ATTRIBUTE) != null; // a SOCKS5 client: its reply
-            request.addHttpStreamWrapper(stream -> new TunnelAnswer(stream, tunnel, socks));
+            tunnel.early = upgrade == null ? null : upgrade.early();
+            // HTTP/2 (RFC 9113 §8.5): the 200 is a HEADERS frame Jetty writes, and the stream stays open for DATA
+            boolean raw = !HttpVersion.HTTP_2.is(request.getConnectionMetaData().getProtocol());
+            request.addHttpStreamWrapper(stream -> new TunnelAnswer(stream, tunnel, socks, raw));
         }
         Response response = connectContext.getResponse();
-        response.setStatus(HttpStatus.OK_200);
+        int status = upgrade == null ? HttpStatus.OK_200 : HttpStatus.SWITCHING_PROTOCOLS_101;
+        if (upgrade != null) {
+            response.getHeaders().add(upgrade.fields());
+        }
+        response.setStatus(status);
         Callback callback = connectContext.getCallback();
         if (callback instanceof ExchangeContext) {
-            ((ExchangeContext) callback).tunnelEstablished(HttpStatus.OK_200);
+            ((ExchangeContext) callback).tunnelEstablished(status);
         }
         LOG.debug("tunnel set up: {} <-> {}", downstreamConnection, upstreamConnection);
         callback.succeeded();
@@ -197,6 +301,8 @@ final class GatehouseConnectHandler extends ConnectHandler {
         private volatile EndPoint upstreamEndPoint;
         private volatile Throwable firstCause;
         private volatile boolean answered;
+        /** Upgrades: the origin's bytes that came right behind its 101, written with the 101 head. */
+        volatile ByteBuffer early;
         private Throwable answerFailure;
         private Runnable pendingWrite;
         private Consumer<Throwable> pendingFailure;
@@ -281,36 +387,60 @@ final class GatehouseConnectHandler extends ConnectHandler {
     }
 
     /**
-     * Writes the tunnel's {@code 2xx} head itself, straight to the client's endpoint, instead of handing it to Jetty's
-     * generator: {@code HTTP/1.1 200 Connection established}, the response's other fields, and no body length.
+     * Writes the tunnel's {@code 2xx} or {@code 101} head itself, straight to the client's endpoint, instead of handing
+     * it to Jetty's generator: {@code HTTP/1.1 200 Connection established} (or {@code 101 Switching Protocols}, followed
+     * by the origin's first bytes), the response's other fields, and no body length. For HTTP/2 ({@code raw} false)
+     * Jetty writes the answer; origin bytes still wait for it.
      */
     private static final class TunnelAnswer extends HttpStream.Wrapper {
         private final Tunnel tunnel;
         private final boolean socks;
+        private final boolean raw;
 
-        TunnelAnswer(HttpStream wrapped, Tunnel tunnel, boolean socks) {
+        TunnelAnswer(HttpStream wrapped, Tunnel tunnel, boolean socks, boolean raw) {
             super(wrapped);
             this.tunnel = tunnel;
             this.socks = socks;
+            this.raw = raw;
         }
 
         @Override
         public void send(MetaData.Request request, MetaData.Response response, boolean last, ByteBuffer content,
                 Callback callback) {
-            if (response == null || !HttpStatus.isSuccess(response.getStatus())) {
+            if (response == null || !(HttpStatus.isSuccess(response.getStatus())
+                    || response.getStatus() == HttpStatus.SWITCHING_PROTOCOLS_101)) {
                 super.send(request, response, last, content, callback);
+                return;
+            }
+            if (!raw) {
+                super.send(request, response, last, content, Callback.from(callback.getInvocationType(), () -> {
+                    tunnel.answerSettled(null);
+                    callback.succeeded();
+                }, failure -> {
+                    tunnel.answerSettled(failure);
+                    callback.failed(failure);
+                }));
                 return;
             }
             EndPoint upstream = tunnel.upstreamEndPoint;
             ByteBuffer head = socks ? Socks5Replies.success(upstream == null ? null : upstream.getLocalSocketAddress())
                     : head(response);
-            tunnel.clientEndPoint.write(Callback.from(callback.getInvocationType(), () -> {
+            ByteBuffer early = tunnel.early;
+            tunnel.early = null;
+            int earlyBytes = early == null ? 0 : early.remaining();
+            Callback written = Callback.from(callback.getInvocationType(), () -> {
+                tunnel.toClient.addAndGet(earlyBytes);
                 tunnel.answerSettled(null);
                 callback.succeeded();
             }, failure -> {
                 tunnel.answerSettled(failure);
                 callback.failed(failure);
-            }), head);
+            });
+            if (earlyBytes > 0) {
+                tunnel.clientEndPoint.write(written, head, early);
+            } else {
+                tunnel.clientEndPoint.write(written, head);
+            }
         }
 
         @Override
@@ -335,7 +465,9 @@ final class GatehouseConnectHandler extends ConnectHandler {
         static ByteBuffer head(MetaData.Response response) {
             HttpVersion version = response.getHttpVersion() == HttpVersion.HTTP_1_0 ? HttpVersion.HTTP_1_0 : HttpVersion.HTTP_1_1;
             StringBuilder sb = new StringBuilder(64).append(version.asString()).append(' ').append(response.getStatus())
-                    .append(response.getStatus() == HttpStatus.OK_200 ? " Connection established" : " OK").append("\r\n");
+                    .append(response.getStatus() == HttpStatus.OK_200 ? " Connection established"
+                            : response.getStatus() == HttpStatus.SWITCHING_PROTOCOLS_101 ? " Switching Protocols" : " OK")
+                    .append("\r\n");
             if (response.getHttpFields() != null) {
                 for (HttpField f : response.getHttpFields()) {
                     if (f.getHeader() == HttpHeader.CONTENT_LENGTH || f.getHeader() == HttpHeader.TRANSFER_ENCODING) {

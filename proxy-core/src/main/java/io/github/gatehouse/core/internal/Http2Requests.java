@@ -64,6 +64,34 @@ final class Http2Requests extends Handler.Wrapper {
         return super.handle(new Http1View(request, fields.asImmutable(), first), response, callback);
     }
 
+    /**
+     * Forward proxying for HTTP/2 clients: an HTTP/2 request has no absolute form, its {@code :scheme} and
+     * {@code :authority} name the target (RFC 9113 §8.3.1). On a forward proxy, such a request that no reverse route
+     * takes is a forward request for {@code scheme://authority/path}, as an HTTP/1.1 absolute-form one would be (a
+     * request naming the proxy itself is then refused like any internal destination, or as a loop). Returns that
+     * target, or null for HTTP/1 requests and requests a route takes; for {@code CONNECT}, its authority.
+     */
+    static String forwardTarget(Request request, ProxyConfig config) {
+        if (!HttpVersion.HTTP_2.is(request.getConnectionMetaData().getProtocol())) {
+            return null;
+        }
+        org.eclipse.jetty.http.HttpURI uri = request.getHttpURI();
+        if ("CONNECT".equals(request.getMethod())) {
+            return uri.getAuthority(); // authority-form, as HTTP/1.1 writes it (for the access log)
+        }
+        if (uri.getHost() == null || uri.getHost().isEmpty() || uri.getScheme() == null) {
+            return null;
+        }
+        String host = RequestHeadImpl.normalizeHost(uri.getHost());
+        String path = uri.getPath() == null || uri.getPath().isEmpty() ? "/" : uri.getPath();
+        for (io.github.gatehouse.core.Route r : config.routes()) {
+            if (r.matches(host, path)) {
+                return null;
+            }
+        }
+        return uri.asString();
+    }
+
     /** The request with HTTP/1.1's fields, and its first chunk (if one was read) given back. */
     private static final class Http1View extends Request.Wrapper {
         private final HttpFields headers;

@@ -85,6 +85,7 @@ final class RelayHandler extends Handler.Wrapper {
         this.tunnels = new TunnelPhase(connectHandler, answers);
         this.driver = new ExchangeDriver(new RequestHeadCheck(config, answers), new TargetResolver(config, answers),
                 authentication, filters, tunnels, cache, upstreams, answers);
+        driver.upgrades(new UpgradePhase(this, (GatehouseConnectHandler) connectHandler));
         authentication.driver(driver);
         cache.driver(driver);
         upstreams.driver(driver);
@@ -116,11 +117,16 @@ final class RelayHandler extends Handler.Wrapper {
         }
         TargetFormConnectionFactory.headReceived(request);
         String rawTarget = TargetFormConnectionFactory.rawTarget(request);
+        if (rawTarget == null && config.forward()) {
+            rawTarget = Http2Requests.forwardTarget(request, config); // h2: :scheme and :authority name the target
+        }
         ExchangeImpl exchange = new ExchangeImpl(nextId(), request.getMethod(),
                 address(request.getConnectionMetaData().getRemoteSocketAddress()),
                 address(request.getConnectionMetaData().getLocalSocketAddress()),
                 withoutUserInfo(rawTarget != null ? rawTarget : request.getHttpURI().asString()));
-        driver.advance(new ExchangeContext(this, exchange, request, response, callback, rawTarget));
+        ExchangeContext x = new ExchangeContext(this, exchange, request, response, callback, rawTarget);
+        x.upgrade = UpgradePhase.requested(request);
+        driver.advance(x);
         return true;
     }
 

@@ -48,7 +48,7 @@ enum RelayState {
     SERVING_CACHED,
     /** The proxy writes its own answer (an error, a challenge, a filter's verdict, an {@code OPTIONS *}). */
     ANSWERING,
-    /** A {@code CONNECT} was handed to the tunnel. */
+    /** A {@code CONNECT} was handed to the tunnel, or an upgrade request's upstream answered {@code 101}. */
     TUNNEL,
     /** Phase 10 done: the client has the whole response. Terminal. */
     COMPLETED,
@@ -66,7 +66,7 @@ enum RelayState {
         CACHE_MISSED.next = EnumSet.of(UPSTREAM_CHOSEN, SERVING_CACHED, ANSWERING, FAILED);
         UPSTREAM_CHOSEN.next = EnumSet.of(AWAITING_RESPONSE, ANSWERING, FAILED);
         AWAITING_RESPONSE.next = EnumSet.of(STREAMING_UPSTREAM, DRAINING_FOR_RETRY, RETRYING, SERVING_CACHED,
-                ANSWERING, FAILED);
+                ANSWERING, TUNNEL, FAILED); // TUNNEL: an upgrade's 101 (UpgradeCall)
         DRAINING_FOR_RETRY.next = EnumSet.of(RETRYING, ANSWERING, FAILED);
         RETRYING.next = EnumSet.of(UPSTREAM_CHOSEN, SERVING_CACHED, ANSWERING, FAILED);
         STREAMING_UPSTREAM.next = EnumSet.of(BODY_SENT, UPSTREAM_DONE, SERVING_CACHED, ANSWERING, DETACHED, FAILED);

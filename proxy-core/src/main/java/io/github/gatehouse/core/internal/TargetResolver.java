@@ -79,6 +79,9 @@ final class TargetResolver {
             port = inner.port();
         } else if (absoluteForm && config.forward()) {
             scheme = uri.getScheme() == null ? "" : uri.getScheme().toLowerCase(Locale.ROOT);
+            if (x.upgrade != null && (scheme.equals("ws") || scheme.equals("wss"))) {
+                scheme = scheme.equals("ws") ? "http" : "https"; // WebSocket clients name ws:// targets to a proxy
+            }
             if (!scheme.equals("http") && !scheme.equals("https")
                     && !(scheme.equals("ftp") && config.fronts().ftpGateway())) {
                 return answers.badRequest(x, "unsupported scheme '" + scheme + "' (expected: http or https"

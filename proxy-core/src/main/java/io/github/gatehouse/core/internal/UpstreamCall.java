@@ -9,7 +9,6 @@ import io.github.gatehouse.core.HttpHeaders;
 import io.github.gatehouse.core.RetryPolicy;
 import io.github.gatehouse.core.UpstreamMember;
 import io.github.gatehouse.core.UpstreamPool;
-import java.net.InetAddress;
 import java.util.Optional;
 import java.util.Set;
 import java.util.concurrent.CancellationException;
@@ -230,53 +229,11 @@ final class UpstreamCall implements org.eclipse.jetty.client.Response.Listener, 
             h.put(HttpHeader.TE, "trailers");
         }
         if (exchange.mode() == Mode.REVERSE) {
-            addForwardedHeaders(head, h);
+            ForwardedFields.add(relay.config(), exchange, clientRequest, head, h);
         }
         if (x.lookup.kind() == io.github.gatehouse.core.CacheLookup.Kind.REVALIDATE) {
             x.lookup.conditionalHeaders().forEachField(h::put);
         }
-    }
-
-    /** X-Forwarded-For/-Proto/-Host and RFC 7239 Forwarded; client-sent copies kept only from trusted proxies. */
-    private void addForwardedHeaders(RequestHeadImpl head, HttpFields.Mutable h) {
-        InetAddress client = exchange.clientAddress().getAddress();
-        boolean trusted = client != null && relay.config().isTrusted(client);
-        String clientIp = client == null ? "unknown" : client.getHostAddress();
-        if (!trusted) {
-            h.remove("X-Forwarded-For");
-            h.remove("X-Forwarded-Proto");
-            h.remove("X-Forwarded-Host");
-            h.remove("X-Forwarded-Port");
-            h.remove(HttpHeader.FORWARDED);
-            h.remove("X-Real-IP");
-        }
-        String xff = h.get("X-Forwarded-For");
-        h.put("X-Forwarded-For", xff == null || xff.isBlank() ? clientIp : xff + ", " + clientIp);
-        String publicHost = clientRequest.getHeaders().get(HttpHeader.HOST);
-        if (!h.contains("X-Forwarded-Proto")) {
-            h.put("X-Forwarded-Proto", head.scheme());
-        }
-        if (!h.contains("X-Forwarded-Host") && publicHost != null) {
-            h.put("X-Forwarded-Host", publicHost);
-        }
-        String forNode = client instanceof java.net.Inet6Address ? "\"[" + clientIp + "]\"" : clientIp;
-        StringBuilder element = new StringBuilder(48).append("for=").append(forNode);
-        if (publicHost != null) {
-            element.append(";host=").append(forwardedValue(publicHost));
-        }
-        element.append(";proto=").append(head.scheme());
-        String existing = h.get(HttpHeader.FORWARDED);
-        h.put(HttpHeader.FORWARDED, existing == null || existing.isBlank() ? element.toString() : existing + ", " + element);
-    }
-
-    private static String forwardedValue(String v) {
-        for (int i = 0; i < v.length(); i++) {
-            char c = v.charAt(i);
-            if (!(Character.isLetterOrDigit(c) || c == '.' || c == '-' || c == '_')) {
-                return "\"" + v.replace("\\", "\\\\").replace("\"", "\\\"") + "\"";
-            }
-        }
-        return v;
     }
 
     @Override
