@@ -332,6 +332,7 @@ final class UpstreamCall implements org.eclipse.jetty.client.Response.Listener, 
             cancelHeadTimeout();
             responseBegun = true;
             headNanos = System.nanoTime() - sentNanos;
+            exchange.upstreamHeadNanos(headNanos);
         }
         upstreamStatus = status;
         if (x.state() != RelayState.AWAITING_RESPONSE) {
