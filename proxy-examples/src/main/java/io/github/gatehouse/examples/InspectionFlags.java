@@ -48,8 +48,10 @@ final class InspectionFlags {
     /** Upstream TLS and HTTPS inspection onto the builder. */
     static void apply(LauncherOptions o, ProxyServer.Builder b) throws LauncherOptions.UsageException {
         b.upstreamTls(upstreamTls(o));
-        if (o.interceptCa != null) {
-            Interception i = Interception.withCa(o.interceptCa, o.interceptKey);
+        if (o.interceptCa != null || o.interceptKeystore != null) {
+            Interception i = o.interceptCa != null ? Interception.withCa(o.interceptCa, o.interceptKey)
+                    : Interception.withCa(Tls.pkcs12(o.interceptKeystore, Gatehouse.firstLine(
+                            o.interceptKeystorePasswordFile, "--intercept-keystore-password-file").toCharArray()));
             if (!o.interceptHosts.isEmpty()) {
                 i = i.intercept(o.interceptHosts.toArray(new String[0]));
             }

@@ -92,6 +92,8 @@ public final class LauncherOptions {
     io.github.gatehouse.core.UpstreamProtocol upstreamProtocol;
     Path interceptCa;
     Path interceptKey;
+    Path interceptKeystore;
+    Path interceptKeystorePasswordFile;
     final List<String> interceptHosts = new ArrayList<>();
     final List<String> noInterceptHosts = new ArrayList<>();
     /** --admin-*: the admin listener, off unless --admin-port is given. */
@@ -206,6 +208,8 @@ public final class LauncherOptions {
                 "                               h2c (cleartext HTTP/2 with prior knowledge, http:// members)",
                 "  --intercept-ca FILE          forward: HTTPS inspection, signing with the PEM CA certificate FILE",
                 "  --intercept-key FILE         and its PEM private key (make both with: gatehouse.jar ca --out DIR)",
+                "  --intercept-keystore FILE    the inspection CA as a PKCS#12 key store instead, with",
+                "  --intercept-keystore-password-file FILE  its password (the file's first line)",
                 "  --intercept-host PATTERN     intercept CONNECTs to PATTERN: a host, *.domain or * (repeatable;",
                 "                               default: none)",
                 "  --no-intercept-host PATTERN  never intercept PATTERN, whatever --intercept-host says (repeatable)",
@@ -548,6 +552,12 @@ public final class LauncherOptions {
                 case "--intercept-key":
                     o.interceptKey = existingFile(value != null ? value : next(args, ++i, arg), arg);
                     break;
+                case "--intercept-keystore":
+                    o.interceptKeystore = existingFile(value != null ? value : next(args, ++i, arg), arg);
+                    break;
+                case "--intercept-keystore-password-file":
+                    o.interceptKeystorePasswordFile = existingFile(value != null ? value : next(args, ++i, arg), arg);
+                    break;
                 case "--intercept-host":
                     o.interceptHosts.add(value != null ? value : next(args, ++i, arg));
                     break;
@@ -665,10 +675,20 @@ public final class LauncherOptions {
         if ((o.interceptCa == null) != (o.interceptKey == null)) {
             throw new UsageException("--intercept-ca and --intercept-key go together");
         }
+        if ((o.interceptKeystore == null) != (o.interceptKeystorePasswordFile == null)) {
+            throw new UsageException("--intercept-keystore and --intercept-keystore-password-file go together");
+        }
+        if (o.interceptKeystore != null && o.interceptCa != null) {
+            throw new UsageException("one inspection CA: --intercept-ca/--intercept-key or --intercept-keystore");
+        }
+        if (o.interceptKeystore != null && o.mode != Mode.FORWARD) {
+            throw new UsageException("HTTPS inspection (--intercept-keystore) is for forward mode");
+        }
         if (o.interceptCa != null && o.mode != Mode.FORWARD) {
             throw new UsageException("HTTPS inspection (--intercept-ca) is for forward mode");
         }
-        if (o.interceptCa == null && (!o.interceptHosts.isEmpty() || !o.noInterceptHosts.isEmpty())) {
+        if (o.interceptCa == null && o.interceptKeystore == null
+                && (!o.interceptHosts.isEmpty() || !o.noInterceptHosts.isEmpty())) {
             throw new UsageException("--intercept-host and --no-intercept-host need --intercept-ca FILE --intercept-key FILE");
         }
         if (o.adminPort < 0 && (o.adminBind != null || o.adminToken != null || o.adminTokenFile != null

@@ -86,6 +86,45 @@ class InspectionLauncherTest {
     }
 
     @Test
+    void theInspectionCaCanBeAPkcs12KeyStore() throws Exception {
+        TestPki originCa = TestPki.create("Launcher Origin CA");
+        Path originCaPem = Files.writeString(dir.resolve("origin-ca.pem"), originCa.caPem());
+        Gatehouse.start(new String[] {"ca", "--out", dir.resolve("ca").toString()}, sink(new ByteArrayOutputStream()));
+        // the same CA as the ca command wrote, as an administrator's PKCS#12 store with a password file
+        X509Certificate caCert;
+        try (InputStream in = Files.newInputStream(dir.resolve("ca/ca.pem"))) {
+            caCert = (X509Certificate) CertificateFactory.getInstance("X.509").generateCertificate(in);
+        }
+        String keyPem = Files.readString(dir.resolve("ca/ca-key.pem")).replaceAll("-----[A-Z ]+-----", "").replaceAll("\\s", "");
+        java.security.PrivateKey caKey = java.security.KeyFactory.getInstance("EC")
+                .generatePrivate(new java.security.spec.PKCS8EncodedKeySpec(java.util.Base64.getDecoder().decode(keyPem)));
+        KeyStore store = KeyStore.getInstance("PKCS12");
+        store.load(null, null);
+        store.setKeyEntry("ca", caKey, "storepass".toCharArray(), new Certificate[] {caCert});
+        Path p12 = dir.resolve("ca.p12");
+        try (java.io.OutputStream out = Files.newOutputStream(p12)) {
+            store.store(out, "storepass".toCharArray());
+        }
+        Path passwordFile = Files.writeString(dir.resolve("ca.pass"), "storepass\n");
+        try (TlsOrigin origin = TlsOrigin.https(keyStore(originCa.issue("localhost")), PASSWORD)) {
+            ProxyServer proxy = Gatehouse.start(new String[] {"forward", "--port", "0", "--connect-ports", String.valueOf(origin.port()),
+                    "--allow-internal-destination", "127.0.0.1:" + origin.port(), "--upstream-ca", originCaPem.toString(),
+                    "--intercept-keystore", p12.toString(), "--intercept-keystore-password-file", passwordFile.toString(),
+                    "--intercept-host", "localhost"}, sink(new ByteArrayOutputStream()));
+            try {
+                HttpsInspectionTest.Exchange inspected = HttpsInspectionTest.Exchange.through(proxy.port(), "localhost", origin.port(),
+                        "/p12", trusting(dir.resolve("ca/ca.pem")), null);
+                assertThat(inspected.status()).isEqualTo(200);
+                assertThat(inspected.peer[0].getIssuerX500Principal()).isEqualTo(caCert.getSubjectX500Principal());
+            } finally {
+                proxy.close();
+            }
+        }
+        assertThatThrownBy(() -> LauncherOptions.parse("forward", "--intercept-keystore", p12.toString()))
+                .isInstanceOf(LauncherOptions.UsageException.class).hasMessageContaining("go together");
+    }
+
+    @Test
     void upstreamFlagsReachAnHttpsOriginOverH2WithAnExtraRoot() throws Exception {
         TestPki originCa = TestPki.create("Launcher Origin CA");
         Path originCaPem = Files.writeString(dir.resolve("origin-ca.pem"), originCa.caPem());

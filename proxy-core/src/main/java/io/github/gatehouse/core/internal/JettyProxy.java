@@ -73,7 +73,10 @@ public final class JettyProxy {
         // that another party had changed after its release (a valid request answered 400 "Bad HostPort"), after the
         // known jetty-client path was closed. Without reuse, a stale reference can corrupt nothing another
         // connection reads. Revisit with the A/B runs of the relay-core issue once Jetty's buffer bugs are fixed.
-        server = new Server(threads, null, org.eclipse.jetty.io.ByteBufferPool.NON_POOLING);
+        // gatehouse.server.buffers=pooled (for A/B runs) gives the server Jetty's default pool and direct buffers
+        boolean pooled = "pooled".equals(System.getProperty(SERVER_BUFFERS_PROPERTY));
+        server = new Server(threads, null, pooled ? new org.eclipse.jetty.io.ArrayByteBufferPool()
+                : org.eclipse.jetty.io.ByteBufferPool.NON_POOLING);
 
         HttpConfiguration http = new HttpConfiguration();
         http.setRequestHeaderSize(config.maxRequestHeaderSize());
@@ -89,8 +92,8 @@ public final class JettyProxy {
         // Jetty's per-connection field cache matches values without regard to case, and would hand a later
         // "Cache-Control: MaX-aGe=1" to the relay in an earlier request's spelling: values must pass byte for byte.
         http.setHeaderCacheCaseSensitive(true);
-        http.setUseInputDirectByteBuffers(false);   // heap buffers: unpooled direct buffers are costly to allocate
-        http.setUseOutputDirectByteBuffers(false);
+        http.setUseInputDirectByteBuffers(pooled);   // heap buffers: unpooled direct buffers are costly to allocate
+        http.setUseOutputDirectByteBuffers(pooled);
         http.setIdleTimeout(config.idleTimeout().toMillis());
         if (config.forward() && config.fronts().ftpGateway()) {
             // ftp://user:password@host/ carries an FTP login; TargetResolver still refuses user info in http(s) URLs
@@ -322,6 +325,12 @@ public final class JettyProxy {
      * by default, or {@code jetty-client} (for A/B runs, and as a way back should the lean one misbehave).
      */
     public static final String TRANSPORT_PROPERTY = "gatehouse.upstream.transport";
+
+    /**
+     * The system property that gives the server side Jetty's pooled (and direct) buffers, {@code pooled}, instead of
+     * the unpooled heap buffers of the default; a diagnostic for A/B runs (see the README's performance section).
+     */
+    public static final String SERVER_BUFFERS_PROPERTY = "gatehouse.server.buffers";
 
     /** A lean transport, or null when the transport property asks for jetty-client. */
     private Http1Upstream newLean(String name, org.eclipse.jetty.util.SocketAddressResolver resolver) {
