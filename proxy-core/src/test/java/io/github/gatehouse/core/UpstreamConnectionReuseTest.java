@@ -17,7 +17,7 @@ import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.EnumSource;
 
 /**
- * The upstream transport's connection handling, seen from the origin: persistent connections are reused for later
+ * The lean upstream transport's connection handling ({@code -Dgatehouse.upstream.transport=lean}), seen from the origin: persistent connections are reused for later
  * exchanges, and a response that ends its connection (by {@code Connection: close}, an HTTP/1.0 head or a
  * close-delimited body) is never followed by another exchange on it. Both modes, because forward and reverse have
  * their own connection pools.
@@ -26,6 +26,17 @@ class UpstreamConnectionReuseTest {
     enum Mode { FORWARD, REVERSE }
 
     private final List<AutoCloseable> closeables = new ArrayList<>();
+
+    /** The lean transport is opt-in (a system property read when a proxy starts); these tests are about it. */
+    @org.junit.jupiter.api.BeforeAll
+    static void leanTransport() {
+        System.setProperty(io.github.gatehouse.core.internal.JettyProxy.TRANSPORT_PROPERTY, "lean");
+    }
+
+    @org.junit.jupiter.api.AfterAll
+    static void defaultTransport() {
+        System.clearProperty(io.github.gatehouse.core.internal.JettyProxy.TRANSPORT_PROPERTY);
+    }
 
     @AfterEach
     void close() throws Exception {

@@ -36,7 +36,8 @@ import org.slf4j.LoggerFactory;
  * never completed as if the body were whole. A client that goes away aborts the upstream request.
  *
  * <p>Two transports carry a try: the lean {@link Http1Upstream} for cleartext HTTP/1.1 upstreams, and jetty-client
- * for the rest (TLS, and the {@code gatehouse.upstream.transport=jetty-client} switch). Each reports the same events
+ * for the rest (TLS, h2, and by default everything until the lean one is switched on with
+ * {@code gatehouse.upstream.transport=lean}). Each reports the same events
  * here: head, content, success, completion.
  *
  * <p><b>Threading.</b> A transport calls the listener methods one at a time; the client's write callbacks race with
@@ -86,6 +87,8 @@ final class UpstreamCall implements org.eclipse.jetty.client.Response.Listener, 
     private final AtomicBoolean waitOver = new AtomicBoolean();
     private volatile boolean leanTransport;
     private volatile Throwable pendingAbort;
+    /** The cause with which the body relay stopped this try ({@link #abort}), or null. */
+    private volatile Throwable stoppedByRelay;
 
     UpstreamCall(RelayHandler relay, ExchangeContext x, Target target, String hostHeader, MemberState member) {
         this.relay = relay;
@@ -468,6 +471,11 @@ final class UpstreamCall implements org.eclipse.jetty.client.Response.Listener, 
     public void abort(Throwable cause) {
         Http1Connection c = lean;
         if (c != null || leanTransport) {
+            // The body relay stops the source (the client went away, or a body filter blocked): the lean transport
+            // completes this try at once, while the exchange is still STREAMING_UPSTREAM, so the completion must know
+            // that this failure is the relay's own, not the upstream's (it neither counts against the member nor
+            // becomes an "upstream failed" answer: the body relay ends the exchange).
+            stoppedByRelay = cause;
             abortTry(cause);
             return;
         }
@@ -500,6 +508,10 @@ final class UpstreamCall implements org.eclipse.jetty.client.Response.Listener, 
         }
         boolean isFailed = failure != null;
         RelayState state = x.state();
+        if (isFailed && failure == stoppedByRelay) {
+            accountMember(false, null, RelayState.FAILED); // the relay's own stop: not the upstream's fault
+            return; // the body relay ends the exchange (client gone, or blocked)
+        }
         accountMember(isFailed, requestFailure, state);
         switch (state) {
             case DRAINING_FOR_RETRY -> {
