@@ -329,7 +329,10 @@ class SoakTest {
 
         static ProxyProcess start(OriginServer a, OriginServer b, OriginServer flaky) throws Exception {
             String java = Path.of(System.getProperty("java.home"), "bin", "java").toString();
-            Process process = new ProcessBuilder(java, PROXY_HEAP, "-cp", System.getProperty("java.class.path"),
+            Process process = new ProcessBuilder(java, PROXY_HEAP,
+                    // -Dgatehouse.upstream.transport=lean on the Maven command line soaks the lean upstream transport
+                    "-Dgatehouse.upstream.transport=" + System.getProperty("gatehouse.upstream.transport", "jetty-client"),
+                    "-cp", System.getProperty("java.class.path"),
                     SoakProxy.class.getName(), a.baseUrl(), b.baseUrl(), flaky.baseUrl(), Integer.toString(a.port()))
                     .redirectError(Path.of("target", "soak-proxy.log").toFile())
                     .start();
