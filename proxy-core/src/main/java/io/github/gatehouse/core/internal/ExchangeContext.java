@@ -55,6 +55,8 @@ final class ExchangeContext implements Callback {
     volatile String upgrade;
     /** The failure of the last try, when the exchange is {@link RelayState#RETRYING}. */
     volatile Throwable retryCause;
+    /** The try in progress, for diagnostics only ({@link #toString}). */
+    volatile Object call;
     /** The chain of interim responses written to the client, or null when there was none. */
     private volatile CompletableFuture<Void> interimWrites;
     private volatile AccessHead tunnelHead;
@@ -172,6 +174,7 @@ final class ExchangeContext implements Callback {
                 break;
             }
         }
+        relay.untrack(this);
         relay.exchangeEnded();
         if (tunnelHead == null) {
             log(true);
@@ -210,6 +213,7 @@ final class ExchangeContext implements Callback {
     }
 
     private void ended(Throwable failure) {
+        relay.untrack(this);
         relay.exchangeEnded();
         if (exchange.reason() == null) {
             exchange.reason(Failures.describe(failure));
@@ -218,6 +222,12 @@ final class ExchangeContext implements Callback {
         log(false);
         relay.events().completed(this, false);
         callback.failed(failure);
+    }
+
+    @Override
+    public String toString() {
+        return exchange.id() + " " + exchange.method() + " " + rawTarget + " state=" + state + " committed="
+                + response.isCommitted() + " call=" + call;
     }
 
     @Override
@@ -264,10 +274,6 @@ final class ExchangeContext implements Callback {
         }
     }
 
-    @Override
-    public String toString() {
-        return exchange.id() + " " + state;
-    }
 
     /** The request-side facts of an access-log line. */
     private record AccessHead(String method, String target, String protocol, int status, String referer,

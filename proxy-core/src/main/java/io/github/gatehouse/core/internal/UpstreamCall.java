@@ -101,6 +101,15 @@ final class UpstreamCall implements org.eclipse.jetty.client.Response.Listener, 
         this.member = member;
         this.tries = x.tries;
         this.clientAcceptsTrailers = HeaderRules.acceptsTrailers(clientRequest.getHeaders());
+        x.call = this;
+    }
+
+    @Override
+    public String toString() {
+        Http1Connection c = lean;
+        return "UpstreamCall[" + target.host() + ":" + target.port() + " lean=" + leanTransport + " waitOver=" + waitOver.get()
+                + " begun=" + responseBegun + " status=" + upstreamStatus + " body=" + body + " connection="
+                + (c == null ? "none" : c.toConnectionString()) + "]";
     }
 
     // ---- phase 7: the upstream request --------------------------------------------------------------------
@@ -193,7 +202,7 @@ final class UpstreamCall implements org.eclipse.jetty.client.Response.Listener, 
                     new java.util.concurrent.TimeoutException("Total timeout " + total + " ms elapsed")));
         }
         leanTransport = true;
-        transport.acquire(target.host(), target.port(), (connection, failure) -> {
+        boolean queued = transport.acquire(target.host(), target.port(), (connection, failure) -> {
             if (!waitOver.compareAndSet(false, true)) {
                 if (connection != null) {
                     connection.giveBack(); // the try ended while it waited (a total timeout)
@@ -211,6 +220,17 @@ final class UpstreamCall implements org.eclipse.jetty.client.Response.Listener, 
                 connection.abort(this, late); // an abort that came while the connection was being handed over
             }
         });
+        if (queued) {
+            // Waiting for a connection is part of connecting: bounded by the connect timeout, never by the total one
+            // alone (an hour by default). A connection handed over meanwhile makes this a no-op.
+            long wait = config.connectTimeout().toMillis();
+            relay.deadlines().schedule(wait, () -> {
+                if (waitOver.compareAndSet(false, true)) {
+                    complete(null, new java.net.SocketTimeoutException("no connection to the upstream became free within "
+                            + wait + "ms"));
+                }
+            });
+        }
     }
 
     private static String hostForClient(String host) {
@@ -433,7 +453,12 @@ final class UpstreamCall implements org.eclipse.jetty.client.Response.Listener, 
             return;
         }
         if (state != RelayState.STREAMING_UPSTREAM && state != RelayState.DETACHED) {
-            return; // handed off (served from cache, answered, blocked) or ended: the upstream is being aborted
+            // Handed off (served from cache, answered, blocked) or ended: the upstream is being aborted; aborted here
+            // too (a no-op if it was), so that a body nobody reads never holds its connection until the idle timeout.
+            CancellationException stop = new CancellationException("response body no longer wanted (" + state + ")");
+            stoppedByRelay = stop;
+            abortTry(stop);
+            return;
         }
         body.onData(data, chunk);
     }
