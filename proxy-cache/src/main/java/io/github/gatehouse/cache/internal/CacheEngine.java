@@ -73,6 +73,7 @@ public final class CacheEngine implements AutoCloseable {
     private final java.util.concurrent.atomic.AtomicLong taggedRefs = new java.util.concurrent.atomic.AtomicLong();
     private final Set<String> revalidating = ConcurrentHashMap.newKeySet();
     private final BackgroundRevalidator revalidator;
+    private final PartialContent partial;
 
     private final LongAdder hits = new LongAdder();
     private final LongAdder misses = new LongAdder();
@@ -97,6 +98,33 @@ public final class CacheEngine implements AutoCloseable {
             store.get(key).ifPresent(e -> indexTags(key, e.head()));
         }
         this.revalidator = config.backgroundRevalidation() ? new BackgroundRevalidator(this, config.revalidationTimeout()) : null;
+        this.partial = new PartialContent(store, config.maxObjectBytes(), new PartialContent.Committed() {
+            @Override
+            public void committed(String exchangeId, String key, EntryHead head, long length) {
+                entryCommitted(exchangeId, key, head, length);
+            }
+
+            @Override
+            public void removed(String key) {
+                removeKey(key);
+            }
+        });
+    }
+
+    /** Indexes and counts an entry that just became servable, and tells the listeners. */
+    private void entryCommitted(String exchangeId, String key, EntryHead head, long length) {
+        if (!key.endsWith(PartialContent.SUFFIX)) {
+            removeKey(key + PartialContent.SUFFIX); // a complete representation supersedes the stored ranges
+        }
+        indexVariant(key);
+        indexTags(key, head);
+        sweepIndexIfLarge();
+        stores.increment();
+        bytesStored.add(length);
+        storeListeners.forEach(Runnable::run);
+        if (LOG.isDebugEnabled()) {
+            LOG.debug("{} stored {} ({} bytes)", exchangeId, key, length);
+        }
     }
 
     CacheConfig config() {
@@ -152,6 +180,12 @@ public final class CacheEngine implements AutoCloseable {
         StoredEntry entry = select(primary, reqHeaders);
         if (entry != null) {
             return lookupStored(exchange, primary, entry, rcc, noCache, noStore, now, rule);
+        }
+        if (method.equals("GET") && reqHeaders.contains("Range") && !noCache) {
+            CacheLookup fromRanges = partialHit(exchange, primary, rcc, now, rule);
+            if (fromRanges != null) {
+                return CompletableFuture.completedFuture(fromRanges);
+            }
         }
         if (rcc.has("only-if-cached")) {
             return CompletableFuture.completedFuture(onlyIfCached(exchange));
@@ -270,6 +304,69 @@ public final class CacheEngine implements AutoCloseable {
         exchange.cacheStatus("MISS");
         return CompletableFuture.completedFuture(CacheLookup.revalidate(conditional,
                 new State(primary, now, rcc, entry, leaderFill, noStore, false, "stale", state.clientHeaders())));
+    }
+
+    /**
+     * Answers a range request from the variant's stored ranges when they hold every byte it asks for and are fresh
+     * (RFC 9111 §3.3, §4); {@code null} to go upstream (the answer is then combined with what is stored).
+     */
+    private CacheLookup partialHit(Exchange exchange, String primary, Directives rcc, Instant now, CacheRule rule) {
+        HttpHeaders req = exchange.request().headers();
+        if (req.contains("If-None-Match") || req.contains("If-Modified-Since") || req.contains("If-Match")
+                || req.contains("If-Unmodified-Since")) {
+            return null;
+        }
+        StoredEntry entry = selectPartial(primary, req);
+        PartialContent.Layout layout = entry == null ? null : PartialContent.Layout.of(entry.head());
+        if (layout == null || (req.contains("If-Range") && !ifRangeMatches(req, entry.head()))) {
+            return null;
+        }
+        List<Ranges.Span> wanted = Ranges.parse(req.get("Range"), layout.completeLength());
+        if (wanted == null || wanted.isEmpty() || wanted.size() > Ranges.MAX_PARTS) {
+            return null;
+        }
+        for (Ranges.Span s : wanted) {
+            if (layout.offsetOf(s) < 0) {
+                return null;
+            }
+        }
+        EntryHead head = entry.head();
+        Directives cc = responseDirectives(head.headers(), targeted(exchange));
+        Duration age = Freshness.currentAge(head.headers(), head.requestTime(), head.responseTime(), now);
+        Duration lifetime = Freshness.lifetime(head.status(), head.headers(), cc, head.responseTime(), config.forcedTtl(),
+                config.heuristicCap(), rule);
+        if (head.invalidated() || lifetime.compareTo(age) <= 0 || originNoCache(cc, rule, head.status())
+                || !requestAllows(rcc, age, lifetime)) {
+            return null;
+        }
+        hits.increment();
+        exchange.cacheStatus("HIT");
+        HttpHeaders headers = clientHeaders(head, age);
+        addCacheStatus(headers, config.name() + "; " + ttlParam("hit", lifetime, age) + "; detail=partial");
+        return CacheLookup.hit(PartialContent.answer(headers, wanted, layout.completeLength(),
+                s -> counting(entry.body(layout.offsetOf(s), s.length()))));
+    }
+
+    /** The stored ranges of the variant that matches the request's selecting headers, or {@code null}. */
+    private StoredEntry selectPartial(String primary, HttpHeaders reqHeaders) {
+        Set<String> keys = variants.get(primary);
+        if (keys == null) {
+            return null;
+        }
+        for (String key : keys) {
+            if (!key.endsWith(PartialContent.SUFFIX)) {
+                continue;
+            }
+            Optional<StoredEntry> found = store.get(key);
+            if (found.isEmpty()) {
+                continue;
+            }
+            String secondary = key.substring(key.indexOf(VARIANT_SEPARATOR) + 1, key.length() - PartialContent.SUFFIX.length());
+            if (secondary.equals(secondaryKey(found.get().head(), reqHeaders))) {
+                return found.get();
+            }
+        }
+        return null;
     }
 
     private static HttpHeaders clientHeaders(State st, Exchange exchange) {
@@ -426,6 +523,12 @@ public final class CacheEngine implements AutoCloseable {
             EntryHead head = new EntryHead(status, storedHeaders, st.requestTime, responseTime, false);
             String secondary = secondaryKey(head, exchange.request().headers());
             String key = st.primary + VARIANT_SEPARATOR + secondary;
+            if (status == 206) {
+                release(st.fill);
+                addCacheStatus(headers, config.name() + "; fwd=" + fwd + "; fwd-status=206; stored");
+                stripTagHeader(headers);
+                return CacheDecision.store(partial.writer(exchange.id(), key + PartialContent.SUFFIX, head));
+            }
             if (st.entry != null && !st.entry.key().equals(key)) {
                 removeKey(st.entry.key());
             }
@@ -524,7 +627,15 @@ public final class CacheEngine implements AutoCloseable {
         if (st.noStore) {
             return "request no-store";
         }
-        if (status < 200 || status == 206 || status == 304 || status > 599) {
+        if (status == 206) {
+            if (!request.headers().contains("Range") || st.entry != null) {
+                return "206 to a request without Range";
+            }
+            String why = partial.unstorableReason(headers);
+            if (why != null) {
+                return why;
+            }
+        } else if (status < 200 || status == 304 || status > 599) {
             return "status " + status;
         }
         Directives cc = responseDirectives(headers, targeted(exchange));
@@ -791,17 +902,15 @@ public final class CacheEngine implements AutoCloseable {
             return new CachedResponse(304, headers, ChunkedBody.of(List.of()).publisher());
         }
         if (head.status() == 200 && request.method().equals("GET") && req.contains("Range") && ifRangeMatches(req, head)) {
-            long[] range = Ranges.single(req.get("Range"), length);
-            if (range == Ranges.UNSATISFIABLE) {
+            List<Ranges.Span> wanted = Ranges.parse(req.get("Range"), length);
+            if (wanted != null && wanted.isEmpty()) {
                 HttpHeaders h = new HttpHeaders(headers);
                 h.set("Content-Range", "bytes */" + length);
                 h.set("Content-Length", "0");
                 return new CachedResponse(416, h, ChunkedBody.of(List.of()).publisher());
             }
-            if (range != null) {
-                headers.set("Content-Range", "bytes " + range[0] + "-" + (range[0] + range[1] - 1) + "/" + length);
-                headers.set("Content-Length", Long.toString(range[1]));
-                return new CachedResponse(206, headers, counting(entry.body(range[0], range[1])));
+            if (wanted != null && wanted.size() <= Ranges.MAX_PARTS) { // more parts are not worth it: the 200 below
+                return PartialContent.answer(headers, wanted, length, s -> counting(entry.body(s.start(), s.length())));
             }
         }
         headers.set("Content-Length", Long.toString(length));
@@ -1401,16 +1510,8 @@ public final class CacheEngine implements AutoCloseable {
         }
 
         private void committed() {
-            indexVariant(key);
-            indexTags(key, head);
-            sweepIndexIfLarge();
-            stores.increment();
-            bytesStored.add(length);
             dropFill();
-            storeListeners.forEach(Runnable::run);
-            if (LOG.isDebugEnabled()) {
-                LOG.debug("{} stored {} ({} bytes)", exchangeId, key, length);
-            }
+            entryCommitted(exchangeId, key, head, length);
         }
 
         private void dropFill() {
