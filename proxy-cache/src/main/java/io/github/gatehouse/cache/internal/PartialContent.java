@@ -100,7 +100,7 @@ final class PartialContent {
      * Why a 206 may not be stored as a partial entry, or {@code null} if it may (the other storability rules are the
      * caller's): one range of a known complete length within the size limits, and a strong {@code ETag} to combine by.
      */
-    String unstorableReason(HttpHeaders response) {
+    static String unstorableReason(HttpHeaders response, long maxObjectBytes) {
         String type = response.get("Content-Type");
         if (type != null && type.trim().toLowerCase(java.util.Locale.ROOT).startsWith("multipart/byteranges")) {
             return "multipart 206";
