@@ -159,7 +159,7 @@ public final class Ranges {
         } catch (RuntimeException e) {
             return null;
         }
-        return coalesce(out, 0).size() == out.size() ? java.util.List.copyOf(out) : null;
+        return coalesce(out, 0).equals(out) ? java.util.List.copyOf(out) : null; // sorted, disjoint, not touching
     }
 
     /** {@code first-last,first-last} for sorted, disjoint spans. */

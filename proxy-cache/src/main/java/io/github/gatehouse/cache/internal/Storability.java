@@ -41,8 +41,11 @@ final class Storability {
             return "request no-store";
         }
         if (status == 206) {
-            if (!request.headers().contains("Range") || st.stored() != null) {
+            if (!request.headers().contains("Range")) {
                 return "206 to a request without Range";
+            }
+            if (st.stored() != null) {
+                return "206 to a revalidation"; // the cache asked for the whole representation
             }
             String why = PartialContent.unstorableReason(headers, config.maxObjectBytes());
             if (why != null) {
