@@ -1,6 +1,6 @@
 package io.github.gatehouse.examples;
 
-import io.github.gatehouse.cache.GatehouseCache;
+import io.github.gatehouse.cache.SharedCache;
 import io.github.gatehouse.cache.HttpCaches;
 import io.github.gatehouse.cache.PurgeMode;
 import io.github.gatehouse.core.DataSize;
@@ -22,7 +22,7 @@ public final class CachingGatewayExample {
     }
 
     public static void main(String[] args) throws InterruptedException {
-        GatehouseCache cache = HttpCaches.builder()
+        SharedCache cache = HttpCaches.builder()
                 .memory(DataSize.mebibytes(256))
                 .disk(Path.of("cache"), DataSize.gibibytes(10))
                 .maxObjectSize(DataSize.mebibytes(64))
