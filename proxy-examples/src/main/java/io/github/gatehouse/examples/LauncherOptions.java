@@ -103,6 +103,8 @@ public final class LauncherOptions {
     Path adminTokenFile;
     final List<String> adminAllow = new ArrayList<>();
     boolean help;
+    /** {@code --version}: print {@code gatehouse VERSION} and exit 0. */
+    boolean version;
     /** The {@code routes:} of a {@code --config} file, tried before the catch-all route of {@code --upstream}. */
     final List<io.github.gatehouse.core.Route> fileRoutes = new ArrayList<>();
     /** {@code --config FILE}, or null. */
@@ -225,9 +227,10 @@ public final class LauncherOptions {
                 "                               printed at start); --admin-token-file FILE reads it from FILE's first line",
                 "  --admin-allow CIDR           admin: only clients in CIDR, on top of the token (repeatable)",
                 "  --help                       this text",
+                "  --version                    prints gatehouse VERSION",
                 "",
                 "Durations: 500ms, 10s, 5m, 1h. Rates: bytes a second, 500, 1k, 64k/s (0 = off).",
-                "Exit status 2 on a bad command line.",
+                "Exit status 2 on a bad command line, 1 when the proxy cannot start (such as a port in use).",
                 "",
                 "JVM: the default G1 collector with -Xms equal to -Xmx (for example java -Xms1g -Xmx1g -jar ...)",
                 "gave the best throughput and the same p99 as Parallel and ZGC in the README's runs; ZGC uses",
@@ -282,6 +285,9 @@ public final class LauncherOptions {
                 case "--help":
                 case "-h":
                     o.help = true;
+                    break;
+                case "--version":
+                    o.version = true;
                     break;
                 case "--config":
                     o.configFile = existingFile(value != null ? value : next(args, ++i, arg), arg);
@@ -601,7 +607,7 @@ public final class LauncherOptions {
 
     /** The checks across flags, and the defaults that depend on the mode; returns {@code o}. */
     static LauncherOptions finish(LauncherOptions o) throws UsageException {
-        if (o.help) {
+        if (o.help || o.version) {
             return o;
         }
         if (o.mode == null) {

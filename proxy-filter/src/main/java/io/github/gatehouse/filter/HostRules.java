@@ -128,8 +128,18 @@ public final class HostRules implements ProxyFilter {
         if (!denied) {
             return Verdict.proceed();
         }
+        // The client learns the pattern, never which list file it came from: the file name goes to the log only.
+        if (rule != null && LOG.isDebugEnabled()) {
+            LOG.debug("{} host {} matched host rule {}", exchange.id(), exchange.request().host(), rule);
+        }
         return Verdict.deny(denyReason.replace("{host}", exchange.request().host())
-                .replace("{rule}", rule == null ? "(none)" : rule));
+                .replace("{rule}", rule == null ? "(none)" : withoutSource(rule)));
+    }
+
+    /** {@code '*.ads.example'} of {@code '*.ads.example' (from list.txt)}. */
+    private static String withoutSource(String rule) {
+        int from = rule.indexOf(" (from ");
+        return from < 0 ? rule : rule.substring(0, from);
     }
 
     /**
