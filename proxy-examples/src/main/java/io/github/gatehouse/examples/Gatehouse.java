@@ -504,7 +504,7 @@ public final class Gatehouse {
                 b.forward();
                 o.allowedInternal.forEach(b::allowInternalDestination);
                 if (o.allowAllInternal) {
-                    b.allowInternalDestinations();
+                    b.allowAllInternalDestinations();
                 }
                 if (!o.connectPorts.isEmpty()) {
                     b.connectPorts(o.connectPorts.stream().mapToInt(Integer::intValue).toArray());

@@ -143,7 +143,9 @@ public final class LauncherOptions {
                 "  --allow-internal-destination HOST:PORT",
                 "                               forward: let the proxy reach this one address on the proxy host or",
                 "                               link-local network (denied by default; repeatable)",
-                "  --allow-internal-destinations  forward: let the proxy reach every internal address (testing only)",
+                "  --allow-all-internal-destinations",
+                "                               forward: let the proxy reach every internal address (testing only;",
+                "                               --allow-internal-destinations is the former name)",
                 "  --socks-port N               forward: also listen for SOCKS5 on port N (0 = any free port); CONNECT",
                 "                               only, same users, rules, connect ports and access log as HTTP CONNECT",
                 "  --ftp                        forward: serve GET ftp://host/path (FTP gateway, passive mode)",
@@ -426,7 +428,8 @@ public final class LauncherOptions {
                     }
                     o.allowedInternal.add(hp);
                     break;
-                case "--allow-internal-destinations":
+                case "--allow-all-internal-destinations":
+                case "--allow-internal-destinations":      // the former name, one letter from the flag above
                     o.allowAllInternal = true;
                     break;
                 case "--socks-port":
