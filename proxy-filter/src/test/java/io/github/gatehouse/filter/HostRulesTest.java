@@ -122,7 +122,7 @@ class HostRulesTest {
                 .hasMessageContaining("deny.txt line 2").hasMessageContaining("bad*pattern");
         Files.delete(list);
         assertThatThrownBy(rules::reload).isInstanceOf(UncheckedIOException.class).hasMessageContaining("deny.txt");
-        assertThat(rules.matchingRule("tracker.example")).isNotNull();
+        assertThat(rules.matchingRule("tracker.example")).hasValue("'tracker.example' (from deny.txt)");
     }
 
     @Test
