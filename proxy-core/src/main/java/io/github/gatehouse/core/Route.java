@@ -171,7 +171,13 @@ public final class Route {
         return redirectToHttps;
     }
 
-    /** Sends matching requests to the given upstream URLs, balanced round robin. */
+    /**
+     * Sends matching requests to the given upstream URLs, balanced round robin.
+     *
+     * @deprecated one way to make a pool: {@code to(UpstreamPool.of(urls))}, which also reads where the pool's
+     *     balancing, health checks and retries go
+     */
+    @Deprecated(since = "0.1.0")
     public Route to(String... urls) {
         return to(UpstreamPool.of(urls));
     }
