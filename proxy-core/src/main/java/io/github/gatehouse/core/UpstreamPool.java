@@ -3,6 +3,7 @@ package io.github.gatehouse.core;
 import static com.google.common.base.Preconditions.checkArgument;
 import static java.util.Objects.requireNonNull;
 
+import com.google.errorprone.annotations.CheckReturnValue;
 import io.github.gatehouse.core.internal.MemberState;
 import java.time.Duration;
 import java.util.ArrayList;
@@ -94,26 +95,31 @@ public final class UpstreamPool {
     // ---- configuration (returns a new pool) ----
 
     /** This pool with another balancing strategy. */
+    @CheckReturnValue
     public UpstreamPool balance(LoadBalancer balancer) {
         return carry(new UpstreamPool(upstreams(), requireNonNull(balancer, "balancer"), healthCheck, outliers, retries, slowStart, maxRequestsPerMember));
     }
 
     /** This pool with active health checks. */
+    @CheckReturnValue
     public UpstreamPool healthCheck(HealthCheck healthCheck) {
         return carry(new UpstreamPool(upstreams(), balancer, requireNonNull(healthCheck, "healthCheck"), outliers, retries, slowStart, maxRequestsPerMember));
     }
 
     /** This pool with other passive outlier detection ({@link OutlierDetection#off()} to disable). */
+    @CheckReturnValue
     public UpstreamPool outlierDetection(OutlierDetection outliers) {
         return carry(new UpstreamPool(upstreams(), balancer, healthCheck, requireNonNull(outliers, "outliers"), retries, slowStart, maxRequestsPerMember));
     }
 
     /** This pool with another retry policy ({@link RetryPolicy#none()} to disable). */
+    @CheckReturnValue
     public UpstreamPool retries(RetryPolicy retries) {
         return carry(new UpstreamPool(upstreams(), balancer, healthCheck, outliers, requireNonNull(retries, "retries"), slowStart, maxRequestsPerMember));
     }
 
     /** Members that come (back) up get a share of traffic that ramps up linearly over {@code duration}. */
+    @CheckReturnValue
     public UpstreamPool slowStart(Duration duration) {
         requireNonNull(duration, "duration");
         checkArgument(!duration.isNegative(), "slowStart: %s (expected: >= 0)", duration);
@@ -124,6 +130,7 @@ public final class UpstreamPool {
      * Circuit breaking: at most {@code n} requests in flight per member; when every available member is at its
      * limit, new requests get 503 at once instead of queueing.
      */
+    @CheckReturnValue
     public UpstreamPool maxRequestsPerMember(int n) {
         checkArgument(n >= 1, "maxRequestsPerMember: %s (expected: >= 1)", n);
         return carry(new UpstreamPool(upstreams(), balancer, healthCheck, outliers, retries, slowStart, n));
@@ -133,6 +140,7 @@ public final class UpstreamPool {
      * This pool with its own TLS settings for {@code https://} members, instead of the server's
      * ({@link ProxyServer.Builder#upstreamTls}).
      */
+    @CheckReturnValue
     public UpstreamPool tls(UpstreamTls tls) {
         requireNonNull(tls, "tls");
         UpstreamPool next = carry(new UpstreamPool(upstreams(), balancer, healthCheck, outliers, retries, slowStart, maxRequestsPerMember));
@@ -146,6 +154,7 @@ public final class UpstreamPool {
      *
      * @throws IllegalArgumentException if a member's scheme does not fit the protocol
      */
+    @CheckReturnValue
     public UpstreamPool protocol(UpstreamProtocol protocol) {
         requireNonNull(protocol, "protocol");
         for (Upstream u : upstreams()) {

@@ -8,7 +8,7 @@ import io.github.gatehouse.core.HealthCheck;
 import io.github.gatehouse.core.LoadBalancing;
 import io.github.gatehouse.core.ProxyServer;
 import io.github.gatehouse.core.Route;
-import io.github.gatehouse.core.Upstreams;
+import io.github.gatehouse.core.UpstreamPool;
 import java.net.URI;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -31,10 +31,10 @@ public final class CachingGatewayExample {
         ProxyServer gateway = ProxyServer.builder()
                 .listen(8080)
                 .route(Route.host("shop.example").pathPrefix("/api")
-                        .to(Upstreams.of("http://127.0.0.1:9001", "http://127.0.0.1:9002")
+                        .to(UpstreamPool.of("http://127.0.0.1:9001", "http://127.0.0.1:9002")
                                 .balance(LoadBalancing.leastRequests())
                                 .healthCheck(HealthCheck.get("/health").every(Duration.ofSeconds(5)))))
-                .route(Route.any().to("http://127.0.0.1:9000"))
+                .route(Route.any().to(UpstreamPool.of("http://127.0.0.1:9000")))
                 .cache(cache)
                 .build()
                 .start();

@@ -103,6 +103,8 @@ public final class LauncherOptions {
     Path adminTokenFile;
     final List<String> adminAllow = new ArrayList<>();
     boolean help;
+    /** {@code --version}: print {@code gatehouse VERSION} and exit 0. */
+    boolean version;
     /** The {@code routes:} of a {@code --config} file, tried before the catch-all route of {@code --upstream}. */
     final List<io.github.gatehouse.core.Route> fileRoutes = new ArrayList<>();
     /** {@code --config FILE}, or null. */
@@ -141,7 +143,9 @@ public final class LauncherOptions {
                 "  --allow-internal-destination HOST:PORT",
                 "                               forward: let the proxy reach this one address on the proxy host or",
                 "                               link-local network (denied by default; repeatable)",
-                "  --allow-internal-destinations  forward: let the proxy reach every internal address (testing only)",
+                "  --allow-all-internal-destinations",
+                "                               forward: let the proxy reach every internal address (testing only;",
+                "                               --allow-internal-destinations is the former name)",
                 "  --socks-port N               forward: also listen for SOCKS5 on port N (0 = any free port); CONNECT",
                 "                               only, same users, rules, connect ports and access log as HTTP CONNECT",
                 "  --ftp                        forward: serve GET ftp://host/path (FTP gateway, passive mode)",
@@ -225,9 +229,10 @@ public final class LauncherOptions {
                 "                               printed at start); --admin-token-file FILE reads it from FILE's first line",
                 "  --admin-allow CIDR           admin: only clients in CIDR, on top of the token (repeatable)",
                 "  --help                       this text",
+                "  --version                    prints gatehouse VERSION",
                 "",
                 "Durations: 500ms, 10s, 5m, 1h. Rates: bytes a second, 500, 1k, 64k/s (0 = off).",
-                "Exit status 2 on a bad command line.",
+                "Exit status 2 on a bad command line, 1 when the proxy cannot start (such as a port in use).",
                 "",
                 "JVM: the default G1 collector with -Xms equal to -Xmx (for example java -Xms1g -Xmx1g -jar ...)",
                 "gave the best throughput and the same p99 as Parallel and ZGC in the README's runs; ZGC uses",
@@ -282,6 +287,9 @@ public final class LauncherOptions {
                 case "--help":
                 case "-h":
                     o.help = true;
+                    break;
+                case "--version":
+                    o.version = true;
                     break;
                 case "--config":
                     o.configFile = existingFile(value != null ? value : next(args, ++i, arg), arg);
@@ -420,7 +428,8 @@ public final class LauncherOptions {
                     }
                     o.allowedInternal.add(hp);
                     break;
-                case "--allow-internal-destinations":
+                case "--allow-all-internal-destinations":
+                case "--allow-internal-destinations":      // the former name, one letter from the flag above
                     o.allowAllInternal = true;
                     break;
                 case "--socks-port":
@@ -601,7 +610,7 @@ public final class LauncherOptions {
 
     /** The checks across flags, and the defaults that depend on the mode; returns {@code o}. */
     static LauncherOptions finish(LauncherOptions o) throws UsageException {
-        if (o.help) {
+        if (o.help || o.version) {
             return o;
         }
         if (o.mode == null) {
