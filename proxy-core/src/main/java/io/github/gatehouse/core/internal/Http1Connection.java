@@ -161,6 +161,8 @@ final class Http1Connection extends AbstractConnection implements HttpParser.Res
         volatile Content.Chunk writing;
         ByteBuffer pendingHead;
         boolean chunked;
+        /** The response's trailers, set before {@link #responseDone}; may be null. */
+        HttpFields trailers;
         /** This exchange told its pool that the connection is about to come back (see {@link #retract}). */
         final java.util.concurrent.atomic.AtomicBoolean announced = new java.util.concurrent.atomic.AtomicBoolean();
 
@@ -536,7 +538,6 @@ final class Http1Connection extends AbstractConnection implements HttpParser.Res
                 return !ex.ended();
             }
             case EV_DONE -> {
-                ex.responseDone = true;
                 if (input.hasRemaining()) {
                     LOG.debug("{} discarding {} bytes after the response", this, input.remaining());
                     BufferUtil.clear(input);
@@ -545,16 +546,14 @@ final class Http1Connection extends AbstractConnection implements HttpParser.Res
                 if (parser.isClose() || parser.isClosed()) {
                     ex.persistent = false;
                 }
-                HttpFields t = trailers;
+                ex.trailers = trailers;
                 parser.reset(); // ready for the next exchange, before anyone can take the connection
-                if (ex.requestDone) {
-                    // Back in the pool before the listener writes the last bytes to its client: that client's next
-                    // request finds this connection idle instead of opening another one.
-                    completeOnce(ex, () -> l.success(t));
-                } else {
-                    l.success(t);
-                    maybeComplete(ex);
-                }
+                // Published last: the request side's end (requestEnded, on the write callback's thread) may complete
+                // the exchange from here on, and whoever completes it delivers the success first (completeOnce).
+                // Delivering it here instead raced with that completion: the relay heard "complete" before "success"
+                // and the client's response never ended (found by the soak, about one exchange in 20,000).
+                ex.responseDone = true;
+                maybeComplete(ex);
                 return false;
             }
             default -> {
@@ -664,7 +663,7 @@ final class Http1Connection extends AbstractConnection implements HttpParser.Res
         // parked on the announcement must find it there (after the close, nothing would come back for it).
         retract(ex);
         closeNow(cause);
-        completeOnce(ex, null);
+        completeOnce(ex);
     }
 
     /** Withdraws {@code ex}'s announcement that this connection is about to come back, once. */
@@ -687,14 +686,16 @@ final class Http1Connection extends AbstractConnection implements HttpParser.Res
             ex.persistent = false;
             ex.requestDone = true;
         }
-        completeOnce(ex, null);
+        completeOnce(ex);
     }
 
     /**
-     * Completes {@code ex} exactly once: the connection goes back to its pool (or is closed), then {@code before}
-     * runs, then the listener hears {@link Listener#complete}.
+     * Completes {@code ex} exactly once: the connection goes back to its pool (or is closed), then the listener hears
+     * {@link Listener#success} (when the response ended whole and nothing failed), then {@link Listener#complete}.
+     * Back in the pool before the listener writes the last bytes to its client: that client's next request finds
+     * this connection idle instead of opening another one.
      */
-    private void completeOnce(Exchange ex, Runnable before) {
+    private void completeOnce(Exchange ex) {
         if (!ex.completed.compareAndSet(0, 1)) {
             return;
         }
@@ -711,8 +712,8 @@ final class Http1Connection extends AbstractConnection implements HttpParser.Res
         } else if (f == null) {
             closeNow(null);
         }
-        if (before != null) {
-            before.run();
+        if (f == null && ex.responseDone) {
+            ex.listener.success(ex.trailers);
         }
         ex.listener.complete(ex.requestFailure, f);
     }
@@ -787,7 +788,7 @@ final class Http1Connection extends AbstractConnection implements HttpParser.Res
         Exchange ex = current;
         String exchange = ex == null ? "none" : ex.request.method() + " " + ex.request.pathQuery() + " req="
                 + (ex.requestDone ? "done" : "open") + " resp=" + (ex.responseDone ? "done" : "open") + " ended=" + ex.ended()
-                + " demand=" + demand.get() + " wip=" + parseWip.get() + " listener=" + ex.listener;
+                + " demand=" + demand.get() + " wip=" + parseWip.get() + " listener@" + Integer.toHexString(System.identityHashCode(ex.listener));
         return "Http1Connection@" + Integer.toHexString(hashCode()) + "[" + pool + ",s=" + state.get() + ",n=" + requests
                 + ",open=" + getEndPoint().isOpen() + ",exchange=" + exchange + "]";
     }

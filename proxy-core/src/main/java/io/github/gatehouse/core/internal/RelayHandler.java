@@ -159,7 +159,10 @@ final class RelayHandler extends Handler.Wrapper {
     @Override
     public void dump(Appendable out, String indent) throws java.io.IOException {
         if (TRACK) {
-            dumpObjects(out, indent, "exchanges in flight: " + live.size(), live.toArray());
+            out.append(String.valueOf(this)).append(" exchanges in flight: ").append(String.valueOf(live.size())).append('\n');
+            for (ExchangeContext x : live) {
+                out.append(indent).append(" +> ").append(x.toString()).append('\n');
+            }
         } else {
             super.dump(out, indent);
         }

@@ -104,11 +104,14 @@ final class UpstreamCall implements org.eclipse.jetty.client.Response.Listener, 
         x.call = this;
     }
 
+    /** What happened to this try, as bits in the order head, content, success, complete, demand, last written: diagnostics. */
+    private int trace;
+
     @Override
     public String toString() {
         Http1Connection c = lean;
         return "UpstreamCall[" + target.host() + ":" + target.port() + " lean=" + leanTransport + " waitOver=" + waitOver.get()
-                + " begun=" + responseBegun + " status=" + upstreamStatus + " body=" + body + " connection="
+                + " trace=" + Integer.toBinaryString(trace) + " begun=" + responseBegun + " status=" + upstreamStatus + " body=" + body + " connection="
                 + (c == null ? "none" : c.toConnectionString()) + "]";
     }
 
@@ -351,6 +354,7 @@ final class UpstreamCall implements org.eclipse.jetty.client.Response.Listener, 
 
     @Override
     public void head(int status, HttpVersion version, HttpFields upstreamFields) {
+        trace |= 1;
         if (!responseBegun) {
             cancelHeadTimeout();
             responseBegun = true;
@@ -442,6 +446,7 @@ final class UpstreamCall implements org.eclipse.jetty.client.Response.Listener, 
     }
 
     private void content(java.nio.ByteBuffer data, Content.Chunk chunk) {
+        trace |= 2;
         RelayState state = x.state();
         if (state == RelayState.DRAINING_FOR_RETRY) {
             discarded += data.remaining();
@@ -470,6 +475,7 @@ final class UpstreamCall implements org.eclipse.jetty.client.Response.Listener, 
 
     @Override
     public void success(HttpFields trailers) {
+        trace |= 4;
         RelayState state = x.state();
         if (state == RelayState.DETACHED) {
             body.onEnd();
@@ -484,6 +490,7 @@ final class UpstreamCall implements org.eclipse.jetty.client.Response.Listener, 
 
     @Override
     public void demand() {
+        trace |= 16;
         Http1Connection c = lean;
         if (c != null) {
             c.demand(this);
@@ -512,6 +519,7 @@ final class UpstreamCall implements org.eclipse.jetty.client.Response.Listener, 
 
     @Override
     public void lastWritten() {
+        trace |= 32;
         if (!x.moveFrom(RelayState.STREAMING_UPSTREAM, RelayState.BODY_SENT) && x.state() == RelayState.UPSTREAM_DONE) {
             x.succeeded();
         }
@@ -526,6 +534,7 @@ final class UpstreamCall implements org.eclipse.jetty.client.Response.Listener, 
 
     @Override
     public void complete(Throwable requestFailure, Throwable failure) {
+        trace |= 8;
         cancelHeadTimeout();
         Deadlines.Handle total = totalTimeout;
         if (total != null) {
