@@ -17,7 +17,7 @@ import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.EnumSource;
 
 /**
- * The lean upstream transport's connection handling ({@code -Dgatehouse.upstream.transport=lean}), seen from the origin: persistent connections are reused for later
+ * The lean upstream transport's connection handling (the default; set explicitly here), seen from the origin: persistent connections are reused for later
  * exchanges, and a response that ends its connection (by {@code Connection: close}, an HTTP/1.0 head or a
  * close-delimited body) is never followed by another exchange on it. Both modes, because forward and reverse have
  * their own connection pools.

@@ -321,8 +321,8 @@ public final class JettyProxy {
     }
 
     /**
-     * The system property that picks the transport for cleartext HTTP/1.1 upstreams: {@code lean} for the lean
-     * {@link Http1Upstream} (opt-in until it passes the soak), else jetty-client.
+     * The system property that picks the transport for cleartext HTTP/1.1 upstreams: the lean {@link Http1Upstream}
+     * by default, {@code jetty-client} for jetty-client (the transport of earlier releases, kept as a fallback).
      */
     public static final String TRANSPORT_PROPERTY = "gatehouse.upstream.transport";
 
@@ -333,11 +333,10 @@ public final class JettyProxy {
     public static final String SERVER_BUFFERS_PROPERTY = "gatehouse.server.buffers";
 
     /**
-     * A lean transport when the transport property asks for it ({@code lean}), else null: jetty-client stays the
-     * default until the lean transport passes the 10-minute soak (see the CHANGELOG).
+     * A lean transport, or null when the transport property asks for jetty-client instead.
      */
     private Http1Upstream newLean(String name, org.eclipse.jetty.util.SocketAddressResolver resolver) {
-        if (!"lean".equals(System.getProperty(TRANSPORT_PROPERTY))) {
+        if ("jetty-client".equals(System.getProperty(TRANSPORT_PROPERTY))) {
             return null;
         }
         return new Http1Upstream(name, threads, scheduler, resolver, config.connectTimeout(), config.idleTimeout(),

@@ -36,8 +36,8 @@ import org.slf4j.LoggerFactory;
  * never completed as if the body were whole. A client that goes away aborts the upstream request.
  *
  * <p>Two transports carry a try: the lean {@link Http1Upstream} for cleartext HTTP/1.1 upstreams, and jetty-client
- * for the rest (TLS, h2, and by default everything until the lean one is switched on with
- * {@code gatehouse.upstream.transport=lean}). Each reports the same events
+ * for the rest (TLS, h2, PROXY protocol pools, and everything with {@code gatehouse.upstream.transport=jetty-client}).
+ * Each reports the same events
  * here: head, content, success, completion.
  *
  * <p><b>Threading.</b> A transport calls the listener methods one at a time; the client's write callbacks race with

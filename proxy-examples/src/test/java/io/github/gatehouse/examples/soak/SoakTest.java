@@ -335,8 +335,8 @@ class SoakTest {
         static ProxyProcess start(OriginServer a, OriginServer b, OriginServer flaky) throws Exception {
             String java = Path.of(System.getProperty("java.home"), "bin", "java").toString();
             Process process = new ProcessBuilder(java, PROXY_HEAP,
-                    // -Dgatehouse.upstream.transport=lean on the Maven command line soaks the lean upstream transport
-                    "-Dgatehouse.upstream.transport=" + System.getProperty("gatehouse.upstream.transport", "jetty-client"),
+                    // -Dgatehouse.upstream.transport=jetty-client on the Maven command line soaks jetty-client instead
+                    "-Dgatehouse.upstream.transport=" + System.getProperty("gatehouse.upstream.transport", "lean"),
                     "-Dgatehouse.debug.exchanges=true", // the stuck dump lists the exchanges in flight
                     "-cp", System.getProperty("java.class.path"),
                     SoakProxy.class.getName(), a.baseUrl(), b.baseUrl(), flaky.baseUrl(), Integer.toString(a.port()))
