@@ -430,6 +430,10 @@ public final class JettyProxy {
         client.setMaxResponseHeadersSize(config.maxResponseHeaderSize());
         client.setRequestBufferSize(16 * 1024);
         client.setResponseBufferSize(16 * 1024);
+        if (spec.proxyProtocol()) {
+            // one destination per client address (PROXY headers differ): drop each once its connections are gone
+            client.setDestinationIdleTimeout(Math.max(1_000, 2 * config.idleTimeout().toMillis()));
+        }
         return client;
     }
 
