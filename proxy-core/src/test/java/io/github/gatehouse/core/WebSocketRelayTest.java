@@ -244,6 +244,24 @@ class WebSocketRelayTest {
     }
 
     @Test
+    void anOpenTunnelCountsAsAnActiveRequestOfItsMemberUntilItCloses() throws Exception {
+        UpstreamPool pool = UpstreamPool.of(originUrl()).balance(LoadBalancing.leastRequests());
+        try (ProxyServer p = ProxyServer.builder().route(Route.any().to(pool)).accessLog(accessLog).build().start()) {
+            Collector c = new Collector();
+            WebSocket ws = client.newWebSocketBuilder().buildAsync(viaReverse(p.port(), "/echo/active"), c).get(10, TimeUnit.SECONDS);
+            ws.sendText("still open", true).get(10, TimeUnit.SECONDS);
+            assertThat(c.next()).isEqualTo("still open");
+            assertThat(pool.stats().get(0).activeRequests()).isEqualTo(1); // least-requests sees the open socket
+
+            ws.sendClose(WebSocket.NORMAL_CLOSURE, "").get(10, TimeUnit.SECONDS);
+            c.closed.get(10, TimeUnit.SECONDS);
+            assertThat(accessLog.take("/echo/active").status()).isEqualTo(101); // written once both sides closed
+            assertThat(pool.stats().get(0).activeRequests()).isZero();
+            assertThat(pool.stats().get(0).requests()).isEqualTo(1);
+        }
+    }
+
+    @Test
     void anUnreachableUpstreamIs502WithProxyStatus() throws Exception {
         int closedPort;
         try (java.net.ServerSocket s = new java.net.ServerSocket(0, 1, java.net.InetAddress.getLoopbackAddress())) {

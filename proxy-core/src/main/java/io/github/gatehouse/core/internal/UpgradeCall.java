@@ -294,7 +294,8 @@ final class UpgradeCall implements BodyRelay.Source, HttpParser.ResponseHandler 
                 return false;
             }
             ended.set(true);
-            accountMember(false);
+            // the member serves this tunnel until it closes: least-requests and maxRequestsPerMember count it as active
+            x.whenTunnelClosed(() -> accountMember(false));
             HttpFields.Mutable out = HttpFields.build();
             HeaderViews.copyTo(end, out);
             out.put(HttpHeader.UPGRADE, protocol);
