@@ -170,7 +170,17 @@ final class UpgradeCall implements BodyRelay.Source, HttpParser.ResponseHandler 
         if (exchange.mode() == Mode.REVERSE) {
             ForwardedFields.add(relay.config(), exchange, x.request, head, h);
         }
-        StringBuilder sb = new StringBuilder(512).append(head.method()).append(' ').append(target.pathQuery())
+        boolean extended = UpgradePhase.isExtendedConnect(x.request);
+        if (extended) {
+            // RFC 8441 §5: HTTP/2 has no Sec-WebSocket-Key/Accept; the HTTP/1.1 upstream needs a key of its own
+            h.remove(HttpHeader.SEC_WEBSOCKET_KEY);
+            if ("websocket".equalsIgnoreCase(x.upgrade)) {
+                byte[] key = new byte[16];
+                java.util.concurrent.ThreadLocalRandom.current().nextBytes(key);
+                h.put(HttpHeader.SEC_WEBSOCKET_KEY, java.util.Base64.getEncoder().encodeToString(key));
+            }
+        }
+        StringBuilder sb = new StringBuilder(512).append(extended ? "GET" : head.method()).append(' ').append(target.pathQuery())
                 .append(" HTTP/1.1\r\nHost: ").append(host).append("\r\n");
         for (HttpField f : h) {
             if (f.getHeader() == HttpHeader.HOST || f.getValue() == null
@@ -298,8 +308,12 @@ final class UpgradeCall implements BodyRelay.Source, HttpParser.ResponseHandler 
             x.whenTunnelClosed(() -> accountMember(false));
             HttpFields.Mutable out = HttpFields.build();
             HeaderViews.copyTo(end, out);
-            out.put(HttpHeader.UPGRADE, protocol);
-            out.put(HttpHeader.CONNECTION, "Upgrade");
+            if (UpgradePhase.isExtendedConnect(x.request)) {
+                out.remove(HttpHeader.SEC_WEBSOCKET_ACCEPT); // the 200 on the stream (RFC 8441 §5) has neither
+            } else {
+                out.put(HttpHeader.UPGRADE, protocol);
+                out.put(HttpHeader.CONNECTION, "Upgrade");
+            }
             ByteBuffer early = null;
             if (buffer.hasRemaining()) {
                 early = ByteBuffer.allocate(buffer.remaining());

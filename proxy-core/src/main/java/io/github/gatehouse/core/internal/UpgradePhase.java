@@ -31,6 +31,13 @@ import org.slf4j.LoggerFactory;
 final class UpgradePhase {
     private static final Logger LOG = LoggerFactory.getLogger(UpgradePhase.class);
 
+    /**
+     * The system property that makes HTTP/2 listeners announce extended CONNECT (RFC 8441,
+     * {@code SETTINGS_ENABLE_CONNECT_PROTOCOL}), so WebSocket over HTTP/2 is relayed to HTTP/1.1 upstreams:
+     * experimental, off unless {@code -Dgatehouse.h2.websocket=true} when the server is built.
+     */
+    static final String EXTENDED_CONNECT_PROPERTY = "gatehouse.h2.websocket";
+
     private final RelayHandler relay;
     private final GatehouseConnectHandler tunnels;
 
@@ -44,6 +51,9 @@ final class UpgradePhase {
      * for none this relay carries.
      */
     static String requested(Request request) {
+        if (isExtendedConnect(request)) {
+            return request.getTunnelSupport().getProtocol();
+        }
         if (!HttpVersion.HTTP_1_1.is(request.getConnectionMetaData().getProtocol())
                 || "CONNECT".equals(request.getMethod()) || HeaderRules.hasBody(request)) {
             return null;
@@ -66,6 +76,18 @@ final class UpgradePhase {
             }
         }
         return connectionUpgrade && protocols != null ? protocols.toString() : null;
+    }
+
+    /**
+     * An HTTP/2 extended CONNECT (RFC 8441 §4: {@code :method CONNECT} with {@code :protocol}), which asks for a
+     * WebSocket (or another protocol) on the stream: relayed to the upstream as an HTTP/1.1 upgrade of
+     * {@code GET :path}, and answered {@code 200} on the stream once the upstream switched protocols.
+     */
+    static boolean isExtendedConnect(Request request) {
+        // only a listener that announced SETTINGS_ENABLE_CONNECT_PROTOCOL lets a :protocol through (RFC 8441 §3)
+        return "CONNECT".equals(request.getMethod())
+                && HttpVersion.HTTP_2.is(request.getConnectionMetaData().getProtocol())
+                && request.getTunnelSupport() != null && request.getTunnelSupport().getProtocol() != null;
     }
 
     /** After phase 4: a route that refuses upgrades answers 403; otherwise the cache is skipped. */
