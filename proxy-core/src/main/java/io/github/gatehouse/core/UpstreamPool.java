@@ -41,6 +41,7 @@ public final class UpstreamPool {
     /** Set only on a new pool, before it is returned: {@link #tls}, {@link #protocol}, {@link #carry}. */
     private UpstreamTls tls;
     private UpstreamProtocol protocol = UpstreamProtocol.HTTP_1_1;
+    private ProxyProtocolVersion proxyProtocol;
     private final java.util.concurrent.atomic.LongAdder retriesMade = new java.util.concurrent.atomic.LongAdder();
     private final java.util.concurrent.atomic.LongAdder rejected = new java.util.concurrent.atomic.LongAdder();
 
@@ -173,10 +174,25 @@ public final class UpstreamPool {
                 "upstream %s: protocol H2C (cleartext HTTP/2) needs an http:// member (expected: http://, or H2 over TLS)", u);
     }
 
-    /** {@code next} with this pool's TLS settings and protocol. */
+    /**
+     * This pool sending a PROXY protocol header of {@code version} at the start of each connection to its members, so
+     * they see the client's address and port (and the address the client connected to) as if it had connected to them
+     * directly. Such a connection carries one client's requests only: members that want PROXY get a connection per
+     * client connection (each closes when it idles out). Health checks send a header without addresses (v1
+     * {@code UNKNOWN}, v2 {@code LOCAL}). Upgraded connections (WebSocket) send it too.
+     */
+    public UpstreamPool proxyProtocol(ProxyProtocolVersion version) {
+        requireNonNull(version, "version");
+        UpstreamPool next = carry(new UpstreamPool(upstreams(), balancer, healthCheck, outliers, retries, slowStart, maxRequestsPerMember));
+        next.proxyProtocol = version;
+        return next;
+    }
+
+    /** {@code next} with this pool's TLS settings, protocol and PROXY protocol. */
     private UpstreamPool carry(UpstreamPool next) {
         next.tls = tls;
         next.protocol = protocol;
+        next.proxyProtocol = proxyProtocol;
         return next;
     }
 
@@ -292,6 +308,11 @@ public final class UpstreamPool {
     /** The protocol spoken to the members. */
     public UpstreamProtocol protocol() {
         return protocol;
+    }
+
+    /** The PROXY protocol version sent to the members, if any ({@link #proxyProtocol(ProxyProtocolVersion)}). */
+    public Optional<ProxyProtocolVersion> proxyProtocol() {
+        return Optional.ofNullable(proxyProtocol);
     }
 
     public int maxRequestsPerMember() {

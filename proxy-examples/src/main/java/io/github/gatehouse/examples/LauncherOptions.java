@@ -90,6 +90,7 @@ public final class LauncherOptions {
     Path upstreamClientKeystorePasswordFile;
     String upstreamSni;
     io.github.gatehouse.core.UpstreamProtocol upstreamProtocol;
+    io.github.gatehouse.core.ProxyProtocolVersion upstreamProxyProtocol;
     Path interceptCa;
     Path interceptKey;
     Path interceptKeystore;
@@ -210,6 +211,8 @@ public final class LauncherOptions {
                 "                               against it (default: the member's host)",
                 "  --upstream-protocol P        reverse: h1 (default), h2 (HTTP/2 over TLS, https:// members) or",
                 "                               h2c (cleartext HTTP/2 with prior knowledge, http:// members)",
+                "  --upstream-proxy-protocol V  reverse: send a PROXY protocol header, v1 or v2, with the client's",
+                "                               address at the start of each upstream connection",
                 "  --intercept-ca FILE          forward: HTTPS inspection, signing with the PEM CA certificate FILE",
                 "  --intercept-key FILE         and its PEM private key (make both with: gatehouse.jar ca --out DIR)",
                 "  --intercept-keystore FILE    the inspection CA as a PKCS#12 key store instead, with",
@@ -555,6 +558,14 @@ public final class LauncherOptions {
                         default -> throw new UsageException("--upstream-protocol: '" + up + "' (expected: h1, h2 or h2c)");
                     }
                     break;
+                case "--upstream-proxy-protocol":
+                    String ppv = (value != null ? value : next(args, ++i, arg)).trim().toLowerCase(java.util.Locale.ROOT);
+                    switch (ppv) {
+                        case "v1", "1" -> o.upstreamProxyProtocol = io.github.gatehouse.core.ProxyProtocolVersion.V1;
+                        case "v2", "2" -> o.upstreamProxyProtocol = io.github.gatehouse.core.ProxyProtocolVersion.V2;
+                        default -> throw new UsageException("--upstream-proxy-protocol: '" + ppv + "' (expected: v1 or v2)");
+                    }
+                    break;
                 case "--intercept-ca":
                     o.interceptCa = existingFile(value != null ? value : next(args, ++i, arg), arg);
                     break;
@@ -680,6 +691,9 @@ public final class LauncherOptions {
         }
         if (o.mode == Mode.FORWARD && (o.upstreamProtocol != null || o.upstreamSni != null)) {
             throw new UsageException("--upstream-protocol and --upstream-sni are for reverse mode");
+        }
+        if (o.mode == Mode.FORWARD && o.upstreamProxyProtocol != null) {
+            throw new UsageException("--upstream-proxy-protocol is for reverse mode");
         }
         if ((o.interceptCa == null) != (o.interceptKey == null)) {
             throw new UsageException("--intercept-ca and --intercept-key go together");

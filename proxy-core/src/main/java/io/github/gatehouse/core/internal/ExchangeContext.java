@@ -53,6 +53,9 @@ final class ExchangeContext implements Callback {
     volatile MemberState member;
     /** The protocols an upgrade request asks for ({@link UpgradePhase#requested}), or null for any other request. */
     volatile String upgrade;
+    /** Runs once when the tunnel has closed on both sides (an upgrade's member accounting), or null. */
+    private final java.util.concurrent.atomic.AtomicReference<Runnable> whenTunnelClosed =
+            new java.util.concurrent.atomic.AtomicReference<>();
     /** The failure of the last try, when the exchange is {@link RelayState#RETRYING}. */
     volatile Throwable retryCause;
     /** The try in progress, for diagnostics only ({@link #toString}). */
@@ -144,7 +147,16 @@ final class ExchangeContext implements Callback {
     }
 
     /** Both sides of the tunnel have closed: writes its one line with the bytes each way and the whole duration. */
+    /** {@code action} runs once, when this exchange's tunnel has closed on both sides. */
+    void whenTunnelClosed(Runnable action) {
+        whenTunnelClosed.set(action);
+    }
+
     void tunnelClosed(long bytesToOrigin, long bytesToClient, Throwable cause) {
+        Runnable closed = whenTunnelClosed.getAndSet(null);
+        if (closed != null) {
+            closed.run();
+        }
         AccessHead head = tunnelHead;
         if (head == null || !tunnelLogged.compareAndSet(false, true)) {
             return;

@@ -119,7 +119,10 @@ final class UpstreamCall implements org.eclipse.jetty.client.Response.Listener, 
 
     void send() {
         // the lean transport carries cleartext HTTP/1.1; TLS and HTTP/2 (h2c too) stay with jetty-client
-        Http1Upstream transport = "http".equals(target.scheme())
+        // (and pools that send PROXY protocol headers: jetty-client writes them, per client address)
+        io.github.gatehouse.core.ProxyProtocolVersion proxyProtocol = tries == null ? null
+                : tries.pool.proxyProtocol().orElse(null);
+        Http1Upstream transport = "http".equals(target.scheme()) && proxyProtocol == null
                 && (tries == null || tries.pool.protocol() == io.github.gatehouse.core.UpstreamProtocol.HTTP_1_1)
                 ? relay.lean(exchange.mode()) : null;
         if (transport != null) {
@@ -137,6 +140,9 @@ final class UpstreamCall implements org.eclipse.jetty.client.Response.Listener, 
             // a host Jetty's parser took but no client can connect to (such as "127.1", which java.net.URI refuses)
             relay.answers().badRequest(x, "invalid target host '" + target.host() + "'");
             return;
+        }
+        if (proxyProtocol != null) {
+            upstreamRequest.tag(ProxyProtocolHeaders.tag(proxyProtocol, exchange.clientAddress(), exchange.localAddress()));
         }
         upstreamRequest.scheme(target.scheme())
                 .path(target.pathQuery())
