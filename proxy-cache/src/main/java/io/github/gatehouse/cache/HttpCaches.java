@@ -94,7 +94,6 @@ public final class HttpCaches {
         private String name = "gatehouse";
         private Duration staleIfError = Duration.ofSeconds(-1);
         private boolean backgroundRevalidation = true;
-        private Duration revalidationTimeout = Duration.ofSeconds(30);
         private boolean replaySetCookie;
         private final List<CacheRule> rules = new ArrayList<>();
         private DataSize finishWithoutClient = DEFAULT_FINISH_WITHOUT_CLIENT;
@@ -279,7 +278,12 @@ public final class HttpCaches {
             return this;
         }
 
-        /** Whether {@code stale-while-revalidate} entries are revalidated in the background (on by default). */
+        /**
+         * Whether {@code stale-while-revalidate} entries are revalidated in the background (on by default). The
+         * revalidation goes through the proxy's relay, as a client's request would go past the cache: the route's
+         * pool, retries, {@code Via} and forwarding fields, the relay's timeouts; its access-log line shows {@code -}
+         * as the client. A cache used without a proxy (one that never attached it) serves no stale entry this way.
+         */
         public Builder backgroundRevalidation(boolean enabled) {
             this.backgroundRevalidation = enabled;
             return this;
@@ -366,7 +370,7 @@ public final class HttpCaches {
             CacheConfig config = new CacheConfig(s, maxObject, clock, keyPolicy, Map.copyOf(forcedTtl), heuristicCap,
                     ignoreClientNoCache, collapsing, collapseTimeout, targetedForward, targetedReverse, tagHeader, List.copyOf(purgeFrom),
                     name, staleIfError.isNegative() ? Duration.ZERO.minusSeconds(1) : staleIfError,
-                    backgroundRevalidation, revalidationTimeout, replaySetCookie, List.copyOf(rules),
+                    backgroundRevalidation, replaySetCookie, List.copyOf(rules),
                     finishWithoutClient.toBytes());
             return new SharedCache(new CacheEngine(config), storeDescription);
         }

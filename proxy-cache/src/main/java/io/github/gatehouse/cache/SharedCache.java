@@ -81,6 +81,12 @@ public final class SharedCache implements HttpCache, AutoCloseable {
         return engine.onUpstreamResponse(exchange, lookup, response);
     }
 
+    /** Background revalidations ({@code stale-while-revalidate}) go through {@code relay}; the proxy calls this. */
+    @Override
+    public void attach(io.github.gatehouse.core.RelayAccess relay) {
+        engine.attach(relay);
+    }
+
     @Override
     public Optional<CachedResponse> onUpstreamFailure(Exchange exchange, CacheLookup lookup, Throwable failure) {
         return engine.onUpstreamFailure(exchange, lookup, failure);

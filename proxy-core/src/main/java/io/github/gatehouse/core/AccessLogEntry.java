@@ -13,7 +13,8 @@ import java.util.Optional;
  * @param start when the request head arrived
  * @param duration from the request head to the last response byte (or the failure); for a {@code CONNECT} tunnel,
  *     to the moment both of its connections had closed
- * @param clientAddress the client's IP address, as text
+ * @param clientAddress the client's IP address, as text; {@code -} for a background exchange, one the proxy sent for
+ *     its cache without a client (a background revalidation, see {@link RelayAccess})
  * @param user the authenticated user, or {@code null}
  * @param method the request method
  * @param target the target as the client gave it, absolute ({@code http://host/path}) or {@code host:port}

@@ -21,6 +21,9 @@ import java.util.concurrent.CompletionStage;
  * </ol>
  * A cache records its outcome with {@link Exchange#cacheStatus(String)} for the access log.
  *
+ * <p>The same calls come for the background exchanges a cache starts itself through {@link RelayAccess#send} (the
+ * access given to {@link #attach}), with the lookup the cache passed there.
+ *
  * <p><b>Threading.</b> Called concurrently from I/O threads; must be thread-safe and must not block (slow store work
  * completes the returned stage later).
  */
@@ -47,5 +50,14 @@ public interface HttpCache {
      */
     default Optional<CacheCounters> counters() {
         return Optional.empty();
+    }
+
+    /**
+     * Gives the cache a way to send requests of its own upstream through the relay ({@link RelayAccess}), for
+     * background revalidation. The proxy calls it when it installs the cache, before the first {@link #lookup}, and
+     * again after a reconfiguration that keeps the cache: each call's access is as good as the last (all of them send
+     * through the configuration in force). A cache that never calls upstream on its own ignores it (the default).
+     */
+    default void attach(RelayAccess relay) {
     }
 }

@@ -19,6 +19,6 @@ import java.util.Map;
 public record CacheConfig(CacheStore store, long maxObjectBytes, Clock clock, CacheKeyPolicy keyPolicy,
         Map<Integer, Duration> forcedTtl, Duration heuristicCap, boolean ignoreClientNoCache, boolean collapsing,
         Duration collapseTimeout, List<String> targetedForward, List<String> targetedReverse, String tagHeader, List<Cidr> purgeFrom, String name,
-        Duration defaultStaleIfError, boolean backgroundRevalidation, Duration revalidationTimeout,
+        Duration defaultStaleIfError, boolean backgroundRevalidation,
         boolean replaySetCookie, List<CacheRule> rules, long finishWithoutClientBytes) {
 }

@@ -11,6 +11,7 @@ import io.github.gatehouse.core.CacheLookup;
 import io.github.gatehouse.core.CachedResponse;
 import io.github.gatehouse.core.Exchange;
 import io.github.gatehouse.core.HttpHeaders;
+import io.github.gatehouse.core.RelayAccess;
 import io.github.gatehouse.core.RequestHead;
 import io.github.gatehouse.core.ResponseHead;
 import java.net.URI;
@@ -64,7 +65,8 @@ public final class CacheEngine implements AutoCloseable {
     private final Collapser collapser;
     private final PartialContent partial;
     private final Set<String> revalidating = ConcurrentHashMap.newKeySet();
-    private final BackgroundRevalidator revalidator;
+    /** How background revalidations reach the upstream: the proxy's relay, once it attached this cache; else null. */
+    private volatile RelayAccess relay;
     /** Run after each entry became servable; empty but in tests that await a store (see {@link #onStored}). */
     private final List<Runnable> storeListeners = new java.util.concurrent.CopyOnWriteArrayList<>();
 
@@ -81,7 +83,6 @@ public final class CacheEngine implements AutoCloseable {
             variants.index(key);
             store.get(key).ifPresent(e -> invalidation.indexTags(key, e.head()));
         }
-        this.revalidator = config.backgroundRevalidation() ? new BackgroundRevalidator(this, config.revalidationTimeout()) : null;
         this.partial = new PartialContent(store, config.maxObjectBytes(), new PartialContent.Committed() {
             @Override
             public void committed(String exchangeId, String key, EntryHead head, long length) {
@@ -261,7 +262,7 @@ public final class CacheEngine implements AutoCloseable {
         long swr = cc.seconds("stale-while-revalidate");
         if (swr >= 0 && !fresh && !noCache && requestAllows && !revalidateWhenStale
                 && !originNoCache
-                && staleness.compareTo(Duration.ofSeconds(swr)) <= 0 && revalidator != null) {
+                && staleness.compareTo(Duration.ofSeconds(swr)) <= 0 && config.backgroundRevalidation() && relay != null) {
             served(exchange, CacheOutcome.STALE);
             revalidateInBackground(exchange, entry, rule);
             return CompletableFuture.completedFuture(CacheLookup.hit(responder.respond(exchange, entry, now,
@@ -410,6 +411,9 @@ public final class CacheEngine implements AutoCloseable {
 
     /** See {@link io.github.gatehouse.core.HttpCache#onUpstreamResponse}. */
     public CacheDecision onUpstreamResponse(Exchange exchange, CacheLookup lookup, ResponseHead response) {
+        if (lookup.state() instanceof Revalidation revalidation) {
+            return revalidated(exchange, revalidation, response);
+        }
         if (!(lookup.state() instanceof Pending st)) {
             return CacheDecision.pass();
         }
@@ -595,29 +599,70 @@ public final class CacheEngine implements AutoCloseable {
 
     // ---- background revalidation --------------------------------------------------------------------------
 
+    /** See {@link io.github.gatehouse.core.HttpCache#attach}: background revalidations go through {@code relay}. */
+    public void attach(RelayAccess relay) {
+        this.relay = java.util.Objects.requireNonNull(relay, "relay");
+    }
+
+    /**
+     * Sends a conditional {@code GET} for {@code entry} through the relay, as a background exchange: the client's
+     * request as the filters left it, without its own conditionals and ranges, with the entry's validators. Its
+     * answer comes back to {@link #onUpstreamResponse} with a {@link Revalidation} state ({@link #revalidated}).
+     */
     private void revalidateInBackground(Exchange exchange, StoredEntry entry, CacheRule rule) {
-        if (!revalidating.add(entry.key())) {
+        RelayAccess r = relay;
+        if (r == null || !revalidating.add(entry.key())) {
             return;
         }
         counters.revalidations.increment();
         String id = exchange.id(); // the exchange itself must not be kept past its end
-        revalidator.revalidate(exchange, entry, config.clock().instant(), rule).whenComplete((r, f) -> {
+        Revalidation state = new Revalidation(entry, config.clock().instant(), storability.targeted(exchange), rule);
+        CompletionStage<Integer> sent;
+        try {
+            sent = r.send(RevalidationRequest.of(exchange.request()), exchange,
+                    CacheLookup.revalidate(Responder.validators(entry.head()), state));
+        } catch (RuntimeException e) {
             revalidating.remove(entry.key());
-            if (f != null) {
-                LOG.info("{} background revalidation of {} failed: {}", id, entry.key(), f.toString());
+            LOG.warn("{} background revalidation of {} could not start: {}", id, entry.key(), e.toString());
+            return;
+        }
+        sent.whenComplete((status, failure) -> {
+            revalidating.remove(entry.key());
+            if (failure != null) {
+                LOG.info("{} background revalidation of {} failed: {}", id, entry.key(),
+                        failure instanceof java.util.concurrent.CompletionException && failure.getCause() != null
+                                ? failure.getCause().getMessage() : failure.getMessage());
+            } else if (LOG.isDebugEnabled()) {
+                LOG.debug("{} background revalidation of {} answered {}", id, entry.key(), status);
             }
         });
     }
 
-    /** Applies a background revalidation's 304. */
-    void backgroundNotModified(StoredEntry entry, HttpHeaders notModified, Instant requestTime, List<String> targeted) {
-        counters.unmodified.increment();
-        freshen(entry, notModified, requestTime, config.clock().instant(), targeted);
+    /**
+     * A background revalidation's answer: a 304 freshens the entry, a storable response replaces it (streamed into
+     * the store as the relay reads it), another one that is not an error drops it. Nothing is served: no client waits.
+     */
+    private CacheDecision revalidated(Exchange background, Revalidation r, ResponseHead response) {
+        int status = response.status();
+        HttpHeaders headers = response.headers();
+        if (!headers.contains("Date")) {
+            headers.add("Date", HttpDates.format(config.clock().instant()));
+        }
+        if (status == 304) {
+            counters.unmodified.increment();
+            freshen(r.entry(), headers, r.requestTime(), config.clock().instant(), r.targeted());
+            background.cacheStatus(CacheOutcome.REFRESH_UNMODIFIED.name());
+            return CacheDecision.pass();
+        }
+        background.cacheStatus(CacheOutcome.REFRESH_MODIFIED.name());
+        EntryWriter writer = backgroundStore(background.id(), r.entry(), background.request().headers(), status, headers,
+                r.requestTime(), r.targeted(), r.rule());
+        return writer == null ? CacheDecision.pass() : CacheDecision.store(writer);
     }
 
     /** Starts storing a background revalidation's full response; null when it may not be stored. */
-    EntryWriter backgroundStore(StoredEntry old, String method, HttpHeaders requestHeaders, int status, HttpHeaders headers,
-            Instant requestTime, List<String> targeted, CacheRule rule) {
+    private EntryWriter backgroundStore(String exchangeId, StoredEntry old, HttpHeaders requestHeaders, int status,
+            HttpHeaders headers, Instant requestTime, List<String> targeted, CacheRule rule) {
         Directives cc = storability.responseDirectives(headers, targeted);
         boolean storable = status >= 200 && status != 206 && status != 304 && !cc.has("no-store")
                 && !cc.isUnqualified("private")
@@ -630,9 +675,16 @@ public final class CacheEngine implements AutoCloseable {
             }
             return null;
         }
-        EntryHead head = new EntryHead(status, storability.headersToStore(headers, false, targeted), requestTime, config.clock().instant(), false);
-        String key = old.key().substring(0, old.key().indexOf(VariantIndex.SEPARATOR) + 1) + VariantIndex.secondaryKey(head, requestHeaders);
-        return new EntryWriter(config, collapser, this::entryCommitted, "background", key, key.substring(key.indexOf(VariantIndex.SEPARATOR) + 1), head, null);
+        EntryHead head = new EntryHead(status, storability.headersToStore(headers, true, targeted), requestTime,
+                config.clock().instant(), false);
+        String key = old.key().substring(0, old.key().indexOf(VariantIndex.SEPARATOR) + 1)
+                + VariantIndex.secondaryKey(head, requestHeaders);
+        return new EntryWriter(config, collapser, this::entryCommitted, exchangeId, key,
+                key.substring(key.indexOf(VariantIndex.SEPARATOR) + 1), head, null);
+    }
+
+    /** The cache's state for one background revalidation, carried by its lookup through the relay. */
+    record Revalidation(StoredEntry entry, Instant requestTime, List<String> targeted, CacheRule rule) {
     }
 
     /** An entry whose head was just updated, when the store no longer holds it (evicted meanwhile). */
@@ -674,9 +726,6 @@ public final class CacheEngine implements AutoCloseable {
 
     @Override
     public void close() {
-        if (revalidator != null) {
-            revalidator.close();
-        }
         store.close();
     }
 }

@@ -17,14 +17,18 @@ public final class CacheProxy implements AutoCloseable {
     /** What the proxy calls: {@link #cache}, counting its lookups. */
     public final ObservedCache observed;
     public final ProxyServer proxy;
+    /** The access-log lines of client exchanges; the cache's background exchanges go to {@link #background}. */
     public final RecordingAccessLog log = new RecordingAccessLog();
+    /** The access-log lines of background exchanges (client {@code -}): the cache's own revalidations. */
+    public final RecordingAccessLog background = new RecordingAccessLog();
+    private final io.github.gatehouse.core.AccessLog split = entry -> ("-".equals(entry.clientAddress()) ? background : log).log(entry);
 
     private CacheProxy(UnaryOperator<HttpCaches.Builder> config, UnaryOperator<ProxyServer.Builder> proxyConfig)
             throws Exception {
         origin = new ScriptedOrigin(clock);
         cache = config.apply(HttpCaches.builder().clock(clock)).build();
         observed = new ObservedCache(cache);
-        proxy = proxyConfig.apply(ProxyServer.builder().forward().allowInternalDestinations().cache(observed).accessLog(log)
+        proxy = proxyConfig.apply(ProxyServer.builder().forward().allowInternalDestinations().cache(observed).accessLog(split)
                 .upstreamTimeout(Duration.ofSeconds(5))).build().start();
     }
 

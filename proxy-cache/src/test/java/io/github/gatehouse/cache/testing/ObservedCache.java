@@ -45,6 +45,11 @@ public final class ObservedCache implements HttpCache, AutoCloseable {
         return cache.onUpstreamFailure(exchange, lookup, failure);
     }
 
+    @Override
+    public void attach(io.github.gatehouse.core.RelayAccess relay) {
+        cache.attach(relay);
+    }
+
     /** Lookups that have returned so far. */
     public synchronized int lookups() {
         return lookups;

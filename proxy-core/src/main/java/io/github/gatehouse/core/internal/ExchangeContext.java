@@ -253,10 +253,16 @@ final class ExchangeContext implements Callback {
         }
         try {
             writeLine(accessHead(response.isCommitted() || ok ? response.getStatus() : 0), exchange.bytesIn(),
-                    Response.getContentBytesWritten(response), ok);
+                    bytesWritten(), ok);
         } catch (RuntimeException e) {
             LOG.error("{} access log failed", exchange.id(), e);
         }
+    }
+
+    /** Body bytes written to the client (for a background exchange, to its stand-in); -1 when unknown. */
+    long bytesWritten() {
+        return response instanceof BackgroundExchanges.ClientlessResponse clientless ? clientless.bytesWritten()
+                : Response.getContentBytesWritten(response);
     }
 
     /** What the line needs from Jetty's request, read while it is valid (it is recycled after the exchange). */

@@ -5,7 +5,6 @@ import io.github.gatehouse.core.ExchangeListener;
 import java.time.Duration;
 import java.util.List;
 import java.util.concurrent.CopyOnWriteArrayList;
-import org.eclipse.jetty.server.Response;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -39,7 +38,7 @@ public final class ExchangeEvents {
         }
         try {
             int status = x.response.isCommitted() || ok ? x.response.getStatus() : 0;
-            deliver(event(x, status, x.exchange.bytesIn(), Response.getContentBytesWritten(x.response), ok, false));
+            deliver(event(x, status, x.exchange.bytesIn(), x.bytesWritten(), ok, false));
         } catch (RuntimeException e) {
             LOG.error("{} exchange event could not be built", x.exchange.id(), e);
         }

@@ -318,6 +318,13 @@ public final class JettyProxy {
             relay.inspection(inspection);
         }
         relay.upstreamClients(upstreamClients);
+        if (relay.config().cache() != null) {
+            try {
+                relay.config().cache().attach(new BackgroundExchanges(() -> relayHandler)); // the relay in force at each send
+            } catch (RuntimeException e) {
+                LOG.error("cache {} failed to attach; it cannot revalidate in the background", relay.config().cache(), e);
+            }
+        }
     }
 
     /**

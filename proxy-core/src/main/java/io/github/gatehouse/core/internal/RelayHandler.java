@@ -139,6 +139,11 @@ final class RelayHandler extends Handler.Wrapper {
         return true;
     }
 
+    /** A background exchange starts ({@link BackgroundExchanges}): it counts in flight like a client's. */
+    void backgroundStarted() {
+        inFlight.incrementAndGet();
+    }
+
     /** A new exchange id: this server's random prefix and a counter. */
     String nextId() {
         return idPrefix + "-" + ids.incrementAndGet();
