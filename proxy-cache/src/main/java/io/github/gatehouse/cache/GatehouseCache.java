@@ -137,6 +137,11 @@ public final class GatehouseCache implements HttpCache, AutoCloseable {
         engine.onStored(listener);
     }
 
+    /** The store (tests in this package). */
+    CacheStore store() {
+        return engine.store();
+    }
+
     /** Stops background work and closes the store (a disk store keeps its files for the next start). */
     @Override
     public void close() {

@@ -63,6 +63,8 @@ public final class CacheEngine implements AutoCloseable {
     private final CacheConfig config;
     private final CacheStore store;
     private final MemoryStore memoryStore;
+    /** The shared tier when the store is one (several instances), else null: lookups read it before the index. */
+    private final GridStore grid;
     private final ConcurrentHashMap<String, Set<String>> variants = new ConcurrentHashMap<>();
     private final ConcurrentHashMap<String, Fill> fills = new ConcurrentHashMap<>();
     /**
@@ -92,6 +94,7 @@ public final class CacheEngine implements AutoCloseable {
         this.config = config;
         this.store = config.store();
         this.memoryStore = store instanceof MemoryStore ? (MemoryStore) store : null;
+        this.grid = store instanceof GridStore ? (GridStore) store : null;
         for (String key : store.keys()) {
             indexVariant(key);
             store.get(key).ifPresent(e -> indexTags(key, e.head()));
@@ -101,6 +104,11 @@ public final class CacheEngine implements AutoCloseable {
 
     CacheConfig config() {
         return config;
+    }
+
+    /** The store this engine keeps its entries in. */
+    public CacheStore store() {
+        return store;
     }
 
     /**
@@ -119,6 +127,9 @@ public final class CacheEngine implements AutoCloseable {
         String method = request.method();
         Instant now = config.clock().instant();
         if (method.equals("PURGE") && !config.purgeFrom().isEmpty()) {
+            if (grid != null) { // a cluster-wide purge waits on the grid: not on the I/O thread
+                return CompletableFuture.supplyAsync(() -> purgeMethod(exchange), grid.executor());
+            }
             return CompletableFuture.completedFuture(purgeMethod(exchange));
         }
         boolean safe = method.equals("GET") || method.equals("HEAD");
@@ -149,6 +160,23 @@ public final class CacheEngine implements AutoCloseable {
                 || (!reqHeaders.contains("Cache-Control") && reqHeaders.containsToken("Pragma", "no-cache")));
         boolean noStore = rcc.has("no-store");
         String primary = config.keyPolicy().primaryKey(exchange);
+        if (grid != null) {
+            // the shared tier: what another instance stored becomes visible to select() (one grid read, unless the
+            // near tier holds the variants already)
+            Directives finalRcc = rcc;
+            return grid.load(primary).thenCompose(keys -> {
+                for (String k : keys) {
+                    indexVariant(k);
+                    store.get(k).ifPresent(e -> indexTags(k, e.head()));
+                }
+                return lookupKeyed(exchange, primary, finalRcc, noCache, noStore, now, rule, method, reqHeaders);
+            });
+        }
+        return lookupKeyed(exchange, primary, rcc, noCache, noStore, now, rule, method, reqHeaders);
+    }
+
+    private CompletionStage<CacheLookup> lookupKeyed(Exchange exchange, String primary, Directives rcc, boolean noCache,
+            boolean noStore, Instant now, CacheRule rule, String method, HttpHeaders reqHeaders) {
         StoredEntry entry = select(primary, reqHeaders);
         if (entry != null) {
             return lookupStored(exchange, primary, entry, rcc, noCache, noStore, now, rule);
@@ -166,6 +194,9 @@ public final class CacheEngine implements AutoCloseable {
             Fill fill = new Fill(primary);
             if (fills.putIfAbsent(primary, fill) == null) {
                 armTimeout(fill);
+                if (grid != null) {
+                    return claimOrWait(exchange, fill, primary, rcc, now, rule);
+                }
                 return miss(exchange, new State(primary, now, rcc, null, fill, false, false, "uri-miss", null));
             }
             Fill raced = fills.get(primary);
@@ -176,12 +207,50 @@ public final class CacheEngine implements AutoCloseable {
         return miss(exchange, new State(primary, now, rcc, null, null, noStore, false, "uri-miss", null));
     }
 
+    /**
+     * This instance leads the fill of {@code primary}: it goes upstream if it wins the cluster-wide fill lease (or
+     * the grid does not answer); otherwise it waits for the instance that holds the lease to release it (or the
+     * collapse timeout), then answers from the grid, this instance's own followers too, or goes upstream itself.
+     */
+    private CompletionStage<CacheLookup> claimOrWait(Exchange exchange, Fill fill, String primary, Directives rcc,
+            Instant now, CacheRule rule) {
+        return grid.claimFill(primary, config.collapseTimeout()).thenCompose(won -> {
+            if (won) {
+                fill.claimed = true;
+                return miss(exchange, new State(primary, now, rcc, null, fill, false, false, "uri-miss", null));
+            }
+            return grid.awaitRelease(primary, config.collapseTimeout())
+                    .thenCompose(v -> grid.load(primary))
+                    .thenCompose(keys -> {
+                        for (String k : keys) {
+                            indexVariant(k);
+                            store.get(k).ifPresent(e -> indexTags(k, e.head()));
+                        }
+                        StoredEntry entry = select(primary, exchange.request().headers());
+                        if (entry != null) {
+                            String key = entry.key();
+                            fill.head.complete(FillHead.stored(key.substring(key.indexOf(VARIANT_SEPARATOR) + 1), entry));
+                            unfill(fill);
+                            return lookupStored(exchange, primary, entry, rcc, false, false, config.clock().instant(), rule);
+                        }
+                        return miss(exchange, new State(primary, now, rcc, null, fill, false, false, "uri-miss", null));
+                    });
+        });
+    }
+
+    /** Takes {@code fill} out of the map; gives up its cluster-wide lease, if it held one. */
+    private void unfill(Fill fill) {
+        if (fills.remove(fill.primary, fill) && fill.claimed && grid != null) {
+            grid.releaseFill(fill.primary);
+        }
+    }
+
     /** Followers stop waiting after the collapse timeout; a fill that ends without a storable head leaves the map. */
     private void armTimeout(Fill fill) {
         fill.head.completeOnTimeout(null, config.collapseTimeout().toMillis(), TimeUnit.MILLISECONDS);
         fill.head.whenComplete((h, f) -> {
             if (h == null) {
-                fills.remove(fill.primary, fill);
+                unfill(fill);
             }
         });
     }
@@ -384,7 +453,7 @@ public final class CacheEngine implements AutoCloseable {
                 if (st.fill != null) {
                     String key = updated.key();
                     st.fill.head.complete(FillHead.stored(key.substring(key.indexOf(VARIANT_SEPARATOR) + 1), updated));
-                    fills.remove(st.fill.primary, st.fill);
+                    unfill(st.fill);
                 }
                 unmodified.increment();
                 hits.increment();
@@ -1124,6 +1193,11 @@ public final class CacheEngine implements AutoCloseable {
 
     /** Purges every variant of {@code url}'s normal-form key; returns how many. */
     public long purgeUrl(URI url, PurgeMode mode) {
+        if (grid != null) {
+            long n = grid.purgePrimary(CacheKeyPolicy.normalize(url, true), mode);
+            purged.add(n);
+            return n;
+        }
         long n = removePrimary(CacheKeyPolicy.normalize(url, true), mode);
         purged.add(n);
         return n;
@@ -1131,6 +1205,11 @@ public final class CacheEngine implements AutoCloseable {
 
     /** Purges every entry whose key starts with {@code prefix}; returns how many. */
     public long purgePrefix(String prefix, PurgeMode mode) {
+        if (grid != null) {
+            long n = grid.purgePrefix(prefix, mode);
+            purged.add(n);
+            return n;
+        }
         long n = 0;
         for (String key : store.keys()) {
             if (key.startsWith(prefix) && apply(key, mode)) {
@@ -1150,6 +1229,11 @@ public final class CacheEngine implements AutoCloseable {
         long n = 0;
         if (config.tagHeader() == null) {
             return 0;
+        }
+        if (grid != null) {
+            n = grid.purgeTag(config.tagHeader(), tag, mode);
+            purged.add(n);
+            return n;
         }
         Set<String> keys = tagged.get(tag);
         if (keys == null) {
@@ -1313,7 +1397,7 @@ public final class CacheEngine implements AutoCloseable {
     private void release(Fill fill) {
         if (fill != null) {
             fill.head.complete(null);
-            fills.remove(fill.primary, fill);
+            unfill(fill);
         }
     }
 
@@ -1415,7 +1499,7 @@ public final class CacheEngine implements AutoCloseable {
 
         private void dropFill() {
             if (fill != null) {
-                fills.remove(fill.primary, fill);
+                unfill(fill);
             }
         }
 
@@ -1499,6 +1583,9 @@ public final class CacheEngine implements AutoCloseable {
         final CompletableFuture<FillHead> head = new CompletableFuture<>();
         /** Collapsed followers currently reading (or about to read) this fill's body. */
         final java.util.concurrent.atomic.AtomicInteger followers = new java.util.concurrent.atomic.AtomicInteger();
+
+        /** Whether this fill holds the cluster-wide fill lease (shared tier only). */
+        volatile boolean claimed;
 
         Fill(String primary) {
             this.primary = primary;

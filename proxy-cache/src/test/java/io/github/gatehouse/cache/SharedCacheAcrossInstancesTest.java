@@ -1,0 +1,180 @@
+package io.github.gatehouse.cache;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import io.github.gatehouse.cache.internal.GridStore;
+import io.github.gatehouse.cache.testing.MutableClock;
+import io.github.gatehouse.cache.testing.ScriptedOrigin;
+import io.github.gatehouse.cache.testing.ScriptedOrigin.Answer;
+import io.github.gatehouse.core.DataSize;
+import io.github.gatehouse.core.ProxyServer;
+import io.github.gatehouse.core.cluster.Cluster;
+import io.github.gatehouse.core.cluster.ClusterConfig;
+import io.github.gatehouse.core.testing.RawHttp;
+import java.io.IOException;
+import java.net.ServerSocket;
+import java.net.URI;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.Semaphore;
+import java.util.concurrent.TimeUnit;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+
+/**
+ * Three Gatehouse instances, each with its own cache and its own embedded Hazelcast member (loopback, TCP-IP join),
+ * in front of one origin: what one stores is a hit on the others, a purge on one removes everywhere, and
+ * concurrent misses on several instances make one upstream request. The members start once for the class (a few
+ * seconds); each test uses its own paths.
+ */
+class SharedCacheAcrossInstancesTest {
+    static final MutableClock clock = MutableClock.atWholeSecond();
+    static ScriptedOrigin origin;
+    static final List<Instance> instances = new ArrayList<>();
+    static final ExecutorService clients = Executors.newFixedThreadPool(4, r -> new Thread(r, "client"));
+
+    record Instance(Cluster cluster, GatehouseCache cache, GridStore grid, ProxyServer proxy) {
+        RawHttp.Reply get(String path) throws IOException {
+            return RawHttp.exchange(proxy.port(), "GET " + origin.url(path) + " HTTP/1.1\r\nHost: 127.0.0.1:"
+                    + origin.port() + "\r\nConnection: close\r\n\r\n");
+        }
+
+        /** GET {@code path} and wait until this instance stored the response (grid write included). */
+        RawHttp.Reply getAndStore(String path) throws Exception {
+            Semaphore stored = new Semaphore(0);
+            cache.onStored(stored::release);
+            RawHttp.Reply reply = get(path);
+            assertThat(stored.tryAcquire(5, TimeUnit.SECONDS)).as("stored " + path).isTrue();
+            return reply;
+        }
+    }
+
+    @BeforeAll
+    static void start() throws Exception {
+        origin = new ScriptedOrigin(clock);
+        int first = freePort();
+        for (int i = 0; i < 3; i++) {
+            ClusterConfig.Builder config = ClusterConfig.builder().name("test-" + first).bind("127.0.0.1",
+                    i == 0 ? first : freePort()).operationTimeout(Duration.ofSeconds(2));
+            if (i > 0) {
+                config.member("127.0.0.1:" + first);
+            }
+            Cluster cluster = Cluster.join(config.build());
+            GatehouseCache cache = HttpCaches.builder().clock(clock).memory(DataSize.mebibytes(4)).cluster(cluster).build();
+            ProxyServer proxy = ProxyServer.builder().forward().allowInternalDestinations().cache(cache)
+                    .upstreamTimeout(Duration.ofSeconds(5)).build().start();
+            instances.add(new Instance(cluster, cache, (GridStore) cache.store(), proxy));
+        }
+        assertThat(instances.get(2).cluster().members()).hasSize(3);
+    }
+
+    @AfterAll
+    static void stop() throws Exception {
+        for (Instance i : instances) {
+            i.proxy().close();
+            i.cache().close();
+            i.cluster().kill();
+        }
+        origin.close();
+        clients.shutdownNow();
+    }
+
+    static int freePort() throws IOException {
+        try (ServerSocket s = new ServerSocket(0)) {
+            return s.getLocalPort();
+        }
+    }
+
+    @Test
+    void aResponseStoredByOneInstanceIsAHitOnTheOthers() throws Exception {
+        origin.on("/shared", Answer.ok("one copy").header("Cache-Control", "max-age=100"));
+        Instance a = instances.get(0);
+        Instance b = instances.get(1);
+        Instance c = instances.get(2);
+
+        assertThat(a.getAndStore("/shared").bodyText()).isEqualTo("one copy");
+        RawHttp.Reply fromB = b.get("/shared");
+        RawHttp.Reply fromC = c.get("/shared");
+        RawHttp.Reply againB = b.get("/shared");
+
+        assertThat(fromB.bodyText()).isEqualTo("one copy");
+        assertThat(fromC.bodyText()).isEqualTo("one copy");
+        assertThat(fromB.headers().get("cache-status")).contains("hit");
+        assertThat(againB.headers().get("cache-status")).contains("hit");
+        assertThat(origin.count("/shared")).as("origin requests for one object across 3 instances").isEqualTo(1);
+        assertThat(b.grid().gridHits()).isGreaterThanOrEqualTo(1);
+        assertThat(b.grid().nearHits()).as("the second hit on b is served by its near tier").isGreaterThanOrEqualTo(1);
+    }
+
+    @Test
+    void aPurgeOnOneInstanceRemovesTheEntryEverywhere() throws Exception {
+        origin.on("/purge/url", Answer.ok("u").header("Cache-Control", "max-age=100"));
+        origin.on("/purge/dir/1", Answer.ok("d1").header("Cache-Control", "max-age=100"));
+        origin.on("/purge/tagged", Answer.ok("t").header("Cache-Control", "max-age=100").header("Surrogate-Key", "red"));
+        Instance a = instances.get(0);
+        Instance b = instances.get(1);
+        for (String p : List.of("/purge/url", "/purge/dir/1", "/purge/tagged")) {
+            a.getAndStore(p);
+            assertThat(b.get(p).headers().get("cache-status")).as(p).contains("hit"); // now in b's near tier too
+        }
+
+        CountDownLatch seenByA = awaitEvents(a, 3);
+        assertThat(b.cache().purge(URI.create(origin.url("/purge/url")), PurgeMode.HARD)).isEqualTo(1);
+        assertThat(b.cache().purgePrefix(URI.create(origin.url("/purge/dir/")), PurgeMode.HARD)).isEqualTo(1);
+        assertThat(b.cache().purgeTag("red", PurgeMode.HARD)).isEqualTo(1);
+        assertThat(seenByA.await(5, TimeUnit.SECONDS)).as("a handled the three purges").isTrue();
+
+        for (String p : List.of("/purge/url", "/purge/dir/1", "/purge/tagged")) {
+            assertThat(a.get(p).headers().get("cache-status")).as(p + " on a").doesNotContain("hit");
+            assertThat(origin.count(p)).as(p).isEqualTo(2);
+        }
+    }
+
+    @Test
+    void concurrentMissesOnTwoInstancesMakeOneUpstreamRequest() throws Exception {
+        CountDownLatch gate = new CountDownLatch(1);
+        origin.on("/slow", Answer.ok("filled once").header("Cache-Control", "max-age=100").heldUntil(gate));
+        Instance a = instances.get(0);
+        Instance c = instances.get(2);
+        CountDownLatch cWaits = new CountDownLatch(1);
+        c.grid().onRemoteWait(cWaits::countDown);
+
+        CompletableFuture<RawHttp.Reply> fromA = CompletableFuture.supplyAsync(() -> send(a, "/slow"), clients);
+        assertThat(origin.take().path()).isEqualTo("/slow"); // a is filling
+        CompletableFuture<RawHttp.Reply> fromC = CompletableFuture.supplyAsync(() -> send(c, "/slow"), clients);
+        assertThat(cWaits.await(5, TimeUnit.SECONDS)).as("c waits for a's fill").isTrue();
+        gate.countDown();
+
+        assertThat(fromA.get(10, TimeUnit.SECONDS).bodyText()).isEqualTo("filled once");
+        RawHttp.Reply replyC = fromC.get(10, TimeUnit.SECONDS);
+        assertThat(replyC.bodyText()).isEqualTo("filled once");
+        assertThat(replyC.headers().get("cache-status")).contains("hit");
+        assertThat(origin.count("/slow")).isEqualTo(1);
+    }
+
+    private static RawHttp.Reply send(Instance i, String path) {
+        try {
+            return i.get(path);
+        } catch (IOException e) {
+            throw new java.io.UncheckedIOException(e);
+        }
+    }
+
+    /** A latch that opens once {@code instance} handled {@code n} purge events. */
+    private static CountDownLatch awaitEvents(Instance instance, int n) {
+        CountDownLatch latch = new CountDownLatch(n);
+        instance.grid().onEvent(m -> {
+            char kind = m.charAt(0);
+            if (kind == 'U' || kind == 'P' || kind == 'T') {
+                latch.countDown();
+            }
+        });
+        return latch;
+    }
+}
