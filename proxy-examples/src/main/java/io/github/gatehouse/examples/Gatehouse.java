@@ -432,7 +432,9 @@ public final class Gatehouse {
         if (!o.blockKeywords.isEmpty()) {
             b.filter(KeywordFilter.blockPagesContaining(o.blockKeywords.toArray(new String[0])));
         }
-        if (o.users != null) {
+        if (o.users != null && resources.cluster != null) {
+            b.authenticator(BasicAuthenticator.builder().htpasswd(o.users).cluster(resources.cluster, "launcher").build());
+        } else if (o.users != null) {
             b.authenticator(BasicAuthenticator.htpasswd(o.users));
         }
     }

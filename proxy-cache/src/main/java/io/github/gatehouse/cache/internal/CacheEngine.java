@@ -64,7 +64,7 @@ public final class CacheEngine implements AutoCloseable {
     private final CacheStore store;
     private final MemoryStore memoryStore;
     /** The shared tier when the store is one (several instances), else null: lookups read it before the index. */
-    private final GridStore grid;
+    private final SharedTier grid;
     private final ConcurrentHashMap<String, Set<String>> variants = new ConcurrentHashMap<>();
     private final ConcurrentHashMap<String, Fill> fills = new ConcurrentHashMap<>();
     /**
@@ -94,7 +94,7 @@ public final class CacheEngine implements AutoCloseable {
         this.config = config;
         this.store = config.store();
         this.memoryStore = store instanceof MemoryStore ? (MemoryStore) store : null;
-        this.grid = store instanceof GridStore ? (GridStore) store : null;
+        this.grid = store instanceof SharedTier ? (SharedTier) store : null;
         for (String key : store.keys()) {
             indexVariant(key);
             store.get(key).ifPresent(e -> indexTags(key, e.head()));

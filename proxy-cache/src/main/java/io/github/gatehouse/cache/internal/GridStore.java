@@ -70,7 +70,7 @@ import org.slf4j.LoggerFactory;
  * <p><b>Threading.</b> Thread-safe and non-blocking on the request path; the purge methods block up to the
  * operation timeout (admin calls). Grid continuations run on the store's own executor.
  */
-public final class GridStore implements CacheStore {
+public final class GridStore implements CacheStore, SharedTier {
     private static final Logger LOG = LoggerFactory.getLogger(GridStore.class);
     private static final char SEP = CacheEngine.VARIANT_SEPARATOR;
 
@@ -160,6 +160,7 @@ public final class GridStore implements CacheStore {
      * after one grid read (empty on a grid miss, failure or timeout). The stage completes on the store's executor
      * or on the caller's thread, never on a Hazelcast thread.
      */
+    @Override
     public CompletionStage<List<String>> load(String primary) {
         Set<String> known = nearKeys.get(primary);
         if (known != null && !known.isEmpty()) {
@@ -291,6 +292,7 @@ public final class GridStore implements CacheStore {
     // ---- purges, cluster-wide ------------------------------------------------------------------------
 
     /** Purges every variant of {@code primary} in the grid and in every near tier; returns how many variants. */
+    @Override
     public long purgePrimary(String primary, PurgeMode mode) {
         long n = 0;
         try {
@@ -307,6 +309,7 @@ public final class GridStore implements CacheStore {
     }
 
     /** Purges every key that starts with {@code prefix}, cluster-wide; returns how many variants. */
+    @Override
     public long purgePrefix(String prefix, PurgeMode mode) {
         long n = purgeWhere(mode, new KeyPrefix(prefix), new Purge(mode == PurgeMode.HARD, null, null));
         publish('P', prefix);
@@ -315,6 +318,7 @@ public final class GridStore implements CacheStore {
     }
 
     /** Purges every variant whose field {@code header} lists {@code tag}, cluster-wide; returns how many. */
+    @Override
     public long purgeTag(String header, String tag, PurgeMode mode) {
         long n = purgeWhere(mode, null, new Purge(mode == PurgeMode.HARD, header, tag));
         publish('T', header + SEP + tag);
@@ -343,6 +347,7 @@ public final class GridStore implements CacheStore {
      * Tries to become the one instance that fills {@code primary}, for at most {@code lease}; completes with
      * {@code true} when this instance should go upstream (it won, or the grid did not answer in time).
      */
+    @Override
     public CompletionStage<Boolean> claimFill(String primary, Duration lease) {
         return withTimeout(claims.submitToKey(primary, new Claim(self, lease.toMillis()))).handleAsync((won, f) -> {
             if (f != null) {
@@ -354,6 +359,7 @@ public final class GridStore implements CacheStore {
     }
 
     /** Gives up this instance's claim on {@code primary} (after its entry was stored, or the fill ended). */
+    @Override
     public void releaseFill(String primary) {
         claims.submitToKey(primary, new Unclaim(self)).whenComplete((v, f) -> {
             if (f != null) {
@@ -367,6 +373,7 @@ public final class GridStore implements CacheStore {
      * Completes when another instance's claim on {@code primary} is released, or after {@code timeout}, on the
      * store's executor.
      */
+    @Override
     public CompletionStage<Void> awaitRelease(String primary, Duration wait) {
         remoteWaits.increment();
         CompletableFuture<Void> w = waiters.computeIfAbsent(primary, k -> new CompletableFuture<>());
@@ -556,7 +563,8 @@ public final class GridStore implements CacheStore {
     }
 
     /** The store's executor (grid continuations, cluster-wide purges). */
-    java.util.concurrent.Executor executor() {
+    @Override
+    public java.util.concurrent.Executor executor() {
         return executor;
     }
 
