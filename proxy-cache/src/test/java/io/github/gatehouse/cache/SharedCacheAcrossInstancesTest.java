@@ -110,6 +110,9 @@ class SharedCacheAcrossInstancesTest {
         assertThat(origin.count("/shared")).as("origin requests for one object across 3 instances").isEqualTo(1);
         assertThat(b.grid().gridHits()).isGreaterThanOrEqualTo(1);
         assertThat(b.grid().nearHits()).as("the second hit on b is served by its near tier").isGreaterThanOrEqualTo(1);
+        SharedTierStats stats = b.cache().sharedTier().orElseThrow();
+        assertThat(stats.members()).hasSize(3).contains(b.cluster().localMember());
+        assertThat(stats.gridHits()).isEqualTo(b.grid().gridHits());
     }
 
     @Test

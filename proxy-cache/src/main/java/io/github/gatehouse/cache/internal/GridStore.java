@@ -162,6 +162,10 @@ public final class GridStore implements CacheStore, SharedTier {
      */
     @Override
     public CompletionStage<List<String>> load(String primary) {
+        return load(primary, true);
+    }
+
+    private CompletionStage<List<String>> load(String primary, boolean retry) {
         Set<String> known = nearKeys.get(primary);
         if (known != null && !known.isEmpty()) {
             List<String> present = new ArrayList<>(known.size());
@@ -177,12 +181,22 @@ public final class GridStore implements CacheStore, SharedTier {
         }
         int stripe = stripe(primary);
         long generation = generations.get(stripe);
-        return withTimeout(entries.getAsync(primary)).handleAsync((v, f) -> {
+        return withTimeout(entries.getAsync(primary)).<CompletionStage<List<String>>>handleAsync((v, f) -> {
             if (f != null) {
                 trouble("read", f);
-                return List.<String>of();
+                return CompletableFuture.completedFuture(List.<String>of());
             }
-            fine();
+            if (generations.get(stripe) != generation) {
+                // an invalidation arrived while we read: what we read may be older than it, so read again (once)
+                return retry ? load(primary, false) : CompletableFuture.completedFuture(List.<String>of());
+            }
+            return CompletableFuture.completedFuture(install(primary, v, stripe, generation));
+        }, executor).thenCompose(x -> x);
+    }
+
+    private List<String> install(String primary, Variants v, int stripe, long generation) {
+        fine();
+        {
             if (v == null || v.variants.isEmpty()) {
                 gridMisses.increment();
                 return List.<String>of();
@@ -197,10 +211,14 @@ public final class GridStore implements CacheStore, SharedTier {
                 }
                 near.put(key, d.head, ChunkedBody.of(List.of(ByteBuffer.wrap(d.body).asReadOnlyBuffer())));
                 nearKeys.computeIfAbsent(primary, p -> ConcurrentHashMap.newKeySet()).add(key);
+                if (generations.get(stripe) != generation) { // an invalidation ran meanwhile: undo
+                    near.remove(key);
+                    return List.<String>of();
+                }
                 keys.add(key);
             }
             return keys;
-        }, executor);
+        }
     }
 
     // ---- writes --------------------------------------------------------------------------------------
@@ -530,6 +548,12 @@ public final class GridStore implements CacheStore, SharedTier {
     static String secondaryOf(String key) {
         int sep = key.indexOf(SEP);
         return sep < 0 ? "" : key.substring(sep + 1);
+    }
+
+    @Override
+    public io.github.gatehouse.cache.SharedTierStats stats() {
+        return new io.github.gatehouse.cache.SharedTierStats(cluster.members(), nearHits.sum(), gridHits.sum(),
+                gridMisses.sum(), gridWrites.sum(), gridFailures.sum(), remoteWaits.sum());
     }
 
     /** Reads from the grid that found an entry (and copied it to the near tier). */

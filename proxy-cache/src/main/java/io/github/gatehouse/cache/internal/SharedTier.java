@@ -35,6 +35,9 @@ public interface SharedTier {
     /** Purges every variant whose field {@code header} lists {@code tag} cluster-wide; returns how many. */
     long purgeTag(String header, String tag, PurgeMode mode);
 
+    /** This instance's counters and the cluster's members. */
+    io.github.gatehouse.cache.SharedTierStats stats();
+
     /** Where work that waits on the cluster runs (never an I/O thread). */
     Executor executor();
 }
