@@ -161,6 +161,49 @@ class SharedCacheAcrossInstancesTest {
         assertThat(origin.count("/slow")).isEqualTo(1);
     }
 
+    /**
+     * A bounded count, not a benchmark: 30 objects, each requested on all three instances. The origin sees each once;
+     * the medians of a first read on another instance (from the grid) and a repeat read there (near tier) go to
+     * target/cluster-figures.txt for the README (loopback, one JVM, a busy machine: a rough figure).
+     */
+    @Test
+    void eachObjectReachesTheOriginOnceAcrossThreeInstances() throws Exception {
+        Instance a = instances.get(0);
+        int objects = 30;
+        long[] grid = new long[objects];
+        long[] near = new long[objects];
+        for (int n = 0; n < objects; n++) {
+            origin.on("/count/" + n, Answer.ok("object " + n).header("Cache-Control", "max-age=100"));
+            a.getAndStore("/count/" + n);
+        }
+        for (int n = 0; n < objects; n++) {
+            for (Instance other : instances.subList(1, 3)) {
+                long t0 = System.nanoTime();
+                RawHttp.Reply first = other.get("/count/" + n);
+                long t1 = System.nanoTime();
+                RawHttp.Reply again = other.get("/count/" + n);
+                long t2 = System.nanoTime();
+                assertThat(first.bodyText()).isEqualTo("object " + n);
+                assertThat(again.bodyText()).isEqualTo("object " + n);
+                if (other == instances.get(1)) {
+                    grid[n] = t1 - t0;
+                    near[n] = t2 - t1;
+                }
+            }
+        }
+        int total = 0;
+        for (int n = 0; n < objects; n++) {
+            total += origin.count("/count/" + n);
+        }
+        assertThat(total).as("origin requests for %d objects on 3 instances", objects).isEqualTo(objects);
+        java.util.Arrays.sort(grid);
+        java.util.Arrays.sort(near);
+        java.nio.file.Files.writeString(java.nio.file.Path.of("target", "cluster-figures.txt"), String.format(
+                "objects %d, instances 3, origin requests %d%nmedian exchange, first read on another instance (grid)"
+                        + " %.2f ms, repeat read (near tier) %.2f ms%n", objects, total, grid[objects / 2] / 1e6,
+                near[objects / 2] / 1e6));
+    }
+
     private static RawHttp.Reply send(Instance i, String path) {
         try {
             return i.get(path);
