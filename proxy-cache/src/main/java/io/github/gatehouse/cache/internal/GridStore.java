@@ -61,7 +61,8 @@ import org.slf4j.LoggerFactory;
  *
  * <p><b>Cross-instance collapsing.</b> {@link #claimFill} takes a lease on a key in a second map, with a time to live
  * (the collapse timeout), so that a member that dies while filling cannot stall the key beyond it; the others wait
- * for {@link #releaseFill} (published on the topic) or their own timeout, then read the grid or go upstream.
+ * for {@link #releaseFill} (published on the topic), a member leaving the cluster, or their own timeout, then read
+ * the grid or go upstream.
  *
  * <p><b>Trouble.</b> Every grid operation on a request's path has the cluster's operation timeout; when it fails or
  * times out the request goes on with what this instance has (a miss, an entry stored in the near tier only), and
@@ -79,6 +80,7 @@ public final class GridStore implements CacheStore, SharedTier {
     private final IMap<String, String> claims;
     private final ITopic<String> events;
     private final UUID topicRegistration;
+    private final UUID membershipRegistration;
     private final MemoryStore near;
     private final long gridMaxObjectBytes;
     private final Duration timeout;
@@ -119,6 +121,18 @@ public final class GridStore implements CacheStore, SharedTier {
             return t;
         });
         this.topicRegistration = events.addMessageListener(m -> onEvent(m.getMessageObject()));
+        // a member that leaves may have held fill leases: whoever waits on one looks again now rather than at the
+        // end of the lease (the grid then has the entry, or the waiter goes upstream itself)
+        this.membershipRegistration = hz.getCluster().addMembershipListener(new com.hazelcast.cluster.MembershipListener() {
+            @Override
+            public void memberAdded(com.hazelcast.cluster.MembershipEvent event) {
+            }
+
+            @Override
+            public void memberRemoved(com.hazelcast.cluster.MembershipEvent event) {
+                List.copyOf(waiters.keySet()).forEach(GridStore.this::complete);
+            }
+        });
     }
 
     // ---- the near tier, synchronous ------------------------------------------------------------------
@@ -602,6 +616,7 @@ public final class GridStore implements CacheStore, SharedTier {
         try {
             if (cluster.isRunning()) {
                 events.removeMessageListener(topicRegistration);
+                cluster.hazelcast().getCluster().removeMembershipListener(membershipRegistration);
             }
         } catch (RuntimeException e) {
             LOG.debug("could not remove the cache event listener", e);
