@@ -36,3 +36,11 @@ kill_pidfile() {
   fi
   rm -f "$f"
 }
+# ensure_test_cert: a throw-away self-signed certificate for localhost/127.0.0.1 (h2 over TLS benches), made once in
+# $RUN_DIR as h2-cert.pem and h2-key.pem (PKCS#8); never committed
+ensure_test_cert() {
+  [ -s "$RUN_DIR/h2-cert.pem" ] && [ -s "$RUN_DIR/h2-key.pem" ] && return 0
+  openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 7 -subj /CN=localhost \
+    -addext subjectAltName=DNS:localhost,IP:127.0.0.1 \
+    -keyout "$RUN_DIR/h2-key.pem" -out "$RUN_DIR/h2-cert.pem" 2>/dev/null
+}

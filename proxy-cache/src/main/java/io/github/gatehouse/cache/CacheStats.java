@@ -1,7 +1,7 @@
 package io.github.gatehouse.cache;
 
 /**
- * A snapshot of a {@link GatehouseCache}'s counters since it was built.
+ * A snapshot of a {@link SharedCache}'s counters since it was built.
  *
  * <p>{@code hits} counts responses served from the store without going upstream (fresh hits, collapsed followers and
  * stale responses served under {@code stale-while-revalidate} or {@code stale-if-error}; the last two are also counted

@@ -6,7 +6,7 @@ import java.util.Optional;
 import java.util.concurrent.CompletionStage;
 
 /**
- * Where a {@link GatehouseCache} keeps its entries: keyed heads with streamed bodies, bounded in bytes.
+ * Where a {@link SharedCache} keeps its entries: keyed heads with streamed bodies, bounded in bytes.
  *
  * <p>Keys are opaque strings made by the cache (primary key, then {@code '\u0001'}, then the variant's secondary
  * key). A store keeps an index of its entries in memory so that {@link #get}, {@link #keys} and {@link #remove}

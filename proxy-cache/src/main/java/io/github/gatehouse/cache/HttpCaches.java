@@ -23,10 +23,10 @@ import java.util.List;
 import java.util.Map;
 
 /**
- * Builds {@link GatehouseCache}s: {@link #memory(DataSize)} for the common case, {@link #builder()} for the rest.
+ * Builds {@link SharedCache}s: {@link #memory(DataSize)} for the common case, {@link #builder()} for the rest.
  *
  * <pre>{@code
- * GatehouseCache cache = HttpCaches.builder()
+ * SharedCache cache = HttpCaches.builder()
  *     .memory(DataSize.mebibytes(256))
  *     .maxObjectSize(DataSize.mebibytes(8))
  *     .purgeMethodFrom("127.0.0.1/32")
@@ -41,7 +41,7 @@ public final class HttpCaches {
     }
 
     /** A shared cache on the heap holding at most {@code capacity} bytes, with the defaults of {@link #builder()}. */
-    public static GatehouseCache memory(DataSize capacity) {
+    public static SharedCache memory(DataSize capacity) {
         return builder().memory(capacity).build();
     }
 
@@ -63,7 +63,7 @@ public final class HttpCaches {
     }
 
     /**
-     * Configures a {@link GatehouseCache}. Each setter checks its argument at once; {@link #build()} copies the
+     * Configures a {@link SharedCache}. Each setter checks its argument at once; {@link #build()} copies the
      * configuration. Defaults: objects up to 8 MiB (or the capacity, if smaller), the system UTC clock, the URI as
      * key, heuristic freshness capped at 1 day, request collapsing on (followers wait up to 30 s for the head),
      * {@code stale-while-revalidate} revalidated in the background, no {@code stale-if-error} without the directive,
@@ -365,7 +365,7 @@ public final class HttpCaches {
          * @throws IllegalStateException if no store was chosen
          * @throws UncheckedIOException if the disk store cannot be opened
          */
-        public GatehouseCache build() {
+        public SharedCache build() {
             checkState(storeDescription != null || cluster != null,
                     "no store configured (expected: memory(...), disk(...), cluster(...) or store(...))");
             CacheStore s = store;
@@ -397,7 +397,7 @@ public final class HttpCaches {
                     name, staleIfError.isNegative() ? Duration.ZERO.minusSeconds(1) : staleIfError,
                     backgroundRevalidation, revalidationTimeout, replaySetCookie, List.copyOf(rules),
                     finishWithoutClient.toBytes());
-            return new GatehouseCache(new CacheEngine(config), storeDescription);
+            return new SharedCache(new CacheEngine(config), storeDescription);
         }
     }
 }

@@ -1,7 +1,7 @@
 package io.github.gatehouse.cache;
 
 /**
- * How {@link GatehouseCache} purges: remove entries, or only mark them stale.
+ * How {@link SharedCache} purges: remove entries, or only mark them stale.
  *
  * <p>A {@link #SOFT} purge keeps the entry but makes it stale at once: the next request revalidates it with the
  * origin, and it may still be served under {@code stale-while-revalidate} or {@code stale-if-error} (the Fastly

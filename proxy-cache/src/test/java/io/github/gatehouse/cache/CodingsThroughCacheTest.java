@@ -28,7 +28,7 @@ class CodingsThroughCacheTest {
 
     private final RecordingAccessLog log = new RecordingAccessLog();
     private RawOrigin origin;
-    private GatehouseCache cache;
+    private SharedCache cache;
     private ProxyServer proxy;
 
     private static byte[] gzip(byte[] bytes) {

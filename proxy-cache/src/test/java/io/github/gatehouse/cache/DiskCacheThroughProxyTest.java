@@ -45,7 +45,7 @@ class DiskCacheThroughProxyTest {
         origin.close();
     }
 
-    private GatehouseCache diskCache() {
+    private SharedCache diskCache() {
         return HttpCaches.builder().disk(dir, DataSize.mebibytes(8)).clock(clock).build();
     }
 
@@ -59,13 +59,13 @@ class DiskCacheThroughProxyTest {
     }
 
     /** Released once for each entry {@code cache} stores from now on (a disk store commits after the response). */
-    private static Semaphore stores(GatehouseCache cache) {
+    private static Semaphore stores(SharedCache cache) {
         Semaphore stored = new Semaphore(0);
         cache.onStored(stored::release);
         return stored;
     }
 
-    private static void awaitStores(GatehouseCache cache, Semaphore stored, long n) throws InterruptedException {
+    private static void awaitStores(SharedCache cache, Semaphore stored, long n) throws InterruptedException {
         assertThat(stored.tryAcquire((int) n, 5, TimeUnit.SECONDS)).as("%d entries stored within 5 s", n).isTrue();
         assertThat(cache.stats().stores()).isEqualTo(n);
     }
@@ -74,7 +74,7 @@ class DiskCacheThroughProxyTest {
     void entriesSurviveARestartOfTheProxy() throws Exception {
         String big = "x".repeat(300_000) + "end";
         origin.on("/big", Answer.ok(big).header("Cache-Control", "max-age=100").header("ETag", "\"b\""));
-        GatehouseCache first = diskCache();
+        SharedCache first = diskCache();
         Semaphore stored = stores(first);
         try (ProxyServer proxy = proxy(first)) {
             assertThat(get(proxy, "/big").bodyText()).isEqualTo(big);
@@ -86,7 +86,7 @@ class DiskCacheThroughProxyTest {
             first.close();
         }
 
-        GatehouseCache second = diskCache();
+        SharedCache second = diskCache();
         try (ProxyServer proxy = proxy(second)) {
             assertThat(second.stats().entries()).isEqualTo(1);
             RawHttp.Reply hit = get(proxy, "/big");
@@ -102,7 +102,7 @@ class DiskCacheThroughProxyTest {
     @Test
     void memoryTierInFrontOfTheDiskServesHitsAndTheDiskSurvivesRestart() throws Exception {
         origin.on("/t", Answer.ok("tiered").header("Cache-Control", "max-age=100"));
-        GatehouseCache first = HttpCaches.builder().memory(DataSize.mebibytes(1)).disk(dir, DataSize.mebibytes(8))
+        SharedCache first = HttpCaches.builder().memory(DataSize.mebibytes(1)).disk(dir, DataSize.mebibytes(8))
                 .clock(clock).build();
         assertThat(first.toString()).contains("memory 1MiB").contains("disk");
         Semaphore stored = stores(first);
@@ -113,7 +113,7 @@ class DiskCacheThroughProxyTest {
         } finally {
             first.close();
         }
-        GatehouseCache second = HttpCaches.builder().disk(dir, DataSize.mebibytes(8)).memory(DataSize.mebibytes(1))
+        SharedCache second = HttpCaches.builder().disk(dir, DataSize.mebibytes(8)).memory(DataSize.mebibytes(1))
                 .clock(clock).build();
         try (ProxyServer proxy = proxy(second)) {
             assertThat(get(proxy, "/t").bodyText()).isEqualTo("tiered");
@@ -129,7 +129,7 @@ class DiskCacheThroughProxyTest {
         origin.on("/small", Answer.ok("small").header("Cache-Control", "max-age=100").heldUntil(release));
         CountDownLatch rest = new CountDownLatch(1);
         origin.on("/stream", Answer.ok("").header("Cache-Control", "max-age=100").inTwoParts("a", rest, "b"));
-        GatehouseCache cache = diskCache();
+        SharedCache cache = diskCache();
         ObservedCache observed = new ObservedCache(cache);
         try (ProxyServer proxy = proxy(observed)) {
             Future<RawHttp.Reply> leader = clients.submit(() -> get(proxy, "/small"));
@@ -159,7 +159,7 @@ class DiskCacheThroughProxyTest {
     void aCrashMidWriteLeavesNoServableEntry() throws Exception {
         CountDownLatch rest = new CountDownLatch(1);
         origin.on("/half", Answer.ok("").header("Cache-Control", "max-age=100").inTwoParts("first-half;", rest, "second-half"));
-        GatehouseCache crashed = diskCache();
+        SharedCache crashed = diskCache();
         ProxyServer crashedProxy = proxy(crashed);
         Path tmp = dir.resolve("tmp");
         Future<RawHttp.Reply> inFlight;
@@ -173,7 +173,7 @@ class DiskCacheThroughProxyTest {
         assertThat(listing(tmp)).as("half-written entry in tmp").isEqualTo(1);
 
         // "restart after a crash": a new cache opens the same directory while the old one is mid-write
-        GatehouseCache restarted = diskCache();
+        SharedCache restarted = diskCache();
         assertThat(listing(tmp)).isZero();
         assertThat(restarted.stats().entries()).isZero();
         try (ProxyServer proxy = proxy(restarted)) {
@@ -193,7 +193,7 @@ class DiskCacheThroughProxyTest {
     void anUpstreamThatDiesMidBodyStoresNothing() throws Exception {
         CountDownLatch die = new CountDownLatch(1);
         origin.on("/dies", Answer.ok("").header("Cache-Control", "max-age=100").dieAfter("partial", die));
-        GatehouseCache cache = diskCache();
+        SharedCache cache = diskCache();
         try (ProxyServer proxy = proxy(cache)) {
             die.countDown();
             RawHttp.Reply broken = get(proxy, "/dies");

@@ -13,7 +13,7 @@ class HttpCachesExampleTest {
     void theJavadocExampleBuildsAndStarts() {
         Route route = Route.host("shop.example").to("http://127.0.0.1:9");
         // --- copied from the HttpCaches Javadoc ---
-        GatehouseCache cache = HttpCaches.builder()
+        SharedCache cache = HttpCaches.builder()
             .memory(DataSize.mebibytes(256))
             .maxObjectSize(DataSize.mebibytes(8))
             .purgeMethodFrom("127.0.0.1/32")

@@ -20,7 +20,7 @@ import org.junit.jupiter.api.Test;
 class ReverseProxyCacheTest {
     private final MutableClock clock = MutableClock.atWholeSecond();
     private ScriptedOrigin origin;
-    private GatehouseCache cache;
+    private SharedCache cache;
     private ProxyServer proxy;
 
     @BeforeEach

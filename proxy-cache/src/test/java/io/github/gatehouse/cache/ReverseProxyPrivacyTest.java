@@ -19,7 +19,7 @@ class ReverseProxyPrivacyTest {
     private final MutableClock clock = MutableClock.atWholeSecond();
     private final RecordingAccessLog log = new RecordingAccessLog();
     private ScriptedOrigin origin;
-    private GatehouseCache cache;
+    private SharedCache cache;
     private ProxyServer proxy;
 
     private void start(UnaryOperator<HttpCaches.Builder> config) throws Exception {

@@ -39,10 +39,24 @@ class SharedCacheAcrossInstancesTest {
     static final List<Instance> instances = new ArrayList<>();
     static final ExecutorService clients = Executors.newFixedThreadPool(4, r -> new Thread(r, "client"));
 
-    record Instance(Cluster cluster, GatehouseCache cache, GridStore grid, ProxyServer proxy) {
+    record Instance(Cluster cluster, SharedCache cache, GridStore grid, ProxyServer proxy) {
         RawHttp.Reply get(String path) throws IOException {
             return RawHttp.exchange(proxy.port(), "GET " + origin.url(path) + " HTTP/1.1\r\nHost: 127.0.0.1:"
                     + origin.port() + "\r\nConnection: close\r\n\r\n");
+        }
+
+        RawHttp.Reply get(String path, String header) throws IOException {
+            return RawHttp.exchange(proxy.port(), "GET " + origin.url(path) + " HTTP/1.1\r\nHost: 127.0.0.1:"
+                    + origin.port() + "\r\n" + header + "\r\nConnection: close\r\n\r\n");
+        }
+
+        /** GET {@code path} with {@code header} and wait until this instance stored the response (grid write included). */
+        RawHttp.Reply getAndStore(String path, String header) throws Exception {
+            Semaphore stored = new Semaphore(0);
+            cache.onStored(stored::release);
+            RawHttp.Reply reply = get(path, header);
+            assertThat(stored.tryAcquire(5, TimeUnit.SECONDS)).as("stored " + path + " " + header).isTrue();
+            return reply;
         }
 
         /** GET {@code path} and wait until this instance stored the response (grid write included). */
@@ -66,8 +80,8 @@ class SharedCacheAcrossInstancesTest {
                 config.member("127.0.0.1:" + first);
             }
             Cluster cluster = Cluster.join(config.build());
-            GatehouseCache cache = HttpCaches.builder().clock(clock).memory(DataSize.mebibytes(4)).cluster(cluster).build();
-            ProxyServer proxy = ProxyServer.builder().forward().allowInternalDestinations().cache(cache)
+            SharedCache cache = HttpCaches.builder().clock(clock).memory(DataSize.mebibytes(4)).cluster(cluster).build();
+            ProxyServer proxy = ProxyServer.builder().forward().allowAllInternalDestinations().cache(cache)
                     .upstreamTimeout(Duration.ofSeconds(5)).build().start();
             instances.add(new Instance(cluster, cache, (GridStore) cache.store(), proxy));
         }
@@ -202,6 +216,47 @@ class SharedCacheAcrossInstancesTest {
                 "objects %d, instances 3, origin requests %d%nmedian exchange, first read on another instance (grid)"
                         + " %.2f ms, repeat read (near tier) %.2f ms%n", objects, total, grid[objects / 2] / 1e6,
                 near[objects / 2] / 1e6));
+    }
+
+    /**
+     * Partial entries (stored 206 ranges) live in the grid like any other variant: a range stored by one instance
+     * answers a range request on another, the second instance's new range completes the entry there, and the
+     * complete entry is a hit on the third.
+     */
+    @Test
+    void storedRangesAreSharedAndCompletedAcrossInstances() throws Exception {
+        byte[] body = new byte[1000];
+        for (int i = 0; i < body.length; i++) {
+            body[i] = (byte) ('a' + i % 26);
+        }
+        origin.on("/ranges", r -> {
+            String range = r.header("Range");
+            long[] one = range == null ? null : io.github.gatehouse.cache.internal.Ranges.single(range, body.length);
+            if (one == null || one == io.github.gatehouse.cache.internal.Ranges.UNSATISFIABLE) {
+                return Answer.status(200).body(body).header("ETag", "\"r1\"").header("Cache-Control", "max-age=3600");
+            }
+            return Answer.status(206).body(java.util.Arrays.copyOfRange(body, (int) one[0], (int) (one[0] + one[1])))
+                    .header("ETag", "\"r1\"").header("Cache-Control", "max-age=3600")
+                    .header("Content-Range", "bytes " + one[0] + "-" + (one[0] + one[1] - 1) + "/" + body.length);
+        });
+        Instance a = instances.get(0);
+        Instance b = instances.get(1);
+        Instance c = instances.get(2);
+        String all = new String(body, java.nio.charset.StandardCharsets.US_ASCII);
+
+        assertThat(a.getAndStore("/ranges", "Range: bytes=0-499").status()).isEqualTo(206);
+        RawHttp.Reply inside = b.get("/ranges", "Range: bytes=100-199");
+        assertThat(inside.status()).isEqualTo(206);
+        assertThat(inside.headers().get("cache-status")).contains("hit").contains("detail=partial");
+        assertThat(inside.bodyText()).isEqualTo(all.substring(100, 200));
+        assertThat(origin.count("/ranges")).isEqualTo(1);
+
+        assertThat(b.getAndStore("/ranges", "Range: bytes=500-999").status()).isEqualTo(206);
+        RawHttp.Reply whole = c.get("/ranges");
+        assertThat(whole.status()).isEqualTo(200);
+        assertThat(whole.headers().get("cache-status")).contains("hit");
+        assertThat(whole.bodyText()).isEqualTo(all);
+        assertThat(origin.count("/ranges")).as("two ranges fetched, the rest from the grid").isEqualTo(2);
     }
 
     private static RawHttp.Reply send(Instance i, String path) {

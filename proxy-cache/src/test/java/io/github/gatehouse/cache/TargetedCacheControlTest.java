@@ -24,7 +24,7 @@ import org.junit.jupiter.api.Test;
 class TargetedCacheControlTest {
     private final MutableClock clock = MutableClock.atWholeSecond();
     private ScriptedOrigin origin;
-    private GatehouseCache cache;
+    private SharedCache cache;
     private ProxyServer proxy;
 
     private void start(UnaryOperator<HttpCaches.Builder> config) throws Exception {

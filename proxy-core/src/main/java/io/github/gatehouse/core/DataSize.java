@@ -2,6 +2,7 @@ package io.github.gatehouse.core;
 
 import static com.google.common.base.Preconditions.checkArgument;
 
+import com.google.errorprone.annotations.CheckReturnValue;
 import java.util.Locale;
 import java.util.Objects;
 
@@ -12,6 +13,7 @@ import java.util.Objects;
  * configuration files: {@code 512}, {@code 64k}, {@code 256m}, {@code 1g} (binary multiples, case-insensitive, an
  * optional trailing {@code b} or {@code ib}).
  */
+@CheckReturnValue // immutable: every method that returns a value returns a new one, to be used
 public final class DataSize implements Comparable<DataSize> {
     private final long bytes;
 

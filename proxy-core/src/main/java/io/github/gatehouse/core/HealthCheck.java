@@ -3,6 +3,7 @@ package io.github.gatehouse.core;
 import static com.google.common.base.Preconditions.checkArgument;
 import static java.util.Objects.requireNonNull;
 
+import com.google.errorprone.annotations.CheckReturnValue;
 import java.time.Duration;
 import java.util.Set;
 
@@ -16,6 +17,7 @@ import java.util.Set;
  * HealthCheck.get("/health").every(Duration.ofSeconds(5)).timeout(Duration.ofSeconds(2)).rise(2).fall(3)
  * }</pre>
  */
+@CheckReturnValue // immutable: every method that returns a value returns a new one, to be used
 public final class HealthCheck {
     private final String path;
     private final Duration interval;

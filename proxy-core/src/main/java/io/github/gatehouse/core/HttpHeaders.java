@@ -16,6 +16,18 @@ import java.util.function.BiConsumer;
  * go upstream and the response headers before they go to the client. Field order and repeated fields are kept.
  *
  * <p><b>Threading.</b> Not thread-safe: an instance belongs to one exchange, which never runs two phases at once.
+ *
+ * <p><b>Not {@code java.net.http.HttpHeaders}.</b> The JDK's HTTP client has an immutable class of the same simple
+ * name. Code that uses both (a test that sends requests with {@code java.net.http.HttpClient} through a proxy whose
+ * filter builds headers, say) imports one and spells the other out in full:
+ * <pre>{@code
+ * import io.github.gatehouse.core.HttpHeaders;
+ *
+ * HttpHeaders extra = new HttpHeaders().add("Retry-After", "1");          // Gatehouse's, mutable
+ * java.net.http.HttpHeaders received = response.headers();              // the JDK client's, immutable
+ * }</pre>
+ * The name stays: it is what a filter author types most, and a rename would break every filter for no gain in
+ * code that never touches the JDK client.
  */
 public final class HttpHeaders implements Iterable<HttpHeaders.Field> {
 

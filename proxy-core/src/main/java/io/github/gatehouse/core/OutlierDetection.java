@@ -3,6 +3,7 @@ package io.github.gatehouse.core;
 import static com.google.common.base.Preconditions.checkArgument;
 import static java.util.Objects.requireNonNull;
 
+import com.google.errorprone.annotations.CheckReturnValue;
 import java.time.Duration;
 
 /**
@@ -11,6 +12,7 @@ import java.time.Duration;
  * number of times it was ejected before (capped at 10x), so a flapping member stays out longer. At most
  * {@code maxEjectionPercent} of a pool is ejected at once. Immutable and thread-safe.
  */
+@CheckReturnValue // immutable: every method that returns a value returns a new one, to be used
 public final class OutlierDetection {
     private static final OutlierDetection DEFAULT = new OutlierDetection(5, Duration.ofSeconds(30), 50);
     private static final OutlierDetection OFF = new OutlierDetection(Integer.MAX_VALUE, Duration.ofSeconds(30), 0);

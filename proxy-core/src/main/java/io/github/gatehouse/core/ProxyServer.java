@@ -644,10 +644,24 @@ public final class ProxyServer implements AutoCloseable {
             return this;
         }
 
-        /** Lets the forward proxy reach every internal destination (for tests and trusted set-ups only). */
-        public Builder allowInternalDestinations() {
+        /**
+         * Lets the forward proxy reach every internal destination (for tests and trusted set-ups only); to let one
+         * through, {@link #allowInternalDestination(String)}.
+         */
+        public Builder allowAllInternalDestinations() {
             this.allowInternalDestinations = true;
             return this;
+        }
+
+        /**
+         * The former name of {@link #allowAllInternalDestinations()}, one letter away from
+         * {@link #allowInternalDestination(String)}.
+         *
+         * @deprecated use {@link #allowAllInternalDestinations()}; this goes before 1.0
+         */
+        @Deprecated(since = "0.1.0")
+        public Builder allowInternalDestinations() {
+            return allowAllInternalDestinations();
         }
 
         /**

@@ -3,6 +3,7 @@ package io.github.gatehouse.core;
 import static com.google.common.base.Preconditions.checkArgument;
 import static java.util.Objects.requireNonNull;
 
+import com.google.errorprone.annotations.CheckReturnValue;
 import java.time.Duration;
 import java.util.Collections;
 import java.util.EnumSet;
@@ -30,6 +31,7 @@ import java.util.TreeSet;
  * {@link #budgetPercent()} percent of requests (plus a small reserve) may be retries, so retries cannot amplify an
  * outage. Immutable and thread-safe.
  */
+@CheckReturnValue // immutable: every method that returns a value returns a new one, to be used
 public final class RetryPolicy {
     /** A failure, other than a response, after which a request may be tried on another member. */
     public enum Condition {

@@ -4,6 +4,7 @@ import static com.google.common.base.Preconditions.checkArgument;
 import static com.google.common.base.Preconditions.checkState;
 import static java.util.Objects.requireNonNull;
 
+import com.google.errorprone.annotations.CheckReturnValue;
 import java.util.Locale;
 import java.util.Optional;
 
@@ -23,6 +24,7 @@ import java.util.Optional;
  *         .to(UpstreamPool.of("http://10.0.0.1:8080", "http://10.0.0.2:8080"));
  * }</pre>
  */
+@CheckReturnValue // immutable: every method that returns a value returns a new one, to be used
 public final class Route {
     /** What the {@code Host} header sent upstream is. */
     public enum HostHeader {
@@ -169,7 +171,13 @@ public final class Route {
         return redirectToHttps;
     }
 
-    /** Sends matching requests to the given upstream URLs, balanced round robin. */
+    /**
+     * Sends matching requests to the given upstream URLs, balanced round robin.
+     *
+     * @deprecated one way to make a pool: {@code to(UpstreamPool.of(urls))}, which also reads where the pool's
+     *     balancing, health checks and retries go
+     */
+    @Deprecated(since = "0.1.0")
     public Route to(String... urls) {
         return to(UpstreamPool.of(urls));
     }

@@ -3,6 +3,7 @@ package io.github.gatehouse.core;
 import static com.google.common.base.Preconditions.checkArgument;
 import static java.util.Objects.requireNonNull;
 
+import com.google.errorprone.annotations.CheckReturnValue;
 import io.github.gatehouse.core.internal.MemberState;
 import java.time.Duration;
 import java.util.ArrayList;
@@ -40,6 +41,7 @@ public final class UpstreamPool {
     /** Set only on a new pool, before it is returned: {@link #tls}, {@link #protocol}, {@link #carry}. */
     private UpstreamTls tls;
     private UpstreamProtocol protocol = UpstreamProtocol.HTTP_1_1;
+    private ProxyProtocolVersion proxyProtocol;
     private final java.util.concurrent.atomic.LongAdder retriesMade = new java.util.concurrent.atomic.LongAdder();
     private final java.util.concurrent.atomic.LongAdder rejected = new java.util.concurrent.atomic.LongAdder();
 
@@ -94,26 +96,31 @@ public final class UpstreamPool {
     // ---- configuration (returns a new pool) ----
 
     /** This pool with another balancing strategy. */
+    @CheckReturnValue
     public UpstreamPool balance(LoadBalancer balancer) {
         return carry(new UpstreamPool(upstreams(), requireNonNull(balancer, "balancer"), healthCheck, outliers, retries, slowStart, maxRequestsPerMember));
     }
 
     /** This pool with active health checks. */
+    @CheckReturnValue
     public UpstreamPool healthCheck(HealthCheck healthCheck) {
         return carry(new UpstreamPool(upstreams(), balancer, requireNonNull(healthCheck, "healthCheck"), outliers, retries, slowStart, maxRequestsPerMember));
     }
 
     /** This pool with other passive outlier detection ({@link OutlierDetection#off()} to disable). */
+    @CheckReturnValue
     public UpstreamPool outlierDetection(OutlierDetection outliers) {
         return carry(new UpstreamPool(upstreams(), balancer, healthCheck, requireNonNull(outliers, "outliers"), retries, slowStart, maxRequestsPerMember));
     }
 
     /** This pool with another retry policy ({@link RetryPolicy#none()} to disable). */
+    @CheckReturnValue
     public UpstreamPool retries(RetryPolicy retries) {
         return carry(new UpstreamPool(upstreams(), balancer, healthCheck, outliers, requireNonNull(retries, "retries"), slowStart, maxRequestsPerMember));
     }
 
     /** Members that come (back) up get a share of traffic that ramps up linearly over {@code duration}. */
+    @CheckReturnValue
     public UpstreamPool slowStart(Duration duration) {
         requireNonNull(duration, "duration");
         checkArgument(!duration.isNegative(), "slowStart: %s (expected: >= 0)", duration);
@@ -124,6 +131,7 @@ public final class UpstreamPool {
      * Circuit breaking: at most {@code n} requests in flight per member; when every available member is at its
      * limit, new requests get 503 at once instead of queueing.
      */
+    @CheckReturnValue
     public UpstreamPool maxRequestsPerMember(int n) {
         checkArgument(n >= 1, "maxRequestsPerMember: %s (expected: >= 1)", n);
         return carry(new UpstreamPool(upstreams(), balancer, healthCheck, outliers, retries, slowStart, n));
@@ -133,6 +141,7 @@ public final class UpstreamPool {
      * This pool with its own TLS settings for {@code https://} members, instead of the server's
      * ({@link ProxyServer.Builder#upstreamTls}).
      */
+    @CheckReturnValue
     public UpstreamPool tls(UpstreamTls tls) {
         requireNonNull(tls, "tls");
         UpstreamPool next = carry(new UpstreamPool(upstreams(), balancer, healthCheck, outliers, retries, slowStart, maxRequestsPerMember));
@@ -146,6 +155,7 @@ public final class UpstreamPool {
      *
      * @throws IllegalArgumentException if a member's scheme does not fit the protocol
      */
+    @CheckReturnValue
     public UpstreamPool protocol(UpstreamProtocol protocol) {
         requireNonNull(protocol, "protocol");
         for (Upstream u : upstreams()) {
@@ -164,10 +174,25 @@ public final class UpstreamPool {
                 "upstream %s: protocol H2C (cleartext HTTP/2) needs an http:// member (expected: http://, or H2 over TLS)", u);
     }
 
-    /** {@code next} with this pool's TLS settings and protocol. */
+    /**
+     * This pool sending a PROXY protocol header of {@code version} at the start of each connection to its members, so
+     * they see the client's address and port (and the address the client connected to) as if it had connected to them
+     * directly. Such a connection carries one client's requests only: members that want PROXY get a connection per
+     * client connection (each closes when it idles out). Health checks send a header without addresses (v1
+     * {@code UNKNOWN}, v2 {@code LOCAL}). Upgraded connections (WebSocket) send it too.
+     */
+    public UpstreamPool proxyProtocol(ProxyProtocolVersion version) {
+        requireNonNull(version, "version");
+        UpstreamPool next = carry(new UpstreamPool(upstreams(), balancer, healthCheck, outliers, retries, slowStart, maxRequestsPerMember));
+        next.proxyProtocol = version;
+        return next;
+    }
+
+    /** {@code next} with this pool's TLS settings, protocol and PROXY protocol. */
     private UpstreamPool carry(UpstreamPool next) {
         next.tls = tls;
         next.protocol = protocol;
+        next.proxyProtocol = proxyProtocol;
         return next;
     }
 
@@ -283,6 +308,11 @@ public final class UpstreamPool {
     /** The protocol spoken to the members. */
     public UpstreamProtocol protocol() {
         return protocol;
+    }
+
+    /** The PROXY protocol version sent to the members, if any ({@link #proxyProtocol(ProxyProtocolVersion)}). */
+    public Optional<ProxyProtocolVersion> proxyProtocol() {
+        return Optional.ofNullable(proxyProtocol);
     }
 
     public int maxRequestsPerMember() {

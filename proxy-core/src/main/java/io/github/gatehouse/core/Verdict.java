@@ -3,12 +3,15 @@ package io.github.gatehouse.core;
 import static com.google.common.base.Preconditions.checkArgument;
 import static java.util.Objects.requireNonNull;
 
+import com.google.errorprone.annotations.CheckReturnValue;
+
 /**
  * What a {@link ProxyFilter} decides about a request: let it proceed, or answer it in the proxy's name.
  *
  * <p>Answers carry a status, a short reason (sent as a plain-text body and written to the log) and optional extra
  * headers. Immutable and thread-safe; {@link #proceed()} is a shared constant.
  */
+@CheckReturnValue // immutable: every method that returns a value returns a new one, to be used
 public final class Verdict {
     private static final Verdict PROCEED = new Verdict(0, "", new HttpHeaders());
 

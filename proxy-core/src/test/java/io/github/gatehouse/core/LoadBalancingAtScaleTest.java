@@ -151,7 +151,10 @@ class LoadBalancingAtScaleTest {
 
     @Test
     void activeHealthChecksTakeAMemberOutAndBringItBackInSlowStart() throws Exception {
-        UpstreamPool pool = pool().healthCheck(HealthCheck.get("/health").every(Duration.ofMillis(50)).timeout(Duration.ofMillis(500))
+        // weights of 100, so that a member in slow start can be seen below its weight (a weight of 1 never can)
+        UpstreamPool pool = UpstreamPool.of(List.of(Upstream.of(a.baseUrl(), 100), Upstream.of(b.baseUrl(), 100),
+                        Upstream.of(c.baseUrl(), 100)))
+                .healthCheck(HealthCheck.get("/health").every(Duration.ofMillis(50)).timeout(Duration.ofMillis(500))
                 .rise(1).fall(1)).slowStart(Duration.ofSeconds(30));
         try (ProxyServer proxy = ProxyServer.builder().route(Route.any().to(pool)).build().start()) {
             UpstreamMember memberC = pool.members().get(2);
@@ -163,7 +166,9 @@ class LoadBalancingAtScaleTest {
             CompletableFuture<Void> up = healthBecomes(memberC, true);
             c.start();
             up.get(10, TimeUnit.SECONDS);
-            assertThat(memberC.effectiveWeight()).isLessThan(memberC.weight() + 1);
+            // back in slow start: seconds into a 30 s ramp, well below its weight of 100, yet in the rotation
+            assertThat(memberC.weight()).isEqualTo(100);
+            assertThat(memberC.effectiveWeight()).isBetween(1, 50);
             assertThat(memberC.stats().healthy()).isTrue();
         }
     }

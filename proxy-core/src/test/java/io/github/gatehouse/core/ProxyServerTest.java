@@ -4,7 +4,8 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import io.github.gatehouse.core.testing.Clients;
-import io.github.gatehouse.core.testing.OriginServer;
+import io.github.gatehouse.core.testing.MockOrigin;
+import io.github.gatehouse.core.testing.MockResponse;
 import java.net.ConnectException;
 import java.net.Socket;
 import java.net.http.HttpRequest;
@@ -18,7 +19,7 @@ import org.junit.jupiter.api.extension.RegisterExtension;
 
 class ProxyServerTest {
     @RegisterExtension
-    static final OriginServer origin = OriginServer.create("life");
+    static final MockOrigin origin = MockOrigin.named("life");
 
     @Test
     void builderRejectsBadValuesWithMessagesNamingThem() {
@@ -36,10 +37,11 @@ class ProxyServerTest {
 
     @Test
     void lifecycleStartPortCloseAndSeveralServersInOneJvm() throws Exception {
-        ProxyServer a = ProxyServer.builder().forward().allowInternalDestinations().build();
+        origin.dispatcher(r -> MockResponse.ok("hello"));
+        ProxyServer a = ProxyServer.builder().forward().allowAllInternalDestinations().build();
         assertThatThrownBy(a::port).isInstanceOf(IllegalStateException.class);
         a.start();
-        try (ProxyServer b = ProxyServer.builder().forward().allowInternalDestinations().build().start()) {
+        try (ProxyServer b = ProxyServer.builder().forward().allowAllInternalDestinations().build().start()) {
             assertThat(a.port()).isNotEqualTo(b.port());
             assertThat(a.uri().toString()).isEqualTo("http://127.0.0.1:" + a.port());
             assertThat(a.viaName()).isNotEqualTo(b.viaName());
@@ -59,13 +61,15 @@ class ProxyServerTest {
 
     @Test
     void closeLetsAnExchangeInFlightFinish() throws Exception {
-        ProxyServer proxy = ProxyServer.builder().forward().allowInternalDestinations().drainTimeout(Duration.ofSeconds(10)).build().start();
+        ProxyServer proxy = ProxyServer.builder().forward().allowAllInternalDestinations().drainTimeout(Duration.ofSeconds(10)).build().start();
+        CompletableFuture<Void> release = new CompletableFuture<>();
+        origin.enqueue(MockResponse.ok("released").holdUntil(release));
         CompletableFuture<HttpResponse<String>> inFlight = Clients.throughProxy(proxy.port())
                 .sendAsync(HttpRequest.newBuilder(origin.uri("/hang")).build(), BodyHandlers.ofString());
         origin.takeRequest();
         CompletableFuture<Void> closing = CompletableFuture.runAsync(proxy::close);
 
-        origin.release();
+        release.complete(null);
 
         assertThat(inFlight.get(10, TimeUnit.SECONDS).body()).isEqualTo("released");
         closing.get(15, TimeUnit.SECONDS);

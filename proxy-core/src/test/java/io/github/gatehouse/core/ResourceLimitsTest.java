@@ -2,7 +2,8 @@ package io.github.gatehouse.core;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
-import io.github.gatehouse.core.testing.OriginServer;
+import io.github.gatehouse.core.testing.MockOrigin;
+import io.github.gatehouse.core.testing.MockResponse;
 import io.github.gatehouse.core.testing.RawHttp;
 import java.io.InputStream;
 import java.net.Socket;
@@ -14,7 +15,12 @@ import org.junit.jupiter.api.extension.RegisterExtension;
 /** Slow or greedy clients are bounded while other clients keep being served. */
 class ResourceLimitsTest {
     @RegisterExtension
-    static final OriginServer origin = OriginServer.create("limits");
+    static final MockOrigin origin = MockOrigin.named("limits");
+
+    @org.junit.jupiter.api.BeforeEach
+    void answerHello() {
+        origin.dispatcher(r -> MockResponse.ok("hello"));
+    }
 
     @Test
     void aClientThatNeverFinishesItsRequestHeadIsDisconnected() throws Exception {

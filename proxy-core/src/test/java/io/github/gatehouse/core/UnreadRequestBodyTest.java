@@ -130,6 +130,7 @@ class UnreadRequestBodyTest {
                     + "Content-Type: text/plain;charset=utf-8\r\n"
                     + "Cache-Control: no-store\r\n"
                     + "Via: 1.1 gh\r\n"
+                    + "Proxy-Status: gh; error=http_request_denied; details=\"uploads are denied by policy\"\r\n"
                     + "Content-Length: 33\r\n\r\n"
                     + "403 uploads are denied by policy\n");
 

@@ -17,7 +17,7 @@ import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.EnumSource;
 
 /**
- * The lean upstream transport's connection handling ({@code -Dgatehouse.upstream.transport=lean}), seen from the origin: persistent connections are reused for later
+ * The lean upstream transport's connection handling (the default; set explicitly here), seen from the origin: persistent connections are reused for later
  * exchanges, and a response that ends its connection (by {@code Connection: close}, an HTTP/1.0 head or a
  * close-delimited body) is never followed by another exchange on it. Both modes, because forward and reverse have
  * their own connection pools.
@@ -122,5 +122,57 @@ class UpstreamConnectionReuseTest {
         assertThat(next.statusCode()).isEqualTo(204);
         assertThat(get(client, mode, proxy, origin, "/again").statusCode()).isEqualTo(204);
         assertThat(origin.connectionsAccepted()).isEqualTo(1);
+    }
+
+    @ParameterizedTest
+    @EnumSource(Mode.class)
+    void anIdleConnectionIsClosedAtTheIdleTimeout(Mode mode) throws Exception {
+        // Found by the soak: an idle connection that reached its timeout was marked closed but never closed, and sat
+        // in CLOSE_WAIT once the origin gave up on it, one file descriptor each.
+        RawOrigin origin = origin(head -> Reply.of("HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok"));
+        ProxyServer.Builder b = ProxyServer.builder().via("gh-reuse").idleTimeout(java.time.Duration.ofMillis(300));
+        ProxyServer proxy = (mode == Mode.FORWARD ? b.forward().allowInternalDestinations()
+                : b.route(Route.any().to(UpstreamPool.of(origin.baseUrl())))).build().start();
+        closeables.add(proxy);
+        assertThat(get(client(mode, proxy), mode, proxy, origin, "/once").body()).isEqualTo("ok");
+        assertThat(origin.awaitPeerClose()).as("the proxy closed its idle upstream connection").isTrue();
+        assertThat(get(client(mode, proxy), mode, proxy, origin, "/again").body()).isEqualTo("ok");
+        assertThat(origin.connectionsAccepted()).isEqualTo(2);
+    }
+
+    @ParameterizedTest
+    @EnumSource(Mode.class)
+    void aRequestWaitingForAFreeConnectionWaitsNoLongerThanTheConnectTimeout(Mode mode) throws Exception {
+        java.util.concurrent.CountDownLatch release = new java.util.concurrent.CountDownLatch(1);
+        RawOrigin origin = origin(head -> {
+            if (head.startsWith("GET /hold ")) {
+                try {
+                    release.await();
+                } catch (InterruptedException e) {
+                    Thread.currentThread().interrupt();
+                }
+            }
+            return Reply.of("HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok");
+        });
+        ProxyServer.Builder b = ProxyServer.builder().via("gh-reuse").maxConnectionsPerUpstream(1)
+                .connectTimeout(java.time.Duration.ofMillis(300));
+        ProxyServer proxy = (mode == Mode.FORWARD ? b.forward().allowInternalDestinations()
+                : b.route(Route.any().to(UpstreamPool.of(origin.baseUrl())))).build().start();
+        closeables.add(proxy);
+        try {
+            HttpClient client = client(mode, proxy);
+            String base = mode == Mode.FORWARD ? origin.baseUrl() : "http://127.0.0.1:" + proxy.port();
+            var held = client.sendAsync(HttpRequest.newBuilder(URI.create(base + "/hold")).build(),
+                    HttpResponse.BodyHandlers.ofString());
+            assertThat(origin.takeHead()).startsWith("GET /hold "); // the one connection is busy now
+            HttpResponse<String> queued = get(client, mode, proxy, origin, "/queued");
+            assertThat(queued.statusCode()).isEqualTo(504);
+            assertThat(queued.headers().firstValue("Proxy-Status")).hasValueSatisfying(v -> assertThat(v)
+                    .contains("error=connection_timeout"));
+            release.countDown();
+            assertThat(held.get().body()).isEqualTo("ok");
+        } finally {
+            release.countDown();
+        }
     }
 }

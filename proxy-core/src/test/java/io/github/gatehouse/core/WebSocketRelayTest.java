@@ -215,7 +215,7 @@ class WebSocketRelayTest {
                 "this origin says no\r\n".getBytes(StandardCharsets.US_ASCII)));
                 ProxyServer p = ProxyServer.builder().route(Route.any().to(raw.baseUrl())).accessLog(accessLog).build().start()) {
             RawHttp.Reply reply = RawHttp.exchange(p.port(), "GET /chat HTTP/1.1\r\nHost: chat.test\r\n"
-                    + "Connection: keep-alive, Upgrade\r\nUpgrade: websocket\r\nSec-WebSocket-Version: 13\r\n"
+                    + "Connection: close, Upgrade\r\nUpgrade: websocket\r\nSec-WebSocket-Version: 13\r\n"
                     + "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n");
 
             assertThat(reply.status()).isEqualTo(426);
@@ -224,8 +224,40 @@ class WebSocketRelayTest {
             assertThat(upstreamHead).startsWith("GET /chat HTTP/1.1\r\n").contains("\r\nHost: chat.test\r\n")
                     .contains("\r\nUpgrade: websocket\r\n").contains("\r\nConnection: Upgrade\r\n")
                     .contains("\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n").contains("\r\nVia: 1.1 ");
-            assertThat(upstreamHead).doesNotContain("keep-alive");
+            assertThat(upstreamHead).doesNotContain("close"); // the client's own Connection tokens stay here
             assertThat(accessLog.take("/chat").status()).isEqualTo(426);
+        }
+    }
+
+    @Test
+    void aRefusalWithALengthEndsOnceItsBodyIsInThoughTheOriginKeepsItsConnectionOpen() throws Exception {
+        try (RawOrigin raw = RawOrigin.start(head -> RawOrigin.Reply.of("HTTP/1.1 426 Upgrade Required\r\nContent-Length: 2\r\n\r\nno"));
+                ProxyServer p = ProxyServer.builder().route(Route.any().to(raw.baseUrl())).accessLog(accessLog).build().start();
+                Socket s = new Socket("127.0.0.1", p.port())) {
+            s.setSoTimeout(10_000);
+            s.getOutputStream().write(("GET /refused-then-idle HTTP/1.1\r\nHost: chat.test\r\nConnection: Upgrade, close\r\n"
+                    + "Upgrade: websocket\r\n\r\n").getBytes(StandardCharsets.US_ASCII));
+            String reply = new String(s.getInputStream().readAllBytes(), StandardCharsets.ISO_8859_1); // ends: the proxy closes
+            assertThat(reply).startsWith("HTTP/1.1 426").endsWith("\r\n\r\nno");
+            assertThat(accessLog.take("/refused-then-idle").status()).isEqualTo(426);
+        }
+    }
+
+    @Test
+    void anOpenTunnelCountsAsAnActiveRequestOfItsMemberUntilItCloses() throws Exception {
+        UpstreamPool pool = UpstreamPool.of(originUrl()).balance(LoadBalancing.leastRequests());
+        try (ProxyServer p = ProxyServer.builder().route(Route.any().to(pool)).accessLog(accessLog).build().start()) {
+            Collector c = new Collector();
+            WebSocket ws = client.newWebSocketBuilder().buildAsync(viaReverse(p.port(), "/echo/active"), c).get(10, TimeUnit.SECONDS);
+            ws.sendText("still open", true).get(10, TimeUnit.SECONDS);
+            assertThat(c.next()).isEqualTo("still open");
+            assertThat(pool.stats().get(0).activeRequests()).isEqualTo(1); // least-requests sees the open socket
+
+            ws.sendClose(WebSocket.NORMAL_CLOSURE, "").get(10, TimeUnit.SECONDS);
+            c.closed.get(10, TimeUnit.SECONDS);
+            assertThat(accessLog.take("/echo/active").status()).isEqualTo(101); // written once both sides closed
+            assertThat(pool.stats().get(0).activeRequests()).isZero();
+            assertThat(pool.stats().get(0).requests()).isEqualTo(1);
         }
     }
 

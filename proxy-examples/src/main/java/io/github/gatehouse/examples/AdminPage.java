@@ -167,8 +167,8 @@ final class AdminPage {
         }
         // several instances: the cluster's members, and hits from this instance's near tier and from the grid
         Optional<io.github.gatehouse.cache.SharedTierStats> shared = proxy.cache()
-                .filter(c -> c instanceof io.github.gatehouse.cache.GatehouseCache)
-                .flatMap(c -> ((io.github.gatehouse.cache.GatehouseCache) c).sharedTier());
+                .filter(c -> c instanceof io.github.gatehouse.cache.SharedCache)
+                .flatMap(c -> ((io.github.gatehouse.cache.SharedCache) c).sharedTier());
         if (shared.isPresent()) {
             io.github.gatehouse.cache.SharedTierStats t = shared.get();
             j.name("cluster").beginObject().name("members").beginArray();

@@ -2,7 +2,7 @@ package io.github.gatehouse.examples;
 
 import static java.util.Objects.requireNonNull;
 
-import io.github.gatehouse.cache.GatehouseCache;
+import io.github.gatehouse.cache.SharedCache;
 import io.github.gatehouse.cache.PurgeMode;
 import io.github.gatehouse.core.ExchangeEvent;
 import io.github.gatehouse.core.ExchangeListener;
@@ -355,11 +355,11 @@ public final class AdminServer implements AutoCloseable {
     }
 
     private void purge(Fields query, Response response, Callback callback) {
-        if (proxy.cache().isEmpty() || !(proxy.cache().get() instanceof GatehouseCache)) {
+        if (proxy.cache().isEmpty() || !(proxy.cache().get() instanceof SharedCache)) {
             text(response, callback, 501, "this proxy has no purgeable cache");
             return;
         }
-        GatehouseCache cache = (GatehouseCache) proxy.cache().get();
+        SharedCache cache = (SharedCache) proxy.cache().get();
         String url = query.getValue("url");
         String prefix = query.getValue("prefix");
         String tag = query.getValue("tag");

@@ -1,6 +1,6 @@
 package io.github.gatehouse.examples;
 
-import io.github.gatehouse.cache.GatehouseCache;
+import io.github.gatehouse.cache.SharedCache;
 import io.github.gatehouse.cache.HttpCaches;
 import io.github.gatehouse.cache.PurgeMode;
 import io.github.gatehouse.core.DataSize;
@@ -8,7 +8,7 @@ import io.github.gatehouse.core.HealthCheck;
 import io.github.gatehouse.core.LoadBalancing;
 import io.github.gatehouse.core.ProxyServer;
 import io.github.gatehouse.core.Route;
-import io.github.gatehouse.core.Upstreams;
+import io.github.gatehouse.core.UpstreamPool;
 import java.net.URI;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -22,7 +22,7 @@ public final class CachingGatewayExample {
     }
 
     public static void main(String[] args) throws InterruptedException {
-        GatehouseCache cache = HttpCaches.builder()
+        SharedCache cache = HttpCaches.builder()
                 .memory(DataSize.mebibytes(256))
                 .disk(Path.of("cache"), DataSize.gibibytes(10))
                 .maxObjectSize(DataSize.mebibytes(64))
@@ -31,10 +31,10 @@ public final class CachingGatewayExample {
         ProxyServer gateway = ProxyServer.builder()
                 .listen(8080)
                 .route(Route.host("shop.example").pathPrefix("/api")
-                        .to(Upstreams.of("http://127.0.0.1:9001", "http://127.0.0.1:9002")
+                        .to(UpstreamPool.of("http://127.0.0.1:9001", "http://127.0.0.1:9002")
                                 .balance(LoadBalancing.leastRequests())
                                 .healthCheck(HealthCheck.get("/health").every(Duration.ofSeconds(5)))))
-                .route(Route.any().to("http://127.0.0.1:9000"))
+                .route(Route.any().to(UpstreamPool.of("http://127.0.0.1:9000")))
                 .cache(cache)
                 .build()
                 .start();

@@ -50,13 +50,12 @@ public final class Gatehouse {
             System.exit(2);
             return;
         } catch (RuntimeException e) {
-            System.err.println("gatehouse: cannot start: " + e.getMessage()
-                    + (e.getCause() != null ? " (" + e.getCause().getMessage() + ")" : ""));
+            System.err.println("gatehouse: " + startFailure(e));
             System.exit(1);
             return;
         }
         if (launched == null) {
-            return; // --help
+            return; // --help, --version, ca
         }
         ProxyServer proxy = launched.proxy();
         ConfigReloader reloader = launched.reloader();
@@ -76,6 +75,76 @@ public final class Gatehouse {
             stopped.countDown();
         }, "gatehouse-shutdown"));
         stopped.await();
+    }
+
+    /**
+     * The launcher's version: {@code Implementation-Version} of the jar's manifest, else the {@code version.properties}
+     * Maven filtered at build time, else {@code unknown}.
+     */
+    static String version() {
+        String fromManifest = Gatehouse.class.getPackage().getImplementationVersion();
+        if (fromManifest != null) {
+            return fromManifest;
+        }
+        try (java.io.InputStream in = Gatehouse.class.getResourceAsStream("version.properties")) {
+            if (in != null) {
+                java.util.Properties p = new java.util.Properties();
+                p.load(in);
+                String v = p.getProperty("version");
+                if (v != null && !v.isBlank() && !v.startsWith("${")) {
+                    return v.trim();
+                }
+            }
+        } catch (java.io.IOException e) {
+            // fall through: unknown
+        }
+        return "unknown";
+    }
+
+    /**
+     * The one line {@code main} prints when the proxy (or the admin listener) cannot start: for a port in use
+     * {@code cannot listen on HOST:PORT: address already in use}, naming the port; otherwise
+     * {@code cannot start: } and the causes' messages. Never a stack trace.
+     */
+    static String startFailure(Throwable failure) {
+        for (Throwable t = failure; t != null; t = t.getCause()) {
+            if (t instanceof java.net.BindException) {
+                return "cannot listen on " + boundAddress(failure) + ": address already in use"
+                        + " (another process listens there; choose another port)";
+            }
+        }
+        StringBuilder sb = new StringBuilder("cannot start");
+        java.util.Set<String> seen = new java.util.HashSet<>();
+        for (Throwable t = failure; t != null; t = t.getCause()) {
+            String m = t.getMessage();
+            if (m != null && seen.add(m)) {
+                sb.append(": ").append(m);
+            }
+        }
+        return sb.toString();
+    }
+
+    /** HOST:PORT of the listener that failed to bind, from Jetty's "Failed to bind to /HOST:PORT" or ours. */
+    private static String boundAddress(Throwable failure) {
+        for (Throwable t = failure; t != null; t = t.getCause()) {
+            String m = t.getMessage();
+            if (m == null) {
+                continue;
+            }
+            java.util.regex.Matcher jetty = java.util.regex.Pattern.compile("[Ff]ailed to bind to (\\S*/)?(\\S+)").matcher(m);
+            if (jetty.find()) {
+                return jetty.group(2);
+            }
+        }
+        for (Throwable t = failure; t != null; t = t.getCause()) {
+            String m = t.getMessage();
+            java.util.regex.Matcher ours = m == null ? null
+                    : java.util.regex.Pattern.compile("(?:listen|proxy) on (\\S+?:\\d+)").matcher(m);
+            if (ours != null && ours.find()) {
+                return ours.group(1);
+            }
+        }
+        return "the configured port";
     }
 
     /**
@@ -133,6 +202,11 @@ public final class Gatehouse {
         LauncherOptions o = ConfigFile.options(args);
         if (o.help) {
             out.println(LauncherOptions.usage());
+            return null;
+        }
+        if (o.version) {
+            out.println("gatehouse " + version());
+            out.flush();
             return null;
         }
         Resources resources = new Resources();
@@ -453,7 +527,7 @@ public final class Gatehouse {
                 b.forward();
                 o.allowedInternal.forEach(b::allowInternalDestination);
                 if (o.allowAllInternal) {
-                    b.allowInternalDestinations();
+                    b.allowAllInternalDestinations();
                 }
                 if (!o.connectPorts.isEmpty()) {
                     b.connectPorts(o.connectPorts.stream().mapToInt(Integer::intValue).toArray());

@@ -11,7 +11,7 @@ import java.util.List;
 
 /**
  * The launcher's upstream TLS flags ({@code --upstream-ca}, {@code --upstream-insecure-skip-verify}, the client
- * certificate, {@code --upstream-sni}, {@code --upstream-protocol}), its HTTPS inspection flags
+ * certificate, {@code --upstream-sni}, {@code --upstream-protocol}, {@code --upstream-proxy-protocol}), its HTTPS inspection flags
  * ({@code --intercept-*}), and the {@code ca} command. Stateless.
  */
 final class InspectionFlags {
@@ -40,9 +40,10 @@ final class InspectionFlags {
         return tls;
     }
 
-    /** The reverse pool with the protocol flag. */
+    /** The reverse pool with the protocol and PROXY protocol flags. */
     static UpstreamPool pool(LauncherOptions o, UpstreamPool pool) {
-        return o.upstreamProtocol == null ? pool : pool.protocol(o.upstreamProtocol);
+        UpstreamPool p = o.upstreamProtocol == null ? pool : pool.protocol(o.upstreamProtocol);
+        return o.upstreamProxyProtocol == null ? p : p.proxyProtocol(o.upstreamProxyProtocol);
     }
 
     /** Upstream TLS and HTTPS inspection onto the builder. */

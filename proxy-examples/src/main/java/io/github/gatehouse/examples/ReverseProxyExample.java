@@ -19,7 +19,7 @@ public final class ReverseProxyExample {
                 .route(Route.host("shop.example").pathPrefix("/api").stripPrefix()
                         .to(UpstreamPool.of("http://127.0.0.1:9001", "http://127.0.0.1:9002")
                                 .balance(LoadBalancing.random())))
-                .route(Route.any().to("http://127.0.0.1:9000"))
+                .route(Route.any().to(UpstreamPool.of("http://127.0.0.1:9000")))
                 .build()
                 .start();
         Runtime.getRuntime().addShutdownHook(new Thread(gateway::close));

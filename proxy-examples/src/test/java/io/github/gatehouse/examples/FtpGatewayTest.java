@@ -3,7 +3,7 @@ package io.github.gatehouse.examples;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
-import io.github.gatehouse.cache.GatehouseCache;
+import io.github.gatehouse.cache.SharedCache;
 import io.github.gatehouse.cache.HttpCaches;
 import io.github.gatehouse.core.AccessLogEntry;
 import io.github.gatehouse.core.AccessLogFormat;
@@ -47,7 +47,7 @@ class FtpGatewayTest {
     static FtpServer ftpServer;
     static int ftpPort;
     static ProxyServer proxy;
-    static GatehouseCache cache;
+    static SharedCache cache;
     static final RecordingAccessLog accessLog = new RecordingAccessLog();
     static byte[] big;
     static final Instant MODIFIED = Instant.parse("2024-03-01T12:00:00Z");

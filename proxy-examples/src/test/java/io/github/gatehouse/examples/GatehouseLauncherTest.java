@@ -232,7 +232,7 @@ class GatehouseLauncherTest {
         Path users = dir.resolve("users.htpasswd");
         Files.writeString(users, "alice:{SHA}" + java.util.Base64.getEncoder().encodeToString(
                 java.security.MessageDigest.getInstance("SHA-1").digest("wonder".getBytes(StandardCharsets.UTF_8))) + "\n");
-        ProxyServer proxy = Gatehouse.start(new String[] {"forward", "--port", "0", "--allow-internal-destinations",
+        ProxyServer proxy = Gatehouse.start(new String[] {"forward", "--port", "0", "--allow-all-internal-destinations",
             "--cache-memory", "16m", "--deny-list", denyList.toString(), "--deny-host", "*.ads.example",
             "--block-keyword", "casino", "--users", users.toString(), "--rate-limit", "1000/s", "--access-log", "off"},
                 new PrintStream(new ByteArrayOutputStream()));

@@ -2,7 +2,7 @@ package io.github.gatehouse.examples;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
-import io.github.gatehouse.cache.GatehouseCache;
+import io.github.gatehouse.cache.SharedCache;
 import io.github.gatehouse.core.ProxyServer;
 import io.github.gatehouse.filter.RateLimits;
 import java.io.File;
@@ -29,7 +29,7 @@ class HazelcastIsOptionalTest {
     void onlyTheClusterClassesReferToHazelcast() throws Exception {
         List<String> offenders = new ArrayList<>();
         int scanned = 0;
-        for (Class<?> anchor : List.of(ProxyServer.class, GatehouseCache.class, RateLimits.class)) {
+        for (Class<?> anchor : List.of(ProxyServer.class, SharedCache.class, RateLimits.class)) {
             Path classes = Path.of(anchor.getProtectionDomain().getCodeSource().getLocation().toURI());
             if (Files.isRegularFile(classes)) { // a module's jar (mvn verify)
                 try (java.util.jar.JarFile jar = new java.util.jar.JarFile(classes.toFile())) {

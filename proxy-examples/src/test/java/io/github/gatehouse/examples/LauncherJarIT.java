@@ -61,6 +61,41 @@ class LauncherJarIT {
         }
     }
 
+    /** Runs the jar to its end and returns its exit status, standard output and standard error. */
+    private static String[] run(String... args) throws Exception {
+        String javaBin = Path.of(System.getProperty("java.home"), "bin", "java").toString();
+        List<String> cmd = new ArrayList<>(List.of(javaBin, "-jar", Path.of("target", "gatehouse.jar").toString()));
+        cmd.addAll(List.of(args));
+        Process p = new ProcessBuilder(cmd).redirectInput(ProcessBuilder.Redirect.from(new java.io.File("/dev/null"))).start();
+        java.util.concurrent.CompletableFuture<String> err = java.util.concurrent.CompletableFuture.supplyAsync(() -> {
+            try {
+                return new String(p.getErrorStream().readAllBytes(), StandardCharsets.UTF_8);
+            } catch (IOException e) {
+                throw new java.io.UncheckedIOException(e);
+            }
+        });
+        String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+        assertThat(p.waitFor(30, TimeUnit.SECONDS)).isTrue();
+        return new String[] {Integer.toString(p.exitValue()), out, err.get(30, TimeUnit.SECONDS)};
+    }
+
+    @Test
+    void versionPrintsTheProjectVersionAndExitsZero() throws Exception {
+        String[] result = run("--version");
+        assertThat(result[0]).isEqualTo("0");
+        assertThat(result[1].strip()).matches("gatehouse \\d+\\.\\d+\\.\\d+(-SNAPSHOT)?");
+    }
+
+    @Test
+    void aPortInUseIsExplainedInOneLineWithThePortAndExitStatus1() throws Exception {
+        try (java.net.ServerSocket taken = new java.net.ServerSocket(0, 1, java.net.InetAddress.getLoopbackAddress())) {
+            String[] result = run("forward", "--port", Integer.toString(taken.getLocalPort()));
+            assertThat(result[0]).isEqualTo("1");
+            assertThat(result[2]).contains("address already in use").contains(":" + taken.getLocalPort())
+                    .doesNotContain("Exception").doesNotContain("\tat ");
+        }
+    }
+
     @Test
     void badFlagExitsWithStatus2() throws Exception {
         Process p = launch("forward", "--no-such-flag");

@@ -2,7 +2,7 @@ package io.github.gatehouse.examples;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
-import io.github.gatehouse.cache.GatehouseCache;
+import io.github.gatehouse.cache.SharedCache;
 import io.github.gatehouse.cache.HttpCaches;
 import io.github.gatehouse.core.AccessLog;
 import io.github.gatehouse.core.DataSize;
@@ -63,7 +63,7 @@ class ReadmeExamplesTest {
 
     @Test
     void cachingAndFilteringExamples(@TempDir Path dir) throws Exception {
-        GatehouseCache cache = HttpCaches.builder()
+        SharedCache cache = HttpCaches.builder()
                 .memory(DataSize.mebibytes(256))
                 .disk(dir.resolve("cache"), DataSize.gibibytes(10))
                 .maxObjectSize(DataSize.mebibytes(64))

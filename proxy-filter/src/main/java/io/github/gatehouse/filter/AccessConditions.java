@@ -62,7 +62,7 @@ public final class AccessConditions {
     /** The target host matches a rule of {@code list} (a list file, reloadable), whatever that list's mode. */
     public static AccessCondition hostList(HostRules list) {
         requireNonNull(list, "list");
-        return named("host in " + list, e -> list.matchingRule(e.request().host()) != null);
+        return named("host in " + list, e -> list.matchingRule(e.request().host()).isPresent());
     }
 
     /**

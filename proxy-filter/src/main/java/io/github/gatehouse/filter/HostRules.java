@@ -15,6 +15,7 @@ import java.nio.file.Path;
 import java.nio.file.attribute.FileTime;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Optional;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -128,22 +129,36 @@ public final class HostRules implements ProxyFilter {
         if (!denied) {
             return Verdict.proceed();
         }
+        // The client learns the pattern, never which list file it came from: the file name goes to the log only.
+        if (rule != null && LOG.isDebugEnabled()) {
+            LOG.debug("{} host {} matched host rule {}", exchange.id(), exchange.request().host(), rule);
+        }
         return Verdict.deny(denyReason.replace("{host}", exchange.request().host())
-                .replace("{rule}", rule == null ? "(none)" : rule));
+                .replace("{rule}", rule == null ? "(none)" : withoutSource(rule)));
+    }
+
+    /** {@code '*.ads.example'} of {@code '*.ads.example' (from list.txt)}. */
+    private static String withoutSource(String rule) {
+        int from = rule.indexOf(" (from ");
+        return from < 0 ? rule : rule.substring(0, from);
     }
 
     /**
-     * Whether {@code host} matches a rule of this list (whatever the mode): the rule's description, or
-     * {@code null}. Handy for composing with {@link AccessRules}.
+     * The rule of this list that {@code host} matches (whatever the mode), described as
+     * {@code '*.ads.example' (from list.txt)}, or empty. Handy for composing with {@link AccessRules}.
      */
-    public String matchingRule(String host) {
+    public Optional<String> matchingRule(String host) {
+        return Optional.ofNullable(match(host));
+    }
+
+    private String match(String host) {
         String h = canonicalHost(host);
         return h == null ? null : matcher.match(h);
     }
 
     /** Whether {@code host} may pass under this list's mode. */
     public boolean isAllowed(String host) {
-        String rule = matchingRule(host);
+        String rule = match(host);
         return mode == Mode.BLACKLIST ? rule == null : rule != null;
     }
 

@@ -15,7 +15,7 @@ import io.github.gatehouse.core.ProxyServer;
 import io.github.gatehouse.core.testing.OriginServer;
 import io.github.gatehouse.core.testing.RawHttp;
 import io.github.gatehouse.core.testing.RecordingAccessLog;
-import io.github.gatehouse.filter.testing.FakeClock;
+import io.github.gatehouse.core.testing.SettableClock;
 import io.github.gatehouse.filter.testing.Wire;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -137,7 +137,7 @@ class AccessRulesTest {
 
     @Test
     void timeRulesFollowTheClockIncludingRangesOverMidnight() throws Exception {
-        FakeClock clock = FakeClock.at("2026-01-09T23:30:00Z");   // a Friday
+        SettableClock clock = SettableClock.at("2026-01-09T23:30:00Z");   // a Friday
         AccessRules rules = AccessRules.builder()
                 .deny("night", AccessConditions.time(clock, LocalTime.of(22, 0), LocalTime.of(6, 0), DayOfWeek.FRIDAY))
                 .otherwiseAllow().build();
@@ -191,7 +191,7 @@ class AccessRulesTest {
         assertThatThrownBy(() -> AccessConditions.urlRegex("(")).hasMessageContaining("'('");
         assertThatThrownBy(() -> method("GE T")).hasMessageContaining("GE T");
         assertThatThrownBy(() -> path("admin")).hasMessageContaining("admin");
-        assertThatThrownBy(() -> AccessConditions.time(FakeClock.at("2026-01-01T00:00:00Z"), LocalTime.NOON, LocalTime.NOON))
+        assertThatThrownBy(() -> AccessConditions.time(SettableClock.at("2026-01-01T00:00:00Z"), LocalTime.NOON, LocalTime.NOON))
                 .hasMessageContaining("12:00");
         assertThatThrownBy(() -> AccessRules.builder().deny(" ", AccessConditions.all())).hasMessageContaining("' '");
     }

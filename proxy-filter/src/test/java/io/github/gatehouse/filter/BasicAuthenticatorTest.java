@@ -14,7 +14,7 @@ import io.github.gatehouse.core.testing.Clients;
 import io.github.gatehouse.core.testing.OriginServer;
 import io.github.gatehouse.core.testing.RawHttp;
 import io.github.gatehouse.core.testing.RecordingAccessLog;
-import io.github.gatehouse.filter.testing.FakeClock;
+import io.github.gatehouse.core.testing.SettableClock;
 import io.github.gatehouse.filter.testing.Wire;
 import java.net.InetSocketAddress;
 import java.net.URI;
@@ -50,7 +50,7 @@ class BasicAuthenticatorTest {
     @TempDir
     Path dir;
 
-    private final FakeClock clock = FakeClock.at("2026-01-05T10:00:00Z");
+    private final SettableClock clock = SettableClock.at("2026-01-05T10:00:00Z");
     private final List<String> checkThreads = new CopyOnWriteArrayList<>();
     private ExecutorService pool;
     private Executor recordingExecutor;

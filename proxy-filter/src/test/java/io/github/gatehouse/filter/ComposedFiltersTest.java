@@ -6,8 +6,9 @@ import io.github.gatehouse.core.AccessLogEntry;
 import io.github.gatehouse.core.ProxyServer;
 import io.github.gatehouse.core.testing.RawHttp;
 import io.github.gatehouse.core.testing.RecordingAccessLog;
-import io.github.gatehouse.filter.testing.FakeClock;
-import io.github.gatehouse.filter.testing.TextOrigin;
+import io.github.gatehouse.core.testing.MockOrigin;
+import io.github.gatehouse.core.testing.MockResponse;
+import io.github.gatehouse.core.testing.SettableClock;
 import io.github.gatehouse.filter.testing.Wire;
 import java.util.Map;
 import org.junit.jupiter.api.Test;
@@ -18,16 +19,16 @@ class ComposedFiltersTest {
     @Test
     void aLanProxyAuthenticatesThenFiltersAndLogsWhoWasRefusedWhy() throws Exception {
         RecordingAccessLog log = new RecordingAccessLog();
-        FakeClock clock = FakeClock.at("2026-01-05T10:00:00Z");
-        try (TextOrigin origin = new TextOrigin();
+        SettableClock clock = SettableClock.at("2026-01-05T10:00:00Z");
+        try (MockOrigin origin = MockOrigin.named("composed").start();
                 ProxyServer proxy = Wire.forward().accessLog(log)
                         .authenticator(BasicAuthenticator.users(Map.of("alice", "wonder")))
                         .filter(HostRules.deny("*.ads.example"))
                         .filter(RateLimits.builder().perUser(2, 2).clock(clock).build())
                         .filter(KeywordFilter.blockPagesContaining("casino"))
                         .build().start()) {
-            origin.serveText("/page", "text/html", "<p>casino night</p>");
-            origin.serveText("/ok", "text/html", "<p>news</p>");
+            origin.dispatcher(r -> MockResponse.ok().header("Content-Type", "text/html")
+                    .chunks(r.path().equals("/page") ? "<p>casino night</p>" : "<p>news</p>"));
             String alice = "Proxy-Authorization: " + Wire.basic("alice", "wonder");
 
             assertThat(Wire.get(proxy, origin.baseUrl() + "/ok").status()).isEqualTo(407);

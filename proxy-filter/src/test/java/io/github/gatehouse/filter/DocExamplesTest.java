@@ -3,7 +3,7 @@ package io.github.gatehouse.filter;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import io.github.gatehouse.core.ProxyServer;
-import io.github.gatehouse.filter.testing.FakeClock;
+import io.github.gatehouse.core.testing.SettableClock;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Clock;
@@ -22,7 +22,7 @@ class DocExamplesTest {
         Files.writeString(dir.resolve("users.htpasswd"), "alice:{SHA}qUqP5cyxm6YcTAhz05Hph5gvu9M=\n");
         Path allowed = dir.resolve("allowed-hosts.txt");
         Path htpasswd = dir.resolve("users.htpasswd");
-        Clock clock = FakeClock.at("2026-01-01T12:00:00Z");
+        Clock clock = SettableClock.at("2026-01-01T12:00:00Z");
         BasicAuthenticator users = BasicAuthenticator.builder().realm("office").htpasswd(htpasswd).build();
 
         // HostRules

@@ -10,7 +10,7 @@ import io.github.gatehouse.core.testing.OriginServer;
 import io.github.gatehouse.core.testing.RawHttp;
 import io.github.gatehouse.core.testing.RecordingAccessLog;
 import io.github.gatehouse.filter.internal.TokenBuckets;
-import io.github.gatehouse.filter.testing.FakeClock;
+import io.github.gatehouse.core.testing.SettableClock;
 import io.github.gatehouse.filter.testing.Wire;
 import java.time.Duration;
 import java.util.Map;
@@ -21,7 +21,7 @@ class RateLimitsTest {
     @RegisterExtension
     static final OriginServer origin = OriginServer.create("rate");
 
-    private final FakeClock clock = FakeClock.at("2026-01-05T10:00:00Z");
+    private final SettableClock clock = SettableClock.at("2026-01-05T10:00:00Z");
 
     @Test
     void perClientLimitAnswers429WithRetryAfterAndRefillsWithTime() throws Exception {

@@ -93,7 +93,7 @@ final class BackgroundRevalidator implements AutoCloseable {
                 uri = request.uri();
                 host = clientHost;
             }
-            HttpHeaders conditional = CacheEngine.validators(entry.head());
+            HttpHeaders conditional = Responder.validators(entry.head());
             HttpHeaders requestHeaders = new HttpHeaders(headers);
             org.eclipse.jetty.client.Request upstreamRequest = client().newRequest(uri)
                     .method(HttpMethod.GET)
@@ -108,7 +108,7 @@ final class BackgroundRevalidator implements AutoCloseable {
                         conditional.forEachField(out::put);
                     });
             upstreamRequest.send(new Response.Listener() {
-                private CacheEngine.EntryWriter writer;
+                private EntryWriter writer;
 
                 @Override
                 public void onHeaders(Response response) {

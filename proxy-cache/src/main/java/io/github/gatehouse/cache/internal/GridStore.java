@@ -506,7 +506,7 @@ public final class GridStore implements CacheStore, SharedTier {
         for (String key : near.keys()) {
             near.get(key).ifPresent(e -> {
                 for (String line : e.head().headerLines(header)) {
-                    if (CacheEngine.listsTag(line, tag)) {
+                    if (Invalidation.listsTag(line, tag)) {
                         dropNear(primaryOf(key));
                         near.remove(key);
                         return;
@@ -787,7 +787,7 @@ public final class GridStore implements CacheStore, SharedTier {
         private boolean lists(byte[] blob) {
             EntryHead head = decodeHead(blob, 4, ByteBuffer.wrap(blob).getInt());
             for (String line : head.headerLines(header)) {
-                if (CacheEngine.listsTag(line, tag)) {
+                if (Invalidation.listsTag(line, tag)) {
                     return true;
                 }
             }

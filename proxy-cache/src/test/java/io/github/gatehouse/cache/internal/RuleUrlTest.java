@@ -18,6 +18,6 @@ class RuleUrlTest {
         "http://[::1]:3142/a%20b.whl,                    http://[::1]:3142/a%20b.whl",
     })
     void isSquidsForm(String uri, String url) {
-        assertThat(CacheEngine.ruleUrl(URI.create(uri))).isEqualTo(url);
+        assertThat(Storability.ruleUrl(URI.create(uri))).isEqualTo(url);
     }
 }

@@ -20,6 +20,6 @@ class TagListTest {
         "a | '' | false",
     })
     void wholeTagsOnly(String line, String tag, boolean lists) {
-        assertThat(CacheEngine.listsTag(line, tag)).isEqualTo(lists);
+        assertThat(Invalidation.listsTag(line, tag)).isEqualTo(lists);
     }
 }

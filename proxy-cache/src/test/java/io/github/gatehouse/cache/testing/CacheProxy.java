@@ -1,6 +1,6 @@
 package io.github.gatehouse.cache.testing;
 
-import io.github.gatehouse.cache.GatehouseCache;
+import io.github.gatehouse.cache.SharedCache;
 import io.github.gatehouse.cache.HttpCaches;
 import io.github.gatehouse.core.DataSize;
 import io.github.gatehouse.core.ProxyServer;
@@ -9,11 +9,11 @@ import io.github.gatehouse.core.testing.RecordingAccessLog;
 import java.time.Duration;
 import java.util.function.UnaryOperator;
 
-/** A forward proxy with a {@link GatehouseCache} in front of a {@link ScriptedOrigin}, and raw HTTP helpers. */
+/** A forward proxy with a {@link SharedCache} in front of a {@link ScriptedOrigin}, and raw HTTP helpers. */
 public final class CacheProxy implements AutoCloseable {
     public final MutableClock clock = MutableClock.atWholeSecond();
     public final ScriptedOrigin origin;
-    public final GatehouseCache cache;
+    public final SharedCache cache;
     /** What the proxy calls: {@link #cache}, counting its lookups. */
     public final ObservedCache observed;
     public final ProxyServer proxy;

@@ -63,12 +63,19 @@ final class Answers {
      * {@link UnreadRequestBody}).
      */
     ExchangeDriver.Step answerUnread(ExchangeContext x, int status, String reason, HttpHeaders extra) {
+        return answerUnread(x, status, reason, null, extra);
+    }
+
+    /** {@link #answerUnread(ExchangeContext, int, String, HttpHeaders)} with an RFC 9209 error type (may be null). */
+    ExchangeDriver.Step answerUnread(ExchangeContext x, int status, String reason, String proxyStatusError,
+            HttpHeaders extra) {
         if ("CONNECT".equals(x.exchange.method()) || !UnreadRequestBody.isPending(x.request)) {
-            return answer(x, status, reason, null, extra, false);
+            return answer(x, status, reason, proxyStatusError, extra, false);
         } else if (UnreadRequestBody.isDrainable(x.request)) {
-            return answerThen(x, UnreadRequestBody.drainThen(x.request, x.exchange, x), status, reason, null, extra, false);
+            return answerThen(x, UnreadRequestBody.drainThen(x.request, x.exchange, x), status, reason, proxyStatusError,
+                    extra, false);
         } else {
-            return answer(x, status, reason, null, extra, true);
+            return answer(x, status, reason, proxyStatusError, extra, true);
         }
     }
 

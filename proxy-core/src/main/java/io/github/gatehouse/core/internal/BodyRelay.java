@@ -57,6 +57,11 @@ final class BodyRelay implements Callback {
         this.answers = answers;
     }
 
+    @Override
+    public String toString() {
+        return "BodyRelay[last=" + last + " pending=" + (pending != null) + "]";
+    }
+
     /**
      * The next bytes of the body. {@code chunk} is the retainable chunk that owns {@code data}, or null when
      * {@code data} needs no release (a stored body's buffer).

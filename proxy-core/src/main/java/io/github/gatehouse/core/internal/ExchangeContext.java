@@ -53,8 +53,13 @@ final class ExchangeContext implements Callback {
     volatile MemberState member;
     /** The protocols an upgrade request asks for ({@link UpgradePhase#requested}), or null for any other request. */
     volatile String upgrade;
+    /** Runs once when the tunnel has closed on both sides (an upgrade's member accounting), or null. */
+    private final java.util.concurrent.atomic.AtomicReference<Runnable> whenTunnelClosed =
+            new java.util.concurrent.atomic.AtomicReference<>();
     /** The failure of the last try, when the exchange is {@link RelayState#RETRYING}. */
     volatile Throwable retryCause;
+    /** The try in progress, for diagnostics only ({@link #toString}). */
+    volatile Object call;
     /** The chain of interim responses written to the client, or null when there was none. */
     private volatile CompletableFuture<Void> interimWrites;
     private volatile AccessHead tunnelHead;
@@ -142,7 +147,16 @@ final class ExchangeContext implements Callback {
     }
 
     /** Both sides of the tunnel have closed: writes its one line with the bytes each way and the whole duration. */
+    /** {@code action} runs once, when this exchange's tunnel has closed on both sides. */
+    void whenTunnelClosed(Runnable action) {
+        whenTunnelClosed.set(action);
+    }
+
     void tunnelClosed(long bytesToOrigin, long bytesToClient, Throwable cause) {
+        Runnable closed = whenTunnelClosed.getAndSet(null);
+        if (closed != null) {
+            closed.run();
+        }
         AccessHead head = tunnelHead;
         if (head == null || !tunnelLogged.compareAndSet(false, true)) {
             return;
@@ -172,6 +186,7 @@ final class ExchangeContext implements Callback {
                 break;
             }
         }
+        relay.untrack(this);
         relay.exchangeEnded();
         if (tunnelHead == null) {
             log(true);
@@ -210,6 +225,7 @@ final class ExchangeContext implements Callback {
     }
 
     private void ended(Throwable failure) {
+        relay.untrack(this);
         relay.exchangeEnded();
         if (exchange.reason() == null) {
             exchange.reason(Failures.describe(failure));
@@ -218,6 +234,12 @@ final class ExchangeContext implements Callback {
         log(false);
         relay.events().completed(this, false);
         callback.failed(failure);
+    }
+
+    @Override
+    public String toString() {
+        return exchange.id() + " " + exchange.method() + " " + rawTarget + " state=" + state + " committed="
+                + response.isCommitted() + " call=" + call;
     }
 
     @Override
@@ -264,10 +286,6 @@ final class ExchangeContext implements Callback {
         }
     }
 
-    @Override
-    public String toString() {
-        return exchange.id() + " " + state;
-    }
 
     /** The request-side facts of an access-log line. */
     private record AccessHead(String method, String target, String protocol, int status, String referer,

@@ -259,7 +259,9 @@ final class GatehouseConnectHandler extends ConnectHandler {
             request.addHttpStreamWrapper(stream -> new TunnelAnswer(stream, tunnel, socks, raw));
         }
         Response response = connectContext.getResponse();
-        int status = upgrade == null ? HttpStatus.OK_200 : HttpStatus.SWITCHING_PROTOCOLS_101;
+        // an HTTP/2 stream (CONNECT, or an extended CONNECT's upgrade, RFC 8441 §5) is answered 200, never 101
+        int status = upgrade == null || HttpVersion.HTTP_2.is(request.getConnectionMetaData().getProtocol())
+                ? HttpStatus.OK_200 : HttpStatus.SWITCHING_PROTOCOLS_101;
         if (upgrade != null) {
             response.getHeaders().add(upgrade.fields());
         }
@@ -414,6 +416,20 @@ final class GatehouseConnectHandler extends ConnectHandler {
             }
             if (!raw) {
                 super.send(request, response, last, content, Callback.from(callback.getInvocationType(), () -> {
+                    ByteBuffer early = tunnel.early; // an upgrade's first origin bytes: DATA right after the HEADERS
+                    tunnel.early = null;
+                    if (early != null && early.hasRemaining()) {
+                        int earlyBytes = early.remaining();
+                        tunnel.clientEndPoint.write(Callback.from(() -> {
+                            tunnel.toClient.addAndGet(earlyBytes);
+                            tunnel.answerSettled(null);
+                            callback.succeeded();
+                        }, failure -> {
+                            tunnel.answerSettled(failure);
+                            callback.failed(failure);
+                        }), early);
+                        return;
+                    }
                     tunnel.answerSettled(null);
                     callback.succeeded();
                 }, failure -> {

@@ -15,7 +15,7 @@ import org.slf4j.LoggerFactory;
 /**
  * Runs a pool's active health checks: every interval (plus up to 10% jitter, so checks of many proxies do not
  * align) it sends {@code GET path} to each member and applies the rise/fall thresholds. Members added at runtime
- * are picked up at the next round. Probes go with the pool's client: its protocol and TLS settings. Stops when {@link #stop()} is called.
+ * are picked up at the next round. Probes go with the pool's client: its protocol and TLS settings (and a PROXY header without addresses when the pool sends PROXY protocol). Stops when {@link #stop()} is called.
  */
 final class HealthChecker {
     private static final Logger LOG = LoggerFactory.getLogger(HealthChecker.class);
@@ -66,8 +66,9 @@ final class HealthChecker {
     private void probe(UpstreamMember member) {
         String url = member.upstream().uri() + check.path();
         try {
-            client.newRequest(url)
-                    .method("GET")
+            org.eclipse.jetty.client.Request probe = client.newRequest(url);
+            pool.proxyProtocol().ifPresent(v -> probe.tag(ProxyProtocolHeaders.localTag(v))); // no client: LOCAL
+            probe.method("GET")
                     .version(version)
                     .timeout(check.timeout().toMillis(), TimeUnit.MILLISECONDS)
                     .headers(h -> h.put("User-Agent", "gatehouse-health-check"))

@@ -161,7 +161,10 @@ final class Http1Connection extends AbstractConnection implements HttpParser.Res
         volatile Content.Chunk writing;
         ByteBuffer pendingHead;
         boolean chunked;
-        boolean announced;
+        /** The response's trailers, set before {@link #responseDone}; may be null. */
+        HttpFields trailers;
+        /** This exchange told its pool that the connection is about to come back (see {@link #retract}). */
+        final java.util.concurrent.atomic.AtomicBoolean announced = new java.util.concurrent.atomic.AtomicBoolean();
 
         Exchange(Request request, Listener listener) {
             this.request = request;
@@ -516,12 +519,14 @@ final class Http1Connection extends AbstractConnection implements HttpParser.Res
             case EV_CONTENT -> {
                 ByteBuffer data = content;
                 content = null;
-                if (lastContent && (ex.requestDone || ex.request.body() == null) && ex.persistent && !ex.announced
-                        && requests < pool.maxRequestsPerConnection()) {
+                if (lastContent && (ex.requestDone || ex.request.body() == null) && ex.persistent && !ex.ended()
+                        && requests < pool.maxRequestsPerConnection() && ex.announced.compareAndSet(false, true)) {
                     // The client may send its next request as soon as it has these last bytes, before this
                     // connection is back in the pool: the pool makes that request wait for it, not open another.
-                    ex.announced = true;
                     pool.expect();
+                    if (ex.ended()) {
+                        retract(ex); // it failed meanwhile, and its failure may have missed the announcement
+                    }
                 }
                 demand.set(DELIVERING);
                 l.content(data);
@@ -533,7 +538,6 @@ final class Http1Connection extends AbstractConnection implements HttpParser.Res
                 return !ex.ended();
             }
             case EV_DONE -> {
-                ex.responseDone = true;
                 if (input.hasRemaining()) {
                     LOG.debug("{} discarding {} bytes after the response", this, input.remaining());
                     BufferUtil.clear(input);
@@ -542,16 +546,14 @@ final class Http1Connection extends AbstractConnection implements HttpParser.Res
                 if (parser.isClose() || parser.isClosed()) {
                     ex.persistent = false;
                 }
-                HttpFields t = trailers;
+                ex.trailers = trailers;
                 parser.reset(); // ready for the next exchange, before anyone can take the connection
-                if (ex.requestDone) {
-                    // Back in the pool before the listener writes the last bytes to its client: that client's next
-                    // request finds this connection idle instead of opening another one.
-                    completeOnce(ex, () -> l.success(t));
-                } else {
-                    l.success(t);
-                    maybeComplete(ex);
-                }
+                // Published last: the request side's end (requestEnded, on the write callback's thread) may complete
+                // the exchange from here on, and whoever completes it delivers the success first (completeOnce).
+                // Delivering it here instead raced with that completion: the relay heard "complete" before "success"
+                // and the client's response never ended (found by the soak, about one exchange in 20,000).
+                ex.responseDone = true;
+                maybeComplete(ex);
                 return false;
             }
             default -> {
@@ -657,8 +659,18 @@ final class Http1Connection extends AbstractConnection implements HttpParser.Res
             }
         }
         ex.persistent = false;
+        // Retracted before the close: the close hands this connection's place to a waiter, and a request that
+        // parked on the announcement must find it there (after the close, nothing would come back for it).
+        retract(ex);
         closeNow(cause);
-        completeOnce(ex, null);
+        completeOnce(ex);
+    }
+
+    /** Withdraws {@code ex}'s announcement that this connection is about to come back, once. */
+    private void retract(Exchange ex) {
+        if (ex.announced.getAndSet(false)) {
+            pool.unexpect();
+        }
     }
 
     private void maybeComplete(Exchange ex) {
@@ -674,22 +686,21 @@ final class Http1Connection extends AbstractConnection implements HttpParser.Res
             ex.persistent = false;
             ex.requestDone = true;
         }
-        completeOnce(ex, null);
+        completeOnce(ex);
     }
 
     /**
-     * Completes {@code ex} exactly once: the connection goes back to its pool (or is closed), then {@code before}
-     * runs, then the listener hears {@link Listener#complete}.
+     * Completes {@code ex} exactly once: the connection goes back to its pool (or is closed), then the listener hears
+     * {@link Listener#success} (when the response ended whole and nothing failed), then {@link Listener#complete}.
+     * Back in the pool before the listener writes the last bytes to its client: that client's next request finds
+     * this connection idle instead of opening another one.
      */
-    private void completeOnce(Exchange ex, Runnable before) {
+    private void completeOnce(Exchange ex) {
         if (!ex.completed.compareAndSet(0, 1)) {
             return;
         }
         Throwable f = ex.failure;
-        if (ex.announced) {
-            ex.announced = false;
-            pool.unexpect();
-        }
+        retract(ex); // before the release or close below, which serve the waiters
         if (LOG.isDebugEnabled()) {
             LOG.debug("{} exchange done: failure={} persistent={} requestDone={}", this, f, ex.persistent, ex.requestDone);
         }
@@ -701,8 +712,8 @@ final class Http1Connection extends AbstractConnection implements HttpParser.Res
         } else if (f == null) {
             closeNow(null);
         }
-        if (before != null) {
-            before.run();
+        if (f == null && ex.responseDone) {
+            ex.listener.success(ex.trailers);
         }
         ex.listener.complete(ex.requestFailure, f);
     }
@@ -737,9 +748,11 @@ final class Http1Connection extends AbstractConnection implements HttpParser.Res
             fail(ex, new TimeoutException("upstream idle timeout: " + getEndPoint().getIdleTimeout() + "ms without a byte"), false);
             return false;
         }
-        if (state.compareAndSet(IDLE, CLOSED)) {
+        if (state.compareAndSet(IDLE, CLOSED) || state.get() == CLOSED) {
+            // Closed here, not left to Jetty: with read interest pending, Jetty only fails that interest and closes
+            // nothing, and a connection already marked closed would sit in CLOSE_WAIT for ever.
             pool.remove(this);
-            return true;
+            getEndPoint().close(timeout);
         }
         return false;
     }
@@ -749,7 +762,7 @@ final class Http1Connection extends AbstractConnection implements HttpParser.Res
         Exchange ex = current;
         if (state.get() == BUSY && ex != null) {
             fail(ex, cause, false);
-        } else if (state.compareAndSet(IDLE, CLOSED)) {
+        } else if (state.compareAndSet(IDLE, CLOSED) || state.get() == CLOSED) {
             pool.remove(this);
             getEndPoint().close(cause);
         }
@@ -772,6 +785,11 @@ final class Http1Connection extends AbstractConnection implements HttpParser.Res
 
     @Override
     public String toConnectionString() {
-        return "Http1Connection@" + Integer.toHexString(hashCode()) + "[" + pool + ",s=" + state.get() + ",n=" + requests + "]";
+        Exchange ex = current;
+        String exchange = ex == null ? "none" : ex.request.method() + " " + ex.request.pathQuery() + " req="
+                + (ex.requestDone ? "done" : "open") + " resp=" + (ex.responseDone ? "done" : "open") + " ended=" + ex.ended()
+                + " demand=" + demand.get() + " wip=" + parseWip.get() + " listener@" + Integer.toHexString(System.identityHashCode(ex.listener));
+        return "Http1Connection@" + Integer.toHexString(hashCode()) + "[" + pool + ",s=" + state.get() + ",n=" + requests
+                + ",open=" + getEndPoint().isOpen() + ",exchange=" + exchange + "]";
     }
 }

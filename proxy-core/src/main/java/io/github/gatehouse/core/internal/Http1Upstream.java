@@ -73,11 +73,13 @@ final class Http1Upstream extends ContainerLifeCycle {
     /**
      * Hands {@code onConnection} a connection to {@code host:port} that is reserved for one exchange, or a failure.
      * {@code host} may be an IPv6 literal in brackets.
+     *
+     * @return true if the request was queued (no connection free, none may be opened): the caller bounds its wait
      */
-    void acquire(String host, int port, BiConsumer<Http1Connection, Throwable> onConnection) {
+    boolean acquire(String host, int port, BiConsumer<Http1Connection, Throwable> onConnection) {
         String h = host.startsWith("[") && host.endsWith("]") ? host.substring(1, host.length() - 1) : host;
         Pool pool = pools.computeIfAbsent(h + ":" + port, k -> new Pool(h, port));
-        pool.acquire(onConnection);
+        return pool.acquire(onConnection);
     }
 
     @Override
@@ -94,8 +96,14 @@ final class Http1Upstream extends ContainerLifeCycle {
         return "Http1Upstream[" + name + "]";
     }
 
+    /** Jetty's component dump (the server's {@code dump()}, JMX): each pool's counts and connections. */
+    @Override
+    public void dump(Appendable out, String indent) throws IOException {
+        dumpObjects(out, indent, pools.values().toArray());
+    }
+
     /** The connections to one destination. */
-    final class Pool implements ClientConnectionFactory {
+    final class Pool implements ClientConnectionFactory, org.eclipse.jetty.util.component.Dumpable {
         private final String host;
         private final int port;
         private final ArrayDeque<Http1Connection> idle = new ArrayDeque<>();
@@ -115,7 +123,7 @@ final class Http1Upstream extends ContainerLifeCycle {
             return MAX_REQUESTS_PER_CONNECTION;
         }
 
-        void acquire(BiConsumer<Http1Connection, Throwable> onConnection) {
+        boolean acquire(BiConsumer<Http1Connection, Throwable> onConnection) {
             Http1Connection reuse = null;
             boolean open = false;
             synchronized (this) {
@@ -129,14 +137,14 @@ final class Http1Upstream extends ContainerLifeCycle {
                 if (reuse == null) {
                     if (completing > waiters.size()) {
                         waiters.addLast(onConnection); // one is about to come back: cheaper than a new connection
-                        return;
+                        return true;
                     }
                     if (total < maxConnections) {
                         total++;
                         open = true;
                     } else if (waiters.size() < maxQueued) {
                         waiters.addLast(onConnection);
-                        return;
+                        return true;
                     }
                 }
             }
@@ -150,6 +158,7 @@ final class Http1Upstream extends ContainerLifeCycle {
             } else {
                 onConnection.accept(null, new RejectedExecutionException("too many requests queued for " + this));
             }
+            return false;
         }
 
         /** Back from an exchange, idle: to the next waiter, else to the front of the idle list. */
@@ -294,6 +303,19 @@ final class Http1Upstream extends ContainerLifeCycle {
         @Override
         public String toString() {
             return (host.indexOf(':') >= 0 ? "[" + host + "]" : host) + ":" + port;
+        }
+
+        @Override
+        public void dump(Appendable out, String indent) throws IOException {
+            List<Http1Connection> open;
+            String counts;
+            synchronized (this) {
+                open = List.copyOf(all);
+                counts = this + " total=" + total + " open=" + all.size() + " idle=" + idle.size() + " completing="
+                        + completing + " waiters=" + waiters.size();
+            }
+            org.eclipse.jetty.util.component.Dumpable.dumpObjects(out, indent, counts,
+                    open.stream().map(Http1Connection::toConnectionString).toArray());
         }
     }
 }

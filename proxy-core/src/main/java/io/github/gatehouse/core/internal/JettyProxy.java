@@ -321,8 +321,8 @@ public final class JettyProxy {
     }
 
     /**
-     * The system property that picks the transport for cleartext HTTP/1.1 upstreams: {@code lean} for the lean
-     * {@link Http1Upstream} (opt-in until it passes the soak), else jetty-client.
+     * The system property that picks the transport for cleartext HTTP/1.1 upstreams: the lean {@link Http1Upstream}
+     * by default, {@code jetty-client} for jetty-client (the transport of earlier releases, kept as a fallback).
      */
     public static final String TRANSPORT_PROPERTY = "gatehouse.upstream.transport";
 
@@ -333,11 +333,10 @@ public final class JettyProxy {
     public static final String SERVER_BUFFERS_PROPERTY = "gatehouse.server.buffers";
 
     /**
-     * A lean transport when the transport property asks for it ({@code lean}), else null: jetty-client stays the
-     * default until the lean transport passes the 10-minute soak (see the CHANGELOG).
+     * A lean transport, or null when the transport property asks for jetty-client instead.
      */
     private Http1Upstream newLean(String name, org.eclipse.jetty.util.SocketAddressResolver resolver) {
-        if (!"lean".equals(System.getProperty(TRANSPORT_PROPERTY))) {
+        if ("jetty-client".equals(System.getProperty(TRANSPORT_PROPERTY))) {
             return null;
         }
         return new Http1Upstream(name, threads, scheduler, resolver, config.connectTimeout(), config.idleTimeout(),
@@ -430,6 +429,10 @@ public final class JettyProxy {
         client.setMaxResponseHeadersSize(config.maxResponseHeaderSize());
         client.setRequestBufferSize(16 * 1024);
         client.setResponseBufferSize(16 * 1024);
+        if (spec.proxyProtocol()) {
+            // one destination per client address (PROXY headers differ): drop each once its connections are gone
+            client.setDestinationIdleTimeout(Math.max(1_000, 2 * config.idleTimeout().toMillis()));
+        }
         return client;
     }
 
@@ -691,7 +694,8 @@ public final class JettyProxy {
      * CVE-2023-44487, and empty or tiny frames), beyond which the connection gets GOAWAY ENHANCE_YOUR_CALM; a header
      * list bounded by the request header size, CONTINUATION frames included; HPACK tables of 4 KiB; receive windows that
      * bound what one client can make the proxy buffer (256 KiB a stream, 1 MiB a connection); and no extended CONNECT
-     * (RFC 8441), as WebSocket over HTTP/2 is not relayed.
+     * (RFC 8441) unless {@code -Dgatehouse.h2.websocket=true} turns on the experimental relay of WebSocket over HTTP/2
+     * ({@link UpgradePhase}).
      */
     private <F extends org.eclipse.jetty.http2.server.AbstractHTTP2ServerConnectionFactory> F http2Limits(F f) {
         f.setMaxConcurrentStreams(config.maxConcurrentStreams());
@@ -701,7 +705,7 @@ public final class JettyProxy {
         f.setInitialStreamRecvWindow(256 * 1024);
         f.setInitialSessionRecvWindow(1024 * 1024);
         f.setMaxSettingsKeys(64);
-        f.setConnectProtocolEnabled(false);
+        f.setConnectProtocolEnabled(Boolean.getBoolean(UpgradePhase.EXTENDED_CONNECT_PROPERTY));
         f.setUseInputDirectByteBuffers(false);
         f.setUseOutputDirectByteBuffers(false);
         return f;

@@ -32,6 +32,12 @@ final class RelayHandler extends Handler.Wrapper {
     private final String idPrefix;
     private final AtomicLong ids;
     private final AtomicInteger inFlight = new AtomicInteger();
+    /**
+     * A diagnostic, off unless {@code -Dgatehouse.debug.exchanges=true}: the exchanges in flight, listed with their
+     * state by Jetty's component dump (the soak dumps it when a client gives up on a stuck exchange).
+     */
+    private static final boolean TRACK = Boolean.getBoolean("gatehouse.debug.exchanges");
+    private final java.util.Set<ExchangeContext> live = TRACK ? java.util.concurrent.ConcurrentHashMap.newKeySet() : null;
     private ExchangeEvents events = new ExchangeEvents(); // set before start, then fixed
     private final Answers answers;
     private final RequestFilterRunner filters;
@@ -125,6 +131,9 @@ final class RelayHandler extends Handler.Wrapper {
                 address(request.getConnectionMetaData().getLocalSocketAddress()),
                 withoutUserInfo(rawTarget != null ? rawTarget : request.getHttpURI().asString()));
         ExchangeContext x = new ExchangeContext(this, exchange, request, response, callback, rawTarget);
+        if (TRACK) {
+            live.add(x);
+        }
         x.upgrade = UpgradePhase.requested(request);
         driver.advance(x);
         return true;
@@ -138,6 +147,25 @@ final class RelayHandler extends Handler.Wrapper {
     /** Exchanges started and not yet completed (CONNECT tunnels count until established). */
     int inFlight() {
         return inFlight.get();
+    }
+
+    /** The tracked exchange {@code x} ended (see {@link #TRACK}). */
+    void untrack(ExchangeContext x) {
+        if (TRACK) {
+            live.remove(x);
+        }
+    }
+
+    @Override
+    public void dump(Appendable out, String indent) throws java.io.IOException {
+        if (TRACK) {
+            out.append(String.valueOf(this)).append(" exchanges in flight: ").append(String.valueOf(live.size())).append('\n');
+            for (ExchangeContext x : live) {
+                out.append(indent).append(" +> ").append(x.toString()).append('\n');
+            }
+        } else {
+            super.dump(out, indent);
+        }
     }
 
     /** An exchange reached its end ({@link ExchangeContext}). */

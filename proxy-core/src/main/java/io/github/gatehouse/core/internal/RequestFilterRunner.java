@@ -49,11 +49,16 @@ final class RequestFilterRunner {
                 return answers.internalError(x, "request filter failed");
             }
             if (!verdict.proceeds()) {
+                String proxyStatusError = null;
                 if (verdict.status() >= 400) {
                     exchange.deny(); // a filter's 2xx/3xx answer (a redirect, a canned page) is not a refusal
                     exchange.deniedBy(filter.name());
+                    // like the proxy's other errors (RFC 9209), unless the filter set a Proxy-Status of its own
+                    if (!verdict.headers().contains("Proxy-Status")) {
+                        proxyStatusError = verdict.status() < 500 ? "http_request_denied" : "proxy_internal_response";
+                    }
                 }
-                return answers.answerUnread(x, verdict.status(), verdict.reason(), verdict.headers());
+                return answers.answerUnread(x, verdict.status(), verdict.reason(), proxyStatusError, verdict.headers());
             }
             exchange.filtersPassed(i + 1);
         }

@@ -39,7 +39,7 @@ final class TargetResolver {
         String version = request.getConnectionMetaData().getProtocol();
         String rawTarget = x.rawTarget;
 
-        if ("CONNECT".equals(method)) {
+        if ("CONNECT".equals(method) && !UpgradePhase.isExtendedConnect(request)) {
             return resolveConnect(x, uri, version);
         }
         if ("*".equals(rawTarget)) {
@@ -113,7 +113,8 @@ final class TargetResolver {
         }
         String credentialHeader = config.authenticator() == null ? null
                 : (exchange.mode() == Mode.REVERSE ? "Authorization" : "Proxy-Authorization");
-        RequestHeadImpl head = new RequestHeadImpl(method, version, scheme, rawHost, port, rawPath,
+        // an extended CONNECT (RFC 8441) is HTTP/2's GET with Upgrade: filters and the upstream see it as that GET
+        RequestHeadImpl head = new RequestHeadImpl("CONNECT".equals(method) ? "GET" : method, version, scheme, rawHost, port, rawPath,
                 uri.getQuery(), HeaderRules.clientRequestFields(request.getHeaders(), credentialHeader),
                 HeaderRules.hasBody(request));
         exchange.request(head);

@@ -4,8 +4,11 @@ import io.github.gatehouse.core.Exchange.Mode;
 import io.github.gatehouse.core.HttpHeaders;
 import io.github.gatehouse.core.UpstreamPool;
 import java.io.IOException;
+import java.net.InetSocketAddress;
 import java.nio.ByteBuffer;
 import java.nio.charset.StandardCharsets;
+import java.util.HashMap;
+import java.util.Map;
 import java.util.concurrent.TimeoutException;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicInteger;
@@ -16,16 +19,20 @@ import org.eclipse.jetty.http.HttpHeader;
 import org.eclipse.jetty.http.HttpParser;
 import org.eclipse.jetty.http.HttpVersion;
 import org.eclipse.jetty.io.AbstractConnection;
+import org.eclipse.jetty.io.ClientConnector;
 import org.eclipse.jetty.io.Connection;
 import org.eclipse.jetty.io.EndPoint;
 import org.eclipse.jetty.io.EofException;
 import org.eclipse.jetty.util.BufferUtil;
+import org.eclipse.jetty.io.ssl.SslClientConnectionFactory;
 import org.eclipse.jetty.util.Callback;
+import org.eclipse.jetty.util.ssl.SslContextFactory;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * Phase 7 and 8 of an upgrade request ({@link UpgradePhase}), on a connection of its own to the upstream: writes the
+ * Phase 7 and 8 of an upgrade request ({@link UpgradePhase}), on a connection of its own to the upstream (TLS for an
+ * {@code https://} upstream, after a PROXY protocol header when the pool sends one): writes the
  * request head (the client's end-to-end fields, {@code Upgrade} and {@code Connection: upgrade}, {@code Via} and, on
  * reverse routes, the forwarding fields), then reads the response head with Jetty's parser.
  * <ul>
@@ -71,8 +78,26 @@ final class UpgradeCall implements BodyRelay.Source, HttpParser.ResponseHandler 
     private boolean messageComplete;
     private ByteBuffer content;
     private Throwable parseFailure;
+    private boolean emptyParsed;
 
-    UpgradeCall(RelayHandler relay, GatehouseConnectHandler tunnels, ExchangeContext x) {
+    /** TLS to the upstream, or null for cleartext. */
+    private final SslContextFactory.Client tls;
+    private final String host;
+    private final int port;
+    /** A PROXY protocol header written before anything else (before TLS too), or null. */
+    private final ByteBuffer preface;
+
+    /**
+     * @param tls the TLS settings for an {@code https://} upstream, null for cleartext
+     * @param host the upstream's host (no brackets): the TLS peer name (SNI and endpoint identification)
+     * @param preface the PROXY protocol header to write first, or null
+     */
+    UpgradeCall(RelayHandler relay, GatehouseConnectHandler tunnels, ExchangeContext x, SslContextFactory.Client tls,
+            String host, int port, ByteBuffer preface) {
+        this.tls = tls;
+        this.host = host;
+        this.port = port;
+        this.preface = preface;
         this.relay = relay;
         this.tunnels = tunnels;
         this.x = x;
@@ -89,11 +114,37 @@ final class UpgradeCall implements BodyRelay.Source, HttpParser.ResponseHandler 
         sentNanos = System.nanoTime();
     }
 
-    /** The connection to the upstream, once the selector has connected it. */
-    Connection handshake(EndPoint endPoint) {
-        Handshake h = new Handshake(endPoint, tunnels.getExecutor());
-        connection = h;
-        return h;
+    /**
+     * The connection to the upstream, once the selector has connected it: the {@link Handshake}, behind TLS for an
+     * {@code https://} upstream, behind the PROXY header's write when the pool sends one.
+     */
+    Connection handshake(EndPoint endPoint) throws IOException {
+        java.util.concurrent.Executor executor = tunnels.getExecutor();
+        Connection first;
+        if (tls == null) {
+            Handshake h = new Handshake(endPoint, executor);
+            connection = h;
+            first = h;
+        } else {
+            Map<String, Object> context = new HashMap<>();
+            // the name, not the resolved address: SNI and the certificate check use it (Jetty reads its host string)
+            context.put(ClientConnector.REMOTE_SOCKET_ADDRESS_CONTEXT_KEY, InetSocketAddress.createUnresolved(host, port));
+            SslClientConnectionFactory factory = new SslClientConnectionFactory(tls, tunnels.getByteBufferPool(), executor,
+                    (appEndPoint, ctx) -> {
+                        Handshake h = new Handshake(appEndPoint, executor);
+                        connection = h;
+                        return h;
+                    });
+            first = factory.newConnection(endPoint, context);
+            // the handshake's own failure (certificate checks), which the connection's close alone would not name
+            ((org.eclipse.jetty.io.ssl.SslConnection) first).addHandshakeListener(new org.eclipse.jetty.io.ssl.SslHandshakeListener() {
+                @Override
+                public void handshakeFailed(Event event, Throwable failure) {
+                    upstreamFailed(failure);
+                }
+            });
+        }
+        return preface == null ? first : new Preface(endPoint, executor, first);
     }
 
     /** Resolution or connection failed: nothing was sent. */
@@ -119,7 +170,17 @@ final class UpgradeCall implements BodyRelay.Source, HttpParser.ResponseHandler 
         if (exchange.mode() == Mode.REVERSE) {
             ForwardedFields.add(relay.config(), exchange, x.request, head, h);
         }
-        StringBuilder sb = new StringBuilder(512).append(head.method()).append(' ').append(target.pathQuery())
+        boolean extended = UpgradePhase.isExtendedConnect(x.request);
+        if (extended) {
+            // RFC 8441 §5: HTTP/2 has no Sec-WebSocket-Key/Accept; the HTTP/1.1 upstream needs a key of its own
+            h.remove(HttpHeader.SEC_WEBSOCKET_KEY);
+            if ("websocket".equalsIgnoreCase(x.upgrade)) {
+                byte[] key = new byte[16];
+                java.util.concurrent.ThreadLocalRandom.current().nextBytes(key);
+                h.put(HttpHeader.SEC_WEBSOCKET_KEY, java.util.Base64.getEncoder().encodeToString(key));
+            }
+        }
+        StringBuilder sb = new StringBuilder(512).append(extended ? "GET" : head.method()).append(' ').append(target.pathQuery())
                 .append(" HTTP/1.1\r\nHost: ").append(host).append("\r\n");
         for (HttpField f : h) {
             if (f.getHeader() == HttpHeader.HOST || f.getValue() == null
@@ -162,6 +223,8 @@ final class UpgradeCall implements BodyRelay.Source, HttpParser.ResponseHandler 
         do {
             try {
                 step();
+            } catch (IOException e) {
+                upstreamFailed(e); // a read failed (over TLS: an alert, such as bad_certificate), not a relay bug
             } catch (Throwable t) {
                 LOG.error("{} upgrade relay failed", exchange.id(), t);
                 upstreamFailed(t);
@@ -174,11 +237,17 @@ final class UpgradeCall implements BodyRelay.Source, HttpParser.ResponseHandler 
         while (!ended.get() && !writing && h != null) {
             if (buffer.hasRemaining()) {
                 parser.parseNext(buffer);
+            } else if (headComplete && !messageComplete && !emptyParsed) {
+                // the parser stops after handing over content; it ends a message whose last byte is in only on its
+                // next call, which must not wait for bytes an origin that keeps its connection open will never send
+                emptyParsed = true;
+                parser.parseNext(buffer);
             } else {
                 BufferUtil.clear(buffer);
                 int n = h.getEndPoint().fill(buffer);
+                emptyParsed = false;
                 if (n == 0) {
-                    h.fillInterested();
+                    h.readMore();
                     return;
                 }
                 if (n < 0) {
@@ -235,11 +304,16 @@ final class UpgradeCall implements BodyRelay.Source, HttpParser.ResponseHandler 
                 return false;
             }
             ended.set(true);
-            accountMember(false);
+            // the member serves this tunnel until it closes: least-requests and maxRequestsPerMember count it as active
+            x.whenTunnelClosed(() -> accountMember(false));
             HttpFields.Mutable out = HttpFields.build();
             HeaderViews.copyTo(end, out);
-            out.put(HttpHeader.UPGRADE, protocol);
-            out.put(HttpHeader.CONNECTION, "Upgrade");
+            if (UpgradePhase.isExtendedConnect(x.request)) {
+                out.remove(HttpHeader.SEC_WEBSOCKET_ACCEPT); // the 200 on the stream (RFC 8441 §5) has neither
+            } else {
+                out.put(HttpHeader.UPGRADE, protocol);
+                out.put(HttpHeader.CONNECTION, "Upgrade");
+            }
             ByteBuffer early = null;
             if (buffer.hasRemaining()) {
                 early = ByteBuffer.allocate(buffer.remaining());
@@ -392,6 +466,30 @@ final class UpgradeCall implements BodyRelay.Source, HttpParser.ResponseHandler 
         relay.answers().answer(x, c.status(), what + ": " + description, c.proxyStatusError(), null, false);
     }
 
+    /** Writes the PROXY protocol header, then hands the connection to {@code next} (TLS, or the handshake). */
+    private final class Preface extends AbstractConnection {
+        private final Connection next;
+
+        Preface(EndPoint endPoint, java.util.concurrent.Executor executor, Connection next) {
+            super(endPoint, executor);
+            this.next = next;
+        }
+
+        @Override
+        public void onOpen() {
+            super.onOpen();
+            getEndPoint().write(Callback.from(() -> getEndPoint().upgrade(next), failure -> {
+                getEndPoint().close(failure);
+                upstreamFailed(failure);
+            }), preface.slice());
+        }
+
+        @Override
+        public void onFillable() {
+            // nothing is read before the header is out
+        }
+    }
+
     /** The upstream connection until the response head is in. */
     private final class Handshake extends AbstractConnection {
         Handshake(EndPoint endPoint, java.util.concurrent.Executor executor) {
@@ -403,8 +501,18 @@ final class UpgradeCall implements BodyRelay.Source, HttpParser.ResponseHandler 
             super.onOpen();
             getEndPoint().write(Callback.from(() -> {
                 startHeadTimeout();
-                fillInterested();
+                readMore();
             }, UpgradeCall.this::upstreamFailed), requestHead());
+        }
+
+        /**
+         * Asks for {@link #onFillable} once bytes arrive, unless that is asked already: over TLS the request head's
+         * write callback can come after the pump has read (and asked) on its own.
+         */
+        synchronized void readMore() {
+            if (!isFillInterested()) {
+                fillInterested();
+            }
         }
 
         @Override

@@ -18,7 +18,9 @@ import org.slf4j.LoggerFactory;
  * any protocol but {@code h2c}): after phases 1 to 4 like any request, it skips the cache (an upgrade is never
  * stored), picks its upstream in phase 6 as usual, and then, instead of jetty-client, goes to an {@link UpgradeCall}
  * on a connection of its own. An origin's {@code 101} turns both connections into one byte tunnel (the pump of
- * {@link GatehouseConnectHandler}); any other answer is relayed as an ordinary response.
+ * {@link GatehouseConnectHandler}); any other answer is relayed as an ordinary response. {@code https://} upstreams
+ * (reverse members, and forward {@code wss://} or {@code https://} targets) get TLS with the settings of their pool's
+ * client (or the forward client's), and pools that send PROXY protocol headers send one first.
  *
  * <p>{@code Upgrade: h2c} is never an upgrade here: Jetty's h2c support takes a client's h2c upgrade itself, and a
  * request it leaves (no {@code HTTP2-Settings}) goes on as plain HTTP/1.1 with {@code Upgrade} removed, as a
@@ -28,6 +30,13 @@ import org.slf4j.LoggerFactory;
  */
 final class UpgradePhase {
     private static final Logger LOG = LoggerFactory.getLogger(UpgradePhase.class);
+
+    /**
+     * The system property that makes HTTP/2 listeners announce extended CONNECT (RFC 8441,
+     * {@code SETTINGS_ENABLE_CONNECT_PROTOCOL}), so WebSocket over HTTP/2 is relayed to HTTP/1.1 upstreams:
+     * experimental, off unless {@code -Dgatehouse.h2.websocket=true} when the server is built.
+     */
+    static final String EXTENDED_CONNECT_PROPERTY = "gatehouse.h2.websocket";
 
     private final RelayHandler relay;
     private final GatehouseConnectHandler tunnels;
@@ -42,6 +51,9 @@ final class UpgradePhase {
      * for none this relay carries.
      */
     static String requested(Request request) {
+        if (isExtendedConnect(request)) {
+            return request.getTunnelSupport().getProtocol();
+        }
         if (!HttpVersion.HTTP_1_1.is(request.getConnectionMetaData().getProtocol())
                 || "CONNECT".equals(request.getMethod()) || HeaderRules.hasBody(request)) {
             return null;
@@ -66,6 +78,18 @@ final class UpgradePhase {
         return connectionUpgrade && protocols != null ? protocols.toString() : null;
     }
 
+    /**
+     * An HTTP/2 extended CONNECT (RFC 8441 §4: {@code :method CONNECT} with {@code :protocol}), which asks for a
+     * WebSocket (or another protocol) on the stream: relayed to the upstream as an HTTP/1.1 upgrade of
+     * {@code GET :path}, and answered {@code 200} on the stream once the upstream switched protocols.
+     */
+    static boolean isExtendedConnect(Request request) {
+        // only a listener that announced SETTINGS_ENABLE_CONNECT_PROTOCOL lets a :protocol through (RFC 8441 §3)
+        return "CONNECT".equals(request.getMethod())
+                && HttpVersion.HTTP_2.is(request.getConnectionMetaData().getProtocol())
+                && request.getTunnelSupport() != null && request.getTunnelSupport().getProtocol() != null;
+    }
+
     /** After phase 4: a route that refuses upgrades answers 403; otherwise the cache is skipped. */
     ExchangeDriver.Step admit(ExchangeContext x) {
         Route route = x.exchange.route().orElse(null);
@@ -82,16 +106,24 @@ final class UpgradePhase {
     /** Phase 7 for an upgrade: resolves the upstream (forward: through the destination policy) and connects. */
     ExchangeDriver.Step send(ExchangeContext x) {
         UpstreamCall.Target target = x.upstreamTarget;
-        if (!"http".equals(target.scheme())) {
+        if (!"http".equals(target.scheme()) && !"https".equals(target.scheme())) {
             return relay.answers().answer(x, 502, "Upgrade to an " + target.scheme()
-                    + " upstream is not supported yet", "http_protocol_error", null, false);
+                    + " upstream is not supported", "http_protocol_error", null, false);
         }
         if (x.request.getTunnelSupport() == null) {
             return relay.answers().answer(x, 501, "this connection cannot switch protocols", null, null, false);
         }
-        UpgradeCall call = new UpgradeCall(relay, tunnels, x);
         String host = target.host().startsWith("[") ? target.host().substring(1, target.host().length() - 1)
                 : target.host();
+        // https:// members: the TLS of the client that carries the pool's (or the forward proxy's) other requests,
+        // so verification, extra roots, the client certificate and SNI are the same
+        org.eclipse.jetty.util.ssl.SslContextFactory.Client tls = "https".equals(target.scheme())
+                ? relay.upstream(x).client().getSslContextFactory() : null;
+        io.github.gatehouse.core.ProxyProtocolVersion proxyProtocol = x.tries == null ? null
+                : x.tries.pool.proxyProtocol().orElse(null);
+        java.nio.ByteBuffer preface = proxyProtocol == null ? null
+                : ProxyProtocolHeaders.header(proxyProtocol, x.exchange.clientAddress(), x.exchange.localAddress());
+        UpgradeCall call = new UpgradeCall(relay, tunnels, x, tls, host, target.port(), preface);
         x.moveTo(RelayState.AWAITING_RESPONSE);
         call.begin();
         relay.client(x.exchange.mode() == Mode.REVERSE ? Mode.REVERSE : Mode.FORWARD).getSocketAddressResolver()

@@ -36,8 +36,8 @@ import org.slf4j.LoggerFactory;
  * never completed as if the body were whole. A client that goes away aborts the upstream request.
  *
  * <p>Two transports carry a try: the lean {@link Http1Upstream} for cleartext HTTP/1.1 upstreams, and jetty-client
- * for the rest (TLS, h2, and by default everything until the lean one is switched on with
- * {@code gatehouse.upstream.transport=lean}). Each reports the same events
+ * for the rest (TLS, h2, PROXY protocol pools, and everything with {@code gatehouse.upstream.transport=jetty-client}).
+ * Each reports the same events
  * here: head, content, success, completion.
  *
  * <p><b>Threading.</b> A transport calls the listener methods one at a time; the client's write callbacks race with
@@ -101,13 +101,28 @@ final class UpstreamCall implements org.eclipse.jetty.client.Response.Listener, 
         this.member = member;
         this.tries = x.tries;
         this.clientAcceptsTrailers = HeaderRules.acceptsTrailers(clientRequest.getHeaders());
+        x.call = this;
+    }
+
+    /** What happened to this try, as bits in the order head, content, success, complete, demand, last written: diagnostics. */
+    private int trace;
+
+    @Override
+    public String toString() {
+        Http1Connection c = lean;
+        return "UpstreamCall[" + target.host() + ":" + target.port() + " lean=" + leanTransport + " waitOver=" + waitOver.get()
+                + " trace=" + Integer.toBinaryString(trace) + " begun=" + responseBegun + " status=" + upstreamStatus + " body=" + body + " connection="
+                + (c == null ? "none" : c.toConnectionString()) + "]";
     }
 
     // ---- phase 7: the upstream request --------------------------------------------------------------------
 
     void send() {
         // the lean transport carries cleartext HTTP/1.1; TLS and HTTP/2 (h2c too) stay with jetty-client
-        Http1Upstream transport = "http".equals(target.scheme())
+        // (and pools that send PROXY protocol headers: jetty-client writes them, per client address)
+        io.github.gatehouse.core.ProxyProtocolVersion proxyProtocol = tries == null ? null
+                : tries.pool.proxyProtocol().orElse(null);
+        Http1Upstream transport = "http".equals(target.scheme()) && proxyProtocol == null
                 && (tries == null || tries.pool.protocol() == io.github.gatehouse.core.UpstreamProtocol.HTTP_1_1)
                 ? relay.lean(exchange.mode()) : null;
         if (transport != null) {
@@ -125,6 +140,9 @@ final class UpstreamCall implements org.eclipse.jetty.client.Response.Listener, 
             // a host Jetty's parser took but no client can connect to (such as "127.1", which java.net.URI refuses)
             relay.answers().badRequest(x, "invalid target host '" + target.host() + "'");
             return;
+        }
+        if (proxyProtocol != null) {
+            upstreamRequest.tag(ProxyProtocolHeaders.tag(proxyProtocol, exchange.clientAddress(), exchange.localAddress()));
         }
         upstreamRequest.scheme(target.scheme())
                 .path(target.pathQuery())
@@ -193,7 +211,7 @@ final class UpstreamCall implements org.eclipse.jetty.client.Response.Listener, 
                     new java.util.concurrent.TimeoutException("Total timeout " + total + " ms elapsed")));
         }
         leanTransport = true;
-        transport.acquire(target.host(), target.port(), (connection, failure) -> {
+        boolean queued = transport.acquire(target.host(), target.port(), (connection, failure) -> {
             if (!waitOver.compareAndSet(false, true)) {
                 if (connection != null) {
                     connection.giveBack(); // the try ended while it waited (a total timeout)
@@ -211,6 +229,17 @@ final class UpstreamCall implements org.eclipse.jetty.client.Response.Listener, 
                 connection.abort(this, late); // an abort that came while the connection was being handed over
             }
         });
+        if (queued) {
+            // Waiting for a connection is part of connecting: bounded by the connect timeout, never by the total one
+            // alone (an hour by default). A connection handed over meanwhile makes this a no-op.
+            long wait = config.connectTimeout().toMillis();
+            relay.deadlines().schedule(wait, () -> {
+                if (waitOver.compareAndSet(false, true)) {
+                    complete(null, new java.net.SocketTimeoutException("no connection to the upstream became free within "
+                            + wait + "ms"));
+                }
+            });
+        }
     }
 
     private static String hostForClient(String host) {
@@ -331,6 +360,7 @@ final class UpstreamCall implements org.eclipse.jetty.client.Response.Listener, 
 
     @Override
     public void head(int status, HttpVersion version, HttpFields upstreamFields) {
+        trace |= 1;
         if (!responseBegun) {
             cancelHeadTimeout();
             responseBegun = true;
@@ -422,6 +452,7 @@ final class UpstreamCall implements org.eclipse.jetty.client.Response.Listener, 
     }
 
     private void content(java.nio.ByteBuffer data, Content.Chunk chunk) {
+        trace |= 2;
         RelayState state = x.state();
         if (state == RelayState.DRAINING_FOR_RETRY) {
             discarded += data.remaining();
@@ -433,7 +464,12 @@ final class UpstreamCall implements org.eclipse.jetty.client.Response.Listener, 
             return;
         }
         if (state != RelayState.STREAMING_UPSTREAM && state != RelayState.DETACHED) {
-            return; // handed off (served from cache, answered, blocked) or ended: the upstream is being aborted
+            // Handed off (served from cache, answered, blocked) or ended: the upstream is being aborted; aborted here
+            // too (a no-op if it was), so that a body nobody reads never holds its connection until the idle timeout.
+            CancellationException stop = new CancellationException("response body no longer wanted (" + state + ")");
+            stoppedByRelay = stop;
+            abortTry(stop);
+            return;
         }
         body.onData(data, chunk);
     }
@@ -445,6 +481,7 @@ final class UpstreamCall implements org.eclipse.jetty.client.Response.Listener, 
 
     @Override
     public void success(HttpFields trailers) {
+        trace |= 4;
         RelayState state = x.state();
         if (state == RelayState.DETACHED) {
             body.onEnd();
@@ -459,6 +496,7 @@ final class UpstreamCall implements org.eclipse.jetty.client.Response.Listener, 
 
     @Override
     public void demand() {
+        trace |= 16;
         Http1Connection c = lean;
         if (c != null) {
             c.demand(this);
@@ -487,6 +525,7 @@ final class UpstreamCall implements org.eclipse.jetty.client.Response.Listener, 
 
     @Override
     public void lastWritten() {
+        trace |= 32;
         if (!x.moveFrom(RelayState.STREAMING_UPSTREAM, RelayState.BODY_SENT) && x.state() == RelayState.UPSTREAM_DONE) {
             x.succeeded();
         }
@@ -501,6 +540,7 @@ final class UpstreamCall implements org.eclipse.jetty.client.Response.Listener, 
 
     @Override
     public void complete(Throwable requestFailure, Throwable failure) {
+        trace |= 8;
         cancelHeadTimeout();
         Deadlines.Handle total = totalTimeout;
         if (total != null) {

@@ -38,8 +38,14 @@ final class UpstreamClients {
     record Choice(HttpClient client, HttpVersion version) {
     }
 
-    /** What makes two pools' clients different. */
-    record Spec(UpstreamTls tls, UpstreamProtocol protocol) {
+    /**
+     * What makes two pools' clients different. Pools that send PROXY protocol headers get clients of their own: their
+     * destinations (one per client address) are dropped once idle.
+     */
+    record Spec(UpstreamTls tls, UpstreamProtocol protocol, boolean proxyProtocol) {
+        Spec(UpstreamTls tls, UpstreamProtocol protocol) {
+            this(tls, protocol, false);
+        }
     }
 
     private final UpstreamTls defaultTls;
@@ -74,7 +80,7 @@ final class UpstreamClients {
 
     /** The client for {@code pool}'s members. */
     Choice forPool(UpstreamPool pool) {
-        Spec spec = new Spec(pool.tls().orElse(defaultTls), pool.protocol());
+        Spec spec = new Spec(pool.tls().orElse(defaultTls), pool.protocol(), pool.proxyProtocol().isPresent());
         Choice c = clients.get(spec);
         return c != null ? c : clients.computeIfAbsent(spec, s -> new Choice(factory.apply(s),
                 s.protocol() == UpstreamProtocol.HTTP_1_1 ? HttpVersion.HTTP_1_1 : HttpVersion.HTTP_2));

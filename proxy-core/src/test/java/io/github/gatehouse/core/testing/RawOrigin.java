@@ -61,6 +61,7 @@ public final class RawOrigin implements AutoCloseable {
     private final Function<String, Reply> script;
     private final BlockingQueue<String> heads = new LinkedBlockingQueue<>();
     private final List<Socket> sockets = new CopyOnWriteArrayList<>();
+    private final BlockingQueue<Boolean> peerCloses = new LinkedBlockingQueue<>();
     private final Thread acceptor;
 
     private RawOrigin(Function<String, Reply> script) throws IOException {
@@ -104,6 +105,11 @@ public final class RawOrigin implements AutoCloseable {
         return sockets.size();
     }
 
+    /** Waits up to 10 s for a client (the proxy) to close one of its connections here; false if none did. */
+    public boolean awaitPeerClose() throws InterruptedException {
+        return peerCloses.poll(10, TimeUnit.SECONDS) != null;
+    }
+
     /** How many request heads are waiting to be taken. */
     public int pendingHeads() {
         return heads.size();
@@ -130,6 +136,7 @@ public final class RawOrigin implements AutoCloseable {
             while (true) {
                 String head = readHead(in);
                 if (head == null) {
+                    peerCloses.add(Boolean.TRUE);
                     return;
                 }
                 heads.add(head);

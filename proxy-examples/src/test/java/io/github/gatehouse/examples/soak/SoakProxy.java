@@ -18,6 +18,7 @@ import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
+import java.util.List;
 import java.util.Map;
 import java.util.TreeMap;
 import java.util.stream.Stream;
@@ -88,6 +89,8 @@ final class SoakProxy {
                 String prefix = line.substring(5);
                 Files.writeString(Path.of(prefix + "-histogram.txt"), diagnosticCommand("gcClassHistogram"));
                 Files.writeString(Path.of(prefix + "-threads.txt"), diagnosticCommand("threadPrint"));
+                Files.writeString(Path.of(prefix + "-sockets.txt"), sockets());
+                Files.writeString(Path.of(prefix + "-jetty.txt"), jettyDump(reverse) + "\n\n" + jettyDump(forward));
                 reply = "dumped " + prefix;
             } else {
                 reply = "error unknown command " + line;
@@ -144,6 +147,51 @@ final class SoakProxy {
             }
         }
         return groups;
+    }
+
+    /** The server's Jetty component dump (connectors, endpoints, upstream pools), reached by reflection: a diagnostic. */
+    private static String jettyDump(ProxyServer server) {
+        try {
+            java.lang.reflect.Field running = ProxyServer.class.getDeclaredField("running");
+            running.setAccessible(true);
+            Object proxy = running.get(server);
+            java.lang.reflect.Field jetty = proxy.getClass().getDeclaredField("server");
+            jetty.setAccessible(true);
+            return ((org.eclipse.jetty.server.Server) jetty.get(proxy)).dump();
+        } catch (ReflectiveOperationException | RuntimeException e) {
+            return "no dump: " + e;
+        }
+    }
+
+    /** This JVM's TCP sockets, from /proc: local and remote address and state, one line each. */
+    private static String sockets() throws IOException {
+        java.util.Set<String> inodes = new java.util.HashSet<>();
+        try (Stream<Path> fds = Files.list(Path.of("/proc/self/fd"))) {
+            for (Path fd : (Iterable<Path>) fds::iterator) {
+                try {
+                    String link = Files.readSymbolicLink(fd).toString();
+                    if (link.startsWith("socket:[")) {
+                        inodes.add(link.substring(8, link.length() - 1));
+                    }
+                } catch (IOException e) {
+                    // closed meanwhile
+                }
+            }
+        }
+        StringBuilder b = new StringBuilder();
+        for (String table : List.of("/proc/self/net/tcp", "/proc/self/net/tcp6")) {
+            for (String line : Files.readAllLines(Path.of(table))) {
+                String[] f = line.trim().split("\\s+");
+                if (f.length > 9 && inodes.contains(f[9])) {
+                    b.append(port(f[1])).append(" -> ").append(port(f[2])).append(" state ").append(f[3]).append('\n');
+                }
+            }
+        }
+        return b.toString();
+    }
+
+    private static int port(String address) {
+        return Integer.parseInt(address.substring(address.indexOf(':') + 1), 16);
     }
 
     private static long openFileDescriptors() {

@@ -140,10 +140,15 @@ class SoakTest {
                 }
                 return null;
             });
+            java.util.concurrent.atomic.AtomicBoolean stuckDumped = new java.util.concurrent.atomic.AtomicBoolean();
             for (int i = 0; i < CLIENTS; i++) {
                 clients.submit(() -> {
                     while (System.nanoTime() < deadline) {
-                        count(outcomes, oneRequest(proxy.reversePort, proxy.forwardPort, a.port()));
+                        String outcome = oneRequest(proxy.reversePort, proxy.forwardPort, a.port());
+                        if (outcome.endsWith("SocketTimeoutException") && stuckDumped.compareAndSet(false, true)) {
+                            proxy.dump("stuck"); // the proxy's state while the exchange the client gave up on is stuck
+                        }
+                        count(outcomes, outcome);
                     }
                     return null;
                 });
@@ -330,8 +335,9 @@ class SoakTest {
         static ProxyProcess start(OriginServer a, OriginServer b, OriginServer flaky) throws Exception {
             String java = Path.of(System.getProperty("java.home"), "bin", "java").toString();
             Process process = new ProcessBuilder(java, PROXY_HEAP,
-                    // -Dgatehouse.upstream.transport=lean on the Maven command line soaks the lean upstream transport
-                    "-Dgatehouse.upstream.transport=" + System.getProperty("gatehouse.upstream.transport", "jetty-client"),
+                    // -Dgatehouse.upstream.transport=jetty-client on the Maven command line soaks jetty-client instead
+                    "-Dgatehouse.upstream.transport=" + System.getProperty("gatehouse.upstream.transport", "lean"),
+                    "-Dgatehouse.debug.exchanges=true", // the stuck dump lists the exchanges in flight
                     "-cp", System.getProperty("java.class.path"),
                     SoakProxy.class.getName(), a.baseUrl(), b.baseUrl(), flaky.baseUrl(), Integer.toString(a.port()))
                     .redirectError(Path.of("target", "soak-proxy.log").toFile())

@@ -12,7 +12,7 @@ public final class Wire {
 
     /** A forward proxy builder that may reach the loopback origins of tests. */
     public static ProxyServer.Builder forward() {
-        return ProxyServer.builder().forward().allowInternalDestinations();
+        return ProxyServer.builder().forward().allowAllInternalDestinations();
     }
 
     /** {@code GET url} in absolute form through {@code proxy}, with extra header lines. */

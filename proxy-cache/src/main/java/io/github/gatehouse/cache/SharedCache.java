@@ -14,14 +14,24 @@ import java.util.Optional;
 import java.util.concurrent.CompletionStage;
 
 /**
- * The Gatehouse RFC 9111 shared cache: plug it into {@code ProxyServer.Builder.cache(...)}; build it with
- * {@link HttpCaches#memory} or {@link HttpCaches#builder()}.
+ * The cache {@link HttpCaches} builds: an RFC 9111 shared cache that is the {@link HttpCache} you hand to
+ * {@code ProxyServer.Builder.cache(...)}, and the handle for its purges and {@link #stats()}. It is the only cache type
+ * users hold: {@link HttpCache} is the SPI core calls (implement it only to write a cache of your own), and
+ * {@link HttpCaches} is where one is made ({@link HttpCaches#memory} or {@link HttpCaches#builder()}).
+ *
+ * <pre>{@code
+ * SharedCache cache = HttpCaches.memory(DataSize.mebibytes(256));
+ * ProxyServer proxy = ProxyServer.builder().listen(3128).forward().cache(cache).build().start();
+ * cache.purgeTag("product-42", PurgeMode.SOFT);
+ * }</pre>
  *
  * <p>It stores responses to {@code GET} that RFC 9111 §3 lets a shared cache store, serves them while fresh
  * (s-maxage, max-age, Expires, or 10% of the Last-Modified age where a heuristic is allowed), honours the request's
  * and the response's {@code Cache-Control} directives, keeps {@code Vary} variants side by side, revalidates stale
  * entries with {@code If-None-Match} / {@code If-Modified-Since} and updates them from 304s, answers clients'
- * conditional and single-range requests from stored entries, and invalidates after unsafe methods. Concurrent
+ * conditional and range requests from stored entries (several ranges as {@code multipart/byteranges}), stores
+ * single-range 206 responses that carry a strong {@code ETag} and combines the ranges of one representation (RFC 9111
+ * §3.3, §3.4), and invalidates after unsafe methods. Concurrent
  * misses for one key are collapsed onto one upstream request; {@code stale-while-revalidate} revalidates in the
  * background and {@code stale-if-error} serves stale entries when the upstream fails. Every response it touches
  * carries a {@code Cache-Status} member (RFC 9211) and {@link Exchange#cacheStatus(String)} is one of {@code HIT},
@@ -52,11 +62,11 @@ import java.util.concurrent.CompletionStage;
  * <p><b>Threading.</b> Thread-safe; the {@link HttpCache} methods are called from I/O threads and never block. The
  * purge methods and {@link #stats()} may be called from any thread; they walk the store's in-memory index.
  */
-public final class GatehouseCache implements HttpCache, AutoCloseable {
+public final class SharedCache implements HttpCache, AutoCloseable {
     private final CacheEngine engine;
     private final String description;
 
-    GatehouseCache(CacheEngine engine, String description) {
+    SharedCache(CacheEngine engine, String description) {
         this.engine = engine;
         this.description = description;
     }
@@ -162,6 +172,6 @@ public final class GatehouseCache implements HttpCache, AutoCloseable {
 
     @Override
     public String toString() {
-        return "GatehouseCache{" + description + "}";
+        return "SharedCache{" + description + "}";
     }
 }

@@ -1,0 +1,550 @@
+package io.github.gatehouse.core.testing;
+
+import static java.util.Objects.requireNonNull;
+
+import io.github.gatehouse.core.HttpHeaders;
+import java.io.ByteArrayOutputStream;
+import java.io.IOException;
+import java.net.StandardSocketOptions;
+import java.net.URI;
+import java.nio.ByteBuffer;
+import java.nio.channels.NetworkChannel;
+import java.time.Clock;
+import java.time.Duration;
+import java.time.ZoneOffset;
+import java.time.format.DateTimeFormatter;
+import java.util.Locale;
+import java.util.Optional;
+import java.util.Queue;
+import java.util.Set;
+import java.util.concurrent.BlockingQueue;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CompletionStage;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.ConcurrentLinkedQueue;
+import java.util.concurrent.Executors;
+import java.util.concurrent.LinkedBlockingQueue;
+import java.util.concurrent.ScheduledExecutorService;
+import java.util.concurrent.Semaphore;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicInteger;
+import java.util.function.Function;
+import org.eclipse.jetty.io.Connection;
+import org.eclipse.jetty.io.Content;
+import org.eclipse.jetty.io.EndPoint;
+import org.eclipse.jetty.io.SelectableChannelEndPoint;
+import org.eclipse.jetty.server.Handler;
+import org.eclipse.jetty.server.HttpConfiguration;
+import org.eclipse.jetty.server.HttpConnectionFactory;
+import org.eclipse.jetty.server.Request;
+import org.eclipse.jetty.server.Response;
+import org.eclipse.jetty.server.Server;
+import org.eclipse.jetty.server.ServerConnector;
+import org.eclipse.jetty.util.Callback;
+import org.eclipse.jetty.util.thread.QueuedThreadPool;
+import org.junit.jupiter.api.extension.AfterAllCallback;
+import org.junit.jupiter.api.extension.AfterEachCallback;
+import org.junit.jupiter.api.extension.BeforeAllCallback;
+import org.junit.jupiter.api.extension.BeforeEachCallback;
+import org.junit.jupiter.api.extension.ExtensionContext;
+
+/**
+ * A scriptable HTTP/1.1 origin server on a real loopback socket and an ephemeral port, in the spirit of OkHttp's
+ * MockWebServer: tests {@link #enqueue} the answers it gives, in order, and {@link #takeRequest()} the requests it
+ * received, to check what the proxy sent.
+ *
+ * <pre>{@code
+ * @RegisterExtension static final MockOrigin origin = MockOrigin.create();
+ *
+ * origin.enqueue(MockResponse.ok("hello").header("Cache-Control", "max-age=60"));
+ * ... send a request through the proxy to origin.uri("/greeting") ...
+ * RecordedRequest seen = origin.takeRequest();
+ * assertThat(seen.path()).isEqualTo("/greeting");
+ * }</pre>
+ *
+ * <p><b>Answers.</b> Each request takes the next enqueued {@link MockResponse}; when the queue is empty, the
+ * {@link #dispatcher} chooses (by default: {@code 404} with a body naming the path). The origin reads the whole
+ * request body before it answers. Delays and gates ({@link MockResponse#headersDelay}, {@link MockResponse#holdUntil},
+ * {@link MockResponse#pauseBeforeChunk}) are timed or awaited off the origin's threads: many held responses do not
+ * exhaust it. {@link #close()} fails every held response (its connection closes).
+ *
+ * <p><b>As a JUnit 5 extension.</b> In a {@code static} field, it starts before the first test and closes after
+ * the last, and {@link #reset()}s before each test (queue, recorded requests, counters; the dispatcher stays). In an
+ * instance field, each test gets a fresh origin. Without JUnit: {@link #start()} and {@link #close()}.
+ *
+ * <p><b>Threading.</b> Thread-safe. Requests are served on threads named {@code origin-NAME}.
+ */
+public final class MockOrigin implements BeforeAllCallback, AfterAllCallback, BeforeEachCallback, AfterEachCallback,
+        AutoCloseable {
+    private static final DateTimeFormatter HTTP_DATE =
+            DateTimeFormatter.ofPattern("EEE, dd MMM yyyy HH:mm:ss 'GMT'", Locale.US).withZone(ZoneOffset.UTC);
+    private static final Duration TAKE_TIMEOUT = Duration.ofSeconds(5);
+
+    private final String name;
+    private final Queue<MockResponse> queue = new ConcurrentLinkedQueue<>();
+    private final BlockingQueue<RecordedRequest> recorded = new LinkedBlockingQueue<>();
+    private final AtomicInteger count = new AtomicInteger();
+    private final Semaphore closedConnections = new Semaphore(0);
+    private final Set<CompletableFuture<?>> pending = ConcurrentHashMap.newKeySet();
+    private volatile Function<RecordedRequest, MockResponse> dispatcher = MockOrigin::notFound;
+    private volatile Clock dateClock;
+    private Server server;
+    private ServerConnector connector;
+    private ScheduledExecutorService timer;
+    private volatile java.util.concurrent.Executor threads;
+    private boolean perTest;
+    private int port;
+
+    private MockOrigin(String name) {
+        this.name = name;
+    }
+
+    /** A new origin named {@code mock} (not started). */
+    public static MockOrigin create() {
+        return named("mock");
+    }
+
+    /** A new origin whose threads are named {@code origin-NAME} (not started). */
+    public static MockOrigin named(String name) {
+        requireNonNull(name, "name");
+        if (name.isBlank()) {
+            throw new IllegalArgumentException("name: '" + name + "' (expected: a non-blank name)");
+        }
+        return new MockOrigin(name);
+    }
+
+    /**
+     * Sends {@code Date} from {@code clock} (a {@link SettableClock}, say) in every answer that has none, instead of
+     * the real time: what a cache test needs. Call before {@link #start()}.
+     *
+     * @return this origin
+     */
+    public MockOrigin datesFrom(Clock clock) {
+        this.dateClock = requireNonNull(clock, "clock");
+        return this;
+    }
+
+    /**
+     * Starts listening on {@code 127.0.0.1} and an ephemeral port; after {@link #close()}, on the same port again.
+     * Does nothing if it runs already.
+     *
+     * @return this origin
+     * @throws IllegalStateException if it cannot listen
+     */
+    public synchronized MockOrigin start() {
+        if (server != null) {
+            return this;
+        }
+        QueuedThreadPool pool = new QueuedThreadPool(64, 2);
+        pool.setName("origin-" + name);
+        pool.setDaemon(true);
+        threads = pool;
+        server = new Server(pool);
+        HttpConfiguration http = new HttpConfiguration();
+        http.setSendServerVersion(false);
+        http.setSendDateHeader(dateClock == null);
+        connector = new ServerConnector(server, 1, 1, new HttpConnectionFactory(http));
+        connector.setHost("127.0.0.1");
+        connector.setPort(port);
+        connector.addEventListener(new Connection.Listener() {
+            @Override
+            public void onClosed(Connection connection) {
+                closedConnections.release();
+            }
+        });
+        server.addConnector(connector);
+        server.setHandler(new Serve());
+        timer = Executors.newSingleThreadScheduledExecutor(r -> {
+            Thread t = new Thread(r, "origin-" + name + "-timer");
+            t.setDaemon(true);
+            return t;
+        });
+        try {
+            server.start();
+        } catch (Exception e) {
+            timer.shutdownNow();
+            server = null;
+            throw new IllegalStateException("origin " + name + " cannot listen on 127.0.0.1:" + port, e);
+        }
+        port = connector.getLocalPort();
+        return this;
+    }
+
+    /**
+     * Stops at once, like a killed process: every connection is dropped, held responses fail. The recorded requests
+     * stay for {@link #takeRequest()}.
+     */
+    @Override
+    public synchronized void close() {
+        if (server == null) {
+            return;
+        }
+        pending.forEach(f -> f.completeExceptionally(new IOException("origin " + name + " stopped")));
+        pending.clear();
+        try {
+            connector.close();
+            connector.getConnectedEndPoints().forEach(EndPoint::close);
+            server.stop();
+        } catch (Exception e) {
+            throw new IllegalStateException("origin " + name + " did not stop", e);
+        } finally {
+            timer.shutdownNow();
+            server = null;
+        }
+    }
+
+    /** Whether it is started and not closed. */
+    public synchronized boolean isRunning() {
+        return server != null;
+    }
+
+    /** Forgets the enqueued answers and the recorded requests, and restarts the numbering; the dispatcher stays. */
+    public void reset() {
+        queue.clear();
+        recorded.clear();
+        count.set(0);
+        closedConnections.drainPermits();
+    }
+
+    /** Adds {@code response} to the answers, which requests take in order. */
+    public void enqueue(MockResponse response) {
+        queue.add(requireNonNull(response, "response"));
+    }
+
+    /**
+     * What answers a request when no enqueued answer is left: a function of the recorded request (by path, say).
+     * It runs on the origin's threads; an exception it throws becomes a {@code 500} naming it.
+     */
+    public void dispatcher(Function<RecordedRequest, MockResponse> dispatcher) {
+        this.dispatcher = requireNonNull(dispatcher, "dispatcher");
+    }
+
+    /**
+     * The next request received, in arrival order, waiting up to 5 seconds for it.
+     *
+     * @throws AssertionError if none arrives in time
+     */
+    public RecordedRequest takeRequest() throws InterruptedException {
+        return takeRequest(TAKE_TIMEOUT);
+    }
+
+    /**
+     * The next request received, waiting up to {@code timeout}.
+     *
+     * @throws AssertionError if none arrives in time
+     */
+    public RecordedRequest takeRequest(Duration timeout) throws InterruptedException {
+        RecordedRequest r = recorded.poll(timeout.toNanos(), TimeUnit.NANOSECONDS);
+        if (r == null) {
+            throw new AssertionError("origin " + name + " received no request within " + timeout);
+        }
+        return r;
+    }
+
+    /** The next request received if one is waiting, without waiting. */
+    public Optional<RecordedRequest> pollRequest() {
+        return Optional.ofNullable(recorded.poll());
+    }
+
+    /** How many requests arrived since the start or the last {@link #reset()}. */
+    public int requestCount() {
+        return count.get();
+    }
+
+    /**
+     * Waits up to 5 seconds until one more connection to this origin closed (such as one the proxy aborted).
+     *
+     * @throws AssertionError if none closes in time
+     */
+    public void awaitConnectionClosed() throws InterruptedException {
+        if (!closedConnections.tryAcquire(TAKE_TIMEOUT.toNanos(), TimeUnit.NANOSECONDS)) {
+            throw new AssertionError("no connection to origin " + name + " closed within " + TAKE_TIMEOUT);
+        }
+    }
+
+    /**
+     * The port.
+     *
+     * @throws IllegalStateException if it never started
+     */
+    public synchronized int port() {
+        if (port == 0) {
+            throw new IllegalStateException("origin " + name + " was not started");
+        }
+        return port;
+    }
+
+    /** {@code http://127.0.0.1:PORT}. */
+    public String baseUrl() {
+        return "http://127.0.0.1:" + port();
+    }
+
+    /** {@link #baseUrl()} followed by {@code path} ({@code /a?b}), as a string. */
+    public String url(String path) {
+        return baseUrl() + requireNonNull(path, "path");
+    }
+
+    /** {@link #url(String)} as a URI. */
+    public URI uri(String path) {
+        return URI.create(url(path));
+    }
+
+    /** {@code host:port}, for {@code allowInternalDestination} and {@code CONNECT}. */
+    public String authority() {
+        return "127.0.0.1:" + port();
+    }
+
+    @Override
+    public void beforeAll(ExtensionContext context) {
+        start();
+    }
+
+    @Override
+    public void afterAll(ExtensionContext context) {
+        close();
+    }
+
+    @Override
+    public synchronized void beforeEach(ExtensionContext context) {
+        if (server == null) {
+            perTest = true;
+            start();
+        } else if (!perTest) {
+            reset();
+        }
+    }
+
+    @Override
+    public synchronized void afterEach(ExtensionContext context) {
+        if (perTest) {
+            close();
+        }
+    }
+
+    @Override
+    public String toString() {
+        return "MockOrigin[" + name + (port == 0 ? "" : ", port " + port) + "]";
+    }
+
+    private static MockResponse notFound(RecordedRequest request) {
+        return MockResponse.status(404).header("Content-Type", "text/plain;charset=utf-8")
+                .body("no response enqueued for " + request.method() + " " + request.target());
+    }
+
+    // ---- serving ----------------------------------------------------------------------------------------------
+
+    private final class Serve extends Handler.Abstract {
+        @Override
+        public boolean handle(Request request, Response response, Callback callback) {
+            int sequence = count.incrementAndGet();
+            new BodyReader(request, response, callback, sequence).run();
+            return true;
+        }
+    }
+
+    /** Reads the request body with demand, then records the request and answers it. */
+    private final class BodyReader implements Runnable {
+        private final Request request;
+        private final Response response;
+        private final Callback callback;
+        private final int sequence;
+        private final ByteArrayOutputStream kept = new ByteArrayOutputStream();
+        private long size;
+
+        BodyReader(Request request, Response response, Callback callback, int sequence) {
+            this.request = request;
+            this.response = response;
+            this.callback = callback;
+            this.sequence = sequence;
+        }
+
+        @Override
+        public void run() {
+            while (true) {
+                Content.Chunk chunk = request.read();
+                if (chunk == null) {
+                    request.demand(this);
+                    return;
+                }
+                if (Content.Chunk.isFailure(chunk)) {
+                    record(chunk.getFailure());
+                    callback.failed(chunk.getFailure());
+                    return;
+                }
+                ByteBuffer b = chunk.getByteBuffer();
+                size += b.remaining();
+                if (kept.size() < RecordedRequest.MAX_KEPT_BODY) {
+                    byte[] bytes = new byte[Math.min(b.remaining(), RecordedRequest.MAX_KEPT_BODY - kept.size())];
+                    b.get(bytes);
+                    kept.write(bytes, 0, bytes.length);
+                }
+                chunk.release();
+                if (chunk.isLast()) {
+                    answer(record(null));
+                    return;
+                }
+            }
+        }
+
+        private RecordedRequest record(Throwable failure) {
+            HttpHeaders headers = new HttpHeaders();
+            request.getHeaders().forEach(f -> headers.add(f.getName(), f.getValue()));
+            RecordedRequest r = new RecordedRequest(request.getMethod(), request.getHttpURI().getPathQuery(), headers,
+                    kept.toByteArray(), size, failure, request.getConnectionMetaData().getId(), sequence);
+            recorded.add(r);
+            return r;
+        }
+
+        private void answer(RecordedRequest r) {
+            MockResponse m = queue.poll();
+            if (m == null) {
+                try {
+                    m = dispatcher.apply(r);
+                } catch (RuntimeException e) {
+                    m = MockResponse.status(500).header("Content-Type", "text/plain;charset=utf-8")
+                            .body("dispatcher of origin " + name + " threw " + e);
+                }
+                if (m == null) {
+                    m = MockResponse.status(500).body("dispatcher of origin " + name + " returned null");
+                }
+            }
+            new Answer(m, request, response, callback).begin();
+        }
+    }
+
+    /** Writes one MockResponse: waits, head, chunks with their gates and delays, and its fault. */
+    private final class Answer {
+        private final MockResponse m;
+        private final Request request;
+        private final Response response;
+        private final Callback callback;
+        private final boolean bodyless;
+        private long sent;
+
+        Answer(MockResponse m, Request request, Response response, Callback callback) {
+            this.m = m;
+            this.request = request;
+            this.response = response;
+            this.callback = callback;
+            this.bodyless = request.getMethod().equals("HEAD") || m.status == 204 || m.status == 304 || m.status < 200;
+        }
+
+        void begin() {
+            switch (m.fault) {
+                case RESET_BEFORE_HEAD:
+                    drop(true);
+                    return;
+                case CLOSE_BEFORE_HEAD:
+                    drop(false);
+                    return;
+                default:
+                    break;
+            }
+            after(m.headersDelay, m.headGate, this::head);
+        }
+
+        private void head() {
+            response.setStatus(m.status);
+            boolean hasDate = false;
+            for (String[] h : m.headers) {
+                response.getHeaders().add(h[0], h[1]);
+                hasDate |= h[0].equalsIgnoreCase("Date");
+            }
+            Clock clock = dateClock;
+            if (clock != null && !hasDate) {
+                response.getHeaders().put("Date", HTTP_DATE.format(clock.instant()));
+            }
+            if (!m.chunked && !m.headers.stream().anyMatch(h -> h[0].equalsIgnoreCase("Content-Length"))
+                    && (!bodyless || request.getMethod().equals("HEAD"))) {
+                response.getHeaders().put("Content-Length", m.bodyLength());
+            }
+            if (bodyless || m.chunks.isEmpty()) {
+                response.write(true, null, callback);
+                return;
+            }
+            chunk(0);
+        }
+
+        private void chunk(int i) {
+            if (i == m.chunks.size()) {
+                if (m.abortAfter >= 0) {
+                    drop(false);
+                } else {
+                    response.write(true, null, callback);
+                }
+                return;
+            }
+            Runnable write = () -> {
+                ByteBuffer bytes = ByteBuffer.wrap(m.chunks.get(i));
+                boolean abortHere = m.abortAfter >= 0 && sent + bytes.remaining() >= m.abortAfter;
+                if (abortHere) {
+                    bytes.limit((int) (m.abortAfter - sent));
+                }
+                sent += bytes.remaining();
+                boolean last = !abortHere && i == m.chunks.size() - 1 && !m.chunked;
+                response.write(last, bytes, Callback.from(() -> {
+                    if (abortHere) {
+                        drop(false);
+                    } else if (!last) {
+                        chunk(i + 1);
+                    } else {
+                        callback.succeeded();
+                    }
+                }, callback::failed));
+            };
+            after(i == 0 ? Duration.ZERO : m.chunkDelay, m.chunkGates.get(i), write);
+        }
+
+        /** Runs {@code then} after {@code delay} and once {@code gate} (may be null) completed, off this thread. */
+        private void after(Duration delay, CompletionStage<?> gate, Runnable then) {
+            if (delay.isZero() && gate == null) {
+                then.run();
+                return;
+            }
+            CompletableFuture<Object> ready = new CompletableFuture<>();
+            pending.add(ready);
+            CompletableFuture<Object> timed = new CompletableFuture<>();
+            if (delay.isZero()) {
+                timed.complete(null);
+            } else {
+                timer.schedule(() -> timed.complete(null), delay.toNanos(), TimeUnit.NANOSECONDS);
+            }
+            CompletionStage<?> open = gate == null ? timed : timed.thenCompose(v -> gate);
+            open.whenComplete((v, failure) -> {
+                if (failure != null) {
+                    ready.completeExceptionally(failure);
+                } else {
+                    ready.complete(v);
+                }
+            });
+            ready.whenCompleteAsync((v, failure) -> {
+                pending.remove(ready);
+                if (failure != null) {
+                    drop(false);
+                } else {
+                    then.run();
+                }
+            }, threads);
+        }
+
+        /** Ends the connection without finishing the answer: a reset (RST) or a close (FIN). */
+        private void drop(boolean reset) {
+            EndPoint endPoint = request.getConnectionMetaData().getConnection().getEndPoint();
+            if (reset && endPoint instanceof SelectableChannelEndPoint channelEndPoint
+                    && channelEndPoint.getChannel() instanceof NetworkChannel channel) {
+                try {
+                    channel.setOption(StandardSocketOptions.SO_LINGER, 0);
+                } catch (IOException ignored) {
+                    // the connection is going anyway: a close without linger is still a close
+                }
+            }
+            endPoint.close();
+            callback.failed(new IOException("origin " + name + (reset ? " reset" : " closed") + " the connection on purpose"));
+        }
+    }
+
+    /** Used by tests of the kit: the number of held answers waiting on a delay or gate. */
+    int pendingAnswers() {
+        return pending.size();
+    }
+}

@@ -1,0 +1,104 @@
+package io.github.gatehouse.core.testing;
+
+import io.github.gatehouse.core.HttpHeaders;
+import java.nio.charset.StandardCharsets;
+import java.util.List;
+import java.util.Optional;
+
+/**
+ * A request as a {@link MockOrigin} received it: method, target, header fields in order, the body (kept up to
+ * {@value #MAX_KEPT_BODY} bytes; {@link #bodySize()} counts all), and which connection it came on.
+ *
+ * <p><b>Immutable and thread-safe.</b>
+ */
+public final class RecordedRequest {
+    /** Body bytes kept per request; longer bodies are counted, not kept. */
+    public static final int MAX_KEPT_BODY = 1 << 20;
+
+    private final String method;
+    private final String target;
+    private final HttpHeaders headers;
+    private final byte[] body;
+    private final long bodySize;
+    private final Throwable bodyFailure;
+    private final String connectionId;
+    private final int sequenceNumber;
+
+    RecordedRequest(String method, String target, HttpHeaders headers, byte[] body, long bodySize, Throwable bodyFailure,
+            String connectionId, int sequenceNumber) {
+        this.method = method;
+        this.target = target;
+        this.headers = headers;
+        this.body = body;
+        this.bodySize = bodySize;
+        this.bodyFailure = bodyFailure;
+        this.connectionId = connectionId;
+        this.sequenceNumber = sequenceNumber;
+    }
+
+    /** The method, such as {@code GET}. */
+    public String method() {
+        return method;
+    }
+
+    /** The path and query as received ({@code /a/b?c=d}). */
+    public String target() {
+        return target;
+    }
+
+    /** The path of {@link #target()}, without the query. */
+    public String path() {
+        int q = target.indexOf('?');
+        return q < 0 ? target : target.substring(0, q);
+    }
+
+    /** The first value of header {@code name} (case-insensitive), if present. */
+    public Optional<String> header(String name) {
+        return headers.first(name);
+    }
+
+    /** Every value of header {@code name}, in order. */
+    public List<String> headers(String name) {
+        return headers.getAll(name);
+    }
+
+    /** A copy of all header fields, in order. */
+    public HttpHeaders headers() {
+        return new HttpHeaders(headers);
+    }
+
+    /** The body bytes kept (at most {@value #MAX_KEPT_BODY}). */
+    public byte[] body() {
+        return body.clone();
+    }
+
+    /** {@link #body()} as UTF-8. */
+    public String bodyText() {
+        return new String(body, StandardCharsets.UTF_8);
+    }
+
+    /** The number of body bytes received, kept or not. */
+    public long bodySize() {
+        return bodySize;
+    }
+
+    /** Why the body ended before its end (the sender aborted it), or empty when it arrived whole. */
+    public Optional<Throwable> bodyFailure() {
+        return Optional.ofNullable(bodyFailure);
+    }
+
+    /** An id of the connection it came on: equal ids mean the connection was reused. */
+    public String connectionId() {
+        return connectionId;
+    }
+
+    /** 1 for the first request the origin received since it started (or since {@link MockOrigin#reset()}), and so on. */
+    public int sequenceNumber() {
+        return sequenceNumber;
+    }
+
+    @Override
+    public String toString() {
+        return method + " " + target + " (#" + sequenceNumber + ", " + bodySize + " body bytes)";
+    }
+}
