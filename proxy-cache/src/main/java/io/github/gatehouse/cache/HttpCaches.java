@@ -75,6 +75,7 @@ public final class HttpCaches {
      */
     public static final class Builder {
         private CacheStore store;
+        private io.github.gatehouse.core.cluster.Cluster cluster;
         private String storeDescription;
         private Path diskDir;
         private DataSize diskCapacity;
@@ -129,6 +130,24 @@ public final class HttpCaches {
                     : storeDescription + " + disk " + dir + " " + capacity;
             diskDir = dir;
             diskCapacity = capacity;
+            return this;
+        }
+
+        /**
+         * Shares the cache with the other instances of {@code cluster}: entries live in the cluster's grid (a hit on
+         * one instance for what another stored; a purge on one removes everywhere; concurrent misses for one URL on
+         * several instances make one upstream request), with {@link #memory} (16 MiB when not given) as this
+         * instance's near tier, which answers repeated hits without a network hop. Responses larger than
+         * {@link #maxObjectSize} stay out of the grid. Not with {@link #disk}.
+         *
+         * <p>When the cluster does not answer within its operation timeout the request goes on as if the grid had
+         * nothing: this instance serves from its near tier and the origin.
+         */
+        public Builder cluster(io.github.gatehouse.core.cluster.Cluster cluster) {
+            requireNonNull(cluster, "cluster");
+            checkState(this.cluster == null, "cluster was already set");
+            checkState(store == null, "store was already set to %s", storeDescription);
+            this.cluster = cluster;
             return this;
         }
 
@@ -351,9 +370,19 @@ public final class HttpCaches {
          * @throws UncheckedIOException if the disk store cannot be opened
          */
         public SharedCache build() {
-            checkState(storeDescription != null, "no store configured (expected: memory(...), disk(...) or store(...))");
+            checkState(storeDescription != null || cluster != null,
+                    "no store configured (expected: memory(...), disk(...), cluster(...) or store(...))");
             CacheStore s = store;
             long maxObject = maxObjectSize.toBytes();
+            if (cluster != null) {
+                checkState(diskDir == null, "cluster(...) and disk(...) do not combine (expected: memory(...) as the near tier)");
+                long nearBytes = memoryCapacity == null ? DataSize.mebibytes(16).toBytes() : memoryCapacity.toBytes();
+                maxObject = Math.min(maxObject, nearBytes);
+                s = new io.github.gatehouse.cache.internal.GridStore(cluster, name,
+                        new MemoryStore(nearBytes, maxObject), maxObject);
+                storeDescription = "cluster " + cluster.config().name() + " (near tier: memory "
+                        + DataSize.bytes(nearBytes) + ")";
+            }
             if (s == null && diskDir != null) {
                 DiskStore disk;
                 try {

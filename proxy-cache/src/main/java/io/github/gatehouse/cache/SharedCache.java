@@ -153,6 +153,23 @@ public final class SharedCache implements HttpCache, AutoCloseable {
         engine.onStored(listener);
     }
 
+    /**
+     * Where this instance's hits came from and the cluster's members, when the cache is shared
+     * ({@link HttpCaches.Builder#cluster}); empty otherwise.
+     */
+    public java.util.Optional<SharedTierStats> sharedTier() {
+        CacheStore store = engine.store();
+        if (!(store instanceof io.github.gatehouse.cache.internal.SharedTier)) {
+            return java.util.Optional.empty();
+        }
+        return java.util.Optional.of(((io.github.gatehouse.cache.internal.SharedTier) store).stats());
+    }
+
+    /** The store (tests in this package). */
+    CacheStore store() {
+        return engine.store();
+    }
+
     /** Stops background work and closes the store (a disk store keeps its files for the next start). */
     @Override
     public void close() {

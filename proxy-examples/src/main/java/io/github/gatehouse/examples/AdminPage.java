@@ -165,6 +165,18 @@ final class AdminPage {
                     .field("sizeBytes", c.sizeBytes()).field("capacityBytes", c.capacityBytes())
                     .field("bytesStored", c.bytesStored()).field("evictions", c.evictions()).endObject();
         }
+        // several instances: the cluster's members, and hits from this instance's near tier and from the grid
+        Optional<io.github.gatehouse.cache.SharedTierStats> shared = proxy.cache()
+                .filter(c -> c instanceof io.github.gatehouse.cache.SharedCache)
+                .flatMap(c -> ((io.github.gatehouse.cache.SharedCache) c).sharedTier());
+        if (shared.isPresent()) {
+            io.github.gatehouse.cache.SharedTierStats t = shared.get();
+            j.name("cluster").beginObject().name("members").beginArray();
+            t.members().forEach(j::value);
+            j.endArray().field("nearHits", t.nearHits()).field("gridHits", t.gridHits())
+                    .field("gridMisses", t.gridMisses()).field("gridWrites", t.gridWrites())
+                    .field("gridFailures", t.gridFailures()).field("remoteWaits", t.remoteWaits()).endObject();
+        }
         j.name("routes").beginArray();
         for (Route route : proxy.routes()) {
             j.beginObject().field("route", route.label());

@@ -163,8 +163,14 @@ public final class Gatehouse {
      * ({@link ConfigReloader#reload()}, also behind the admin listener's {@code POST /api/reload}), else null; and the
      * admin listener, or null without {@code --admin-port}.
      */
-    public record Launched(ProxyServer proxy, ConfigReloader reloader, AdminServer admin) implements AutoCloseable {
-        /** Stops the admin listener and the reloader, then the proxy. */
+    public record Launched(ProxyServer proxy, ConfigReloader reloader, AdminServer admin,
+            io.github.gatehouse.core.cluster.Cluster cluster) implements AutoCloseable {
+        /** Without a cluster. */
+        public Launched(ProxyServer proxy, ConfigReloader reloader, AdminServer admin) {
+            this(proxy, reloader, admin, null);
+        }
+
+        /** Stops the admin listener and the reloader, then the proxy, then leaves the cluster. */
         @Override
         public void close() {
             if (admin != null) {
@@ -174,6 +180,9 @@ public final class Gatehouse {
                 reloader.close();
             }
             proxy.close();
+            if (cluster != null) {
+                cluster.close();
+            }
         }
     }
 
@@ -233,7 +242,7 @@ public final class Gatehouse {
             }
             out.flush();
         }
-        return new Launched(proxy, reloader, admin);
+        return new Launched(proxy, reloader, admin, resources.cluster);
     }
 
     /** The admin listener of the --admin-* flags, with the JVM's own meters beside the proxy's on /metrics. */
@@ -285,6 +294,8 @@ public final class Gatehouse {
     static final class Resources {
         private String cacheKey;
         private io.github.gatehouse.core.HttpCache cache;
+        /** The cluster of the --cluster-* flags: joined once, kept across reloads. */
+        private io.github.gatehouse.core.cluster.Cluster cluster;
         private String logKey;
         private AccessLog log;
         private io.github.gatehouse.core.HarRecorder har;
@@ -296,6 +307,7 @@ public final class Gatehouse {
             Resources r = new Resources();
             r.cacheKey = cacheKey;
             r.cache = cache;
+            r.cluster = cluster;
             r.logKey = logKey;
             r.log = log;
             r.har = har;
@@ -308,6 +320,7 @@ public final class Gatehouse {
         void commit(Resources trial) {
             cacheKey = trial.cacheKey;
             cache = trial.cache;
+            cluster = trial.cluster;
             logKey = trial.logKey;
             log = trial.log;
             har = trial.har;
@@ -440,10 +453,16 @@ public final class Gatehouse {
         if (resources.har != null) {
             b.filter(resources.har); // first: it sees what the client asked for and what it got
         }
+        if (o.clustered() && resources.cluster == null) {
+            resources.cluster = io.github.gatehouse.core.cluster.Cluster.join(o.clusterConfig());
+        }
         if (o.caches() && cacheKey(o).equals(resources.cacheKey)) {
             b.cache(resources.cache);
         } else if (o.caches()) {
             HttpCaches.Builder cache = HttpCaches.builder();
+            if (resources.cluster != null) {
+                cache.cluster(resources.cluster); // --cache-memory is its near tier
+            }
             if (o.cacheDir != null) {
                 cache.disk(o.cacheDir, o.cacheDisk != null ? o.cacheDisk : DataSize.gibibytes(1));
             }
@@ -469,7 +488,9 @@ public final class Gatehouse {
             resources.cache = built;
             b.cache(built);
         }
-        if (o.rateLimit != null) {
+        if (o.rateLimit != null && resources.cluster != null) {
+            b.filter(RateLimits.builder().perClient(o.rateLimit, o.rateLimit).cluster(resources.cluster, "launcher").build());
+        } else if (o.rateLimit != null) {
             b.filter(RateLimits.perClient(o.rateLimit));
         }
         if (!o.denyHosts.isEmpty() || !o.denyLists.isEmpty()) {
@@ -485,7 +506,9 @@ public final class Gatehouse {
         if (!o.blockKeywords.isEmpty()) {
             b.filter(KeywordFilter.blockPagesContaining(o.blockKeywords.toArray(new String[0])));
         }
-        if (o.users != null) {
+        if (o.users != null && resources.cluster != null) {
+            b.authenticator(BasicAuthenticator.builder().htpasswd(o.users).cluster(resources.cluster, "launcher").build());
+        } else if (o.users != null) {
             b.authenticator(BasicAuthenticator.htpasswd(o.users));
         }
     }

@@ -62,6 +62,11 @@ public final class LauncherOptions {
     final List<String> blockKeywords = new ArrayList<>();
     Path users;
     Integer rateLimit;
+    /** {@code --cluster-*}: this instance's member port (null when not clustered), interface, the others, the name. */
+    Integer clusterPort;
+    String clusterBind;
+    final List<String> clusterMembers = new ArrayList<>();
+    String clusterName;
     String healthCheck;
     Duration healthInterval;
     Integer retries;
@@ -153,6 +158,13 @@ public final class LauncherOptions {
                 "  --proxy-protocol-from CIDR   accept PROXY protocol v1/v2 headers from these sources only (repeatable);",
                 "                               the client address they carry is used for rules, logs, X-Forwarded-For",
                 "  --cache-memory SIZE          cache responses in memory, e.g. 256m (RFC 9111 shared cache)",
+                "  --cluster-port N             share the cache, rate limits and lockouts with other instances: this",
+                "                               instance's cluster member port (Hazelcast; default 5701 with the",
+                "                               other --cluster-* flags); --cache-memory becomes the near tier",
+                "  --cluster-member HOST:PORT   another instance's cluster port (repeatable; TCP-IP join, no multicast)",
+                "  --cluster-name NAME          instances with the same name share (default gatehouse)",
+                "  --cluster-bind HOST          the interface the cluster port listens on (default 127.0.0.1). The",
+                "                               cluster port is unauthenticated and unencrypted: private network only",
                 "  --cache-dir DIR              cache responses on disk in DIR (survives restarts)",
                 "  --cache-disk SIZE            disk cache capacity (default 1g, with --cache-dir)",
                 "  --cache-max-object SIZE      largest response stored (default 64m)",
@@ -321,6 +333,18 @@ public final class LauncherOptions {
                     break;
                 case "--cache-memory":
                     o.cacheMemory = parseSize(value != null ? value : next(args, ++i, arg), arg);
+                    break;
+                case "--cluster-port":
+                    o.clusterPort = parsePort(value != null ? value : next(args, ++i, arg), arg, false);
+                    break;
+                case "--cluster-member":
+                    o.clusterMembers.add(value != null ? value : next(args, ++i, arg));
+                    break;
+                case "--cluster-name":
+                    o.clusterName = value != null ? value : next(args, ++i, arg);
+                    break;
+                case "--cluster-bind":
+                    o.clusterBind = value != null ? value : next(args, ++i, arg);
                     break;
                 case "--cache-dir":
                     o.cacheDir = Path.of(value != null ? value : next(args, ++i, arg));
@@ -645,6 +669,17 @@ public final class LauncherOptions {
         if (o.harBodyLimit != null && o.har == null) {
             throw new UsageException("--har-body-limit needs --har FILE");
         }
+        if (o.clustered()) {
+            try {
+                o.clusterConfig();
+            } catch (IllegalArgumentException e) {
+                throw new UsageException(e.getMessage());
+            }
+            if (o.cacheDir != null) {
+                throw new UsageException("--cache-dir does not combine with --cluster-* (the shared tier replaces it;"
+                        + " --cache-memory SIZE is its near tier)");
+            }
+        }
         if (o.cacheDisk != null && o.cacheDir == null) {
             throw new UsageException("--cache-disk needs --cache-dir DIR");
         }
@@ -804,6 +839,23 @@ public final class LauncherOptions {
     /** Whether an HTTPS listener was asked for. */
     boolean tls() {
         return !tlsCerts.isEmpty() || tlsKeystore != null;
+    }
+
+    /** Whether any --cluster-* flag was given. */
+    boolean clustered() {
+        return clusterPort != null || !clusterMembers.isEmpty() || clusterName != null || clusterBind != null;
+    }
+
+    /** The cluster of the --cluster-* flags. */
+    io.github.gatehouse.core.cluster.ClusterConfig clusterConfig() {
+        var b = io.github.gatehouse.core.cluster.ClusterConfig.builder()
+                .bind(clusterBind != null ? clusterBind : "127.0.0.1",
+                        clusterPort != null ? clusterPort : io.github.gatehouse.core.cluster.ClusterConfig.DEFAULT_PORT)
+                .members(clusterMembers);
+        if (clusterName != null) {
+            b.name(clusterName);
+        }
+        return b.build();
     }
 
     boolean caches() {

@@ -106,6 +106,16 @@ public final class BasicAuthenticator implements Authenticator {
         this.userFailures = b.userMaxFailures > 0
                 ? new FailureTracker("user", b.userMaxFailures, b.userWindow, b.userLockFor, 100_000, b.clock) : null;
         this.store = Store.of(load(), 1);
+        if (b.cluster != null) {
+            if (clientFailures != null) {
+                clientFailures.share(new io.github.gatehouse.filter.internal.SharedLockouts(b.cluster, b.clusterName,
+                        "client", b.clientMaxFailures, b.clientWindow, b.clientLockFor));
+            }
+            if (userFailures != null) {
+                userFailures.share(new io.github.gatehouse.filter.internal.SharedLockouts(b.cluster, b.clusterName,
+                        "user", b.userMaxFailures, b.userWindow, b.userLockFor));
+            }
+        }
     }
 
     /**
@@ -338,9 +348,24 @@ public final class BasicAuthenticator implements Authenticator {
             return this;
         }
 
+        private io.github.gatehouse.core.cluster.Cluster cluster;
+        private String clusterName;
+
         /** Runs slow password checks on {@code executor} instead of the shared {@code gatehouse-auth} pool. */
         public Builder executor(Executor executor) {
             this.executor = requireNonNull(executor, "executor");
+            return this;
+        }
+
+        /**
+         * Counts failed logins across the instances of {@code cluster} as well: a client or user gets its
+         * {@link #clientLockout}/{@link #userLockout} tries across all of them, and a lockout begun on one holds on
+         * all, one cluster message later (a login never waits on the cluster). Instances must give the same
+         * {@code name} and lockouts. Shared locks run by the wall clock, not by {@link #clock}.
+         */
+        public Builder cluster(io.github.gatehouse.core.cluster.Cluster cluster, String name) {
+            this.cluster = requireNonNull(cluster, "cluster");
+            this.clusterName = requireNonNull(name, "name");
             return this;
         }
 

@@ -6,6 +6,7 @@ import io.github.gatehouse.core.Exchange;
 import io.github.gatehouse.core.HttpHeaders;
 import io.github.gatehouse.core.ProxyFilter;
 import io.github.gatehouse.core.Verdict;
+import io.github.gatehouse.filter.internal.KeyedLimiter;
 import io.github.gatehouse.filter.internal.TokenBuckets;
 import java.net.InetSocketAddress;
 import java.time.Clock;
@@ -32,16 +33,24 @@ import java.util.Optional;
  * <p><b>Threading.</b> Thread-safe; {@link #onRequest} never blocks. Time comes from the builder's {@link Clock}.
  */
 public final class RateLimits implements ProxyFilter {
-    private final TokenBuckets clients;
-    private final TokenBuckets users;
+    private final KeyedLimiter clients;
+    private final KeyedLimiter users;
     private final String clientLimit;
     private final String userLimit;
 
     private RateLimits(Builder b) {
-        this.clients = b.clientRate > 0 ? new TokenBuckets("client", b.clientRate, b.clientBurst, b.maxKeys, b.clock) : null;
-        this.users = b.userRate > 0 ? new TokenBuckets("user", b.userRate, b.userBurst, b.maxKeys, b.clock) : null;
+        this.clients = b.clientRate > 0 ? limiter(b, "client", b.clientRate, b.clientBurst) : null;
+        this.users = b.userRate > 0 ? limiter(b, "user", b.userRate, b.userBurst) : null;
         this.clientLimit = b.clientRate + "/s, burst " + b.clientBurst;
         this.userLimit = b.userRate + "/s, burst " + b.userBurst;
+    }
+
+    private static KeyedLimiter limiter(Builder b, String what, int rate, int burst) {
+        if (b.cluster != null) {
+            return new io.github.gatehouse.filter.internal.SharedTokenBuckets(b.cluster, b.clusterName, what, rate, burst,
+                    b.maxKeys, b.clock);
+        }
+        return new TokenBuckets(what, rate, burst, b.maxKeys, b.clock);
     }
 
     /** {@code permitsPerSecond} requests a second per client address, bursts of as many. */
@@ -106,8 +115,26 @@ public final class RateLimits implements ProxyFilter {
         private int userBurst;
         private int maxKeys = 100_000;
         private Clock clock = Clock.systemUTC();
+        private io.github.gatehouse.core.cluster.Cluster cluster;
+        private String clusterName;
 
         private Builder() {
+        }
+
+        /**
+         * Shares the limits with the other instances of {@code cluster}: a client (or user) gets its limit across all
+         * of them together, not on each. Each instance takes tokens from a local allowance it leases from a bucket in
+         * the cluster a few at a time, so no request waits on the network; the cluster may admit, beyond the limit,
+         * about one lease (a quarter of the burst divided by the members) per instance that sees the key, and may
+         * refuse a request while an instance's next lease is in flight. Without an answer from the cluster (within
+         * its operation timeout) an instance limits on its own until it answers again. The instances must give the
+         * same {@code name} and limits; the clock given to {@link #clock} is not used for the shared buckets (their
+         * owner's clock is).
+         */
+        public Builder cluster(io.github.gatehouse.core.cluster.Cluster cluster, String name) {
+            this.cluster = requireNonNull(cluster, "cluster");
+            this.clusterName = requireNonNull(name, "name");
+            return this;
         }
 
         /** Limits each client address to {@code permitsPerSecond}, with bursts up to {@code burst}. */

@@ -57,6 +57,8 @@ public final class CacheEngine implements AutoCloseable {
 
     private final CacheConfig config;
     private final CacheStore store;
+    /** The shared tier when the store is one (several instances), else null: lookups read it before the index. */
+    private final SharedTier grid;
     private final Counters counters = new Counters();
     private final VariantIndex variants;
     private final Storability storability;
@@ -74,11 +76,12 @@ public final class CacheEngine implements AutoCloseable {
     public CacheEngine(CacheConfig config) {
         this.config = config;
         this.store = config.store();
+        this.grid = store instanceof SharedTier ? (SharedTier) store : null;
         this.variants = new VariantIndex(store);
         this.storability = new Storability(config);
         this.responder = new Responder(config, counters);
-        this.invalidation = new Invalidation(config, variants, responder, counters);
-        this.collapser = new Collapser(config);
+        this.invalidation = new Invalidation(config, variants, responder, counters, grid);
+        this.collapser = new Collapser(config, grid);
         for (String key : store.keys()) {
             variants.index(key);
             store.get(key).ifPresent(e -> invalidation.indexTags(key, e.head()));
@@ -126,6 +129,11 @@ public final class CacheEngine implements AutoCloseable {
         return config;
     }
 
+    /** The store this engine keeps its entries in. */
+    public CacheStore store() {
+        return store;
+    }
+
     /** See {@link Storability#targeted}. */
     List<String> targeted(Exchange exchange) {
         return storability.targeted(exchange);
@@ -162,6 +170,9 @@ public final class CacheEngine implements AutoCloseable {
         String method = request.method();
         Instant now = config.clock().instant();
         if (method.equals("PURGE") && !config.purgeFrom().isEmpty()) {
+            if (grid != null) { // a cluster-wide purge waits on the grid: not on the I/O thread
+                return CompletableFuture.supplyAsync(() -> invalidation.purgeMethod(exchange), grid.executor());
+            }
             return CompletableFuture.completedFuture(invalidation.purgeMethod(exchange));
         }
         boolean safe = method.equals("GET") || method.equals("HEAD");
@@ -192,6 +203,28 @@ public final class CacheEngine implements AutoCloseable {
                 || (!reqHeaders.contains("Cache-Control") && reqHeaders.containsToken("Pragma", "no-cache")));
         boolean noStore = rcc.has("no-store");
         String primary = config.keyPolicy().primaryKey(exchange);
+        if (grid != null) {
+            // the shared tier: what another instance stored becomes visible to select() (one grid read, unless the
+            // near tier holds the variants already)
+            Directives finalRcc = rcc;
+            return grid.load(primary).thenCompose(keys -> {
+                indexLoaded(keys);
+                return lookupKeyed(exchange, primary, finalRcc, noCache, noStore, now, rule, method, reqHeaders);
+            });
+        }
+        return lookupKeyed(exchange, primary, rcc, noCache, noStore, now, rule, method, reqHeaders);
+    }
+
+    /** Indexes the variants (and their tags) a grid read put in the near tier. */
+    private void indexLoaded(List<String> keys) {
+        for (String k : keys) {
+            variants.index(k);
+            store.get(k).ifPresent(e -> invalidation.indexTags(k, e.head()));
+        }
+    }
+
+    private CompletionStage<CacheLookup> lookupKeyed(Exchange exchange, String primary, Directives rcc, boolean noCache,
+            boolean noStore, Instant now, CacheRule rule, String method, HttpHeaders reqHeaders) {
         StoredEntry entry = variants.select(primary, reqHeaders);
         if (entry != null) {
             return lookupStored(exchange, primary, entry, rcc, noCache, noStore, now, rule);
@@ -213,6 +246,9 @@ public final class CacheEngine implements AutoCloseable {
                 return follow(exchange, existing, primary, rcc, now);
             }
             Collapser.Fill fill = collapser.lead(primary);
+            if (fill != null && grid != null) {
+                return claimOrWait(exchange, fill, primary, rcc, now, rule);
+            }
             if (fill != null) {
                 return miss(exchange, new Pending(Pending.Kind.CACHEABLE, primary, now, rcc, null, fill, Pending.Storing.ALLOWED,
                         null));
@@ -223,6 +259,34 @@ public final class CacheEngine implements AutoCloseable {
             }
         }
         return miss(exchange, new Pending(Pending.Kind.CACHEABLE, primary, now, rcc, null, null, storing(noStore), null));
+    }
+
+    /**
+     * This instance leads the fill of {@code primary}: it goes upstream if it wins the cluster-wide fill lease (or
+     * the grid does not answer); otherwise it waits for the instance that holds the lease to release it (or the
+     * collapse timeout), then answers from the grid, this instance's own followers too, or goes upstream itself.
+     */
+    private CompletionStage<CacheLookup> claimOrWait(Exchange exchange, Collapser.Fill fill, String primary, Directives rcc,
+            Instant now, CacheRule rule) {
+        return grid.claimFill(primary, config.collapseTimeout()).thenCompose(won -> {
+            if (won) {
+                fill.claimed = true;
+                return miss(exchange, new Pending(Pending.Kind.CACHEABLE, primary, now, rcc, null, fill,
+                        Pending.Storing.ALLOWED, null));
+            }
+            return grid.awaitRelease(primary, config.collapseTimeout())
+                    .thenCompose(v -> grid.load(primary))
+                    .thenCompose(keys -> {
+                        indexLoaded(keys);
+                        StoredEntry entry = variants.select(primary, exchange.request().headers());
+                        if (entry != null) {
+                            collapser.completeFromStored(fill, entry);
+                            return lookupStored(exchange, primary, entry, rcc, false, false, config.clock().instant(), rule);
+                        }
+                        return miss(exchange, new Pending(Pending.Kind.CACHEABLE, primary, now, rcc, null, fill,
+                                Pending.Storing.ALLOWED, null));
+                    });
+        });
     }
 
     private CompletionStage<CacheLookup> miss(Exchange exchange, Pending state) {

@@ -17,14 +17,27 @@ import java.util.function.Supplier;
  * entry a 304 refreshed). Followers wait at most the collapse timeout; a fill without a storable head leaves the map
  * at once, so the next request leads a new one.
  *
+ * <p>With a shared tier, a fill may also hold the cluster-wide fill lease of its key (the engine claims it, see
+ * {@link SharedTier#claimFill}); a fill that leaves the map gives its lease up, so waiting instances read the grid.
+ *
  * <p><b>Threading.</b> Thread-safe: the fill map is concurrent and each {@link Fill} is built of thread-safe parts.
  */
 final class Collapser {
     private final CacheConfig config;
+    /** The shared tier whose fill leases the fills may hold, or null (one instance). */
+    private final SharedTier grid;
     private final ConcurrentHashMap<String, Fill> fills = new ConcurrentHashMap<>();
 
-    Collapser(CacheConfig config) {
+    Collapser(CacheConfig config, SharedTier grid) {
         this.config = config;
+        this.grid = grid;
+    }
+
+    /** Takes {@code fill} out of the map; gives up its cluster-wide lease, if it held one. */
+    private void unfill(Fill fill) {
+        if (fills.remove(fill.primary, fill) && fill.claimed && grid != null) {
+            grid.releaseFill(fill.primary);
+        }
     }
 
     /** The fill in progress for {@code primary}, or {@code null}. */
@@ -45,14 +58,14 @@ final class Collapser {
     /** Takes {@code fill} out of the map (its entry was stored, or it will never be), leaving its followers as they are. */
     void drop(Fill fill) {
         if (fill != null) {
-            fills.remove(fill.primary, fill);
+            unfill(fill);
         }
     }
 
     /** Completes {@code fill}'s head from a stored entry (a 304 refreshed it) and takes it out of the map. */
     void completeFromStored(Fill fill, StoredEntry updated) {
         fill.head.complete(FillHead.stored(VariantIndex.secondary(updated.key()), updated));
-        fills.remove(fill.primary, fill);
+        unfill(fill);
     }
 
     /** Followers stop waiting after the collapse timeout; a fill that ends without a storable head leaves the map. */
@@ -60,7 +73,7 @@ final class Collapser {
         fill.head.completeOnTimeout(null, config.collapseTimeout().toMillis(), TimeUnit.MILLISECONDS);
         fill.head.whenComplete((h, f) -> {
             if (h == null) {
-                fills.remove(fill.primary, fill);
+                unfill(fill);
             }
         });
     }
@@ -69,7 +82,7 @@ final class Collapser {
     void release(Fill fill) {
         if (fill != null) {
             fill.head.complete(null);
-            fills.remove(fill.primary, fill);
+            unfill(fill);
         }
     }
 
@@ -128,6 +141,8 @@ final class Collapser {
         final CompletableFuture<FillHead> head = new CompletableFuture<>();
         /** Collapsed followers currently reading (or about to read) this fill's body. */
         final java.util.concurrent.atomic.AtomicInteger followers = new java.util.concurrent.atomic.AtomicInteger();
+        /** Whether this fill holds the cluster-wide fill lease (shared tier only). */
+        volatile boolean claimed;
 
         Fill(String primary) {
             this.primary = primary;

@@ -33,6 +33,8 @@ final class Invalidation {
     private final VariantIndex variants;
     private final Responder responder;
     private final Counters counters;
+    /** The shared tier purges go to (cluster-wide), or null (one instance). */
+    private final SharedTier grid;
     /**
      * Purge tag to the keys whose stored head listed it when stored: a superset (entries evicted, removed or replaced
      * since stay until a purge or a sweep checks them), so a purge by tag touches only the entries that may have it.
@@ -40,7 +42,8 @@ final class Invalidation {
     private final ConcurrentHashMap<String, Set<String>> tagged = new ConcurrentHashMap<>();
     private final java.util.concurrent.atomic.AtomicLong taggedRefs = new java.util.concurrent.atomic.AtomicLong();
 
-    Invalidation(CacheConfig config, VariantIndex variants, Responder responder, Counters counters) {
+    Invalidation(CacheConfig config, VariantIndex variants, Responder responder, Counters counters, SharedTier grid) {
+        this.grid = grid;
         this.config = config;
         this.store = config.store();
         this.variants = variants;
@@ -101,6 +104,11 @@ final class Invalidation {
 
     /** Purges every variant of {@code url}'s normal-form key; returns how many. */
     public long purgeUrl(URI url, PurgeMode mode) {
+        if (grid != null) {
+            long n = grid.purgePrimary(CacheKeyPolicy.normalize(url, true), mode);
+            counters.purged.add(n);
+            return n;
+        }
         long n = removePrimary(CacheKeyPolicy.normalize(url, true), mode);
         counters.purged.add(n);
         return n;
@@ -108,6 +116,11 @@ final class Invalidation {
 
     /** Purges every entry whose key starts with {@code prefix}; returns how many. */
     public long purgePrefix(String prefix, PurgeMode mode) {
+        if (grid != null) {
+            long n = grid.purgePrefix(prefix, mode);
+            counters.purged.add(n);
+            return n;
+        }
         long n = 0;
         for (String key : store.keys()) {
             if (key.startsWith(prefix) && apply(key, mode)) {
@@ -127,6 +140,11 @@ final class Invalidation {
         long n = 0;
         if (config.tagHeader() == null) {
             return 0;
+        }
+        if (grid != null) {
+            n = grid.purgeTag(config.tagHeader(), tag, mode);
+            counters.purged.add(n);
+            return n;
         }
         Set<String> keys = tagged.get(tag);
         if (keys == null) {

@@ -31,6 +31,8 @@ public final class FailureTracker {
     private final Clock clock;
     private final ConcurrentHashMap<String, State> states = new ConcurrentHashMap<>();
     private final AtomicBoolean warnedFull = new AtomicBoolean();
+    /** Failures counted across instances as well, or null on a single instance. */
+    private volatile LockoutSharing shared;
 
     /** A tracker; {@code what} ("client", "user") names keys in log lines. */
     public FailureTracker(String what, int maxFailures, Duration window, Duration lockFor, int maxKeys, Clock clock) {
@@ -42,8 +44,19 @@ public final class FailureTracker {
         this.clock = clock;
     }
 
+    /** Counts failures across the instances of a cluster as well (a lock begun anywhere holds everywhere). */
+    public void share(LockoutSharing sharing) {
+        this.shared = sharing;
+    }
+
     /** How long {@code key} stays locked out from now, or {@code null} when it is not locked. */
     public Duration lockedFor(String key) {
+        Duration local = lockedLocally(key);
+        LockoutSharing sharing = shared;
+        return local != null || sharing == null ? local : sharing.lockedFor(key);
+    }
+
+    private Duration lockedLocally(String key) {
         State s = states.get(key);
         if (s == null) {
             return null;
@@ -59,6 +72,10 @@ public final class FailureTracker {
 
     /** Records a failure for {@code key}; returns whether this failure locked it out. */
     public boolean failure(String key) {
+        LockoutSharing sharing = shared;
+        if (sharing != null) {
+            sharing.failure(key);
+        }
         Instant now = clock.instant();
         State s = states.get(key);
         if (s == null) {
@@ -96,6 +113,10 @@ public final class FailureTracker {
 
     /** Forgets failures of {@code key} (after a successful login), unless it is locked. */
     public void success(String key) {
+        LockoutSharing sharing = shared;
+        if (sharing != null) {
+            sharing.success(key);
+        }
         State s = states.get(key);
         if (s != null) {
             synchronized (s) {

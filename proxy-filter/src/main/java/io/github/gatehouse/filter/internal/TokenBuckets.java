@@ -13,7 +13,7 @@ import org.slf4j.LoggerFactory;
  * request takes one. Time comes from a {@link Clock}. Holds at most {@code maxKeys} buckets: full (idle) ones are
  * purged when that is reached, and past it new keys are let through untracked (logged once at WARN). Thread-safe.
  */
-public final class TokenBuckets {
+public final class TokenBuckets implements KeyedLimiter {
     private static final Logger LOG = LoggerFactory.getLogger(TokenBuckets.class);
 
     private static final class Bucket {
@@ -44,6 +44,7 @@ public final class TokenBuckets {
     }
 
     /** Takes a token for {@code key}: {@code null} if granted, else how long until one is available. */
+    @Override
     public Duration tryAcquire(String key) {
         Instant now = clock.instant();
         Bucket b = buckets.get(key);

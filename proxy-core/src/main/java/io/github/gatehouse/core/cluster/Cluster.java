@@ -1,0 +1,168 @@
+package io.github.gatehouse.core.cluster;
+
+import static java.util.Objects.requireNonNull;
+
+import com.hazelcast.cluster.Member;
+import com.hazelcast.cluster.MembershipEvent;
+import com.hazelcast.cluster.MembershipListener;
+import com.hazelcast.config.Config;
+import com.hazelcast.config.JoinConfig;
+import com.hazelcast.config.NetworkConfig;
+import com.hazelcast.core.Hazelcast;
+import com.hazelcast.core.HazelcastInstance;
+import com.hazelcast.core.LifecycleEvent;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.atomic.AtomicInteger;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * This instance's membership in a group of Gatehouse instances that share a cache tier and limits: an embedded
+ * Hazelcast member, configured from a {@link ClusterConfig} with TCP-IP join on the listed members only, multicast
+ * and auto-detection off, phone-home off, the member port bound to the configured interface only, and Hazelcast's
+ * logging on slf4j.
+ *
+ * <p>The shared cache store ({@code HttpCaches.Builder.cluster}) and the shared limits ({@code RateLimits}) take a
+ * {@code Cluster}; one cluster serves both. A member that loses the others goes on alone (what it shares falls back
+ * to its own copy) and merges back when they are reachable again, without a restart; each membership change is
+ * logged once, at INFO.
+ *
+ * <p><b>Security.</b> See {@link ClusterConfig}: the cluster port is unauthenticated and unencrypted; keep it on a
+ * private network.
+ *
+ * <p><b>Threading.</b> Thread-safe. {@link #join} blocks while the member starts (a few seconds when the other
+ * members are not up yet); call it at startup, not on an I/O thread.
+ */
+public final class Cluster implements AutoCloseable {
+    private static final Logger LOG = LoggerFactory.getLogger(Cluster.class);
+    private static final AtomicInteger INSTANCES = new AtomicInteger();
+
+    private final ClusterConfig config;
+    private final HazelcastInstance hazelcast;
+
+    private Cluster(ClusterConfig config, HazelcastInstance hazelcast) {
+        this.config = config;
+        this.hazelcast = hazelcast;
+    }
+
+    /**
+     * Starts this instance's member and joins the members {@code config} lists that are up (none need be).
+     *
+     * @throws IllegalStateException if the member cannot start (for instance the port is taken)
+     */
+    public static Cluster join(ClusterConfig config) {
+        requireNonNull(config, "config");
+        Config c = new Config();
+        c.setInstanceName("gatehouse-" + config.name() + "-" + INSTANCES.incrementAndGet());
+        c.setClusterName(config.name());
+        c.setProperty("hazelcast.logging.type", "slf4j");
+        c.setProperty("hazelcast.phone.home.enabled", "false");
+        c.setProperty("hazelcast.shutdownhook.enabled", "false");
+        c.setProperty("hazelcast.socket.bind.any", "false");
+        c.setProperty("hazelcast.wait.seconds.before.join", "0");
+        // a member that lost the others merges back soon after they are reachable again
+        c.setProperty("hazelcast.merge.first.run.delay.seconds", "5");
+        c.setProperty("hazelcast.merge.next.run.delay.seconds", "5");
+        NetworkConfig net = c.getNetworkConfig();
+        net.setPort(config.port()).setPortAutoIncrement(config.portAutoIncrement()).setPortCount(20);
+        net.getInterfaces().setEnabled(true).addInterface(config.bindHost());
+        net.getRestApiConfig().setEnabled(false);
+        net.getMemcacheProtocolConfig().setEnabled(false);
+        JoinConfig join = net.getJoin();
+        join.getMulticastConfig().setEnabled(false);
+        join.getAutoDetectionConfig().setEnabled(false);
+        join.getTcpIpConfig().setEnabled(true).setConnectionTimeoutSeconds(2).setMembers(new ArrayList<>(config.members()));
+        HazelcastInstance hz;
+        try {
+            hz = Hazelcast.newHazelcastInstance(c);
+        } catch (RuntimeException e) {
+            throw new IllegalStateException("cannot start the cluster member on " + config.bindHost() + ":"
+                    + config.port() + ": " + e.getMessage(), e);
+        }
+        Cluster cluster = new Cluster(config, hz);
+        hz.getCluster().addMembershipListener(new MembershipListener() {
+            @Override
+            public void memberAdded(MembershipEvent event) {
+                LOG.info("cluster {}: member {} joined; members now {}", config.name(), address(event.getMember()),
+                        cluster.members());
+            }
+
+            @Override
+            public void memberRemoved(MembershipEvent event) {
+                LOG.info("cluster {}: member {} left or is unreachable; members now {} (what is not shared any more is"
+                        + " served from this instance's own tier and the origin)", config.name(),
+                        address(event.getMember()), cluster.members());
+            }
+        });
+        hz.getLifecycleService().addLifecycleListener(event -> {
+            if (event.getState() == LifecycleEvent.LifecycleState.MERGED) {
+                LOG.info("cluster {}: merged back; members now {}", config.name(), cluster.members());
+            }
+        });
+        LOG.info("cluster {}: member {} started; members {}", config.name(), cluster.localMember(), cluster.members());
+        return cluster;
+    }
+
+    /** The configuration this member started with. */
+    public ClusterConfig config() {
+        return config;
+    }
+
+    /** The members this one sees now, {@code host:port}, this one included, in the cluster's order. */
+    public List<String> members() {
+        List<String> out = new ArrayList<>();
+        if (!hazelcast.getLifecycleService().isRunning()) {
+            return out;
+        }
+        for (Member m : hazelcast.getCluster().getMembers()) {
+            out.add(address(m));
+        }
+        return out;
+    }
+
+    /** This member's address, {@code host:port}. */
+    public String localMember() {
+        return address(hazelcast.getCluster().getLocalMember());
+    }
+
+    /** This member's unique id (changes with each start). */
+    public String localId() {
+        return hazelcast.getCluster().getLocalMember().getUuid().toString();
+    }
+
+    /**
+     * The embedded Hazelcast member, for the shared stores in sibling modules (and for applications that know what
+     * they do: what they put in it is shared with every member).
+     */
+    public HazelcastInstance hazelcast() {
+        return hazelcast;
+    }
+
+    /** Whether the member is running (false after {@link #close}). */
+    public boolean isRunning() {
+        return hazelcast.getLifecycleService().isRunning();
+    }
+
+    /** Leaves the cluster and stops the member; what this member held is handed to the others first. */
+    @Override
+    public void close() {
+        if (hazelcast.getLifecycleService().isRunning()) {
+            hazelcast.shutdown();
+        }
+    }
+
+    /** Stops the member at once, as a crash would (tests). */
+    public void kill() {
+        hazelcast.getLifecycleService().terminate();
+    }
+
+    private static String address(Member m) {
+        return m.getAddress().getHost() + ":" + m.getAddress().getPort();
+    }
+
+    @Override
+    public String toString() {
+        return "Cluster{" + config.name() + ", " + (isRunning() ? members() : "stopped") + "}";
+    }
+}
