@@ -9,7 +9,7 @@ import io.github.gatehouse.cache.testing.ScriptedOrigin.Answer;
 import io.github.gatehouse.core.DataSize;
 import io.github.gatehouse.core.HttpCache;
 import io.github.gatehouse.core.ProxyServer;
-import io.github.gatehouse.core.testing.RawHttp;
+import io.github.gatehouse.core.testsupport.RawHttp;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardWatchEventKinds;

@@ -5,7 +5,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 import io.github.gatehouse.cache.internal.HttpDates;
 import io.github.gatehouse.cache.testing.CacheProxy;
 import io.github.gatehouse.cache.testing.ScriptedOrigin.Answer;
-import io.github.gatehouse.core.testing.RawHttp;
+import io.github.gatehouse.core.testsupport.RawHttp;
 import java.time.Duration;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;

@@ -7,7 +7,7 @@ import io.github.gatehouse.cache.testing.CacheProxy;
 import io.github.gatehouse.cache.testing.ScriptedOrigin.Answer;
 import io.github.gatehouse.cache.testing.ScriptedOrigin.Seen;
 import io.github.gatehouse.core.DataSize;
-import io.github.gatehouse.core.testing.RawHttp;
+import io.github.gatehouse.core.testsupport.RawHttp;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
 import java.util.ArrayList;

@@ -6,7 +6,7 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 import io.github.gatehouse.cache.testing.CacheProxy;
 import io.github.gatehouse.cache.testing.ScriptedOrigin.Answer;
 import io.github.gatehouse.core.DataSize;
-import io.github.gatehouse.core.testing.RawHttp;
+import io.github.gatehouse.core.testsupport.RawHttp;
 import java.net.URI;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;

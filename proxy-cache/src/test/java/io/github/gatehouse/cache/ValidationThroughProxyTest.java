@@ -6,7 +6,7 @@ import io.github.gatehouse.cache.internal.HttpDates;
 import io.github.gatehouse.cache.testing.CacheProxy;
 import io.github.gatehouse.cache.testing.ScriptedOrigin.Answer;
 import io.github.gatehouse.cache.testing.ScriptedOrigin.Seen;
-import io.github.gatehouse.core.testing.RawHttp;
+import io.github.gatehouse.core.testsupport.RawHttp;
 import java.time.Duration;
 import java.util.concurrent.atomic.AtomicInteger;
 import org.junit.jupiter.api.AfterEach;

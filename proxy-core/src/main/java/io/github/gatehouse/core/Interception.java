@@ -36,6 +36,10 @@ import java.util.Locale;
  * dependency of this module. Immutable and thread-safe; every method returns a new value.
  */
 public final class Interception {
+    static {
+        io.github.gatehouse.core.internal.ApiAccess.setInterception(i -> i.ca.sources());
+    }
+
     private final Tls ca;
     private final List<String> intercept;
     private final List<String> never;
@@ -135,17 +139,6 @@ public final class Interception {
         requireNonNull(dir, "dir");
         requireNonNull(commonName, "commonName");
         return io.github.gatehouse.core.internal.CertificateMinter.writeNewCa(dir, commonName);
-    }
-
-    /** Hooks the relay uses; not part of the API. */
-    public static final class Internals {
-        private Internals() {
-        }
-
-        /** The CA's key material. */
-        public static List<TlsMaterial.Source> caSources(Interception i) {
-            return i.ca.sources();
-        }
     }
 
     private static List<String> append(List<String> list, String... patterns) {

@@ -157,21 +157,6 @@ public final class RetryPolicy {
         return replayableBodySize;
     }
 
-    /** Whether {@code method} (with or without an {@code Idempotency-Key}) may be replayed after it was sent. */
-    public static boolean isIdempotent(String method, boolean hasIdempotencyKey) {
-        switch (method) {
-            case "GET":
-            case "HEAD":
-            case "OPTIONS":
-            case "TRACE":
-            case "PUT":
-            case "DELETE":
-                return true;
-            default:
-                return hasIdempotencyKey;
-        }
-    }
-
     @Override
     public String toString() {
         return "RetryPolicy{retries " + retries + " on " + conditions + (statuses.isEmpty() ? "" : " and " + statuses)

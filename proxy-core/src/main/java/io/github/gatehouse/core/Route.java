@@ -26,6 +26,20 @@ import java.util.Optional;
  */
 @CheckReturnValue // immutable: every method that returns a value returns a new one, to be used
 public final class Route {
+    static {
+        io.github.gatehouse.core.internal.ApiAccess.setRoutes(new io.github.gatehouse.core.internal.ApiAccess.Routes() {
+            @Override
+            public boolean matches(Route route, String host, String path) {
+                return route.matches(host, path);
+            }
+
+            @Override
+            public String rewritePath(Route route, String path) {
+                return route.rewritePath(path);
+            }
+        });
+    }
+
     /** What the {@code Host} header sent upstream is. */
     public enum HostHeader {
         /** The client's {@code Host}, unchanged (the default; virtual hosting upstream keeps working). */
@@ -231,7 +245,7 @@ public final class Route {
     }
 
     /** Whether this route takes a request for {@code host} (normalised, no port) and raw {@code path}. */
-    public boolean matches(String host, String path) {
+    boolean matches(String host, String path) {
         return matchesHost(host) && matchesPath(path);
     }
 
@@ -277,7 +291,7 @@ public final class Route {
     }
 
     /** The path to send upstream for a matched request path (prefix rewritten as configured). */
-    public String rewritePath(String path) {
+    String rewritePath(String path) {
         if (prefixReplacement == null || pathPrefix.equals("/") && prefixReplacement.isEmpty()) {
             return path;
         }

@@ -4,6 +4,7 @@ import static com.google.common.base.Preconditions.checkArgument;
 import static java.util.Objects.requireNonNull;
 
 import com.google.errorprone.annotations.CheckReturnValue;
+import io.github.gatehouse.core.internal.ApiAccess;
 import io.github.gatehouse.core.internal.MemberState;
 import java.time.Duration;
 import java.util.ArrayList;
@@ -323,7 +324,7 @@ public final class UpstreamPool {
      * Picks a member for {@code exchange} as the relay does: among available members not in {@code tried} and
      * below the per-member request limit. Empty when none may take it.
      */
-    public Optional<UpstreamMember> select(Exchange exchange, Collection<UpstreamMember> tried) {
+    Optional<UpstreamMember> select(Exchange exchange, Collection<UpstreamMember> tried) {
         List<UpstreamMember> candidates = new ArrayList<>(members.size());
         for (MemberState m : members) {
             if (m.isAvailable() && !tried.contains(m)
@@ -372,55 +373,85 @@ public final class UpstreamPool {
         }
     }
 
-    /** Hooks the relay uses; not part of the API. */
-    public static final class Internals {
-        private Internals() {
-        }
-
-        /** Whether {@code pool} may eject one more member. */
-        public static boolean mayEject(UpstreamPool pool) {
-            return pool.mayEject();
-        }
-
-        /** Counts one request toward the retry budget. */
-        public static void earnRetryBudget(UpstreamPool pool) {
-            pool.earnRetryBudget();
-        }
-
-        /** Counts a request refused because every available member was at its request limit. */
-        public static void rejected(UpstreamPool pool) {
-            pool.rejected.increment();
-        }
-
-        /** Takes one retry from the budget, if there is one. */
-        public static boolean spendRetryBudget(UpstreamPool pool) {
-            return pool.spendRetryBudget();
-        }
-
-        /**
-         * A reconfiguration: each member of {@code pool} whose URL is that of one of {@code live} (members of the pools
-         * in use) is replaced by that live member, which keeps its health, ejection, drain state, load and counters,
-         * and takes the weight {@code pool} gives it. Call before {@code pool} serves. Returns how many were adopted.
-         */
-        public static int adoptMembers(UpstreamPool pool, Collection<? extends UpstreamMember> live) {
-            java.util.Map<String, MemberState> byUrl = new java.util.HashMap<>();
-            for (UpstreamMember m : live) {
-                if (m instanceof MemberState) {
-                    byUrl.putIfAbsent(m.upstream().uri().toString(), (MemberState) m);
-                }
+    static {
+        ApiAccess.setPools(new ApiAccess.Pools() {
+            @Override
+            public Optional<UpstreamMember> select(UpstreamPool pool, Exchange exchange,
+                    Collection<UpstreamMember> tried) {
+                return pool.select(exchange, tried);
             }
-            int adopted = 0;
-            for (int i = 0; i < pool.members.size(); i++) {
-                MemberState fresh = pool.members.get(i);
-                MemberState old = byUrl.get(fresh.upstream().uri().toString());
-                if (old != null && old != fresh && !pool.members.contains(old)) {
-                    old.weight(fresh.upstream().weight());
-                    pool.members.set(i, old);
-                    adopted++;
-                }
+
+            @Override
+            public boolean mayEject(UpstreamPool pool) {
+                return pool.mayEject();
             }
-            return adopted;
+
+            @Override
+            public void earnRetryBudget(UpstreamPool pool) {
+                pool.earnRetryBudget();
+            }
+
+            @Override
+            public boolean spendRetryBudget(UpstreamPool pool) {
+                return pool.spendRetryBudget();
+            }
+
+            @Override
+            public void rejected(UpstreamPool pool) {
+                pool.rejected.increment();
+            }
+
+            @Override
+            public int adoptMembers(UpstreamPool pool, Collection<? extends UpstreamMember> live) {
+                return UpstreamPool.adoptMembers(pool, live);
+            }
+        });
+    }
+
+
+    /** Whether {@code pool} may eject one more member. */
+    private static boolean mayEject(UpstreamPool pool) {
+        return pool.mayEject();
+    }
+
+    /** Counts one request toward the retry budget. */
+    private static void earnRetryBudget(UpstreamPool pool) {
+        pool.earnRetryBudget();
+    }
+
+    /** Counts a request refused because every available member was at its request limit. */
+    private static void rejected(UpstreamPool pool) {
+        pool.rejected.increment();
+    }
+
+    /** Takes one retry from the budget, if there is one. */
+    private static boolean spendRetryBudget(UpstreamPool pool) {
+        return pool.spendRetryBudget();
+    }
+
+    /**
+     * A reconfiguration: each member of {@code pool} whose URL is that of one of {@code live} (members of the pools
+     * in use) is replaced by that live member, which keeps its health, ejection, drain state, load and counters,
+     * and takes the weight {@code pool} gives it. Call before {@code pool} serves. Returns how many were adopted.
+     */
+    private static int adoptMembers(UpstreamPool pool, Collection<? extends UpstreamMember> live) {
+        java.util.Map<String, MemberState> byUrl = new java.util.HashMap<>();
+        for (UpstreamMember m : live) {
+            if (m instanceof MemberState) {
+                byUrl.putIfAbsent(m.upstream().uri().toString(), (MemberState) m);
+            }
         }
+        int adopted = 0;
+        for (int i = 0; i < pool.members.size(); i++) {
+            MemberState fresh = pool.members.get(i);
+            MemberState old = byUrl.get(fresh.upstream().uri().toString());
+            if (old != null && old != fresh && !pool.members.contains(old)) {
+                old.weight(fresh.upstream().weight());
+                pool.members.set(i, old);
+                adopted++;
+            }
+        }
+        return adopted;
     }
 
     @Override

@@ -34,6 +34,10 @@ import java.util.Optional;
  * or unparsable file fails here, not at the first request.
  */
 public final class UpstreamTls {
+    static {
+        io.github.gatehouse.core.internal.ApiAccess.setUpstreamTls(tls -> tls.clientCertificate == null ? List.of() : tls.clientCertificate.sources());
+    }
+
     private static final UpstreamTls DEFAULTS = new UpstreamTls(List.of(), null, null, true);
 
     private final List<Path> roots;
@@ -110,17 +114,6 @@ public final class UpstreamTls {
     /** Whether upstream certificates are verified (true unless {@link #insecureSkipVerifyingUpstreamCertificates}). */
     public boolean verifies() {
         return verify;
-    }
-
-    /** Hooks the relay uses; not part of the API. */
-    public static final class Internals {
-        private Internals() {
-        }
-
-        /** The client certificate's key material, or an empty list. */
-        public static List<TlsMaterial.Source> clientSources(UpstreamTls tls) {
-            return tls.clientCertificate == null ? List.of() : tls.clientCertificate.sources();
-        }
     }
 
     @Override

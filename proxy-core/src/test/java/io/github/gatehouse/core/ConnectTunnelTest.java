@@ -2,11 +2,11 @@ package io.github.gatehouse.core;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
-import io.github.gatehouse.core.testing.Clients;
-import io.github.gatehouse.core.testing.OriginServer;
-import io.github.gatehouse.core.testing.RawHttp;
-import io.github.gatehouse.core.testing.RecordingAccessLog;
-import io.github.gatehouse.core.testing.TestCertificates;
+import io.github.gatehouse.core.testsupport.Clients;
+import io.github.gatehouse.core.testsupport.OriginServer;
+import io.github.gatehouse.core.testsupport.RawHttp;
+import io.github.gatehouse.core.testsupport.RecordingAccessLog;
+import io.github.gatehouse.core.testsupport.TestCertificates;
 import java.io.InputStream;
 import java.io.OutputStream;
 import java.net.InetAddress;

@@ -2,9 +2,9 @@ package io.github.gatehouse.core;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
-import io.github.gatehouse.core.testing.OriginServer;
-import io.github.gatehouse.core.testing.RecordingAccessLog;
-import io.github.gatehouse.core.testing.TestCertificates;
+import io.github.gatehouse.core.testsupport.OriginServer;
+import io.github.gatehouse.core.testsupport.RecordingAccessLog;
+import io.github.gatehouse.core.testsupport.TestCertificates;
 import java.util.List;
 import java.util.concurrent.TimeUnit;
 import org.eclipse.jetty.client.ContentResponse;

@@ -3,9 +3,9 @@ package io.github.gatehouse.core;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import com.sun.management.UnixOperatingSystemMXBean;
-import io.github.gatehouse.core.testing.ConnectionEvents;
-import io.github.gatehouse.core.testing.OriginServer;
-import io.github.gatehouse.core.testing.RawHttp;
+import io.github.gatehouse.core.testsupport.ConnectionEvents;
+import io.github.gatehouse.core.testsupport.OriginServer;
+import io.github.gatehouse.core.testsupport.RawHttp;
 import java.io.ByteArrayOutputStream;
 import java.io.IOException;
 import java.io.InputStream;

@@ -3,10 +3,10 @@ package io.github.gatehouse.core;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import io.github.gatehouse.core.internal.MemberState;
-import io.github.gatehouse.core.testing.Clients;
-import io.github.gatehouse.core.testing.OriginServer;
-import io.github.gatehouse.core.testing.RawHttp;
-import io.github.gatehouse.core.testing.RecordingAccessLog;
+import io.github.gatehouse.core.testsupport.Clients;
+import io.github.gatehouse.core.testsupport.OriginServer;
+import io.github.gatehouse.core.testsupport.RawHttp;
+import io.github.gatehouse.core.testsupport.RecordingAccessLog;
 import java.net.URI;
 import java.net.http.HttpClient;
 import java.net.http.HttpRequest;

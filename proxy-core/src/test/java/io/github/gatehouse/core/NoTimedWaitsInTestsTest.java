@@ -3,7 +3,7 @@ package io.github.gatehouse.core;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
-import io.github.gatehouse.core.testing.TimedWaits;
+import io.github.gatehouse.core.testsupport.TimedWaits;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import org.junit.jupiter.api.Test;

@@ -2,8 +2,8 @@ package io.github.gatehouse.core;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
-import io.github.gatehouse.core.testing.OriginServer;
-import io.github.gatehouse.core.testing.RecordingAccessLog;
+import io.github.gatehouse.core.testsupport.OriginServer;
+import io.github.gatehouse.core.testsupport.RecordingAccessLog;
 import java.io.ByteArrayOutputStream;
 import java.io.IOException;
 import java.net.Socket;

@@ -3,7 +3,7 @@ package io.github.gatehouse.core;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
-import io.github.gatehouse.core.testing.Clients;
+import io.github.gatehouse.core.testsupport.Clients;
 import io.github.gatehouse.core.testing.MockOrigin;
 import io.github.gatehouse.core.testing.MockResponse;
 import java.net.ConnectException;

@@ -2,9 +2,9 @@ package io.github.gatehouse.core;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
-import io.github.gatehouse.core.testing.RawOrigin;
-import io.github.gatehouse.core.testing.RawOrigin.Reply;
-import io.github.gatehouse.core.testing.RecordingAccessLog;
+import io.github.gatehouse.core.testsupport.RawOrigin;
+import io.github.gatehouse.core.testsupport.RawOrigin.Reply;
+import io.github.gatehouse.core.testsupport.RecordingAccessLog;
 import java.io.ByteArrayOutputStream;
 import java.io.IOException;
 import java.io.InputStream;

@@ -4,7 +4,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 import io.github.gatehouse.core.testing.MockOrigin;
 import io.github.gatehouse.core.testing.MockResponse;
-import io.github.gatehouse.core.testing.RawHttp;
+import io.github.gatehouse.core.testsupport.RawHttp;
 import java.io.InputStream;
 import java.net.Socket;
 import java.nio.charset.StandardCharsets;

@@ -3,8 +3,8 @@ package io.github.gatehouse.core;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
-import io.github.gatehouse.core.testing.RecordingAccessLog;
-import io.github.gatehouse.core.testing.TestPki;
+import io.github.gatehouse.core.testsupport.RecordingAccessLog;
+import io.github.gatehouse.core.testsupport.TestPki;
 import java.io.ByteArrayOutputStream;
 import java.io.InputStream;
 import java.io.OutputStream;

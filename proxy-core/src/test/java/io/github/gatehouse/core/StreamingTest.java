@@ -2,9 +2,9 @@ package io.github.gatehouse.core;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
-import io.github.gatehouse.core.testing.Clients;
-import io.github.gatehouse.core.testing.ForkedProxy;
-import io.github.gatehouse.core.testing.OriginServer;
+import io.github.gatehouse.core.testsupport.Clients;
+import io.github.gatehouse.core.testsupport.ForkedProxy;
+import io.github.gatehouse.core.testsupport.OriginServer;
 import java.io.InputStream;
 import java.net.URI;
 import java.net.http.HttpClient;

@@ -3,10 +3,10 @@ package io.github.gatehouse.core;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
-import io.github.gatehouse.core.testing.OriginServer;
-import io.github.gatehouse.core.testing.RawHttp;
-import io.github.gatehouse.core.testing.TestPki;
-import io.github.gatehouse.core.testing.TestPki.KeyFormat;
+import io.github.gatehouse.core.testsupport.OriginServer;
+import io.github.gatehouse.core.testsupport.RawHttp;
+import io.github.gatehouse.core.testsupport.TestPki;
+import io.github.gatehouse.core.testsupport.TestPki.KeyFormat;
 import java.io.InputStream;
 import java.io.OutputStream;
 import java.net.URI;

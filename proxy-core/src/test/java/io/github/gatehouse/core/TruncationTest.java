@@ -8,10 +8,10 @@ import static io.github.gatehouse.core.RelayFidelityTest.text;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import io.github.gatehouse.core.RelayFidelityTest.Mode;
-import io.github.gatehouse.core.testing.RawOrigin;
-import io.github.gatehouse.core.testing.RawOrigin.Ending;
-import io.github.gatehouse.core.testing.RawOrigin.Reply;
-import io.github.gatehouse.core.testing.RecordingAccessLog;
+import io.github.gatehouse.core.testsupport.RawOrigin;
+import io.github.gatehouse.core.testsupport.RawOrigin.Ending;
+import io.github.gatehouse.core.testsupport.RawOrigin.Reply;
+import io.github.gatehouse.core.testsupport.RecordingAccessLog;
 import java.util.ArrayList;
 import java.util.List;
 import org.junit.jupiter.api.AfterEach;

@@ -2,10 +2,10 @@ package io.github.gatehouse.core;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
-import io.github.gatehouse.core.testing.Clients;
-import io.github.gatehouse.core.testing.RawOrigin;
-import io.github.gatehouse.core.testing.RawOrigin.Ending;
-import io.github.gatehouse.core.testing.RawOrigin.Reply;
+import io.github.gatehouse.core.testsupport.Clients;
+import io.github.gatehouse.core.testsupport.RawOrigin;
+import io.github.gatehouse.core.testsupport.RawOrigin.Ending;
+import io.github.gatehouse.core.testsupport.RawOrigin.Reply;
 import java.net.URI;
 import java.net.http.HttpClient;
 import java.net.http.HttpRequest;

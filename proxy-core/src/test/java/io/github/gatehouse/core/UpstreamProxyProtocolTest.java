@@ -2,7 +2,7 @@ package io.github.gatehouse.core;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
-import io.github.gatehouse.core.testing.RawOrigin;
+import io.github.gatehouse.core.testsupport.RawOrigin;
 import java.io.ByteArrayOutputStream;
 import java.io.IOException;
 import java.net.Socket;

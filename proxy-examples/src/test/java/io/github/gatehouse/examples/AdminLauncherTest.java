@@ -3,8 +3,8 @@ package io.github.gatehouse.examples;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
-import io.github.gatehouse.core.testing.Clients;
-import io.github.gatehouse.core.testing.OriginServer;
+import io.github.gatehouse.core.testsupport.Clients;
+import io.github.gatehouse.core.testsupport.OriginServer;
 import java.io.ByteArrayOutputStream;
 import java.io.PrintStream;
 import java.net.URI;

@@ -4,8 +4,8 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import io.github.gatehouse.core.ProxyServer;
-import io.github.gatehouse.core.testing.Clients;
-import io.github.gatehouse.core.testing.OriginServer;
+import io.github.gatehouse.core.testsupport.Clients;
+import io.github.gatehouse.core.testsupport.OriginServer;
 import java.io.ByteArrayOutputStream;
 import java.io.PrintStream;
 import java.net.URI;
@@ -149,7 +149,7 @@ class ConfigFileTest {
         try {
             assertThat(get(proxy, "/api/items").body()).isEqualTo("origin b /items");
             assertThat(get(proxy, "/other").body()).isEqualTo("origin a /other");
-            io.github.gatehouse.core.testing.RawHttp.Reply shop = io.github.gatehouse.core.testing.RawHttp.exchange(
+            io.github.gatehouse.core.testsupport.RawHttp.Reply shop = io.github.gatehouse.core.testsupport.RawHttp.exchange(
                     proxy.port(), "GET /x HTTP/1.1\r\nHost: shop.test\r\nConnection: close\r\n\r\n");
             assertThat(shop.bodyText()).isEqualTo("origin b /x");
         } finally {

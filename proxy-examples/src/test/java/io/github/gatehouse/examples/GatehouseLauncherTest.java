@@ -5,8 +5,8 @@ import static org.assertj.core.api.Assertions.catchThrowable;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import io.github.gatehouse.core.ProxyServer;
-import io.github.gatehouse.core.testing.Clients;
-import io.github.gatehouse.core.testing.OriginServer;
+import io.github.gatehouse.core.testsupport.Clients;
+import io.github.gatehouse.core.testsupport.OriginServer;
 import java.io.ByteArrayOutputStream;
 import java.io.PrintStream;
 import java.net.URI;
@@ -69,8 +69,8 @@ class GatehouseLauncherTest {
 
     @Test
     void tlsFlagsStartAnHttpsListenerPrintedBeforeThePlainOne(@TempDir Path dir) throws Exception {
-        io.github.gatehouse.core.testing.TestPki pki = io.github.gatehouse.core.testing.TestPki.create("Launcher unit CA");
-        Path[] pem = pki.issue("127.0.0.1").writePem(dir, "a", io.github.gatehouse.core.testing.TestPki.KeyFormat.PKCS8);
+        io.github.gatehouse.core.testsupport.TestPki pki = io.github.gatehouse.core.testsupport.TestPki.create("Launcher unit CA");
+        Path[] pem = pki.issue("127.0.0.1").writePem(dir, "a", io.github.gatehouse.core.testsupport.TestPki.KeyFormat.PKCS8);
         Path p12 = pki.issue("p12.test").writePkcs12(dir.resolve("b.p12"), "b", "pw".toCharArray());
         Path pw = Files.writeString(dir.resolve("pw.txt"), "pw\n");
         ByteArrayOutputStream bytes = new ByteArrayOutputStream();
@@ -168,7 +168,7 @@ class GatehouseLauncherTest {
         ProxyServer proxy = Gatehouse.start(new String[] {"reverse", "--port", "0", "--upstream", origin.baseUrl(),
             "--no-upgrade", "--access-log", "off"}, new PrintStream(new ByteArrayOutputStream()));
         try {
-            io.github.gatehouse.core.testing.RawHttp.Reply reply = io.github.gatehouse.core.testing.RawHttp.exchange(
+            io.github.gatehouse.core.testsupport.RawHttp.Reply reply = io.github.gatehouse.core.testsupport.RawHttp.exchange(
                     proxy.port(), "GET /hello HTTP/1.1\r\nHost: a.test\r\nConnection: Upgrade, close\r\n"
                             + "Upgrade: websocket\r\n\r\n");
             assertThat(reply.status()).isEqualTo(403);
@@ -242,7 +242,7 @@ class GatehouseLauncherTest {
             assertThat(raw(proxy, "http://x.ads.example/", auth).status()).isEqualTo(403);
             assertThat(raw(proxy, origin.baseUrl() + "/hello", "X-No-Auth: 1").status()).isEqualTo(407);
             assertThat(raw(proxy, origin.baseUrl() + "/headers?Cache-Control=max-age%3D60", auth).status()).isEqualTo(200);
-            io.github.gatehouse.core.testing.RawHttp.Reply second = raw(proxy, origin.baseUrl() + "/headers?Cache-Control=max-age%3D60", auth);
+            io.github.gatehouse.core.testsupport.RawHttp.Reply second = raw(proxy, origin.baseUrl() + "/headers?Cache-Control=max-age%3D60", auth);
             assertThat(second.status()).isEqualTo(200);
             assertThat(second.headers()).containsKey("age");
         } finally {
@@ -266,7 +266,7 @@ class GatehouseLauncherTest {
             ProxyServer proxy = Gatehouse.start(args, new PrintStream(new ByteArrayOutputStream()));
             try {
                 assertThat(raw(proxy, url + replay, "X-A: 1").headers().get("set-cookie")).isEqualTo("lang=en");
-                io.github.gatehouse.core.testing.RawHttp.Reply hit = raw(proxy, url + replay, "X-A: 1");
+                io.github.gatehouse.core.testsupport.RawHttp.Reply hit = raw(proxy, url + replay, "X-A: 1");
                 assertThat(hit.headers()).containsKey("age");
                 assertThat(hit.headers().get("set-cookie")).as("replay " + replay).isEqualTo(replay ? "lang=en" : null);
             } finally {
@@ -299,10 +299,10 @@ class GatehouseLauncherTest {
             ProxyServer proxy = Gatehouse.start(args.toArray(new String[0]), new PrintStream(new ByteArrayOutputStream()));
             try {
                 String request = "GET " + path + (n++) + " HTTP/1.1\r\nHost: shop.test\r\nConnection: close\r\n\r\n";
-                io.github.gatehouse.core.testing.RawHttp.Reply first = io.github.gatehouse.core.testing.RawHttp.exchange(
+                io.github.gatehouse.core.testsupport.RawHttp.Reply first = io.github.gatehouse.core.testsupport.RawHttp.exchange(
                         proxy.port(), request);
                 assertThat(first.headers().get("cdn-cache-control")).isEqualTo("max-age=60");
-                io.github.gatehouse.core.testing.RawHttp.Reply second = io.github.gatehouse.core.testing.RawHttp.exchange(
+                io.github.gatehouse.core.testsupport.RawHttp.Reply second = io.github.gatehouse.core.testsupport.RawHttp.exchange(
                         proxy.port(), request);
                 assertThat(second.headers().get("cache-status")).as(c[0])
                         .satisfies(s -> assertThat(s.contains("; hit")).isEqualTo(c[1].equals("hit")));
@@ -340,10 +340,10 @@ class GatehouseLauncherTest {
             ProxyServer proxy = Gatehouse.start(args.toArray(new String[0]), new PrintStream(new ByteArrayOutputStream()));
             try {
                 String request = "GET /pool/hello_" + (n++) + ".DEB HTTP/1.1\r\nHost: mirror.test\r\nConnection: close\r\n\r\n";
-                io.github.gatehouse.core.testing.RawHttp.Reply first = io.github.gatehouse.core.testing.RawHttp.exchange(
+                io.github.gatehouse.core.testsupport.RawHttp.Reply first = io.github.gatehouse.core.testsupport.RawHttp.exchange(
                         proxy.port(), request);
                 assertThat(first.headers().get("cache-control")).isNull();
-                io.github.gatehouse.core.testing.RawHttp.Reply second = io.github.gatehouse.core.testing.RawHttp.exchange(
+                io.github.gatehouse.core.testsupport.RawHttp.Reply second = io.github.gatehouse.core.testsupport.RawHttp.exchange(
                         proxy.port(), request);
                 assertThat(second.headers().get("cache-status")).as(c[0])
                         .satisfies(s -> assertThat(s.contains("; hit")).isEqualTo(c[1].equals("hit")));
@@ -367,10 +367,10 @@ class GatehouseLauncherTest {
                 .hasMessageContaining("--cache-finish-without-client: 'lots'");
     }
 
-    private static io.github.gatehouse.core.testing.RawHttp.Reply raw(ProxyServer proxy, String url, String header) throws Exception {
+    private static io.github.gatehouse.core.testsupport.RawHttp.Reply raw(ProxyServer proxy, String url, String header) throws Exception {
         URI u = URI.create(url);
         String hostPort = u.getHost() + (u.getPort() > 0 ? ":" + u.getPort() : "");
-        return io.github.gatehouse.core.testing.RawHttp.exchange(proxy.port(), "GET " + url + " HTTP/1.1\r\nHost: " + hostPort
+        return io.github.gatehouse.core.testsupport.RawHttp.exchange(proxy.port(), "GET " + url + " HTTP/1.1\r\nHost: " + hostPort
                 + "\r\n" + header + "\r\nConnection: close\r\n\r\n");
     }
 

@@ -3,10 +3,10 @@ package io.github.gatehouse.examples;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
-import io.github.gatehouse.core.testing.Clients;
-import io.github.gatehouse.core.testing.OriginServer;
-import io.github.gatehouse.core.testing.TestCertificates;
-import io.github.gatehouse.core.testing.TestPki;
+import io.github.gatehouse.core.testsupport.Clients;
+import io.github.gatehouse.core.testsupport.OriginServer;
+import io.github.gatehouse.core.testsupport.TestCertificates;
+import io.github.gatehouse.core.testsupport.TestPki;
 import java.io.BufferedReader;
 import java.io.IOException;
 import java.io.InputStream;

@@ -5,9 +5,9 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import io.github.gatehouse.core.AccessLogEntry;
 import io.github.gatehouse.core.ProxyServer;
-import io.github.gatehouse.core.testing.OriginServer;
-import io.github.gatehouse.core.testing.RecordingAccessLog;
-import io.github.gatehouse.core.testing.TestCertificates;
+import io.github.gatehouse.core.testsupport.OriginServer;
+import io.github.gatehouse.core.testsupport.RecordingAccessLog;
+import io.github.gatehouse.core.testsupport.TestCertificates;
 import io.github.gatehouse.filter.BasicAuthenticator;
 import java.io.IOException;
 import java.io.InputStream;

@@ -4,7 +4,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import io.github.gatehouse.core.ProxyServer;
-import io.github.gatehouse.core.testing.RawOrigin;
+import io.github.gatehouse.core.testsupport.RawOrigin;
 import java.io.ByteArrayOutputStream;
 import java.io.PrintStream;
 import java.net.Socket;

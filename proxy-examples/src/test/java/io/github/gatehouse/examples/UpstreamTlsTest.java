@@ -11,7 +11,7 @@ import io.github.gatehouse.core.Tls;
 import io.github.gatehouse.core.UpstreamPool;
 import io.github.gatehouse.core.UpstreamProtocol;
 import io.github.gatehouse.core.UpstreamTls;
-import io.github.gatehouse.core.testing.TestPki;
+import io.github.gatehouse.core.testsupport.TestPki;
 import java.net.URI;
 import java.net.http.HttpClient;
 import java.net.http.HttpRequest;

@@ -4,8 +4,8 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 import io.github.gatehouse.core.AccessLogEntry;
 import io.github.gatehouse.core.ProxyServer;
-import io.github.gatehouse.core.testing.RawHttp;
-import io.github.gatehouse.core.testing.RecordingAccessLog;
+import io.github.gatehouse.core.testsupport.RawHttp;
+import io.github.gatehouse.core.testsupport.RecordingAccessLog;
 import io.github.gatehouse.core.testing.MockOrigin;
 import io.github.gatehouse.core.testing.MockResponse;
 import io.github.gatehouse.core.testing.SettableClock;

@@ -5,9 +5,9 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import io.github.gatehouse.core.AccessLogEntry;
 import io.github.gatehouse.core.ProxyServer;
-import io.github.gatehouse.core.testing.OriginServer;
-import io.github.gatehouse.core.testing.RawHttp;
-import io.github.gatehouse.core.testing.RecordingAccessLog;
+import io.github.gatehouse.core.testsupport.OriginServer;
+import io.github.gatehouse.core.testsupport.RawHttp;
+import io.github.gatehouse.core.testsupport.RecordingAccessLog;
 import io.github.gatehouse.filter.testing.Wire;
 import java.io.UncheckedIOException;
 import java.nio.file.Files;

@@ -2,7 +2,7 @@ package io.github.gatehouse.filter;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
-import io.github.gatehouse.core.testing.TimedWaits;
+import io.github.gatehouse.core.testsupport.TimedWaits;
 import java.nio.file.Path;
 import org.junit.jupiter.api.Test;
 

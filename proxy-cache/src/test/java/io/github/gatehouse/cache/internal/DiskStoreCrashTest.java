@@ -5,7 +5,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 import io.github.gatehouse.cache.StoredEntry;
 import io.github.gatehouse.cache.testing.CacheProxy;
 import io.github.gatehouse.core.DataSize;
-import io.github.gatehouse.core.testing.RawHttp;
+import io.github.gatehouse.core.testsupport.RawHttp;
 import java.io.BufferedReader;
 import java.io.InputStreamReader;
 import java.nio.ByteBuffer;

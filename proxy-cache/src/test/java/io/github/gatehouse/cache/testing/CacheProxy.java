@@ -4,8 +4,8 @@ import io.github.gatehouse.cache.SharedCache;
 import io.github.gatehouse.cache.HttpCaches;
 import io.github.gatehouse.core.DataSize;
 import io.github.gatehouse.core.ProxyServer;
-import io.github.gatehouse.core.testing.RawHttp;
-import io.github.gatehouse.core.testing.RecordingAccessLog;
+import io.github.gatehouse.core.testsupport.RawHttp;
+import io.github.gatehouse.core.testsupport.RecordingAccessLog;
 import java.time.Duration;
 import java.util.function.UnaryOperator;
 

@@ -85,7 +85,7 @@ final class Http2Requests extends Handler.Wrapper {
         String host = RequestHeadImpl.normalizeHost(uri.getHost());
         String path = uri.getPath() == null || uri.getPath().isEmpty() ? "/" : uri.getPath();
         for (io.github.gatehouse.core.Route r : config.routes()) {
-            if (r.matches(host, path)) {
+            if (ApiAccess.routes().matches(r, host, path)) {
                 return null;
             }
         }

@@ -102,7 +102,7 @@ final class HttpsInspection {
         this.policy = policy;
         this.answers = answers;
         this.connectTimeoutMillis = connectTimeoutMillis;
-        TlsMaterial.Loaded ca = TlsMaterial.load(Interception.Internals.caSources(interception).subList(0, 1));
+        TlsMaterial.Loaded ca = TlsMaterial.load(ApiAccess.caSources(interception).subList(0, 1));
         try {
             String alias = ca.aliases().get(0);
             PrivateKey key = (PrivateKey) ca.keyStore().getKey(alias, ca.password());

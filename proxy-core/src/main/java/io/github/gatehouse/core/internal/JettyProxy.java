@@ -493,7 +493,7 @@ public final class JettyProxy {
         for (io.github.gatehouse.core.Route route : next.routes()) {
             io.github.gatehouse.core.UpstreamPool p = route.pool().orElseThrow();
             if (!oldPools.contains(p) && newPools.add(p)) {
-                adopted += io.github.gatehouse.core.UpstreamPool.Internals.adoptMembers(p, live);
+                adopted += ApiAccess.pools().adoptMembers(p, live);
             }
         }
         // a plain listener whose address or port changed is bound before anything changes; an unchanged one (port 0

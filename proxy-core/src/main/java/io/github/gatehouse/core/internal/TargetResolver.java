@@ -95,7 +95,7 @@ final class TargetResolver {
             String host = RequestHeadImpl.normalizeHost(rawHost);
             Route route = null;
             for (Route r : config.routes()) {
-                if (r.matches(host, rawPath)) {
+                if (ApiAccess.routes().matches(r, host, rawPath)) {
                     route = r;
                     break;
                 }

@@ -431,7 +431,7 @@ final class UpgradeCall implements BodyRelay.Source, HttpParser.ResponseHandler 
         if (member != null && accounted.compareAndSet(false, true)) {
             UpstreamPool pool = x.tries == null ? null : x.tries.pool;
             if (pool != null && member.end(failed, headNanos, pool.outlierDetection(),
-                    () -> UpstreamPool.Internals.mayEject(pool))) {
+                    () -> ApiAccess.pools().mayEject(pool))) {
                 LOG.warn("upstream {} ejected after {} consecutive failures", member,
                         pool.outlierDetection().consecutiveFailures());
             }

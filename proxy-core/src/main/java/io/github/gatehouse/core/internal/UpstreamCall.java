@@ -681,7 +681,7 @@ final class UpstreamCall implements org.eclipse.jetty.client.Response.Listener, 
         boolean failed = upstreamStatus >= 500
                 || (isFailed && upstreamsFault && !Failures.isClientBodyFault(requestFailure));
         if (member.end(failed, headNanos, tries.pool.outlierDetection(),
-                () -> UpstreamPool.Internals.mayEject(tries.pool))) {
+                () -> ApiAccess.pools().mayEject(tries.pool))) {
             LOG.warn("upstream {} ejected after {} consecutive failures ({} ejections so far)", member,
                     tries.pool.outlierDetection().consecutiveFailures(), member.stats().ejections());
         }
@@ -703,14 +703,29 @@ final class UpstreamCall implements org.eclipse.jetty.client.Response.Listener, 
         } else {
             String method = exchange.request().method();
             boolean key = exchange.request().headers().contains("Idempotency-Key");
-            if (!RetryPolicy.isIdempotent(method, key) || !tries.bodyReplayable(hasBody)) {
+            if (!isIdempotent(method, key) || !tries.bodyReplayable(hasBody)) {
                 return false;
             }
         }
-        if (!UpstreamPool.Internals.spendRetryBudget(tries.pool)) {
+        if (!ApiAccess.pools().spendRetryBudget(tries.pool)) {
             LOG.info("{} retry budget of {} exhausted; not retrying", exchange.id(), tries.route);
             return false;
         }
         return true;
+    }
+
+    /** Whether {@code method} (with or without an {@code Idempotency-Key}) may be replayed after it was sent. */
+    private static boolean isIdempotent(String method, boolean hasIdempotencyKey) {
+        switch (method) {
+            case "GET":
+            case "HEAD":
+            case "OPTIONS":
+            case "TRACE":
+            case "PUT":
+            case "DELETE":
+                return true;
+            default:
+                return hasIdempotencyKey;
+        }
     }
 }

@@ -114,7 +114,7 @@ final class UpstreamClients {
                 ssl.setTrustStore(trustStore(tls));
             }
         }
-        List<TlsMaterial.Source> client = UpstreamTls.Internals.clientSources(tls);
+        List<TlsMaterial.Source> client = ApiAccess.clientSources(tls);
         if (!client.isEmpty()) {
             TlsMaterial.Loaded loaded = TlsMaterial.load(client.subList(0, 1));
             ssl.setKeyStore(loaded.keyStore());

@@ -56,7 +56,7 @@ final class UpstreamSelector {
         if (tries == null) {
             Route route = exchange.route().orElseThrow();
             UpstreamPool pool = route.pool().orElseThrow();
-            UpstreamPool.Internals.earnRetryBudget(pool);
+            ApiAccess.pools().earnRetryBudget(pool);
             long length = x.request.getLength();
             long replayable = pool.retryPolicy().retries() > 0 ? pool.retryPolicy().replayableBodySize().toBytes() : 0;
             if (length > 0 && length <= replayable) {
@@ -92,7 +92,7 @@ final class UpstreamSelector {
         exchange.tries(tries.count);
         Upstream upstream = member.upstream();
         x.upstreamTarget = new UpstreamCall.Target(upstream.uri().getScheme(), upstream.host(), upstream.port(),
-                upstream.basePath() + pathQuery(tries.route.rewritePath(head.path()), head.query()));
+                upstream.basePath() + pathQuery(ApiAccess.routes().rewritePath(tries.route, head.path()), head.query()));
         exchange.upstream(upstream.authority());
         x.hostHeader = hostHeader(tries.route, upstream, head);
         x.member = member;
@@ -122,7 +122,7 @@ final class UpstreamSelector {
         }
         Optional<UpstreamMember> picked;
         try {
-            picked = tries.pool.select(x.exchange, tries.tried);
+            picked = ApiAccess.pools().select(tries.pool, x.exchange, tries.tried);
         } catch (RuntimeException e) {
             LOG.error("{} load balancer {} threw", x.exchange.id(), tries.pool.balancer(), e);
             return null;
@@ -148,7 +148,7 @@ final class UpstreamSelector {
         }
         boolean overloaded = tries.pool.members().stream().anyMatch(UpstreamMember::isAvailable);
         if (overloaded) {
-            UpstreamPool.Internals.rejected(tries.pool); // circuit breaking, for metrics
+            ApiAccess.pools().rejected(tries.pool); // circuit breaking, for metrics
         }
         return relay.answers().answer(x, 503, overloaded
                 ? "every upstream of " + tries.route + " is at its request limit"

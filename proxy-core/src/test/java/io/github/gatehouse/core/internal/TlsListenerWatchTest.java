@@ -2,8 +2,8 @@ package io.github.gatehouse.core.internal;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
-import io.github.gatehouse.core.testing.TestPki;
-import io.github.gatehouse.core.testing.TestPki.KeyFormat;
+import io.github.gatehouse.core.testsupport.TestPki;
+import io.github.gatehouse.core.testsupport.TestPki.KeyFormat;
 import java.nio.file.Path;
 import java.security.cert.X509Certificate;
 import java.util.List;

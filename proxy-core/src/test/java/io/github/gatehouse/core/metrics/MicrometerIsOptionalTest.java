@@ -39,7 +39,8 @@ class MicrometerIsOptionalTest {
         try (Stream<Path> files = Files.walk(CLASSES)) {
             for (Path p : (Iterable<Path>) files.filter(f -> f.toString().endsWith(".class"))::iterator) {
                 String name = CLASSES.relativize(p).toString().replace(File.separatorChar, '/');
-                if (name.startsWith("io/github/gatehouse/core/metrics/")) {
+                if (name.startsWith("io/github/gatehouse/core/metrics/") || name.equals("module-info.class")) {
+                    // the module descriptor names Micrometer as "requires static": optional by definition
                     continue;
                 }
                 scanned++;

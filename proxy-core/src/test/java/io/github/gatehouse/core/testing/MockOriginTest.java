@@ -1,5 +1,6 @@
 package io.github.gatehouse.core.testing;
 
+import io.github.gatehouse.core.testsupport.Clients;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 

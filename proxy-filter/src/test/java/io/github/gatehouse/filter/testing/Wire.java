@@ -1,7 +1,7 @@
 package io.github.gatehouse.filter.testing;
 
 import io.github.gatehouse.core.ProxyServer;
-import io.github.gatehouse.core.testing.RawHttp;
+import io.github.gatehouse.core.testsupport.RawHttp;
 import java.nio.charset.StandardCharsets;
 import java.util.Base64;
 

@@ -1,4 +1,4 @@
-package io.github.gatehouse.core.testing;
+package io.github.gatehouse.core.testsupport;
 
 import java.net.InetSocketAddress;
 import java.net.ProxySelector;

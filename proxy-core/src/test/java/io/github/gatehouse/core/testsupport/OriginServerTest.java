@@ -1,4 +1,4 @@
-package io.github.gatehouse.core.testing;
+package io.github.gatehouse.core.testsupport;
 
 import static org.assertj.core.api.Assertions.assertThat;
 

@@ -1,4 +1,4 @@
-package io.github.gatehouse.core.internal;
+package io.github.gatehouse.examples.bench;
 
 import io.github.gatehouse.core.AccessLogEntry;
 import io.github.gatehouse.core.AccessLogFormat;

@@ -1,4 +1,4 @@
-package io.github.gatehouse.core.testing;
+package io.github.gatehouse.core.testsupport;
 
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;

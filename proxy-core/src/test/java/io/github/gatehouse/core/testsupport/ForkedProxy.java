@@ -1,4 +1,4 @@
-package io.github.gatehouse.core.testing;
+package io.github.gatehouse.core.testsupport;
 
 import io.github.gatehouse.core.AccessLog;
 import io.github.gatehouse.core.ProxyServer;
