@@ -18,17 +18,24 @@ import java.util.concurrent.atomic.AtomicLong;
  * The upstream servers of a reverse route, how requests are spread over them, and how they are checked and
  * retried: a live, thread-safe pool.
  *
- * <p><b>Configuration</b> ({@link #balance}, {@link #healthCheck}, {@link #outlierDetection}, {@link #retries},
- * {@link #slowStart}, {@link #maxRequestsPerMember}) returns a new pool with fresh runtime state: configure a pool
- * before handing it to a route. <b>Runtime changes</b> ({@link #add}, {@link #remove}, {@link #drain},
- * {@link #weight(String, int)}) change this pool in place while it serves traffic, without a restart.
+ * <p><b>Configuration</b> is fixed when the pool is built: {@link #builder(String...)} takes the members, the
+ * balancing strategy, health checks, outlier detection, retries, slow start, the per-member request limit, TLS, the
+ * protocol and PROXY protocol, and {@link Builder#build()} makes the pool. {@link #toBuilder()} starts a builder
+ * from a pool's configuration, for a {@link ProxyServer#reconfigure}: members whose URLs are in a running pool keep
+ * their health, drain state, load and counters. <b>Runtime changes</b> ({@link #add}, {@link #remove},
+ * {@link #drain}, {@link #weight(String, int)}) change a pool in place while it serves traffic, without a restart.
  *
  * <pre>{@code
- * UpstreamPool pool = UpstreamPool.of("http://10.0.0.1:8080", "http://10.0.0.2:8080")
+ * UpstreamPool pool = UpstreamPool.builder("http://10.0.0.1:8080", "http://10.0.0.2:8080")
  *         .balance(LoadBalancing.leastRequests())
  *         .healthCheck(HealthCheck.get("/health").every(Duration.ofSeconds(5)))
- *         .retries(RetryPolicy.defaults().retries(2));
+ *         .retries(RetryPolicy.defaults().retries(2))
+ *         .build();
  * }</pre>
+ *
+ * <p>The configuring methods on the pool itself ({@link #balance}, {@link #retries}...) are deprecated: each
+ * returns a new pool with fresh runtime state, and once a server uses a pool they throw rather than silently drop
+ * that state.
  */
 public final class UpstreamPool {
     private final LoadBalancer balancer;
@@ -60,8 +67,8 @@ public final class UpstreamPool {
     }
 
     /**
-     * A pool of the given base URLs, each with weight 1: round robin, no active health check, default outlier
-     * detection and retry policy.
+     * A pool of the given base URLs with every default: {@code builder(urls).build()}. Each member has weight 1;
+     * round robin, no active health check, default outlier detection and retry policy.
      *
      * @throws IllegalArgumentException if no URL is given or one is not a valid upstream URL
      */
@@ -74,12 +81,156 @@ public final class UpstreamPool {
         return of(list);
     }
 
-    /** A pool of the given members, with the defaults of {@link #of(String...)}. */
+    /** A pool of the given members with every default: {@code builder(members).build()}. */
     public static UpstreamPool of(List<Upstream> members) {
         requireNonNull(members, "members");
         checkArgument(!members.isEmpty(), "members: empty (expected: at least one upstream)");
         return new UpstreamPool(members, LoadBalancing.roundRobin(), null, OutlierDetection.defaults(),
                 RetryPolicy.defaults(), null, 0);
+    }
+
+    /**
+     * A builder of a pool of the given base URLs, each with weight 1.
+     *
+     * @throws IllegalArgumentException if no URL is given or one is not a valid upstream URL
+     */
+    @CheckReturnValue
+    public static Builder builder(String... urls) {
+        requireNonNull(urls, "urls");
+        List<Upstream> list = new ArrayList<>();
+        for (String url : urls) {
+            list.add(Upstream.of(url));
+        }
+        return builder(list);
+    }
+
+    /** A builder of a pool of the given members (weights as given). */
+    @CheckReturnValue
+    public static Builder builder(List<Upstream> members) {
+        requireNonNull(members, "members");
+        checkArgument(!members.isEmpty(), "members: empty (expected: at least one upstream)");
+        return new Builder(List.copyOf(members));
+    }
+
+    /**
+     * A builder with this pool's configuration and its members' URLs and weights now (not their runtime state: a
+     * {@link ProxyServer#reconfigure} hands that over to the members of the new pool with the same URLs).
+     */
+    @CheckReturnValue
+    public Builder toBuilder() {
+        Builder b = new Builder(upstreams());
+        b.balancer = balancer;
+        b.healthCheck = healthCheck;
+        b.outliers = outliers;
+        b.retries = retries;
+        b.slowStart = slowStart;
+        b.maxRequestsPerMember = maxRequestsPerMember;
+        b.tls = tls;
+        b.protocol = protocol;
+        b.proxyProtocol = proxyProtocol;
+        return b;
+    }
+
+    /**
+     * The configuration of a pool, then {@link #build()}. Each setter replaces the value set before.
+     *
+     * <p>Not thread-safe: configure on one thread; the built pool is thread-safe.
+     */
+    public static final class Builder {
+        private final List<Upstream> upstreams;
+        private LoadBalancer balancer = LoadBalancing.roundRobin();
+        private HealthCheck healthCheck;
+        private OutlierDetection outliers = OutlierDetection.defaults();
+        private RetryPolicy retries = RetryPolicy.defaults();
+        private Duration slowStart;
+        private int maxRequestsPerMember;
+        private UpstreamTls tls;
+        private UpstreamProtocol protocol = UpstreamProtocol.HTTP_1_1;
+        private ProxyProtocolVersion proxyProtocol;
+
+        private Builder(List<Upstream> upstreams) {
+            this.upstreams = upstreams;
+        }
+
+        /** The balancing strategy (default round robin). */
+        public Builder balance(LoadBalancer balancer) {
+            this.balancer = requireNonNull(balancer, "balancer");
+            return this;
+        }
+
+        /** Active health checks (default none: passive outlier detection only). */
+        public Builder healthCheck(HealthCheck healthCheck) {
+            this.healthCheck = requireNonNull(healthCheck, "healthCheck");
+            return this;
+        }
+
+        /** Passive outlier detection ({@link OutlierDetection#off()} to disable). */
+        public Builder outlierDetection(OutlierDetection outliers) {
+            this.outliers = requireNonNull(outliers, "outliers");
+            return this;
+        }
+
+        /** The retry policy ({@link RetryPolicy#none()} to disable). */
+        public Builder retries(RetryPolicy retries) {
+            this.retries = requireNonNull(retries, "retries");
+            return this;
+        }
+
+        /** Members that come (back) up get a share of traffic that ramps up linearly over {@code duration}. */
+        public Builder slowStart(Duration duration) {
+            requireNonNull(duration, "duration");
+            checkArgument(!duration.isNegative(), "slowStart: %s (expected: >= 0)", duration);
+            this.slowStart = duration;
+            return this;
+        }
+
+        /**
+         * Circuit breaking: at most {@code n} requests in flight per member; when every available member is at its
+         * limit, new requests get 503 at once instead of queueing.
+         */
+        public Builder maxRequestsPerMember(int n) {
+            checkArgument(n >= 1, "maxRequestsPerMember: %s (expected: >= 1)", n);
+            this.maxRequestsPerMember = n;
+            return this;
+        }
+
+        /** TLS settings of its own for {@code https://} members, instead of the server's. */
+        public Builder tls(UpstreamTls tls) {
+            this.tls = requireNonNull(tls, "tls");
+            return this;
+        }
+
+        /**
+         * The protocol to the members (HTTP/1.1 by default). {@link UpstreamProtocol#H2} needs {@code https://}
+         * members, {@link UpstreamProtocol#H2C} {@code http://} ones (checked by {@link #build()}).
+         */
+        public Builder protocol(UpstreamProtocol protocol) {
+            this.protocol = requireNonNull(protocol, "protocol");
+            return this;
+        }
+
+        /** A PROXY protocol header of {@code version} at the start of each connection to the members. */
+        public Builder proxyProtocol(ProxyProtocolVersion version) {
+            this.proxyProtocol = requireNonNull(version, "version");
+            return this;
+        }
+
+        /**
+         * The pool.
+         *
+         * @throws IllegalArgumentException if a member's scheme does not fit the protocol
+         */
+        public UpstreamPool build() {
+            for (Upstream u : upstreams) {
+                checkSchemeFits(u, protocol);
+            }
+            UpstreamPool pool = new UpstreamPool(upstreams, balancer, healthCheck, outliers, retries, slowStart,
+                    maxRequestsPerMember);
+            pool.tls = tls;
+            pool.protocol = protocol;
+            pool.proxyProtocol = proxyProtocol;
+            return pool;
+        }
     }
 
     private MemberState newMember(Upstream u) {
@@ -94,35 +245,77 @@ public final class UpstreamPool {
         return list;
     }
 
-    // ---- configuration (returns a new pool) ----
+    // ---- configuration (deprecated: returns a new pool) ----
 
-    /** This pool with another balancing strategy. */
+    /** Set once a server uses this pool: from then on, the deprecated configuring methods throw. */
+    private volatile boolean inUse;
+
+    private void checkNotInUse(String method) {
+        if (inUse) {
+            throw new IllegalStateException(method + "(...) on a pool a server uses would return a new pool without "
+                    + "its runtime state (expected: UpstreamPool.builder(...)." + method + "(...).build(), or "
+                    + "toBuilder() and ProxyServer.reconfigure)");
+        }
+    }
+
+
+    /**
+     * This pool with another balancing strategy.
+     *
+     * @deprecated use {@link Builder#balance} on {@link #builder(String...)} or {@link #toBuilder()}
+     */
     @CheckReturnValue
+    @Deprecated(since = "0.1.0")
     public UpstreamPool balance(LoadBalancer balancer) {
+        checkNotInUse("balance");
         return carry(new UpstreamPool(upstreams(), requireNonNull(balancer, "balancer"), healthCheck, outliers, retries, slowStart, maxRequestsPerMember));
     }
 
-    /** This pool with active health checks. */
+    /**
+     * This pool with active health checks.
+     *
+     * @deprecated use {@link Builder#healthCheck} on {@link #builder(String...)} or {@link #toBuilder()}
+     */
     @CheckReturnValue
+    @Deprecated(since = "0.1.0")
     public UpstreamPool healthCheck(HealthCheck healthCheck) {
+        checkNotInUse("healthCheck");
         return carry(new UpstreamPool(upstreams(), balancer, requireNonNull(healthCheck, "healthCheck"), outliers, retries, slowStart, maxRequestsPerMember));
     }
 
-    /** This pool with other passive outlier detection ({@link OutlierDetection#off()} to disable). */
+    /**
+     * This pool with other passive outlier detection ({@link OutlierDetection#off()} to disable).
+     *
+     * @deprecated use {@link Builder#outlierDetection} on {@link #builder(String...)} or {@link #toBuilder()}
+     */
     @CheckReturnValue
+    @Deprecated(since = "0.1.0")
     public UpstreamPool outlierDetection(OutlierDetection outliers) {
+        checkNotInUse("outlierDetection");
         return carry(new UpstreamPool(upstreams(), balancer, healthCheck, requireNonNull(outliers, "outliers"), retries, slowStart, maxRequestsPerMember));
     }
 
-    /** This pool with another retry policy ({@link RetryPolicy#none()} to disable). */
+    /**
+     * This pool with another retry policy ({@link RetryPolicy#none()} to disable).
+     *
+     * @deprecated use {@link Builder#retries} on {@link #builder(String...)} or {@link #toBuilder()}
+     */
     @CheckReturnValue
+    @Deprecated(since = "0.1.0")
     public UpstreamPool retries(RetryPolicy retries) {
+        checkNotInUse("retries");
         return carry(new UpstreamPool(upstreams(), balancer, healthCheck, outliers, requireNonNull(retries, "retries"), slowStart, maxRequestsPerMember));
     }
 
-    /** Members that come (back) up get a share of traffic that ramps up linearly over {@code duration}. */
+    /**
+     * Members that come (back) up get a share of traffic that ramps up linearly over {@code duration}.
+     *
+     * @deprecated use {@link Builder#slowStart} on {@link #builder(String...)} or {@link #toBuilder()}
+     */
     @CheckReturnValue
+    @Deprecated(since = "0.1.0")
     public UpstreamPool slowStart(Duration duration) {
+        checkNotInUse("slowStart");
         requireNonNull(duration, "duration");
         checkArgument(!duration.isNegative(), "slowStart: %s (expected: >= 0)", duration);
         return carry(new UpstreamPool(upstreams(), balancer, healthCheck, outliers, retries, duration, maxRequestsPerMember));
@@ -131,9 +324,13 @@ public final class UpstreamPool {
     /**
      * Circuit breaking: at most {@code n} requests in flight per member; when every available member is at its
      * limit, new requests get 503 at once instead of queueing.
+     *
+     * @deprecated use {@link Builder#maxRequestsPerMember} on {@link #builder(String...)} or {@link #toBuilder()}
      */
     @CheckReturnValue
+    @Deprecated(since = "0.1.0")
     public UpstreamPool maxRequestsPerMember(int n) {
+        checkNotInUse("maxRequestsPerMember");
         checkArgument(n >= 1, "maxRequestsPerMember: %s (expected: >= 1)", n);
         return carry(new UpstreamPool(upstreams(), balancer, healthCheck, outliers, retries, slowStart, n));
     }
@@ -141,9 +338,13 @@ public final class UpstreamPool {
     /**
      * This pool with its own TLS settings for {@code https://} members, instead of the server's
      * ({@link ProxyServer.Builder#upstreamTls}).
+     *
+     * @deprecated use {@link Builder#tls} on {@link #builder(String...)} or {@link #toBuilder()}
      */
     @CheckReturnValue
+    @Deprecated(since = "0.1.0")
     public UpstreamPool tls(UpstreamTls tls) {
+        checkNotInUse("tls");
         requireNonNull(tls, "tls");
         UpstreamPool next = carry(new UpstreamPool(upstreams(), balancer, healthCheck, outliers, retries, slowStart, maxRequestsPerMember));
         next.tls = tls;
@@ -155,9 +356,13 @@ public final class UpstreamPool {
      * {@code https://} members, {@link UpstreamProtocol#H2C} {@code http://} ones; health checks use it too.
      *
      * @throws IllegalArgumentException if a member's scheme does not fit the protocol
+     *
+     * @deprecated use {@link Builder#protocol} on {@link #builder(String...)} or {@link #toBuilder()}
      */
     @CheckReturnValue
+    @Deprecated(since = "0.1.0")
     public UpstreamPool protocol(UpstreamProtocol protocol) {
+        checkNotInUse("protocol");
         requireNonNull(protocol, "protocol");
         for (Upstream u : upstreams()) {
             checkSchemeFits(u, protocol);
@@ -181,8 +386,12 @@ public final class UpstreamPool {
      * directly. Such a connection carries one client's requests only: members that want PROXY get a connection per
      * client connection (each closes when it idles out). Health checks send a header without addresses (v1
      * {@code UNKNOWN}, v2 {@code LOCAL}). Upgraded connections (WebSocket) send it too.
+     *
+     * @deprecated use {@link Builder#proxyProtocol} on {@link #builder(String...)} or {@link #toBuilder()}
      */
+    @Deprecated(since = "0.1.0")
     public UpstreamPool proxyProtocol(ProxyProtocolVersion version) {
+        checkNotInUse("proxyProtocol");
         requireNonNull(version, "version");
         UpstreamPool next = carry(new UpstreamPool(upstreams(), balancer, healthCheck, outliers, retries, slowStart, maxRequestsPerMember));
         next.proxyProtocol = version;
@@ -399,6 +608,11 @@ public final class UpstreamPool {
             @Override
             public void rejected(UpstreamPool pool) {
                 pool.rejected.increment();
+            }
+
+            @Override
+            public void markInUse(UpstreamPool pool) {
+                pool.inUse = true;
             }
 
             @Override

@@ -396,12 +396,8 @@ public final class Gatehouse {
             }
             members.add(Upstream.of(parts[0].trim(), weight));
         }
-        UpstreamPool pool = UpstreamPool.of(members);
-        try {
-            pool = InspectionFlags.pool(o, pool);
-        } catch (IllegalArgumentException e) {
-            throw new LauncherOptions.UsageException(e.getMessage());
-        }
+        UpstreamPool.Builder pool = UpstreamPool.builder(members);
+        InspectionFlags.pool(o, pool);
         String balance = o.balance;
         LoadBalancer lb;
         if (balance.equals("random")) {
@@ -419,13 +415,13 @@ public final class Gatehouse {
         } else {
             lb = LoadBalancing.roundRobin();
         }
-        pool = pool.balance(lb);
+        pool.balance(lb);
         if (o.healthCheck != null) {
             HealthCheck check = HealthCheck.get(o.healthCheck);
             if (o.healthInterval != null) {
                 check = check.every(o.healthInterval);
             }
-            pool = pool.healthCheck(check).slowStart(java.time.Duration.ofSeconds(10));
+            pool.healthCheck(check).slowStart(java.time.Duration.ofSeconds(10));
         }
         if (o.retries != null || o.retryConditions != null) {
             RetryPolicy policy = o.retries != null && o.retries == 0 ? RetryPolicy.none()
@@ -434,9 +430,13 @@ public final class Gatehouse {
                 policy = policy.retryOn(o.retryConditions)
                         .retryOnStatus(o.retryStatuses.stream().mapToInt(Integer::intValue).toArray());
             }
-            pool = pool.retries(policy);
+            pool.retries(policy);
         }
-        return pool;
+        try {
+            return pool.build();
+        } catch (IllegalArgumentException e) {
+            throw new LauncherOptions.UsageException(e.getMessage());
+        }
     }
 
     /** The cache, filter and authentication flags, in this order: rate limit, deny, allow, keywords. */

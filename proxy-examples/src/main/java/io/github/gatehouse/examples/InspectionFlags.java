@@ -40,10 +40,14 @@ final class InspectionFlags {
         return tls;
     }
 
-    /** The reverse pool with the protocol and PROXY protocol flags. */
-    static UpstreamPool pool(LauncherOptions o, UpstreamPool pool) {
-        UpstreamPool p = o.upstreamProtocol == null ? pool : pool.protocol(o.upstreamProtocol);
-        return o.upstreamProxyProtocol == null ? p : p.proxyProtocol(o.upstreamProxyProtocol);
+    /** The protocol and PROXY protocol flags onto the reverse pool's builder. */
+    static void pool(LauncherOptions o, UpstreamPool.Builder pool) {
+        if (o.upstreamProtocol != null) {
+            pool.protocol(o.upstreamProtocol);
+        }
+        if (o.upstreamProxyProtocol != null) {
+            pool.proxyProtocol(o.upstreamProxyProtocol);
+        }
     }
 
     /** Upstream TLS and HTTPS inspection onto the builder. */

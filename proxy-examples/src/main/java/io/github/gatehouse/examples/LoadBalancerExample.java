@@ -23,7 +23,7 @@ public final class LoadBalancerExample {
     }
 
     public static void main(String[] args) throws InterruptedException {
-        UpstreamPool pool = UpstreamPool.of(List.of(
+        UpstreamPool pool = UpstreamPool.builder(List.of(
                         Upstream.of("http://127.0.0.1:9001", 2),
                         Upstream.of("http://127.0.0.1:9002"),
                         Upstream.of("http://127.0.0.1:9003")))
@@ -32,7 +32,8 @@ public final class LoadBalancerExample {
                 .outlierDetection(OutlierDetection.defaults().consecutiveFailures(5).baseEjection(Duration.ofSeconds(30)))
                 .retries(RetryPolicy.defaults().retries(2).budgetPercent(20))
                 .slowStart(Duration.ofSeconds(30))
-                .maxRequestsPerMember(500);
+                .maxRequestsPerMember(500)
+                .build();
         try (ProxyServer proxy = ProxyServer.builder().listen(8080).route(Route.any().to(pool)).build().start()) {
             while (true) {
                 Thread.sleep(10_000);

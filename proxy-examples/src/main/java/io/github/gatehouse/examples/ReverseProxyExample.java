@@ -17,8 +17,9 @@ public final class ReverseProxyExample {
         ProxyServer gateway = ProxyServer.builder()
                 .listen(8080)
                 .route(Route.host("shop.example").pathPrefix("/api").stripPrefix()
-                        .to(UpstreamPool.of("http://127.0.0.1:9001", "http://127.0.0.1:9002")
-                                .balance(LoadBalancing.random())))
+                        .to(UpstreamPool.builder("http://127.0.0.1:9001", "http://127.0.0.1:9002")
+                                .balance(LoadBalancing.random())
+                                .build()))
                 .route(Route.any().to(UpstreamPool.of("http://127.0.0.1:9000")))
                 .build()
                 .start();

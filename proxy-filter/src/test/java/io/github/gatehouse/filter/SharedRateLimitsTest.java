@@ -80,12 +80,22 @@ class SharedRateLimitsTest {
     @Test
     void failedLoginsOnBothInstancesAddUpAndTheLockoutHoldsOnBoth() throws Exception {
         CountDownLatch lockSeenByB = new CountDownLatch(1);
-        b.hazelcast().<String>getTopic("gatehouse-lockouts-auth-user").addMessageListener(m -> lockSeenByB.countDown());
         BasicAuthenticator.Builder auth = BasicAuthenticator.builder().users(Map.of("alice", "wonder"))
                 .userLockout(3, Duration.ofMinutes(5), Duration.ofMinutes(10))
                 .clientLockout(0, Duration.ofMinutes(1), Duration.ofMinutes(1));
         try (ProxyServer pa = Wire.forward().authenticator(auth.cluster(a, "auth").build()).build().start();
                 ProxyServer pb = Wire.forward().authenticator(auth.cluster(b, "auth").build()).build().start()) {
+            // b applies a lock in its own listener of the topic, which may run after this test's: once the lock
+            // reaches b, b publishes a probe. Hazelcast runs one topic's listener calls on one event thread, in
+            // order, so the probe comes back only after every listener on b has taken the lock.
+            var topic = b.hazelcast().<String>getTopic("gatehouse-lockouts-auth-user");
+            topic.addMessageListener(m -> {
+                if (m.getMessageObject().equals("probe 0")) {
+                    lockSeenByB.countDown();
+                } else {
+                    topic.publishAsync("probe 0"); // the lock format, "KEY UNTIL": a key locked until 1970
+                }
+            });
             assertThat(login(pa, "guess1").status()).isEqualTo(407);
             assertThat(login(pb, "guess2").status()).isEqualTo(407);
             assertThat(login(pa, "guess3").status()).isEqualTo(407); // the third failure, across both: locked

@@ -40,6 +40,9 @@ public final class ApiAccess {
         /** Counts a request refused because every available member was at its request limit. */
         void rejected(UpstreamPool pool);
 
+        /** A server uses {@code pool} now: its deprecated configuring methods throw from now on. */
+        void markInUse(UpstreamPool pool);
+
         /** Replaces members of {@code pool} by the live members with their URLs; returns how many. */
         int adoptMembers(UpstreamPool pool, Collection<? extends UpstreamMember> live);
     }

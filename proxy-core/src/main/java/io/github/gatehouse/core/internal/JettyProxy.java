@@ -371,6 +371,7 @@ public final class JettyProxy {
         for (io.github.gatehouse.core.Route route : next.routes()) {
             route.pool().ifPresent(pools::add);
         }
+        pools.forEach(ApiAccess.pools()::markInUse);
         synchronized (healthCheckers) {
             healthCheckers.entrySet().removeIf(e -> {
                 if (pools.contains(e.getKey())) {
