@@ -162,7 +162,15 @@ final class PartialContent {
 
     /** A writer for a storable 206 whose head (as stored, with {@code Content-Range}) is {@code head}. */
     Writer writer(String exchangeId, String partialKey, EntryHead head) {
-        return new Writer(exchangeId, partialKey, head);
+        return new Writer(exchangeId, partialKey, head, true);
+    }
+
+    /**
+     * A writer for the 206 that fetched a missing range: its bytes are readable as they arrive ({@link Writer#range}),
+     * for the client waiting on them, and combined with the stored ranges when {@code keep}.
+     */
+    Writer fetchWriter(String exchangeId, String partialKey, EntryHead head, boolean keep) {
+        return new Writer(exchangeId, partialKey, head, keep);
     }
 
     /** Holds one new range on the heap, then combines it with the stored ranges of the same representation. */
@@ -173,13 +181,23 @@ final class PartialContent {
         private final ContentRange range;
         private final ChunkedBody part = new ChunkedBody();
         private final AtomicBoolean ended = new AtomicBoolean();
+        private final boolean keep;
         private long length;
 
-        Writer(String exchangeId, String partialKey, EntryHead head) {
+        Writer(String exchangeId, String partialKey, EntryHead head, boolean keep) {
             this.exchangeId = exchangeId;
             this.partialKey = partialKey;
             this.head = head;
+            this.keep = keep;
             this.range = Ranges.contentRange(head.header("Content-Range"));
+        }
+
+        /**
+         * {@code wanted} (within this response's range) as it arrives: fails if the body breaks off, so that a reader
+         * never takes a truncated body for a complete one.
+         */
+        Flow.Publisher<ByteBuffer> range(Span wanted) {
+            return part.publisher(wanted.start() - range.span().start(), wanted.length());
         }
 
         @Override
@@ -213,10 +231,13 @@ final class PartialContent {
             }
             if (length != range.span().length()) {
                 LOG.debug("{} not storing the range {}: {} bytes arrived", exchangeId, range.span(), length);
+                part.fail(new IllegalStateException("206 body of " + length + " bytes for the range " + range.span()));
                 return;
             }
             part.complete();
-            combine();
+            if (keep) {
+                combine();
+            }
         }
 
         private void combine() {
