@@ -182,6 +182,7 @@ class MissingRangeThroughProxyTest {
                 .isEqualTo(fill.header("Host"));
         assertThat(gap.target()).isEqualTo(fill.target());
         AccessLogEntry background = backgroundLine();
+        assertThat(background.background()).as("the cache's own exchange, not a client's").isTrue();
         assertThat(background.status()).isEqualTo(206);
         assertThat(background.cacheStatus()).isEqualTo("MISS");
         awaitStored();
@@ -271,6 +272,27 @@ class MissingRangeThroughProxyTest {
         assertThat(reply.status()).isEqualTo(206);
         assertThat(reply.headers().get("content-range")).isEqualTo("bytes 0-999/1000");
         assertThat(reply.body()).isEqualTo(V1);
+    }
+
+    @Test
+    void aFetchedRunThatBreaksOffNeverLooksCompleteToTheClientAndIsNotStored() throws Exception {
+        start(Mode.FORWARD);
+        get("Range: bytes=0-499");
+        take();
+        awaitStored();
+        origin.enqueue(MockResponse.status(206).body(Arrays.copyOfRange(V1, 500, 1000)).header("ETag", "\"v1\"")
+                .header("Cache-Control", "max-age=60").header("Content-Range", "bytes 500-999/1000").abortAfter(100));
+
+        RawHttp.Reply reply = get("Range: bytes=0-999");
+        assertThat(take().header("Range")).hasValue("bytes=500-999");
+        assertThat(reply.status()).isEqualTo(206);
+        assertThat(reply.headers().get("content-length")).isEqualTo("1000");
+        assertThat(reply.body().length).as("the stored 500 bytes, the 100 that came, then the end").isLessThan(1000);
+        assertThat(new String(reply.body(), StandardCharsets.US_ASCII)).startsWith(slice(V1, 0, 599));
+
+        RawHttp.Reply again = get("Range: bytes=0-999");
+        assertThat(take().header("Range")).as("nothing of the broken run was stored").hasValue("bytes=500-999");
+        assertThat(again.body()).isEqualTo(V1);
     }
 
     @Test
