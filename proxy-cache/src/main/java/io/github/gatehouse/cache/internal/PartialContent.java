@@ -162,7 +162,7 @@ final class PartialContent {
 
     /** A writer for a storable 206 whose head (as stored, with {@code Content-Range}) is {@code head}. */
     Writer writer(String exchangeId, String partialKey, EntryHead head) {
-        return new Writer(exchangeId, partialKey, head, true);
+        return new Writer(exchangeId, partialKey, head, true, false);
     }
 
     /**
@@ -170,7 +170,7 @@ final class PartialContent {
      * for the client waiting on them, and combined with the stored ranges when {@code keep}.
      */
     Writer fetchWriter(String exchangeId, String partialKey, EntryHead head, boolean keep) {
-        return new Writer(exchangeId, partialKey, head, keep);
+        return new Writer(exchangeId, partialKey, head, keep, true);
     }
 
     /** Holds one new range on the heap, then combines it with the stored ranges of the same representation. */
@@ -180,24 +180,30 @@ final class PartialContent {
         private final EntryHead head;
         private final ContentRange range;
         private final ChunkedBody part = new ChunkedBody();
+        /**
+         * The same chunks for the client that waits on a fetched range, or null: it ends only once the combined
+         * entry is servable (or could not be stored), so that the client's next request finds it.
+         */
+        private final ChunkedBody served;
         private final AtomicBoolean ended = new AtomicBoolean();
         private final boolean keep;
         private long length;
 
-        Writer(String exchangeId, String partialKey, EntryHead head, boolean keep) {
+        Writer(String exchangeId, String partialKey, EntryHead head, boolean keep, boolean serves) {
             this.exchangeId = exchangeId;
             this.partialKey = partialKey;
             this.head = head;
             this.keep = keep;
+            this.served = serves ? new ChunkedBody() : null;
             this.range = Ranges.contentRange(head.header("Content-Range"));
         }
 
         /**
-         * {@code wanted} (within this response's range) as it arrives: fails if the body breaks off, so that a reader
-         * never takes a truncated body for a complete one.
+         * {@code wanted} (within this response's range) as it arrives, for a writer made by {@link #fetchWriter}: fails
+         * if the body breaks off, so that a reader never takes a truncated body for a complete one.
          */
         Flow.Publisher<ByteBuffer> range(Span wanted) {
-            return part.publisher(wanted.start() - range.span().start(), wanted.length());
+            return served.publisher(wanted.start() - range.span().start(), wanted.length());
         }
 
         @Override
@@ -213,13 +219,20 @@ final class PartialContent {
             }
             byte[] copy = new byte[n];
             chunk.get(copy);
-            part.append(ByteBuffer.wrap(copy).asReadOnlyBuffer());
+            ByteBuffer ro = ByteBuffer.wrap(copy).asReadOnlyBuffer();
+            part.append(ro);
+            if (served != null) {
+                served.append(ro.duplicate());
+            }
         }
 
         @Override
         public void abort(Throwable cause) {
             if (ended.compareAndSet(false, true)) {
                 part.fail(cause);
+                if (served != null) {
+                    served.fail(cause);
+                }
                 LOG.debug("{} not storing the range {}: {}", exchangeId, range.span(), cause.toString());
             }
         }
@@ -231,16 +244,29 @@ final class PartialContent {
             }
             if (length != range.span().length()) {
                 LOG.debug("{} not storing the range {}: {} bytes arrived", exchangeId, range.span(), length);
-                part.fail(new IllegalStateException("206 body of " + length + " bytes for the range " + range.span()));
+                IllegalStateException truncated = new IllegalStateException("206 body of " + length + " bytes for the range "
+                        + range.span());
+                part.fail(truncated);
+                if (served != null) {
+                    served.fail(truncated);
+                }
                 return;
             }
             part.complete();
-            if (keep) {
-                combine();
+            CompletionStage<Void> stored;
+            try {
+                stored = keep ? combine() : CompletableFuture.completedFuture(null);
+            } catch (RuntimeException e) {
+                LOG.error("{} could not combine the range {} with {}", exchangeId, range.span(), partialKey, e);
+                stored = CompletableFuture.failedFuture(e);
+            }
+            if (served != null) {
+                stored.whenComplete((v, f) -> served.complete()); // every byte is there, stored or not
             }
         }
 
-        private void combine() {
+        /** Stores the new range with the stored ones; the stage completes once that is servable, or failed. */
+        private CompletionStage<Void> combine() {
             Span fresh = range.span();
             StoredEntry old = store.get(partialKey).orElse(null);
             Layout layout = old == null ? null : Layout.of(old.head());
@@ -289,7 +315,7 @@ final class PartialContent {
                 total += p.span.length();
             }
             long bytes = total;
-            storeBody(key, combined, new ConcatPublisher(sources)).whenComplete((v, f) -> {
+            return storeBody(key, combined, new ConcatPublisher(sources)).whenComplete((v, f) -> {
                 if (f != null) {
                     LOG.debug("{} could not store the ranges {} of {}: {}", exchangeId, union, key, f.toString());
                     return;
