@@ -974,6 +974,7 @@ public final class CacheEngine implements AutoCloseable {
             parts.add(storedPart(m, new Ranges.Span(wanted.start(), missing.start())));
         }
         parts.add(() -> writer.range(missing));
+        parts.add(writer::settled);
         if (missing.end() < wanted.end()) {
             parts.add(storedPart(m, new Ranges.Span(missing.end(), wanted.end())));
         }

@@ -181,10 +181,10 @@ final class PartialContent {
         private final ContentRange range;
         private final ChunkedBody part = new ChunkedBody();
         /**
-         * The same chunks for the client that waits on a fetched range, or null: it ends only once the combined
-         * entry is servable (or could not be stored), so that the client's next request finds it.
+         * For the client that waits on a fetched range, or null: an empty body that ends once the combined entry is
+         * servable (or could not be stored), so that the client's next request finds it.
          */
-        private final ChunkedBody served;
+        private final ChunkedBody settled;
         private final AtomicBoolean ended = new AtomicBoolean();
         private final boolean keep;
         private long length;
@@ -194,7 +194,7 @@ final class PartialContent {
             this.partialKey = partialKey;
             this.head = head;
             this.keep = keep;
-            this.served = serves ? new ChunkedBody() : null;
+            this.settled = serves ? new ChunkedBody() : null;
             this.range = Ranges.contentRange(head.header("Content-Range"));
         }
 
@@ -203,7 +203,15 @@ final class PartialContent {
          * if the body breaks off, so that a reader never takes a truncated body for a complete one.
          */
         Flow.Publisher<ByteBuffer> range(Span wanted) {
-            return served.publisher(wanted.start() - range.span().start(), wanted.length());
+            return part.publisher(wanted.start() - range.span().start(), wanted.length());
+        }
+
+        /**
+         * No bytes, ending once what {@link #fetchWriter} fetched is stored (or failed to be): the part after
+         * {@link #range} in the waiting client's body, so that its response ends after the entry is servable.
+         */
+        Flow.Publisher<ByteBuffer> settled() {
+            return settled.publisher();
         }
 
         @Override
@@ -219,19 +227,15 @@ final class PartialContent {
             }
             byte[] copy = new byte[n];
             chunk.get(copy);
-            ByteBuffer ro = ByteBuffer.wrap(copy).asReadOnlyBuffer();
-            part.append(ro);
-            if (served != null) {
-                served.append(ro.duplicate());
-            }
+            part.append(ByteBuffer.wrap(copy).asReadOnlyBuffer());
         }
 
         @Override
         public void abort(Throwable cause) {
             if (ended.compareAndSet(false, true)) {
                 part.fail(cause);
-                if (served != null) {
-                    served.fail(cause);
+                if (settled != null) {
+                    settled.fail(cause);
                 }
                 LOG.debug("{} not storing the range {}: {}", exchangeId, range.span(), cause.toString());
             }
@@ -247,8 +251,8 @@ final class PartialContent {
                 IllegalStateException truncated = new IllegalStateException("206 body of " + length + " bytes for the range "
                         + range.span());
                 part.fail(truncated);
-                if (served != null) {
-                    served.fail(truncated);
+                if (settled != null) {
+                    settled.fail(truncated);
                 }
                 return;
             }
@@ -260,8 +264,8 @@ final class PartialContent {
                 LOG.error("{} could not combine the range {} with {}", exchangeId, range.span(), partialKey, e);
                 stored = CompletableFuture.failedFuture(e);
             }
-            if (served != null) {
-                stored.whenComplete((v, f) -> served.complete()); // every byte is there, stored or not
+            if (settled != null) {
+                stored.whenComplete((v, f) -> settled.complete()); // every byte is there, stored or not
             }
         }
 
