@@ -61,6 +61,8 @@ class BackgroundRevalidationThroughRelayTest {
             assertThat(revalidation.header("X-Filtered")).as("the request as the filters left it").isEqualTo("yes");
 
             AccessLogEntry line = t.background.take();
+            assertThat(line.background()).as("marked as the cache's own exchange").isTrue();
+            assertThat(io.github.gatehouse.core.AccessLogFormat.json().format(line)).endsWith(",\"background\":true}");
             assertThat(line.clientAddress()).isEqualTo("-");
             assertThat(line.user()).isNull();
             assertThat(line.method()).isEqualTo("GET");
@@ -97,8 +99,11 @@ class BackgroundRevalidationThroughRelayTest {
                     .header("Cache-Control", "max-age=10, stale-while-revalidate=100"));
             Semaphore stored = new Semaphore(0);
             cache.onStored(stored::release);
+            java.util.concurrent.BlockingQueue<io.github.gatehouse.core.ExchangeEvent> events =
+                    new java.util.concurrent.LinkedBlockingQueue<>();
             try (ProxyServer proxy = ProxyServer.builder().via("edge")
-                    .route(Route.host("shop.test").to(pool)).cache(cache).accessLog(log).build().start()) {
+                    .route(Route.host("shop.test").to(pool)).cache(cache).accessLog(log).build().start();
+                    AutoCloseable listening = proxy.addListener(events::add)) {
                 assertThat(get(proxy, "/p").bodyText()).isEqualTo("v1 for shop.test via 1.1 edge");
                 origin.take();
                 assertThat(log.take().tries()).as("the client's fill was retried too").isEqualTo(2);
@@ -114,7 +119,18 @@ class BackgroundRevalidationThroughRelayTest {
                 assertThat(stored.tryAcquire(2, 5, TimeUnit.SECONDS)).as("the fill and the revalidation stored").isTrue();
 
                 AccessLogEntry background = backgroundLine(log);
+                assertThat(background.background()).isTrue();
                 assertThat(background.tries()).isEqualTo(2);
+                java.util.List<io.github.gatehouse.core.ExchangeEvent> seen = new java.util.ArrayList<>();
+                while (seen.stream().noneMatch(io.github.gatehouse.core.ExchangeEvent::background)) {
+                    io.github.gatehouse.core.ExchangeEvent e = events.poll(5, TimeUnit.SECONDS);
+                    assertThat(e).as("an exchange event for the revalidation").isNotNull();
+                    seen.add(e);
+                }
+                assertThat(seen).filteredOn(io.github.gatehouse.core.ExchangeEvent::background).singleElement()
+                        .satisfies(e -> assertThat(e.cacheStatus()).isEqualTo("REFRESH_MODIFIED"));
+                assertThat(seen).filteredOn(e -> !e.background()).extracting(io.github.gatehouse.core.ExchangeEvent::cacheStatus)
+                        .as("the clients' events (the stale one may come after)").contains("MISS").isSubsetOf("MISS", "STALE");
                 assertThat(background.upstream()).isEqualTo("127.0.0.1:" + origin.port());
                 assertThat(background.status()).isEqualTo(200);
                 assertThat(background.cacheStatus()).isEqualTo("REFRESH_MODIFIED");

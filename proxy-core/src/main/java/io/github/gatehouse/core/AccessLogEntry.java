@@ -37,6 +37,9 @@ import java.util.Optional;
  *     {@code CONNECT} port that is not allowed, or an internal destination found after DNS resolution. An error
  *     status the origin sent (an origin's own 403) is not a refusal; neither is a malformed request (400) or a
  *     failed upstream (502, 504)
+ * @param background whether it was a background exchange: one the proxy sent for its cache without a client (a
+ *     background revalidation, a missing-range fetch; see {@link RelayAccess}), not a client's request. Its
+ *     {@code clientAddress} is {@code -}
  */
 public record AccessLogEntry(
         String exchangeId,
@@ -57,14 +60,24 @@ public record AccessLogEntry(
         String reason,
         boolean completed,
         int tries,
-        boolean denied) {
+        boolean denied,
+        boolean background) {
 
-    /** An entry for an exchange the proxy did not refuse ({@code denied} is {@code false}). */
+    /** An entry for a client's exchange ({@code background} is {@code false}). */
+    public AccessLogEntry(String exchangeId, Instant start, Duration duration, String clientAddress, String user,
+            String method, String target, String protocol, int status, long bytesIn, long bytesOut, String upstream,
+            String cacheStatus, String referer, String userAgent, String reason, boolean completed, int tries,
+            boolean denied) {
+        this(exchangeId, start, duration, clientAddress, user, method, target, protocol, status, bytesIn, bytesOut,
+                upstream, cacheStatus, referer, userAgent, reason, completed, tries, denied, false);
+    }
+
+    /** An entry for a client's exchange the proxy did not refuse ({@code denied} and {@code background} false). */
     public AccessLogEntry(String exchangeId, Instant start, Duration duration, String clientAddress, String user,
             String method, String target, String protocol, int status, long bytesIn, long bytesOut, String upstream,
             String cacheStatus, String referer, String userAgent, String reason, boolean completed, int tries) {
         this(exchangeId, start, duration, clientAddress, user, method, target, protocol, status, bytesIn, bytesOut,
-                upstream, cacheStatus, referer, userAgent, reason, completed, tries, false);
+                upstream, cacheStatus, referer, userAgent, reason, completed, tries, false, false);
     }
 
     /** The user, if one was authenticated. */

@@ -32,7 +32,10 @@ public interface AccessLogFormat {
         return AccessLogFormats.COMBINED;
     }
 
-    /** One JSON object per line, with every field of the entry ({@code "denied":true} for a refused request). */
+    /**
+     * One JSON object per line, with every field of the entry ({@code "denied":true} for a refused request,
+     * {@code "background":true} for a request the proxy sent for its cache without a client).
+     */
     static AccessLogFormat json() {
         return AccessLogFormats.JSON;
     }

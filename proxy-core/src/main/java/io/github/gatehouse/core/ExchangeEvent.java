@@ -40,10 +40,21 @@ import java.time.Instant;
  * @param deniedBy the {@linkplain ProxyFilter#name() name} of the request filter that refused it, or {@code null}
  * @param tunnel whether it was a {@code CONNECT} tunnel
  * @param reason why the proxy answered by itself or failed, or {@code null} (unbounded: not a tag)
+ * @param background whether it was a background exchange: one the proxy sent for its cache without a client (a
+ *     background revalidation, a missing-range fetch; see {@link RelayAccess}), not a client's request
  */
 public record ExchangeEvent(String exchangeId, Instant start, String route, String method, String target, int status,
         String outcome, Duration duration, String member, Duration upstreamLatency, int tries, long bytesIn,
-        long bytesOut, String cacheStatus, boolean authenticated, String deniedBy, boolean tunnel, String reason) {
+        long bytesOut, String cacheStatus, boolean authenticated, String deniedBy, boolean tunnel, String reason,
+        boolean background) {
+
+    /** An event for a client's exchange ({@code background} is {@code false}). */
+    public ExchangeEvent(String exchangeId, Instant start, String route, String method, String target, int status,
+            String outcome, Duration duration, String member, Duration upstreamLatency, int tries, long bytesIn,
+            long bytesOut, String cacheStatus, boolean authenticated, String deniedBy, boolean tunnel, String reason) {
+        this(exchangeId, start, route, method, target, status, outcome, duration, member, upstreamLatency, tries,
+                bytesIn, bytesOut, cacheStatus, authenticated, deniedBy, tunnel, reason, false);
+    }
 
     /** The outcome of an exchange answered from the upstream or the cache. */
     public static final String OK = "ok";

@@ -22,7 +22,8 @@ import java.util.concurrent.CompletionStage;
  * the client's head (their rewrites included). Response filters do not run either: no client sees the response. A
  * background exchange has no client: its {@link Exchange#clientAddress()} is the unresolved address {@code "-"}, so
  * its access-log line shows {@code -} as the client (and no user), and the forwarding fields say {@code for=unknown}.
- * Its line and its {@link ExchangeListener} event are written like any other exchange's when it ends.
+ * Its line and its {@link ExchangeListener} event are written like any other exchange's when it ends, marked as a
+ * background exchange ({@link AccessLogEntry#background()}, {@link ExchangeEvent#background()}).
  *
  * <p><b>Threading.</b> Thread-safe; {@link #send} does not block and may be called from I/O threads, also from within
  * {@link HttpCache#lookup}.

@@ -108,7 +108,7 @@ class ValueTypesTest {
         assertThat(AccessLogFormat.json().format(e))
                 .startsWith("{\"time\":\"2023-11-14T22:13:20.123Z\",\"id\":\"ab-1\",\"duration_ms\":12,")
                 .contains("\"target\":\"http://a.example/x?q=\\\"1\\\"\"", "\"user\":\"alice\"", "\"cache\":null",
-                        "\"bytes_out\":1024", "\"completed\":true,\"tries\":1,\"denied\":false}");
+                        "\"bytes_out\":1024", "\"completed\":true,\"tries\":1,\"denied\":false,\"background\":false}");
         AccessLogEntry denied = new AccessLogEntry("ab-2", Instant.ofEpochMilli(0), Duration.ZERO, "::1", null, "CONNECT",
                 "a.example:25", "HTTP/1.1", 403, 0, 60, null, null, null, null, "port", true, 0, true);
         assertThat(AccessLogFormat.squid().format(denied)).contains("TCP_DENIED/403 60 CONNECT a.example:25 - HIER_NONE/- -");
@@ -144,7 +144,7 @@ class ValueTypesTest {
         String line = AccessLogFormat.squid().format(e);
         assertThat(line).contains(" " + expected + " 10 ");
         assertThat(line).endsWith(denied || upstream == null ? " HIER_NONE/- -" : " HIER_DIRECT/" + upstream + " -");
-        assertThat(AccessLogFormat.json().format(e)).endsWith(",\"denied\":" + denied + "}");
+        assertThat(AccessLogFormat.json().format(e)).endsWith(",\"denied\":" + denied + ",\"background\":false}");
         assertThat(AccessLogFormat.combined().format(e)).endsWith("\" 0 5000 " + (denied ? "denied" : "-"));
     }
 

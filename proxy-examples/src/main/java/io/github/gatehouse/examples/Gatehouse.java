@@ -446,7 +446,7 @@ public final class Gatehouse {
 
     private static String cacheKey(LauncherOptions o) {
         return java.util.Arrays.asList(o.cacheMemory, o.cacheDir, o.cacheDisk, o.cacheMaxObject, o.cacheReplaySetCookie,
-                o.cacheTargetedFields, o.cacheRules, o.cacheFinishWithoutClient).toString();
+                o.cacheTargetedFields, o.cacheRules, o.cacheFinishWithoutClient, o.cacheBackgroundRevalidation).toString();
     }
 
     static void addCacheAndFilters(LauncherOptions o, ProxyServer.Builder b, Resources resources) {
@@ -482,6 +482,9 @@ public final class Gatehouse {
             o.cacheRules.forEach(cache::rule);
             if (o.cacheFinishWithoutClient != null) {
                 cache.finishWithoutClient(o.cacheFinishWithoutClient);
+            }
+            if (o.cacheBackgroundRevalidation != null) {
+                cache.backgroundRevalidation(o.cacheBackgroundRevalidation);
             }
             io.github.gatehouse.core.HttpCache built = cache.build();
             resources.cacheKey = cacheKey(o);

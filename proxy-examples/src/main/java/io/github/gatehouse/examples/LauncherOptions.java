@@ -55,6 +55,8 @@ public final class LauncherOptions {
     final List<io.github.gatehouse.cache.CacheRule> cacheRules = new ArrayList<>();
     /** {@code --cache-finish-without-client}, or null for the default. */
     DataSize cacheFinishWithoutClient;
+    /** {@code --cache-background-revalidation on|off}, or null for the default (on). */
+    Boolean cacheBackgroundRevalidation;
     final List<String> allowHosts = new ArrayList<>();
     final List<String> denyHosts = new ArrayList<>();
     final List<Path> allowLists = new ArrayList<>();
@@ -182,6 +184,9 @@ public final class LauncherOptions {
                 "                               responses without revalidating), ignore-reload (ignore clients' no-cache)",
                 "  --cache-finish-without-client SIZE  bytes a fill still reads from the origin once no client waits",
                 "                               for it (default 1m; 0 = stop at once); waiting followers always get theirs",
+                "  --cache-background-revalidation on|off  serve stale-while-revalidate responses while a background",
+                "                               request revalidates them (default on); off: such requests wait for the",
+                "                               origin as any stale one does",
                 "  --allow-host PATTERN         only these hosts may be reached (name, *.suffix, .domain, IP; repeatable)",
                 "  --deny-host PATTERN          these hosts are refused with 403 (repeatable)",
                 "  --allow-list FILE            whitelist file, one pattern a line, # comments",
@@ -374,6 +379,13 @@ public final class LauncherOptions {
                     break;
                 case "--cache-finish-without-client":
                     o.cacheFinishWithoutClient = parseSize(value != null ? value : next(args, ++i, arg), arg);
+                    break;
+                case "--cache-background-revalidation":
+                    String onOff = (value != null ? value : next(args, ++i, arg)).trim();
+                    if (!onOff.equalsIgnoreCase("on") && !onOff.equalsIgnoreCase("off")) {
+                        throw new UsageException("--cache-background-revalidation: '" + onOff + "' (expected: on or off)");
+                    }
+                    o.cacheBackgroundRevalidation = onOff.equalsIgnoreCase("on");
                     break;
                 case "--allow-host":
                     o.allowHosts.add(value != null ? value : next(args, ++i, arg));
@@ -694,6 +706,9 @@ public final class LauncherOptions {
         }
         if (o.cacheFinishWithoutClient != null && !o.caches()) {
             throw new UsageException("--cache-finish-without-client needs a cache (--cache-memory SIZE or --cache-dir DIR)");
+        }
+        if (o.cacheBackgroundRevalidation != null && !o.caches()) {
+            throw new UsageException("--cache-background-revalidation needs a cache (--cache-memory SIZE or --cache-dir DIR)");
         }
         if (o.healthInterval != null && o.healthCheck == null) {
             throw new UsageException("--health-interval needs --health-check PATH");

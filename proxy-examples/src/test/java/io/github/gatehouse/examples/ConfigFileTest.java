@@ -78,6 +78,8 @@ class ConfigFileTest {
         assertThat(o.redirectHttps).isFalse();
         assertThat(o.accessLogFormat).isEqualTo(flags.accessLogFormat);
         assertThat(o.configFile).isEqualTo(f);
+        assertThat(ConfigFile.options("--config", Files.writeString(dir.resolve("swr.yaml"),
+                "mode: reverse\nupstream: http://a:1\ncache-memory: 1m\ncache-background-revalidation: off\n").toString()).cacheBackgroundRevalidation).isFalse();
 
         // a list on the command line replaces the file's list as a whole
         LauncherOptions over = ConfigFile.options("--config", f.toString(), "--upstream", "http://127.0.0.1:1");

@@ -367,6 +367,47 @@ class GatehouseLauncherTest {
                 .hasMessageContaining("--cache-finish-without-client: 'lots'");
     }
 
+    @Test
+    void cacheBackgroundRevalidationFlagTurnsStaleWhileRevalidateOnAndOff() throws Exception {
+        // stale at once, and within its stale-while-revalidate window: served stale only while background
+        // revalidation is on; off, the second request waits for the origin
+        String path = "/headers?Cache-Control=max-age%3D0,%20stale-while-revalidate%3D600&swr=";
+        String[][] cases = {
+            // extra flag | whether the second request is served stale while revalidating
+            {"", "stale"},
+            {"--cache-background-revalidation=on", "stale"},
+            {"--cache-background-revalidation=off", "forwarded"},
+        };
+        int n = 0;
+        for (String[] c : cases) {
+            java.util.List<String> args = new java.util.ArrayList<>(java.util.List.of("reverse", "--port", "0", "--upstream",
+                    origin.baseUrl(), "--cache-memory", "16m", "--access-log", "off"));
+            if (!c[0].isEmpty()) {
+                args.add(c[0]);
+            }
+            ProxyServer proxy = Gatehouse.start(args.toArray(new String[0]), new PrintStream(new ByteArrayOutputStream()));
+            try {
+                String request = "GET " + path + (n++) + " HTTP/1.1\r\nHost: shop.test\r\nConnection: close\r\n\r\n";
+                io.github.gatehouse.core.testsupport.RawHttp.Reply first = io.github.gatehouse.core.testsupport.RawHttp.exchange(
+                        proxy.port(), request);
+                assertThat(first.headers().get("cache-status")).endsWith("; stored");
+                io.github.gatehouse.core.testsupport.RawHttp.Reply second = io.github.gatehouse.core.testsupport.RawHttp.exchange(
+                        proxy.port(), request);
+                assertThat(second.headers().get("cache-status")).as(c[0]).satisfies(s -> assertThat(
+                        s.contains("; hit;") && s.contains("detail=stale-while-revalidate")).isEqualTo(c[1].equals("stale")));
+            } finally {
+                proxy.close();
+            }
+        }
+        assertThat(LauncherOptions.parse("reverse", "--upstream", "http://a:1", "--cache-memory", "1m",
+                "--cache-background-revalidation", "OFF").cacheBackgroundRevalidation).isFalse();
+        assertThatThrownBy(() -> LauncherOptions.parse("reverse", "--upstream", "http://a:1",
+                "--cache-background-revalidation", "off")).hasMessageContaining("--cache-background-revalidation needs a cache");
+        assertThatThrownBy(() -> LauncherOptions.parse("reverse", "--upstream", "http://a:1", "--cache-memory", "1m",
+                "--cache-background-revalidation", "no"))
+                .hasMessage("--cache-background-revalidation: 'no' (expected: on or off)");
+    }
+
     private static io.github.gatehouse.core.testsupport.RawHttp.Reply raw(ProxyServer proxy, String url, String header) throws Exception {
         URI u = URI.create(url);
         String hostPort = u.getHost() + (u.getPort() > 0 ? ":" + u.getPort() : "");

@@ -230,9 +230,9 @@ public final class CacheEngine implements AutoCloseable {
             return lookupStored(exchange, primary, entry, rcc, noCache, noStore, now, rule);
         }
         if (method.equals("GET") && reqHeaders.contains("Range") && !noCache) {
-            CacheLookup fromRanges = partialHit(exchange, primary, rcc, now, rule);
+            CompletionStage<CacheLookup> fromRanges = fromPartial(exchange, primary, rcc, now, rule, noStore);
             if (fromRanges != null) {
-                return CompletableFuture.completedFuture(fromRanges);
+                return fromRanges;
             }
         }
         if (rcc.has("only-if-cached")) {
@@ -366,10 +366,19 @@ public final class CacheEngine implements AutoCloseable {
     }
 
     /**
-     * Answers a range request from the variant's stored ranges when they hold every byte it asks for and are fresh
-     * (RFC 9111 §3.3, §4); {@code null} to go upstream (the answer is then combined with what is stored).
+     * A range request that the variant's stored ranges (RFC 9111 §3.3, §3.4) can answer, in whole or in part:
+     * <ul>
+     *   <li>they hold every byte and are fresh: a hit;</li>
+     *   <li>they hold every byte but may not be used without validation (stale, {@code no-cache}, the request's
+     *       {@code max-age}): a revalidation with the stored validators, the client's range kept; a 304 is answered
+     *       from the stored ranges ({@link #onUpstreamResponse});</li>
+     *   <li>they hold all but one contiguous run of the one range asked for: that run is fetched through the relay
+     *       ({@link #fetchMissing}) and the client is answered from stored and fetched bytes.</li>
+     * </ul>
+     * {@code null} otherwise: the request goes upstream as it is, and its 206 is combined with what is stored.
      */
-    private CacheLookup partialHit(Exchange exchange, String primary, Directives rcc, Instant now, CacheRule rule) {
+    private CompletionStage<CacheLookup> fromPartial(Exchange exchange, String primary, Directives rcc, Instant now,
+            CacheRule rule, boolean noStore) {
         HttpHeaders req = exchange.request().headers();
         if (req.contains("If-None-Match") || req.contains("If-Modified-Since") || req.contains("If-Match")
                 || req.contains("If-Unmodified-Since")) {
@@ -384,25 +393,67 @@ public final class CacheEngine implements AutoCloseable {
         if (wanted == null || wanted.isEmpty() || wanted.size() > Ranges.MAX_PARTS) {
             return null;
         }
+        List<Ranges.Span> missing = new java.util.ArrayList<>();
         for (Ranges.Span s : wanted) {
-            if (layout.offsetOf(s) < 0) {
-                return null;
+            missing.addAll(Ranges.missing(s, layout.spans()));
+        }
+        if (!missing.isEmpty()) {
+            if (wanted.size() != 1 || missing.size() != 1 || missing.get(0).equals(wanted.get(0)) || noStore
+                    || rcc.has("only-if-cached") || relay == null
+                    || missing.get(0).length() > PartialContent.MAX_PART_BYTES) {
+                return null; // nothing stored of it, or not one contiguous gap: the whole range goes upstream
             }
+            return fetchMissing(exchange, primary, entry, layout, wanted.get(0), missing.get(0), rcc, now, rule);
         }
         EntryHead head = entry.head();
         Directives cc = storability.responseDirectives(head.headers(), storability.targeted(exchange));
         Duration age = Freshness.currentAge(head.headers(), head.requestTime(), head.responseTime(), now);
         Duration lifetime = Freshness.lifetime(head.status(), head.headers(), cc, head.responseTime(), config.forcedTtl(),
                 config.heuristicCap(), rule);
-        if (head.invalidated() || lifetime.compareTo(age) <= 0 || storability.originNoCache(cc, rule, head.status())
-                || !requestAllows(rcc, age, lifetime)) {
-            return null;
+        if (!head.invalidated() && lifetime.compareTo(age) > 0 && !storability.originNoCache(cc, rule, head.status())
+                && requestAllows(rcc, age, lifetime)) {
+            served(exchange, CacheOutcome.HIT);
+            return CompletableFuture.completedFuture(CacheLookup.hit(
+                    answerPartial(entry, layout, wanted, now, ttlParam("hit", lifetime, age) + "; detail=partial")));
         }
-        served(exchange, CacheOutcome.HIT);
+        if (rcc.has("only-if-cached")) {
+            return null; // the caller answers 504
+        }
+        // RFC 9111 §4.3.1: validate the stored ranges; the client's Range and If-Range go along, so a changed
+        // representation answers the range itself (a 206, or a 200 when If-Range fails)
+        counters.revalidations.increment();
+        exchange.cacheStatus(CacheOutcome.MISS.name()); // counted as a revalidation
+        return CompletableFuture.completedFuture(CacheLookup.revalidate(Responder.validators(head),
+                new Pending(Pending.Kind.CACHEABLE, primary, now, rcc, entry, null, storing(noStore), null)));
+    }
+
+    /** {@code wanted} (covered) from the stored ranges of {@code entry}, with its headers as served at {@code now}. */
+    private CachedResponse answerPartial(StoredEntry entry, PartialContent.Layout layout, List<Ranges.Span> wanted,
+            Instant now, String cacheStatus) {
+        EntryHead head = entry.head();
+        Duration age = Freshness.currentAge(head.headers(), head.requestTime(), head.responseTime(), now);
         HttpHeaders headers = responder.clientHeaders(head, age);
-        responder.addCacheStatus(headers, config.name() + "; " + ttlParam("hit", lifetime, age) + "; detail=partial");
-        return CacheLookup.hit(PartialContent.answer(headers, wanted, layout.completeLength(),
-                s -> counters.counting(entry.body(layout.offsetOf(s), s.length()))));
+        responder.addCacheStatus(headers, config.name() + "; " + cacheStatus);
+        return PartialContent.answer(headers, wanted, layout.completeLength(),
+                s -> counters.counting(entry.body(layout.offsetOf(s), s.length())));
+    }
+
+    /**
+     * Serves {@code entry} to the exchange's client: a complete entry answers as {@link Responder#respond} does;
+     * stored ranges answer the client's range (which they cover: the lookup checked), else nothing is served.
+     */
+    private Optional<CachedResponse> respondStored(Exchange exchange, Pending st, StoredEntry entry, Instant now,
+            String cacheStatus, HttpHeaders own) {
+        PartialContent.Layout layout = PartialContent.Layout.of(entry.head());
+        if (layout == null) {
+            return Optional.of(responder.respond(exchange, clientRequestHeaders(st, exchange), entry, now, cacheStatus,
+                    true, own));
+        }
+        List<Ranges.Span> wanted = Ranges.parse(clientRequestHeaders(st, exchange).get("Range"), layout.completeLength());
+        if (wanted == null || wanted.isEmpty() || wanted.stream().anyMatch(w -> layout.offsetOf(w) < 0)) {
+            return Optional.empty();
+        }
+        return Optional.of(answerPartial(entry, layout, wanted, now, cacheStatus));
     }
 
     private static HttpHeaders clientRequestHeaders(Pending st, Exchange exchange) {
@@ -478,6 +529,9 @@ public final class CacheEngine implements AutoCloseable {
         if (lookup.state() instanceof Revalidation revalidation) {
             return revalidated(exchange, revalidation, response);
         }
+        if (lookup.state() instanceof MissingRange fetch) {
+            return missingRangeAnswered(exchange, fetch, response);
+        }
         if (!(lookup.state() instanceof Pending st)) {
             return CacheDecision.pass();
         }
@@ -504,16 +558,25 @@ public final class CacheEngine implements AutoCloseable {
                 if (st.fill() != null) {
                     collapser.completeFromStored(st.fill(), updated);
                 }
-                served(exchange, CacheOutcome.REFRESH_UNMODIFIED);
-                return CacheDecision.serve(responder.respond(exchange, clientRequestHeaders(st, exchange), updated, responseTime,
-                        "fwd=stale; fwd-status=304", true, storability.notStoredFields(headers, storability.targeted(exchange))));
+                Optional<CachedResponse> validated = respondStored(exchange, st, updated, responseTime,
+                        "fwd=stale; fwd-status=304", storability.notStoredFields(headers, storability.targeted(exchange)));
+                if (validated.isPresent()) {
+                    served(exchange, CacheOutcome.REFRESH_UNMODIFIED);
+                    return CacheDecision.serve(validated.get());
+                }
+                // stored ranges that no longer cover the client's range (replaced meanwhile): a 304 cannot answer it
+                return CacheDecision.serve(responder.synthetic(502, "the stored ranges changed while they were validated",
+                        config.name() + "; fwd=stale; fwd-status=304"));
             }
             if (st.stored() != null && STALE_IF_ERROR_STATUSES.contains(status)
                     && staleIfErrorAllows(st.stored(), st.requestDirectives(), responseTime, storability.targeted(exchange), storability.ruleFor(exchange))) {
-                collapser.release(st.fill());
-                served(exchange, CacheOutcome.STALE);
-                return CacheDecision.serve(responder.respond(exchange, clientRequestHeaders(st, exchange), st.stored(), responseTime,
-                        "hit; fwd=stale; fwd-status=" + status + "; detail=stale-if-error", true));
+                Optional<CachedResponse> stale = respondStored(exchange, st, st.stored(), responseTime,
+                        "hit; fwd=stale; fwd-status=" + status + "; detail=stale-if-error", null);
+                if (stale.isPresent()) {
+                    collapser.release(st.fill());
+                    served(exchange, CacheOutcome.STALE);
+                    return CacheDecision.serve(stale.get());
+                }
             }
             if (st.stored() != null && status == 200 && exchange.request().method().equals("HEAD")) {
                 headFreshens(exchange, st, headers, responseTime);
@@ -590,10 +653,13 @@ public final class CacheEngine implements AutoCloseable {
         collapser.release(st.fill());
         Instant now = config.clock().instant();
         if (st.stored() != null && staleIfErrorAllows(st.stored(), st.requestDirectives(), now, storability.targeted(exchange), storability.ruleFor(exchange))) {
-            served(exchange, CacheOutcome.STALE);
-            LOG.info("{} upstream failed; serving a stale response for {}", exchange.id(), st.primary());
-            return Optional.of(responder.respond(exchange, clientRequestHeaders(st, exchange), st.stored(), now,
-                    "hit; fwd=stale; detail=stale-if-error", true));
+            Optional<CachedResponse> stale = respondStored(exchange, st, st.stored(), now,
+                    "hit; fwd=stale; detail=stale-if-error", null);
+            if (stale.isPresent()) {
+                served(exchange, CacheOutcome.STALE);
+                LOG.info("{} upstream failed; serving a stale response for {}", exchange.id(), st.primary());
+                return stale;
+            }
         }
         if (st.stored() != null && storability.mustRevalidate(st.stored(), storability.targeted(exchange))) {
             // RFC 9111 §5.2.2.2: a stale must-revalidate response that cannot be validated gets a 504
@@ -720,13 +786,16 @@ public final class CacheEngine implements AutoCloseable {
         }
         background.cacheStatus(CacheOutcome.REFRESH_MODIFIED.name());
         EntryWriter writer = backgroundStore(background.id(), r.entry(), background.request().headers(), status, headers,
-                r.requestTime(), r.targeted(), r.rule());
+                r.requestTime(), r.targeted(), r.rule(), null);
         return writer == null ? CacheDecision.pass() : CacheDecision.store(writer);
     }
 
-    /** Starts storing a background revalidation's full response; null when it may not be stored. */
+    /**
+     * Starts storing a background exchange's full response, which replaces {@code old}, sharing it with the followers
+     * of {@code fill} (may be null); null when it may not be stored.
+     */
     private EntryWriter backgroundStore(String exchangeId, StoredEntry old, HttpHeaders requestHeaders, int status,
-            HttpHeaders headers, Instant requestTime, List<String> targeted, CacheRule rule) {
+            HttpHeaders headers, Instant requestTime, List<String> targeted, CacheRule rule, Collapser.Fill fill) {
         Directives cc = storability.responseDirectives(headers, targeted);
         boolean storable = status >= 200 && status != 206 && status != 304 && !cc.has("no-store")
                 && !cc.isUnqualified("private")
@@ -744,7 +813,7 @@ public final class CacheEngine implements AutoCloseable {
         String key = old.key().substring(0, old.key().indexOf(VariantIndex.SEPARATOR) + 1)
                 + VariantIndex.secondaryKey(head, requestHeaders);
         return new EntryWriter(config, collapser, this::entryCommitted, exchangeId, key,
-                key.substring(key.indexOf(VariantIndex.SEPARATOR) + 1), head, null);
+                key.substring(key.indexOf(VariantIndex.SEPARATOR) + 1), head, fill);
     }
 
     /** The cache's state for one background revalidation, carried by its lookup through the relay. */
@@ -766,6 +835,213 @@ public final class CacheEngine implements AutoCloseable {
         @Override
         public Flow.Publisher<ByteBuffer> body(long offset, long length) {
             return delegate.body(offset, length);
+        }
+    }
+
+    // ---- missing ranges -----------------------------------------------------------------------------------
+
+    /**
+     * Fetches the one run of bytes ({@code missing}) that the stored ranges lack for the client's range
+     * ({@code wanted}), through the relay as a background exchange ({@link RelayAccess#send}: the route's pool, its
+     * retries, {@code Via}, the destination policy): a {@code GET} with {@code Range} for that run and
+     * {@code If-Range} with the stored strong {@code ETag}. The client's lookup completes when that exchange's head
+     * arrives ({@link #missingRangeAnswered}): with the stored bytes and the fetched ones as they stream in, or, if the
+     * representation changed, with its new 200 as a collapsed follower of its fill; when the fetch cannot answer
+     * (another status, a failure), the client's own request goes upstream as a miss.
+     */
+    private CompletionStage<CacheLookup> fetchMissing(Exchange exchange, String primary, StoredEntry entry,
+            PartialContent.Layout layout, Ranges.Span wanted, Ranges.Span missing, Directives rcc, Instant now,
+            CacheRule rule) {
+        RelayAccess r = relay;
+        String etag = PartialContent.strongEtag(entry.head());
+        RevalidationRequest request = RevalidationRequest.of(exchange.request());
+        request.headers().set("Range", "bytes=" + missing);
+        request.headers().set("If-Range", etag);
+        MissingRange state = new MissingRange(exchange, primary, entry, layout, wanted, missing, now, rcc,
+                storability.targeted(exchange), rule);
+        String id = exchange.id();
+        CompletionStage<Integer> sent;
+        try {
+            sent = r.send(request, exchange, CacheLookup.miss(state));
+        } catch (RuntimeException e) {
+            LOG.warn("{} fetching the missing range {} of {} could not start: {}", id, missing, entry.key(), e.toString());
+            return null;
+        }
+        if (LOG.isDebugEnabled()) {
+            LOG.debug("{} stored {} of {}: asks the upstream for {} only", id, Ranges.format(layout.spans()),
+                    wanted, missing);
+        }
+        sent.whenComplete((status, failure) -> {
+            if (failure != null) {
+                LOG.info("{} fetching the missing range {} failed: {}", id, missing,
+                        failure instanceof java.util.concurrent.CompletionException && failure.getCause() != null
+                                ? failure.getCause().getMessage() : failure.getMessage());
+            }
+            state.answer(() -> missingRangeMiss(state)); // nothing, if the head answered the client already
+        });
+        return state.client;
+    }
+
+    /** The client of a missing-range fetch that could not be answered from it goes upstream itself. */
+    private CacheLookup missingRangeMiss(MissingRange m) {
+        served(m.exchange, CacheOutcome.MISS);
+        return CacheLookup.miss(new Pending(Pending.Kind.CACHEABLE, m.primary, m.requestTime, m.requestDirectives, null,
+                null, Pending.Storing.ALLOWED, null));
+    }
+
+    /**
+     * The head of a missing-range fetch ({@code background} is its exchange): a 206 of the same representation that
+     * covers the run is spliced between the stored bytes for the waiting client, and combined with the stored ranges
+     * (when storable); a 200 (If-Range failed: a new representation) replaces the stored ranges and is served to the
+     * client as it streams (a 200 answers a range request, RFC 9110 §14.2); anything else lets the client go upstream.
+     */
+    private CacheDecision missingRangeAnswered(Exchange background, MissingRange m, ResponseHead response) {
+        int status = response.status();
+        HttpHeaders headers = response.headers();
+        Instant responseTime = config.clock().instant();
+        if (!headers.contains("Date")) {
+            headers.add("Date", HttpDates.format(responseTime));
+        }
+        Pending asFill = new Pending(Pending.Kind.CACHEABLE, m.primary, m.requestTime, m.requestDirectives, null, null,
+                Pending.Storing.ALLOWED, null);
+        String partialKey = m.entry.key();
+        if (status == 206) {
+            background.cacheStatus(CacheOutcome.MISS.name());
+            EntryHead head = new EntryHead(206, storability.headersToStore(headers, true, m.targeted), m.requestTime,
+                    responseTime, false);
+            Ranges.ContentRange cr = Ranges.contentRange(headers.get("Content-Range"));
+            String etag = PartialContent.strongEtag(head);
+            boolean splices = cr != null && cr.completeLength() == m.layout.completeLength()
+                    && cr.span().covers(m.missing) && cr.span().length() <= PartialContent.MAX_PART_BYTES
+                    && etag != null && !etag.startsWith("W/") && etag.equals(PartialContent.strongEtag(m.entry.head()));
+            String unstorable = storability.reason(background, asFill, 206, headers);
+            if (!splices) {
+                // another representation, or bytes the cache cannot splice: stored as any 206, the client asks itself
+                m.answer(() -> missingRangeMiss(m));
+                return unstorable == null ? CacheDecision.store(partial.writer(background.id(), partialKey, head))
+                        : CacheDecision.pass();
+            }
+            PartialContent.Writer writer = partial.fetchWriter(background.id(), partialKey, head, unstorable == null);
+            if (unstorable != null && LOG.isDebugEnabled()) {
+                LOG.debug("{} not storing the fetched range {}: {}", background.id(), cr.span(), unstorable);
+            }
+            m.answer(() -> {
+                served(m.exchange, CacheOutcome.MISS);
+                return CacheLookup.hit(spliced(m, head, writer, unstorable == null));
+            });
+            return CacheDecision.store(writer);
+        }
+        if (status == 200) {
+            background.cacheStatus(CacheOutcome.REFRESH_MODIFIED.name());
+            Collapser.Fill fill = config.collapsing() ? collapser.lead(m.primary) : null;
+            EntryWriter writer = backgroundStore(background.id(), m.entry, background.request().headers(), 200, headers,
+                    m.requestTime, m.targeted, m.rule, fill);
+            if (writer == null) {
+                collapser.release(fill);
+                variants.remove(partialKey); // a new representation: the stored ranges are outdated
+                m.answer(() -> missingRangeMiss(m));
+                return CacheDecision.pass();
+            }
+            if (fill == null) {
+                m.answer(() -> missingRangeMiss(m));
+            } else if (m.claim()) {
+                follow(m.exchange, fill, m.primary, m.requestDirectives, m.requestTime).whenComplete((l, f) -> {
+                    if (f != null) {
+                        m.client.complete(missingRangeMiss(m));
+                    } else {
+                        m.client.complete(l);
+                    }
+                });
+            }
+            return CacheDecision.store(writer);
+        }
+        background.cacheStatus(CacheOutcome.MISS.name());
+        m.answer(() -> missingRangeMiss(m));
+        return CacheDecision.pass();
+    }
+
+    /** The client's range: the stored bytes before and after the fetched run, and the run as it arrives. */
+    private CachedResponse spliced(MissingRange m, EntryHead head, PartialContent.Writer writer, boolean stored) {
+        Duration age = Freshness.currentAge(head.headers(), head.requestTime(), head.responseTime(),
+                config.clock().instant());
+        HttpHeaders headers = responder.clientHeaders(head, age);
+        responder.addCacheStatus(headers, config.name() + "; fwd=" + Forward.PARTIAL + "; fwd-status=206"
+                + (stored ? "; stored" : ""));
+        List<java.util.function.Supplier<Flow.Publisher<ByteBuffer>>> parts = new java.util.ArrayList<>();
+        Ranges.Span wanted = m.wanted;
+        Ranges.Span missing = m.missing;
+        if (wanted.start() < missing.start()) {
+            parts.add(storedPart(m, new Ranges.Span(wanted.start(), missing.start())));
+        }
+        parts.add(() -> writer.range(missing));
+        parts.add(writer::settled);
+        if (missing.end() < wanted.end()) {
+            parts.add(storedPart(m, new Ranges.Span(missing.end(), wanted.end())));
+        }
+        return PartialContent.answer(headers, List.of(wanted), m.layout.completeLength(), s -> new ConcatPublisher(parts));
+    }
+
+    /**
+     * Stored bytes of a spliced answer, opened now ({@link EarlySubscription}): the combined entry replaces the one
+     * they come from once the fetched run is in, possibly before the client reads them.
+     */
+    private java.util.function.Supplier<Flow.Publisher<ByteBuffer>> storedPart(MissingRange m, Ranges.Span span) {
+        Flow.Publisher<ByteBuffer> early = new EarlySubscription(
+                counters.counting(m.entry.body(m.layout.offsetOf(span), span.length())));
+        return () -> early;
+    }
+
+    /**
+     * The cache's state for one missing-range fetch, carried by its background lookup: the client's exchange waiting
+     * on {@link #client}, which is completed once ({@link #answer}, {@link #claim}).
+     */
+    static final class MissingRange {
+        final CompletableFuture<CacheLookup> client = new CompletableFuture<>();
+        /** The client's exchange: in progress until {@link #client} completes (it waits on its lookup). */
+        final Exchange exchange;
+        final String primary;
+        final StoredEntry entry;
+        final PartialContent.Layout layout;
+        final Ranges.Span wanted;
+        final Ranges.Span missing;
+        final Instant requestTime;
+        final Directives requestDirectives;
+        final List<String> targeted;
+        final CacheRule rule;
+        private final java.util.concurrent.atomic.AtomicBoolean claimed = new java.util.concurrent.atomic.AtomicBoolean();
+
+        MissingRange(Exchange exchange, String primary, StoredEntry entry, PartialContent.Layout layout,
+                Ranges.Span wanted, Ranges.Span missing, Instant requestTime, Directives requestDirectives,
+                List<String> targeted, CacheRule rule) {
+            this.exchange = exchange;
+            this.primary = primary;
+            this.entry = entry;
+            this.layout = layout;
+            this.wanted = wanted;
+            this.missing = missing;
+            this.requestTime = requestTime;
+            this.requestDirectives = requestDirectives;
+            this.targeted = targeted;
+            this.rule = rule;
+        }
+
+        /** Whether this call is the one that answers the client (then it must complete {@link #client}). */
+        boolean claim() {
+            return claimed.compareAndSet(false, true);
+        }
+
+        /** Completes the client's lookup with {@code lookup}'s, unless it was answered already. */
+        void answer(java.util.function.Supplier<CacheLookup> lookup) {
+            if (claim()) {
+                CacheLookup l;
+                try {
+                    l = lookup.get();
+                } catch (RuntimeException e) {
+                    client.completeExceptionally(e);
+                    throw e;
+                }
+                client.complete(l);
+            }
         }
     }
 

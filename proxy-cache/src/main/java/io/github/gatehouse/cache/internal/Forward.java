@@ -13,7 +13,9 @@ enum Forward {
     /** Nothing stored for the URL (or for this variant of it). */
     URI_MISS("uri-miss"),
     /** A stored response that could not be used without the upstream. */
-    STALE("stale");
+    STALE("stale"),
+    /** Stored ranges that held only part of the request: the rest came from the upstream. */
+    PARTIAL("partial");
 
     private final String token;
 

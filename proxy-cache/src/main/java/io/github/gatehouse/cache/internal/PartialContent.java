@@ -162,7 +162,15 @@ final class PartialContent {
 
     /** A writer for a storable 206 whose head (as stored, with {@code Content-Range}) is {@code head}. */
     Writer writer(String exchangeId, String partialKey, EntryHead head) {
-        return new Writer(exchangeId, partialKey, head);
+        return new Writer(exchangeId, partialKey, head, true, false);
+    }
+
+    /**
+     * A writer for the 206 that fetched a missing range: its bytes are readable as they arrive ({@link Writer#range}),
+     * for the client waiting on them, and combined with the stored ranges when {@code keep}.
+     */
+    Writer fetchWriter(String exchangeId, String partialKey, EntryHead head, boolean keep) {
+        return new Writer(exchangeId, partialKey, head, keep, true);
     }
 
     /** Holds one new range on the heap, then combines it with the stored ranges of the same representation. */
@@ -172,14 +180,38 @@ final class PartialContent {
         private final EntryHead head;
         private final ContentRange range;
         private final ChunkedBody part = new ChunkedBody();
+        /**
+         * For the client that waits on a fetched range, or null: an empty body that ends once the combined entry is
+         * servable (or could not be stored), so that the client's next request finds it.
+         */
+        private final ChunkedBody settled;
         private final AtomicBoolean ended = new AtomicBoolean();
+        private final boolean keep;
         private long length;
 
-        Writer(String exchangeId, String partialKey, EntryHead head) {
+        Writer(String exchangeId, String partialKey, EntryHead head, boolean keep, boolean serves) {
             this.exchangeId = exchangeId;
             this.partialKey = partialKey;
             this.head = head;
+            this.keep = keep;
+            this.settled = serves ? new ChunkedBody() : null;
             this.range = Ranges.contentRange(head.header("Content-Range"));
+        }
+
+        /**
+         * {@code wanted} (within this response's range) as it arrives, for a writer made by {@link #fetchWriter}: fails
+         * if the body breaks off, so that a reader never takes a truncated body for a complete one.
+         */
+        Flow.Publisher<ByteBuffer> range(Span wanted) {
+            return part.publisher(wanted.start() - range.span().start(), wanted.length());
+        }
+
+        /**
+         * No bytes, ending once what {@link #fetchWriter} fetched is stored (or failed to be): the part after
+         * {@link #range} in the waiting client's body, so that its response ends after the entry is servable.
+         */
+        Flow.Publisher<ByteBuffer> settled() {
+            return settled.publisher();
         }
 
         @Override
@@ -202,6 +234,9 @@ final class PartialContent {
         public void abort(Throwable cause) {
             if (ended.compareAndSet(false, true)) {
                 part.fail(cause);
+                if (settled != null) {
+                    settled.fail(cause);
+                }
                 LOG.debug("{} not storing the range {}: {}", exchangeId, range.span(), cause.toString());
             }
         }
@@ -213,13 +248,29 @@ final class PartialContent {
             }
             if (length != range.span().length()) {
                 LOG.debug("{} not storing the range {}: {} bytes arrived", exchangeId, range.span(), length);
+                IllegalStateException truncated = new IllegalStateException("206 body of " + length + " bytes for the range "
+                        + range.span());
+                part.fail(truncated);
+                if (settled != null) {
+                    settled.fail(truncated);
+                }
                 return;
             }
             part.complete();
-            combine();
+            CompletionStage<Void> stored;
+            try {
+                stored = keep ? combine() : CompletableFuture.completedFuture(null);
+            } catch (RuntimeException e) {
+                LOG.error("{} could not combine the range {} with {}", exchangeId, range.span(), partialKey, e);
+                stored = CompletableFuture.failedFuture(e);
+            }
+            if (settled != null) {
+                stored.whenComplete((v, f) -> settled.complete()); // every byte is there, stored or not
+            }
         }
 
-        private void combine() {
+        /** Stores the new range with the stored ones; the stage completes once that is servable, or failed. */
+        private CompletionStage<Void> combine() {
             Span fresh = range.span();
             StoredEntry old = store.get(partialKey).orElse(null);
             Layout layout = old == null ? null : Layout.of(old.head());
@@ -268,7 +319,7 @@ final class PartialContent {
                 total += p.span.length();
             }
             long bytes = total;
-            storeBody(key, combined, new ConcatPublisher(sources)).whenComplete((v, f) -> {
+            return storeBody(key, combined, new ConcatPublisher(sources)).whenComplete((v, f) -> {
                 if (f != null) {
                     LOG.debug("{} could not store the ranges {} of {}: {}", exchangeId, union, key, f.toString());
                     return;

@@ -162,6 +162,34 @@ public final class Ranges {
         return coalesce(out, 0).equals(out) ? java.util.List.copyOf(out) : null; // sorted, disjoint, not touching
     }
 
+    /**
+     * The parts of {@code wanted} that {@code stored} (sorted, disjoint) does not cover, in order; empty when it covers
+     * all of it.
+     */
+    public static java.util.List<Span> missing(Span wanted, java.util.List<Span> stored) {
+        java.util.List<Span> out = new java.util.ArrayList<>();
+        long at = wanted.start();
+        for (Span s : stored) {
+            if (s.end() <= at) {
+                continue;
+            }
+            if (s.start() >= wanted.end()) {
+                break;
+            }
+            if (s.start() > at) {
+                out.add(new Span(at, s.start()));
+            }
+            at = Math.max(at, s.end());
+            if (at >= wanted.end()) {
+                break;
+            }
+        }
+        if (at < wanted.end()) {
+            out.add(new Span(at, wanted.end()));
+        }
+        return java.util.List.copyOf(out);
+    }
+
     /** {@code first-last,first-last} for sorted, disjoint spans. */
     public static String format(java.util.List<Span> spans) {
         StringBuilder sb = new StringBuilder();

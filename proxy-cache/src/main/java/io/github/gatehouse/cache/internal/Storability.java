@@ -44,7 +44,7 @@ final class Storability {
             if (!request.headers().contains("Range")) {
                 return "206 to a request without Range";
             }
-            if (st.stored() != null) {
+            if (st.stored() != null && PartialContent.Layout.of(st.stored().head()) == null) {
                 return "206 to a revalidation"; // the cache asked for the whole representation
             }
             String why = PartialContent.unstorableReason(headers, config.maxObjectBytes());

@@ -71,4 +71,21 @@ class RangesTest {
         List<Span> spans = Ranges.parseStored(value);
         assertThat(spans == null ? "invalid" : Ranges.format(spans)).isEqualTo(expected.trim());
     }
+
+    @ParameterizedTest(name = "[{index}] {0} minus {1}")
+    @CsvSource(delimiter = '|', value = {
+        "0-999   | 0-499          | 500-999",
+        "0-999   | 500-999        | 0-499",
+        "0-999   | 0-199,600-999  | 200-599",
+        "0-999   | 100-199,600-699 | 0-99,200-599,700-999",
+        "0-999   | 0-999          | none",
+        "100-199 | 0-999          | none",
+        "250-349 | 100-299        | 300-349",
+        "0-99    | 200-299        | 0-99",
+    })
+    void missingParts(String wanted, String stored, String expected) {
+        Span w = Ranges.parseStored(wanted).get(0);
+        List<Span> missing = Ranges.missing(w, Ranges.parseStored(stored));
+        assertThat(missing.isEmpty() ? "none" : Ranges.format(missing)).isEqualTo(expected.trim());
+    }
 }

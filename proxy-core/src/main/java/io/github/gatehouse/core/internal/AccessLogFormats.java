@@ -80,7 +80,8 @@ public final class AccessLogFormats {
         field(sb, "reason", e.reason()).append(',');
         sb.append("\"completed\":").append(e.completed()).append(',');
         sb.append("\"tries\":").append(e.tries()).append(',');
-        sb.append("\"denied\":").append(e.denied());
+        sb.append("\"denied\":").append(e.denied()).append(',');
+        sb.append("\"background\":").append(e.background());
         return sb.append('}').toString();
     };
 

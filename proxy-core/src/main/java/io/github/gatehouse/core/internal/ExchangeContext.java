@@ -286,7 +286,8 @@ final class ExchangeContext implements Callback {
                     Duration.ofNanos(System.nanoTime() - exchange.startNanos()), clientIp,
                     exchange.user().orElse(null), head.method(), head.target(), head.protocol(), head.status(),
                     bytesIn, bytesOut, exchange.upstream(), exchange.cacheStatus().orElse(null), head.referer(),
-                    head.userAgent(), exchange.reason(), ok, exchange.tries(), exchange.denied()));
+                    head.userAgent(), exchange.reason(), ok, exchange.tries(), exchange.denied(),
+                    exchange.isBackground()));
         } catch (RuntimeException e) {
             LOG.error("{} access log failed", exchange.id(), e);
         }

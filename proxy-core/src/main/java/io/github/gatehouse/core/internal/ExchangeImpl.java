@@ -188,6 +188,11 @@ final class ExchangeImpl implements Exchange {
         this.tries = tries;
     }
 
+    /** Whether this is a background exchange ({@link BackgroundExchanges}): the cache's own, without a client. */
+    boolean isBackground() {
+        return clientAddress == BackgroundExchanges.NO_CLIENT;
+    }
+
     /** Whether the proxy refused this exchange by its own rules (see {@link io.github.gatehouse.core.AccessLogEntry#denied()}). */
     boolean denied() {
         return denied;
