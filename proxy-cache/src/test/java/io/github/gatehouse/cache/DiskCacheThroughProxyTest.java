@@ -50,7 +50,7 @@ class DiskCacheThroughProxyTest {
     }
 
     private static ProxyServer proxy(HttpCache cache) {
-        return ProxyServer.builder().forward().allowInternalDestinations().cache(cache).build().start();
+        return ProxyServer.builder().forward().allowAllInternalDestinations().cache(cache).build().start();
     }
 
     private RawHttp.Reply get(ProxyServer proxy, String path) throws Exception {

@@ -89,7 +89,7 @@ class MissingRangeThroughProxyTest {
         cache.onStored(stored::release);
         ProxyServer.Builder b = ProxyServer.builder().via("edge").cache(cache).accessLog(log)
                 .upstreamTimeout(Duration.ofSeconds(5));
-        b = mode == Mode.FORWARD ? b.forward().allowInternalDestinations()
+        b = mode == Mode.FORWARD ? b.forward().allowAllInternalDestinations()
                 : b.route(Route.host("shop.test").to(origin.baseUrl()));
         proxy = b.build().start();
     }

@@ -155,7 +155,7 @@ class UpstreamErrorsAndStaleTest {
                 return RawOrigin.Reply.of("").then(RawOrigin.Ending.RESET);
             });
                 SharedCache cache = HttpCaches.builder().clock(clock).memory(DataSize.mebibytes(1)).build();
-                ProxyServer proxy = ProxyServer.builder().forward().allowInternalDestinations().cache(cache).accessLog(log)
+                ProxyServer proxy = ProxyServer.builder().forward().allowAllInternalDestinations().cache(cache).accessLog(log)
                         .upstreamTimeout(Duration.ofMillis(500)).build().start()) {
             String request = "GET " + origin.baseUrl() + "/e HTTP/1.1\r\nHost: 127.0.0.1:" + origin.port()
                     + "\r\nConnection: close\r\n\r\n";

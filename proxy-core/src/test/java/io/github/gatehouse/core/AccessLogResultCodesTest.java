@@ -43,7 +43,7 @@ class AccessLogResultCodesTest {
     }
 
     private ProxyServer.Builder forward() {
-        return ProxyServer.builder().forward().allowInternalDestinations().accessLog(log);
+        return ProxyServer.builder().forward().allowAllInternalDestinations().accessLog(log);
     }
 
     @Test

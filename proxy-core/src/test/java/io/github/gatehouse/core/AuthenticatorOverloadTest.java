@@ -78,7 +78,7 @@ class AuthenticatorOverloadTest {
     @Test
     void anAuthenticatorThatThrowsRejectedExecutionGets503() throws Exception {
         Authenticator auth = (credentials, exchange) -> CompletableFuture.supplyAsync(this::slowCheck, pool); // throws when full
-        try (ProxyServer proxy = ProxyServer.builder().forward().allowInternalDestinations().via("gh-ov").authenticator(auth)
+        try (ProxyServer proxy = ProxyServer.builder().forward().allowAllInternalDestinations().via("gh-ov").authenticator(auth)
                 .build().start()) {
             CompletableFuture<RawHttp.Reply> first = fillPool(proxy);
 
@@ -99,7 +99,7 @@ class AuthenticatorOverloadTest {
                 return CompletableFuture.failedFuture(new CompletionException("pool full", e));
             }
         };
-        try (ProxyServer proxy = ProxyServer.builder().forward().allowInternalDestinations().connectPorts(origin.port())
+        try (ProxyServer proxy = ProxyServer.builder().forward().allowAllInternalDestinations().connectPorts(origin.port())
                 .via("gh-ov").authenticator(auth).build().start()) {
             CompletableFuture<RawHttp.Reply> first = fillPool(proxy);
 
@@ -118,7 +118,7 @@ class AuthenticatorOverloadTest {
     @Test
     void otherAuthenticatorFailuresStay500() throws Exception {
         Authenticator auth = (credentials, exchange) -> CompletableFuture.failedFuture(new IllegalStateException("directory down"));
-        try (ProxyServer proxy = ProxyServer.builder().forward().allowInternalDestinations().via("gh-ov").authenticator(auth)
+        try (ProxyServer proxy = ProxyServer.builder().forward().allowAllInternalDestinations().via("gh-ov").authenticator(auth)
                 .build().start()) {
             RawHttp.Reply reply = get(proxy);
             assertThat(reply.status()).isEqualTo(500);

@@ -99,7 +99,7 @@ class CacheSpiTest {
     @Test
     void secondRequestIsServedFromTheCacheWithoutTheOrigin() throws Exception {
         MapCache cache = new MapCache();
-        try (ProxyServer proxy = ProxyServer.builder().forward().allowInternalDestinations().cache(cache).build().start()) {
+        try (ProxyServer proxy = ProxyServer.builder().forward().allowAllInternalDestinations().cache(cache).build().start()) {
             assertThat(get(proxy, "/hello").bodyText()).isEqualTo("hello");
             assertThat(origin.requestCount()).isEqualTo(1);
 
@@ -114,7 +114,7 @@ class CacheSpiTest {
     @Test
     void revalidationAddsConditionalHeadersAndServesTheStoredBodyOn304() throws Exception {
         MapCache cache = new MapCache();
-        try (ProxyServer proxy = ProxyServer.builder().forward().allowInternalDestinations().cache(cache).build().start()) {
+        try (ProxyServer proxy = ProxyServer.builder().forward().allowAllInternalDestinations().cache(cache).build().start()) {
             get(proxy, "/status?code=200");
             cache.entries.put(origin.baseUrl() + "/status?code=304",
                     new MapCache.Entry(200, new HttpHeaders().add("Content-Length", "6"), "stored".getBytes()));
@@ -137,7 +137,7 @@ class CacheSpiTest {
         }
         cache.entries.put("http://127.0.0.1:" + closed + "/page",
                 new MapCache.Entry(200, new HttpHeaders().add("Content-Length", "5"), "stale".getBytes()));
-        try (ProxyServer proxy = ProxyServer.builder().forward().allowInternalDestinations().cache(cache).build().start()) {
+        try (ProxyServer proxy = ProxyServer.builder().forward().allowAllInternalDestinations().cache(cache).build().start()) {
             RawHttp.Reply reply = RawHttp.exchange(proxy.port(), "GET http://127.0.0.1:" + closed + "/page HTTP/1.1\r\n"
                     + "Host: 127.0.0.1:" + closed + "\r\nX-Revalidate: 1\r\nConnection: close\r\n\r\n");
 

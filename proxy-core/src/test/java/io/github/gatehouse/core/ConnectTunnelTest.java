@@ -31,7 +31,7 @@ class ConnectTunnelTest {
     @BeforeAll
     static void start() throws Exception {
         tlsOrigin = OriginServer.tls("tls", TestCertificates.keyStore()).start();
-        proxy = ProxyServer.builder().forward().allowInternalDestinations().connectPorts(tlsOrigin.port()).accessLog(accessLog).build().start();
+        proxy = ProxyServer.builder().forward().allowAllInternalDestinations().connectPorts(tlsOrigin.port()).accessLog(accessLog).build().start();
     }
 
     @AfterAll
@@ -62,7 +62,7 @@ class ConnectTunnelTest {
         byte[] late = pattern(1000, 7);
         byte[] back = pattern(3000, 13);
         try (RawOrigin raw = new RawOrigin(early.length + late.length, back, null);
-                ProxyServer p = ProxyServer.builder().forward().allowInternalDestinations().connectPorts(raw.port())
+                ProxyServer p = ProxyServer.builder().forward().allowAllInternalDestinations().connectPorts(raw.port())
                         .accessLog(accessLog).build().start();
                 Socket client = new Socket("127.0.0.1", p.port())) {
             client.setSoTimeout(10_000);
@@ -103,7 +103,7 @@ class ConnectTunnelTest {
     void anOriginThatSpeaksFirstIsHeardAfterTheAnswer() throws Exception {
         byte[] banner = "220 origin.test ESMTP ready\r\n".getBytes(StandardCharsets.US_ASCII);
         try (RawOrigin raw = new RawOrigin(4, "bye\n".getBytes(StandardCharsets.US_ASCII), banner);
-                ProxyServer p = ProxyServer.builder().forward().allowInternalDestinations().connectPorts(raw.port())
+                ProxyServer p = ProxyServer.builder().forward().allowAllInternalDestinations().connectPorts(raw.port())
                         .accessLog(accessLog).build().start();
                 Socket client = new Socket("127.0.0.1", p.port())) {
             client.setSoTimeout(10_000);
@@ -239,7 +239,7 @@ class ConnectTunnelTest {
         try (java.net.ServerSocket s = new java.net.ServerSocket(0)) {
             closed = s.getLocalPort();
         }
-        try (ProxyServer p = ProxyServer.builder().forward().allowInternalDestinations().connectPorts(closed).build().start()) {
+        try (ProxyServer p = ProxyServer.builder().forward().allowAllInternalDestinations().connectPorts(closed).build().start()) {
             RawHttp.Reply reply = RawHttp.exchange(p.port(), "CONNECT 127.0.0.1:" + closed + " HTTP/1.1\r\n"
                     + "Host: 127.0.0.1:" + closed + "\r\n\r\n");
 

@@ -60,7 +60,7 @@ class FilterAndAuthenticatorTest {
             calls.add("last");
             return Verdict.proceed();
         };
-        try (ProxyServer proxy = ProxyServer.builder().forward().allowInternalDestinations().filter(first).filter(deny).filter(last).build().start()) {
+        try (ProxyServer proxy = ProxyServer.builder().forward().allowAllInternalDestinations().filter(first).filter(deny).filter(last).build().start()) {
             RawHttp.Reply denied = forwardGet(proxy, "/private/x");
             assertThat(denied.status()).isEqualTo(403);
             assertThat(denied.bodyText()).contains("path /private/x is denied by policy");
@@ -90,7 +90,7 @@ class FilterAndAuthenticatorTest {
                 response.headers().set("X-Filtered", "yes");
             }
         };
-        try (ProxyServer proxy = ProxyServer.builder().forward().allowInternalDestinations().filter(rewrite).build().start()) {
+        try (ProxyServer proxy = ProxyServer.builder().forward().allowAllInternalDestinations().filter(rewrite).build().start()) {
             RawHttp.Reply reply = forwardGet(proxy, "/old");
 
             assertThat(reply.bodyText()).isEqualTo("hello");
@@ -125,7 +125,7 @@ class FilterAndAuthenticatorTest {
                 return Optional.empty();
             }
         };
-        try (ProxyServer proxy = ProxyServer.builder().forward().allowInternalDestinations().filter(upper).build().start()) {
+        try (ProxyServer proxy = ProxyServer.builder().forward().allowAllInternalDestinations().filter(upper).build().start()) {
             RawHttp.Reply transformed = forwardGet(proxy, "/hello");
             assertThat(transformed.bodyText()).isEqualTo("HELLO");
             assertThat(transformed.headers()).doesNotContainKey("content-length");
@@ -147,7 +147,7 @@ class FilterAndAuthenticatorTest {
             }
             return Verdict.proceed();
         };
-        try (ProxyServer proxy = ProxyServer.builder().forward().allowInternalDestinations().filter(broken).build().start()) {
+        try (ProxyServer proxy = ProxyServer.builder().forward().allowAllInternalDestinations().filter(broken).build().start()) {
             assertThat(forwardGet(proxy, "/null").status()).isEqualTo(500);
             assertThat(forwardGet(proxy, "/throw").status()).isEqualTo(500);
             assertThat(forwardGet(proxy, "/hello").status()).isEqualTo(200);
@@ -157,7 +157,7 @@ class FilterAndAuthenticatorTest {
     @Test
     void forwardAuthenticationChallengesWith407AndNeverForwardsCredentials() throws Exception {
         RecordingAccessLog log = new RecordingAccessLog();
-        try (ProxyServer proxy = ProxyServer.builder().forward().allowInternalDestinations().authenticator(ALICE_ONLY).accessLog(log).build().start()) {
+        try (ProxyServer proxy = ProxyServer.builder().forward().allowAllInternalDestinations().authenticator(ALICE_ONLY).accessLog(log).build().start()) {
             RawHttp.Reply none = forwardGet(proxy, "/hello");
             assertThat(none.status()).isEqualTo(407);
             assertThat(none.headers().get("proxy-authenticate")).isEqualTo("Basic realm=\"gatehouse\"");
@@ -176,7 +176,7 @@ class FilterAndAuthenticatorTest {
 
     @Test
     void connectIsAuthenticatedBeforeAnyTunnelOpens() throws Exception {
-        try (ProxyServer proxy = ProxyServer.builder().forward().allowInternalDestinations().connectPorts(origin.port()).authenticator(ALICE_ONLY)
+        try (ProxyServer proxy = ProxyServer.builder().forward().allowAllInternalDestinations().connectPorts(origin.port()).authenticator(ALICE_ONLY)
                 .build().start()) {
             RawHttp.Reply reply = RawHttp.exchange(proxy.port(), "CONNECT 127.0.0.1:" + origin.port() + " HTTP/1.1\r\n"
                     + "Host: 127.0.0.1:" + origin.port() + "\r\nConnection: close\r\n\r\n");
@@ -205,13 +205,13 @@ class FilterAndAuthenticatorTest {
     @Test
     void forbiddenAndFailingAuthenticators() throws Exception {
         Authenticator forbid = (c, e) -> CompletableFuture.completedFuture(AuthResult.forbidden("client is locked out"));
-        try (ProxyServer proxy = ProxyServer.builder().forward().allowInternalDestinations().authenticator(forbid).build().start()) {
+        try (ProxyServer proxy = ProxyServer.builder().forward().allowAllInternalDestinations().authenticator(forbid).build().start()) {
             RawHttp.Reply reply = forwardGet(proxy, "/hello");
             assertThat(reply.status()).isEqualTo(403);
             assertThat(reply.bodyText()).contains("locked out");
         }
         Authenticator broken = (c, e) -> CompletableFuture.failedFuture(new IllegalStateException("directory down"));
-        try (ProxyServer proxy = ProxyServer.builder().forward().allowInternalDestinations().authenticator(broken).build().start()) {
+        try (ProxyServer proxy = ProxyServer.builder().forward().allowAllInternalDestinations().authenticator(broken).build().start()) {
             assertThat(forwardGet(proxy, "/hello").status()).isEqualTo(500);
         }
     }

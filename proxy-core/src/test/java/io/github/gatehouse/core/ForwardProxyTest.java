@@ -32,7 +32,7 @@ class ForwardProxyTest {
 
     @BeforeAll
     static void startProxy() {
-        proxy = ProxyServer.builder().forward().allowInternalDestinations().via("gh-test").accessLog(accessLog)
+        proxy = ProxyServer.builder().forward().allowAllInternalDestinations().via("gh-test").accessLog(accessLog)
                 .upstreamTimeout(Duration.ofSeconds(1)).build().start();
         client = Clients.throughProxy(proxy.port());
     }

@@ -38,7 +38,7 @@ class Http2ForwardTest {
     static void start() throws Exception {
         plainOrigin = OriginServer.create("plain").start();
         tlsOrigin = OriginServer.tls("tls", TestCertificates.keyStore()).start();
-        proxy = ProxyServer.builder().forward().allowInternalDestinations().connectPorts(tlsOrigin.port())
+        proxy = ProxyServer.builder().forward().allowAllInternalDestinations().connectPorts(tlsOrigin.port())
                 .accessLog(accessLog).build().start();
         ClientConnector connector = new ClientConnector();
         SslContextFactory.Client ssl = new SslContextFactory.Client();

@@ -64,7 +64,7 @@ class IdleConnectionsAtScaleTest {
         try (EchoServer echo = new EchoServer()) {
             // The first proxy of a JVM opens JDK singletons for good (SecureRandom's /dev/random and /dev/urandom):
             // one started and closed first keeps them out of the count.
-            try (ProxyServer warmUp = ProxyServer.builder().forward().allowInternalDestinations().connectPorts(echo.port())
+            try (ProxyServer warmUp = ProxyServer.builder().forward().allowAllInternalDestinations().connectPorts(echo.port())
                     .accessLog(AccessLog.off()).build().start()) {
                 assertThat(forwardGet(warmUp).status()).isEqualTo(200);
                 closeAll(openTunnels(warmUp.port(), echo.port(), 1));
@@ -76,7 +76,7 @@ class IdleConnectionsAtScaleTest {
             long beforeProxy = unix.getOpenFileDescriptorCount();
             java.util.Set<String> beforeProxyFds = fds();
             TunnelLog tunnelLog = new TunnelLog();
-            ProxyServer proxy = ProxyServer.builder().forward().allowInternalDestinations().connectPorts(echo.port())
+            ProxyServer proxy = ProxyServer.builder().forward().allowAllInternalDestinations().connectPorts(echo.port())
                     .accessLog(tunnelLog).build().start();
             ConnectionEvents proxyConnections = ConnectionEvents.on(proxy.connector(), "proxy");
             try {

@@ -48,7 +48,7 @@ class RelayFidelityTest {
 
     private ProxyServer proxy(Mode mode, RawOrigin origin) {
         ProxyServer.Builder b = ProxyServer.builder().via("gh-fid").accessLog(accessLog);
-        ProxyServer proxy = (mode == Mode.FORWARD ? b.forward().allowInternalDestinations()
+        ProxyServer proxy = (mode == Mode.FORWARD ? b.forward().allowAllInternalDestinations()
                 : b.route(Route.any().to(UpstreamPool.of(origin.baseUrl())))).build().start();
         closeables.add(proxy);
         return proxy;
@@ -324,7 +324,7 @@ class RelayFidelityTest {
     @Test
     void aConnectWhoseHostLacksThePortIsTunnelled() throws Exception {
         RawOrigin origin = origin(head -> Reply.of("HTTP/1.1 200 OK\r\nContent-Length: 6\r\n\r\ninside"));
-        ProxyServer proxy = ProxyServer.builder().forward().allowInternalDestinations().connectPorts(origin.port())
+        ProxyServer proxy = ProxyServer.builder().forward().allowAllInternalDestinations().connectPorts(origin.port())
                 .via("gh-fid").build().start();
         closeables.add(proxy);
 

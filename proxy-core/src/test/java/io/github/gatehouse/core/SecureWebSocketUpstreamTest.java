@@ -189,7 +189,7 @@ class SecureWebSocketUpstreamTest {
 
     @Test
     void forwardModeCarriesAnAbsoluteFormWssUpgradeOverTls() throws Exception {
-        try (ProxyServer p = ProxyServer.builder().forward().allowInternalDestinations()
+        try (ProxyServer p = ProxyServer.builder().forward().allowAllInternalDestinations()
                 .upstreamTls(UpstreamTls.defaults().trust(caPem)).accessLog(accessLog).build().start();
                 Socket s = new Socket("127.0.0.1", p.port())) {
             s.setSoTimeout(10_000);

@@ -116,7 +116,7 @@ class SlowBodyTest {
 
     @Test
     void aForwardProxyDribblerGets408Too() throws Exception {
-        try (ProxyServer proxy = ProxyServer.builder().forward().allowInternalDestinations().via("gh-rate")
+        try (ProxyServer proxy = ProxyServer.builder().forward().allowAllInternalDestinations().via("gh-rate")
                 .minRequestBodyRate(DataSize.kibibytes(1)).bodyRateGracePeriod(Duration.ofMillis(300)).build().start();
                 Socket socket = new Socket("127.0.0.1", proxy.port())) {
             socket.setSoTimeout(10_000);

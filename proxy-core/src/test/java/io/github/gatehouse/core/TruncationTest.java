@@ -43,7 +43,7 @@ class TruncationTest {
         RawOrigin origin = RawOrigin.start(head -> reply);
         closeables.add(origin);
         ProxyServer.Builder b = ProxyServer.builder().via("gh-trunc").accessLog(accessLog);
-        ProxyServer proxy = (mode == Mode.FORWARD ? b.forward().allowInternalDestinations()
+        ProxyServer proxy = (mode == Mode.FORWARD ? b.forward().allowAllInternalDestinations()
                 : b.route(Route.any().to(UpstreamPool.of(origin.baseUrl()).retries(RetryPolicy.none())))).build().start();
         closeables.add(proxy);
         String target = mode == Mode.FORWARD ? origin.baseUrl() + "/t" : "/t";

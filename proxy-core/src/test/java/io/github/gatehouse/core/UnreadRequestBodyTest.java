@@ -37,7 +37,7 @@ class UnreadRequestBodyTest {
 
     @BeforeAll
     static void start() throws Exception {
-        proxy = ProxyServer.builder().forward().allowInternalDestinations().via("gh").authenticator(ALICE_ONLY)
+        proxy = ProxyServer.builder().forward().allowAllInternalDestinations().via("gh").authenticator(ALICE_ONLY)
                 .filter(NO_UPLOADS).build().start();
     }
 

@@ -53,7 +53,7 @@ class UpstreamConnectionReuseTest {
 
     private ProxyServer proxy(Mode mode, RawOrigin origin) {
         ProxyServer.Builder b = ProxyServer.builder().via("gh-reuse");
-        ProxyServer proxy = (mode == Mode.FORWARD ? b.forward().allowInternalDestinations()
+        ProxyServer proxy = (mode == Mode.FORWARD ? b.forward().allowAllInternalDestinations()
                 : b.route(Route.any().to(UpstreamPool.of(origin.baseUrl())))).build().start();
         closeables.add(proxy);
         return proxy;
@@ -131,7 +131,7 @@ class UpstreamConnectionReuseTest {
         // in CLOSE_WAIT once the origin gave up on it, one file descriptor each.
         RawOrigin origin = origin(head -> Reply.of("HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok"));
         ProxyServer.Builder b = ProxyServer.builder().via("gh-reuse").idleTimeout(java.time.Duration.ofMillis(300));
-        ProxyServer proxy = (mode == Mode.FORWARD ? b.forward().allowInternalDestinations()
+        ProxyServer proxy = (mode == Mode.FORWARD ? b.forward().allowAllInternalDestinations()
                 : b.route(Route.any().to(UpstreamPool.of(origin.baseUrl())))).build().start();
         closeables.add(proxy);
         assertThat(get(client(mode, proxy), mode, proxy, origin, "/once").body()).isEqualTo("ok");
@@ -156,7 +156,7 @@ class UpstreamConnectionReuseTest {
         });
         ProxyServer.Builder b = ProxyServer.builder().via("gh-reuse").maxConnectionsPerUpstream(1)
                 .connectTimeout(java.time.Duration.ofMillis(300));
-        ProxyServer proxy = (mode == Mode.FORWARD ? b.forward().allowInternalDestinations()
+        ProxyServer proxy = (mode == Mode.FORWARD ? b.forward().allowAllInternalDestinations()
                 : b.route(Route.any().to(UpstreamPool.of(origin.baseUrl())))).build().start();
         closeables.add(proxy);
         try {

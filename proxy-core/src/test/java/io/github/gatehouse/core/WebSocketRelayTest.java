@@ -321,7 +321,7 @@ class WebSocketRelayTest {
 
     @Test
     void forwardModeCarriesAnAbsoluteFormUpgradeFromJettysWebSocketClient() throws Exception {
-        try (ProxyServer p = ProxyServer.builder().forward().allowInternalDestinations().accessLog(accessLog).build().start()) {
+        try (ProxyServer p = ProxyServer.builder().forward().allowAllInternalDestinations().accessLog(accessLog).build().start()) {
             org.eclipse.jetty.client.HttpClient http = new org.eclipse.jetty.client.HttpClient();
             http.getProxyConfiguration().addProxy(new org.eclipse.jetty.client.HttpProxy("127.0.0.1", p.port()));
             WebSocketClient ws = new WebSocketClient(http);

@@ -91,7 +91,7 @@ class FtpGatewayTest {
         ftpPort = ((DefaultFtpServer) ftpServer).getListener("default").getPort();
 
         cache = HttpCaches.memory(DataSize.mebibytes(16));
-        proxy = ProxyServer.builder().forward().ftpGateway().allowInternalDestinations().cache(cache)
+        proxy = ProxyServer.builder().forward().ftpGateway().allowAllInternalDestinations().cache(cache)
                 .filter(HostRules.deny("blocked.test")).accessLog(accessLog).build().start();
     }
 
@@ -185,7 +185,7 @@ class FtpGatewayTest {
         RawHttp.Reply blocked = get(URI.create("ftp://blocked.test/file"));
         assertThat(blocked.status()).isEqualTo(403);
         assertThat(blocked.bodyText()).contains("blocked.test");
-        try (ProxyServer off = ProxyServer.builder().forward().allowInternalDestinations().accessLog(accessLog).build()
+        try (ProxyServer off = ProxyServer.builder().forward().allowAllInternalDestinations().accessLog(accessLog).build()
                 .start()) {
             assertThat(get(off, ftp("/hello.txt")).status()).as("without ftpGateway()").isEqualTo(400);
         }

@@ -83,7 +83,7 @@ class HttpsInspectionTest {
                 .body("<html>Win big at the casino tonight</html>");
         proxy = ProxyServer.builder().listen(0).forward()
                 .connectPorts(origin.port(), casino.port())
-                .allowInternalDestinations() // the origins are on loopback
+                .allowAllInternalDestinations() // the origins are on loopback
                 .upstreamTls(UpstreamTls.defaults().trust(originCaPem))
                 .intercept(Interception.withCa(proxyCaPem, proxyCaKey).intercept("localhost").neverIntercept("127.0.0.1"))
                 .authenticator(BasicAuthenticator.users(Map.of("alice", "wonderland")))
@@ -157,7 +157,7 @@ class HttpsInspectionTest {
     void anOriginWhoseCertificateDoesNotVerifyGetsNoTunnel() throws Exception {
         TestPki stranger = TestPki.create("Unknown CA");
         try (TlsOrigin bad = TlsOrigin.https(keyStore(stranger.issue("localhost")), PASSWORD);
-                ProxyServer p = ProxyServer.builder().listen(0).forward().connectPorts(bad.port()).allowInternalDestinations()
+                ProxyServer p = ProxyServer.builder().listen(0).forward().connectPorts(bad.port()).allowAllInternalDestinations()
                         .upstreamTls(UpstreamTls.defaults().trust(originCaPem))
                         .intercept(Interception.withCa(proxyCaPem, proxyCaKey).intercept("*"))
                         .build().start()) {
@@ -171,7 +171,7 @@ class HttpsInspectionTest {
 
     @Test
     void h2InsideTheInterceptedTunnelThroughAlpn() throws Exception {
-        try (ProxyServer p = ProxyServer.builder().listen(0).forward().connectPorts(origin.port()).allowInternalDestinations()
+        try (ProxyServer p = ProxyServer.builder().listen(0).forward().connectPorts(origin.port()).allowAllInternalDestinations()
                 .upstreamTls(UpstreamTls.defaults().trust(originCaPem))
                 .intercept(Interception.withCa(proxyCaPem, proxyCaKey).intercept("*"))
                 .build().start()) {

@@ -80,9 +80,9 @@ class RealClientsThroughProxyTest {
     static void start() throws Exception {
         origin = OriginServer.create("plain").start();
         tlsOrigin = OriginServer.tls("tls", TestCertificates.keyStore()).start();
-        proxy = ProxyServer.builder().forward().allowInternalDestinations().connectPorts(tlsOrigin.port())
+        proxy = ProxyServer.builder().forward().allowAllInternalDestinations().connectPorts(tlsOrigin.port())
                 .accessLog(accessLog).build().start();
-        authProxy = ProxyServer.builder().forward().allowInternalDestinations().connectPorts(tlsOrigin.port())
+        authProxy = ProxyServer.builder().forward().allowAllInternalDestinations().connectPorts(tlsOrigin.port())
                 .authenticator(BasicAuthenticator.builder().realm("office").user(USER, PASSWORD).user(OTHER_USER, "builder").build())
                 .accessLog(accessLog).build().start();
         KeyStore ks = KeyStore.getInstance("PKCS12");

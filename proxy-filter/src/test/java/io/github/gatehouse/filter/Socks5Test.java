@@ -42,7 +42,7 @@ class Socks5Test {
     @BeforeAll
     static void start() throws Exception {
         origin = OriginServer.create("origin").start();
-        open = ProxyServer.builder().forward().listenSocks(0).allowInternalDestinations()
+        open = ProxyServer.builder().forward().listenSocks(0).allowAllInternalDestinations()
                 .connectPorts(origin.port(), 443).filter(HostRules.deny("blocked.test")).accessLog(accessLog).build()
                 .start();
         guarded = ProxyServer.builder().forward().listenSocks(0).connectPorts(origin.port())
@@ -88,7 +88,7 @@ class Socks5Test {
 
         byte[] answer = "pong from ::1".getBytes(StandardCharsets.US_ASCII);
         try (ServerSocket v6 = new ServerSocket(0, 1, InetAddress.getByName("::1"));
-                ProxyServer p = ProxyServer.builder().forward().listenSocks(0).allowInternalDestinations()
+                ProxyServer p = ProxyServer.builder().forward().listenSocks(0).allowAllInternalDestinations()
                         .connectPorts(v6.getLocalPort()).accessLog(accessLog).build().start()) {
             CompletableFuture<byte[]> received = serveOnce(v6, 4, answer);
             try (Socket s = new Socket(new Proxy(Proxy.Type.SOCKS, new InetSocketAddress("127.0.0.1", p.socksPort())))) {
@@ -210,7 +210,7 @@ class Socks5Test {
         try (ServerSocket s = new ServerSocket(0, 1, InetAddress.getByName("127.0.0.1"))) {
             closed = s.getLocalPort();
         }
-        try (ProxyServer p = ProxyServer.builder().forward().listenSocks(0).allowInternalDestinations()
+        try (ProxyServer p = ProxyServer.builder().forward().listenSocks(0).allowAllInternalDestinations()
                 .connectPorts(closed).accessLog(accessLog).build().start();
                 Socket raw = raw(p)) {
             exchange(raw, bytes(5, 1, 0), 2);
@@ -249,7 +249,7 @@ class Socks5Test {
 
     @Test
     void aRateLimitedClientGetsReply2AndASlowHandshakeIsClosed() throws Exception {
-        try (ProxyServer p = ProxyServer.builder().forward().listenSocks(0).allowInternalDestinations()
+        try (ProxyServer p = ProxyServer.builder().forward().listenSocks(0).allowAllInternalDestinations()
                 .connectPorts(origin.port()).filter(RateLimits.perClient(1)).socksHandshakeTimeout(java.time.Duration.ofMillis(300))
                 .accessLog(accessLog).build().start()) {
             byte[] request = concat(bytes(5, 1, 0, 1, 127, 0, 0, 1), port(origin.port()));

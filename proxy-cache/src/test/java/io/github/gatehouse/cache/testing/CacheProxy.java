@@ -28,7 +28,7 @@ public final class CacheProxy implements AutoCloseable {
         origin = new ScriptedOrigin(clock);
         cache = config.apply(HttpCaches.builder().clock(clock)).build();
         observed = new ObservedCache(cache);
-        proxy = proxyConfig.apply(ProxyServer.builder().forward().allowInternalDestinations().cache(observed).accessLog(split)
+        proxy = proxyConfig.apply(ProxyServer.builder().forward().allowAllInternalDestinations().cache(observed).accessLog(split)
                 .upstreamTimeout(Duration.ofSeconds(5))).build().start();
     }
 

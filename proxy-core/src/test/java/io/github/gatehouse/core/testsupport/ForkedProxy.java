@@ -82,7 +82,7 @@ public final class ForkedProxy implements AutoCloseable {
         if (args.length > 0) {
             b.route(Route.any().to(args[0]));
         } else {
-            b.forward().allowInternalDestinations();
+            b.forward().allowAllInternalDestinations();
         }
         try (ProxyServer proxy = b.build().start()) {
             System.out.println("PORT " + proxy.port());
