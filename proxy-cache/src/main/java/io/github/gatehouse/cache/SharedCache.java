@@ -34,7 +34,7 @@ import java.util.concurrent.CompletionStage;
  * §3.3, §3.4), and invalidates after unsafe methods. Concurrent
  * misses for one key are collapsed onto one upstream request; {@code stale-while-revalidate} revalidates in the
  * background and {@code stale-if-error} serves stale entries when the upstream fails. Every response it touches
- * carries a {@code Cache-Status} member (RFC 9211) and {@link Exchange#cacheStatus(String)} is one of {@code HIT},
+ *  carries a {@code Cache-Status} member (RFC 9211) and {@link Exchange#cacheStatus()} is one of {@code HIT},
  * {@code MISS}, {@code STALE}, {@code REFRESH_UNMODIFIED}, {@code REFRESH_MODIFIED} (and {@code PURGE}).
  *
  * <p><b>Privacy.</b> What one client's request caused is not handed to another: a response that sets a cookie is

@@ -26,7 +26,7 @@ import java.util.Optional;
  *     through it (origin to client). Headers are not counted, nor the proxy's {@code 200} answer that opens a
  *     tunnel
  * @param upstream the upstream used ({@code host:port}), or {@code null} when none was contacted
- * @param cacheStatus the cache outcome such as {@code HIT}, or {@code null}
+ * @param cacheStatus the {@link CacheStatus} name such as {@code HIT}, or {@code null}
  * @param referer the {@code Referer} header, or {@code null}
  * @param userAgent the {@code User-Agent} header, or {@code null}
  * @param reason why the proxy answered by itself or failed ("denied by ...", "connection refused"), or {@code null}

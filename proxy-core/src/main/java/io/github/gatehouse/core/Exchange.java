@@ -54,9 +54,9 @@ public interface Exchange {
     /** Per-exchange state for filters and other components; thread-safe map. */
     Map<String, Object> attributes();
 
-    /** The cache outcome to report in the access log (such as {@code HIT} or {@code MISS}), if a cache set one. */
-    Optional<String> cacheStatus();
-
-    /** Records the cache outcome for the access log; called by {@link HttpCache} implementations. */
-    void cacheStatus(String status);
+    /**
+     * What the cache did for this exchange, if a cache set it ({@link HttpCache#recordStatus}); the access log prints
+     * it.
+     */
+    Optional<CacheStatus> cacheStatus();
 }

@@ -35,7 +35,7 @@ import java.time.Instant;
  * @param tries how many upstream requests were made (more than 1 after retries)
  * @param bytesIn request body bytes read from the client (for a tunnel, client to origin)
  * @param bytesOut response body bytes written to the client (for a tunnel, origin to client)
- * @param cacheStatus {@code HIT}, {@code MISS}, {@code STALE}... as the cache set it, or {@code null}
+ * @param cacheStatus the {@link CacheStatus} name ({@code HIT}, {@code MISS}, {@code STALE}...) the cache set, or {@code null}
  * @param authenticated whether an {@link Authenticator} accepted a user for it
  * @param deniedBy the {@linkplain ProxyFilter#name() name} of the request filter that refused it, or {@code null}
  * @param tunnel whether it was a {@code CONNECT} tunnel

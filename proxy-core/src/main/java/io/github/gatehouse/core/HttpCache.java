@@ -19,7 +19,7 @@ import java.util.concurrent.CompletionStage;
  *   <li>{@link #onUpstreamFailure} when the upstream could not be reached or did not answer, to serve a stale
  *       response instead of an error (RFC 5861 {@code stale-if-error}).</li>
  * </ol>
- * A cache records its outcome with {@link Exchange#cacheStatus(String)} for the access log.
+ * A cache records its outcome with {@link #recordStatus(Exchange, CacheStatus)} for the access log.
  *
  * <p>The same calls come for the background exchanges a cache starts itself through {@link RelayAccess#send} (the
  * access given to {@link #attach}), with the lookup the cache passed there.
@@ -28,6 +28,15 @@ import java.util.concurrent.CompletionStage;
  * completes the returned stage later).
  */
 public interface HttpCache {
+
+    /**
+     * Records what the cache did for {@code exchange}, for the access log and {@link Exchange#cacheStatus()}; for
+     * cache implementations, from the calls of this interface. The last call wins; {@code null} clears it. An
+     * exchange that this proxy did not make (a test double) is left as it is.
+     */
+    static void recordStatus(Exchange exchange, CacheStatus status) {
+        io.github.gatehouse.core.internal.ExchangeAccess.recordCacheStatus(exchange, status);
+    }
 
     /** Looks up a stored response for the exchange's request; never returns {@code null}. */
     CompletionStage<CacheLookup> lookup(Exchange exchange);

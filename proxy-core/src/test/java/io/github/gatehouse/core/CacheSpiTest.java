@@ -30,20 +30,20 @@ class CacheSpiTest {
         public CompletionStage<CacheLookup> lookup(Exchange exchange) {
             Entry e = entries.get(exchange.request().uri().toString());
             if (e != null && exchange.request().headers().get("X-Revalidate") == null) {
-                exchange.cacheStatus("HIT");
+                HttpCache.recordStatus(exchange, CacheStatus.HIT);
                 return CompletableFuture.completedFuture(CacheLookup.hit(response(e)));
             }
             if (e != null) {
                 return CompletableFuture.completedFuture(CacheLookup.revalidate(new HttpHeaders().add("If-None-Match", "\"v1\""), e));
             }
-            exchange.cacheStatus("MISS");
+            HttpCache.recordStatus(exchange, CacheStatus.MISS);
             return CompletableFuture.completedFuture(CacheLookup.miss());
         }
 
         @Override
         public CacheDecision onUpstreamResponse(Exchange exchange, CacheLookup lookup, ResponseHead response) {
             if (lookup.kind() == CacheLookup.Kind.REVALIDATE && response.status() == 304) {
-                exchange.cacheStatus("REFRESH_UNMODIFIED");
+                HttpCache.recordStatus(exchange, CacheStatus.REFRESH_UNMODIFIED);
                 return CacheDecision.serve(response((Entry) lookup.state()));
             }
             if (response.status() != 200 || !exchange.request().method().equals("GET")) {

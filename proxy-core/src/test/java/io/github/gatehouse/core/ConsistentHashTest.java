@@ -39,8 +39,7 @@ class ConsistentHashTest {
             @Override public Optional<String> user() { return Optional.empty(); }
             @Override public Optional<Route> route() { return Optional.empty(); }
             @Override public Map<String, Object> attributes() { return new HashMap<>(); }
-            @Override public Optional<String> cacheStatus() { return Optional.empty(); }
-            @Override public void cacheStatus(String status) { }
+            @Override public Optional<io.github.gatehouse.core.CacheStatus> cacheStatus() { return Optional.empty(); }
         };
     }
 

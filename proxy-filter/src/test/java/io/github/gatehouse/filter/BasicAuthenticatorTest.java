@@ -299,8 +299,7 @@ class BasicAuthenticatorTest {
         @Override public Optional<String> user() { return Optional.empty(); }
         @Override public Optional<Route> route() { return Optional.empty(); }
         @Override public Map<String, Object> attributes() { return attributes; }
-        @Override public Optional<String> cacheStatus() { return Optional.empty(); }
-        @Override public void cacheStatus(String status) { }
+        @Override public Optional<io.github.gatehouse.core.CacheStatus> cacheStatus() { return Optional.empty(); }
     }
 
     @Test

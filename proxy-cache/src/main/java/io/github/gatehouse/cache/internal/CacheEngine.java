@@ -1,5 +1,7 @@
 package io.github.gatehouse.cache.internal;
 
+import io.github.gatehouse.core.HttpCache;
+import io.github.gatehouse.core.CacheStatus;
 import io.github.gatehouse.cache.CacheRule;
 import io.github.gatehouse.cache.CacheStats;
 import io.github.gatehouse.cache.CacheStore;
@@ -40,7 +42,7 @@ import org.slf4j.LoggerFactory;
  *   <li>{@link VariantIndex}: the variants of each URL;</li>
  *   <li>{@link Invalidation}: purges, the tag index, invalidation after unsafe methods.</li>
  * </ul>
- * Each exchange's outcome is a {@link CacheOutcome}, which the access log prints and the counters count.
+ * Each exchange's outcome is a {@link CacheStatus}, which the access log prints and the counters count.
  *
  * <p><b>Threading.</b> Thread-safe and non-blocking: called concurrently from I/O threads. Shared state is the store
  * (thread-safe), the indexes and the fill map (concurrent maps) and the counters ({@code LongAdder}s); each
@@ -116,9 +118,9 @@ public final class CacheEngine implements AutoCloseable {
     }
 
     /** Records {@code outcome} for the access log and counts it. */
-    private void served(Exchange exchange, CacheOutcome outcome) {
+    private void served(Exchange exchange, CacheStatus outcome) {
         counters.count(outcome);
-        exchange.cacheStatus(outcome.name());
+        HttpCache.recordStatus(exchange, outcome);
     }
 
     private static Pending.Storing storing(boolean requestNoStore) {
@@ -290,7 +292,7 @@ public final class CacheEngine implements AutoCloseable {
     }
 
     private CompletionStage<CacheLookup> miss(Exchange exchange, Pending state) {
-        served(exchange, CacheOutcome.MISS);
+        served(exchange, CacheStatus.MISS);
         return CompletableFuture.completedFuture(CacheLookup.miss(state));
     }
 
@@ -311,14 +313,14 @@ public final class CacheEngine implements AutoCloseable {
 
         if (!mustValidate && requestAllows) {
             if (fresh) {
-                served(exchange, CacheOutcome.HIT);
+                served(exchange, CacheStatus.HIT);
                 return CompletableFuture.completedFuture(
                         CacheLookup.hit(responder.respond(exchange, entry, now, ttlParam("hit", lifetime, age), true)));
             }
             String maxStale = rcc.value("max-stale");
             if (maxStale != null && !revalidateWhenStale
                     && (maxStale.isEmpty() || staleness.compareTo(Duration.ofSeconds(Directives.parseDelta(maxStale))) <= 0)) {
-                served(exchange, CacheOutcome.STALE);
+                served(exchange, CacheStatus.STALE);
                 return CompletableFuture.completedFuture(CacheLookup.hit(
                         responder.respond(exchange, entry, now, ttlParam("hit", lifetime, age) + "; detail=max-stale", true)));
             }
@@ -327,7 +329,7 @@ public final class CacheEngine implements AutoCloseable {
         if (swr >= 0 && !fresh && !noCache && requestAllows && !revalidateWhenStale
                 && !originNoCache
                 && staleness.compareTo(Duration.ofSeconds(swr)) <= 0 && config.backgroundRevalidation() && relay != null) {
-            served(exchange, CacheOutcome.STALE);
+            served(exchange, CacheStatus.STALE);
             revalidateInBackground(exchange, entry, rule);
             return CompletableFuture.completedFuture(CacheLookup.hit(responder.respond(exchange, entry, now,
                     ttlParam("hit", lifetime, age) + "; detail=stale-while-revalidate", true)));
@@ -339,7 +341,7 @@ public final class CacheEngine implements AutoCloseable {
         Pending state = new Pending(Pending.Kind.CACHEABLE, primary, now, rcc, entry, null, storing(noStore),
                 new HttpHeaders(exchange.request().headers()));
         if (conditional.isEmpty()) {
-            served(exchange, CacheOutcome.MISS);
+            served(exchange, CacheStatus.MISS);
             return CompletableFuture.completedFuture(CacheLookup.miss(state));
         }
         HttpHeaders reqHeaders = exchange.request().headers();
@@ -359,7 +361,7 @@ public final class CacheEngine implements AutoCloseable {
         reqHeaders.remove("If-Range");
         reqHeaders.remove("Range");
         counters.revalidations.increment();
-        exchange.cacheStatus(CacheOutcome.MISS.name()); // counted as a revalidation
+        HttpCache.recordStatus(exchange, CacheStatus.MISS); // counted as a revalidation
         return CompletableFuture.completedFuture(CacheLookup.revalidate(conditional,
                 new Pending(Pending.Kind.CACHEABLE, primary, now, rcc, entry, leaderFill, storing(noStore),
                         state.clientHeaders())));
@@ -412,7 +414,7 @@ public final class CacheEngine implements AutoCloseable {
                 config.heuristicCap(), rule);
         if (!head.invalidated() && lifetime.compareTo(age) > 0 && !storability.originNoCache(cc, rule, head.status())
                 && requestAllows(rcc, age, lifetime)) {
-            served(exchange, CacheOutcome.HIT);
+            served(exchange, CacheStatus.HIT);
             return CompletableFuture.completedFuture(CacheLookup.hit(
                     answerPartial(entry, layout, wanted, now, ttlParam("hit", lifetime, age) + "; detail=partial")));
         }
@@ -422,7 +424,7 @@ public final class CacheEngine implements AutoCloseable {
         // RFC 9111 §4.3.1: validate the stored ranges; the client's Range and If-Range go along, so a changed
         // representation answers the range itself (a 206, or a 200 when If-Range fails)
         counters.revalidations.increment();
-        exchange.cacheStatus(CacheOutcome.MISS.name()); // counted as a revalidation
+        HttpCache.recordStatus(exchange, CacheStatus.MISS); // counted as a revalidation
         return CompletableFuture.completedFuture(CacheLookup.revalidate(Responder.validators(head),
                 new Pending(Pending.Kind.CACHEABLE, primary, now, rcc, entry, null, storing(noStore), null)));
     }
@@ -475,7 +477,7 @@ public final class CacheEngine implements AutoCloseable {
     }
 
     private CacheLookup onlyIfCached(Exchange exchange) {
-        served(exchange, CacheOutcome.MISS);
+        served(exchange, CacheStatus.MISS);
         return CacheLookup.hit(responder.synthetic(504, "not in cache (only-if-cached)",
                 config.name() + "; fwd=miss; detail=only-if-cached"));
     }
@@ -498,7 +500,7 @@ public final class CacheEngine implements AutoCloseable {
                         config.forcedTtl(), config.heuristicCap(), rule);
                 boolean mustValidate = storability.originNoCache(cc, rule, fh.head().status());
                 if (!mustValidate && lifetime.compareTo(age) > 0 && requestAllows(rcc, age, lifetime)) {
-                    served(exchange, CacheOutcome.HIT);
+                    served(exchange, CacheStatus.HIT);
                     HttpHeaders headers = responder.clientHeaders(fh.head(), age);
                     long length = fh.length().getAsLong();
                     if (length < 0) {
@@ -515,7 +517,7 @@ public final class CacheEngine implements AutoCloseable {
                             Collapser.following(fill, counters.counting(fh.body().get()))));
                 }
             }
-            served(exchange, CacheOutcome.MISS);
+            served(exchange, CacheStatus.MISS);
             return CacheLookup.miss(new Pending(Pending.Kind.CACHEABLE, primary, now, rcc, stale, null,
                     Pending.Storing.ALLOWED, null));
         });
@@ -561,7 +563,7 @@ public final class CacheEngine implements AutoCloseable {
                 Optional<CachedResponse> validated = respondStored(exchange, st, updated, responseTime,
                         "fwd=stale; fwd-status=304", storability.notStoredFields(headers, storability.targeted(exchange)));
                 if (validated.isPresent()) {
-                    served(exchange, CacheOutcome.REFRESH_UNMODIFIED);
+                    served(exchange, CacheStatus.REFRESH_UNMODIFIED);
                     return CacheDecision.serve(validated.get());
                 }
                 // stored ranges that no longer cover the client's range (replaced meanwhile): a 304 cannot answer it
@@ -574,7 +576,7 @@ public final class CacheEngine implements AutoCloseable {
                         "hit; fwd=stale; fwd-status=" + status + "; detail=stale-if-error", null);
                 if (stale.isPresent()) {
                     collapser.release(st.fill());
-                    served(exchange, CacheOutcome.STALE);
+                    served(exchange, CacheStatus.STALE);
                     return CacheDecision.serve(stale.get());
                 }
             }
@@ -582,7 +584,7 @@ public final class CacheEngine implements AutoCloseable {
                 headFreshens(exchange, st, headers, responseTime);
             }
             if (st.stored() != null && lookup.kind() == CacheLookup.Kind.REVALIDATE) {
-                served(exchange, CacheOutcome.REFRESH_MODIFIED);
+                served(exchange, CacheStatus.REFRESH_MODIFIED);
             }
             Forward fwd = st.forward();
             String reason = storability.reason(exchange, st, status, headers);
@@ -656,7 +658,7 @@ public final class CacheEngine implements AutoCloseable {
             Optional<CachedResponse> stale = respondStored(exchange, st, st.stored(), now,
                     "hit; fwd=stale; detail=stale-if-error", null);
             if (stale.isPresent()) {
-                served(exchange, CacheOutcome.STALE);
+                served(exchange, CacheStatus.STALE);
                 LOG.info("{} upstream failed; serving a stale response for {}", exchange.id(), st.primary());
                 return stale;
             }
@@ -781,10 +783,10 @@ public final class CacheEngine implements AutoCloseable {
         if (status == 304) {
             counters.unmodified.increment();
             freshen(r.entry(), headers, r.requestTime(), config.clock().instant(), r.targeted());
-            background.cacheStatus(CacheOutcome.REFRESH_UNMODIFIED.name());
+            HttpCache.recordStatus(background, CacheStatus.REFRESH_UNMODIFIED);
             return CacheDecision.pass();
         }
-        background.cacheStatus(CacheOutcome.REFRESH_MODIFIED.name());
+        HttpCache.recordStatus(background, CacheStatus.REFRESH_MODIFIED);
         EntryWriter writer = backgroundStore(background.id(), r.entry(), background.request().headers(), status, headers,
                 r.requestTime(), r.targeted(), r.rule(), null);
         return writer == null ? CacheDecision.pass() : CacheDecision.store(writer);
@@ -884,7 +886,7 @@ public final class CacheEngine implements AutoCloseable {
 
     /** The client of a missing-range fetch that could not be answered from it goes upstream itself. */
     private CacheLookup missingRangeMiss(MissingRange m) {
-        served(m.exchange, CacheOutcome.MISS);
+        served(m.exchange, CacheStatus.MISS);
         return CacheLookup.miss(new Pending(Pending.Kind.CACHEABLE, m.primary, m.requestTime, m.requestDirectives, null,
                 null, Pending.Storing.ALLOWED, null));
     }
@@ -906,7 +908,7 @@ public final class CacheEngine implements AutoCloseable {
                 Pending.Storing.ALLOWED, null);
         String partialKey = m.entry.key();
         if (status == 206) {
-            background.cacheStatus(CacheOutcome.MISS.name());
+            HttpCache.recordStatus(background, CacheStatus.MISS);
             EntryHead head = new EntryHead(206, storability.headersToStore(headers, true, m.targeted), m.requestTime,
                     responseTime, false);
             Ranges.ContentRange cr = Ranges.contentRange(headers.get("Content-Range"));
@@ -926,13 +928,13 @@ public final class CacheEngine implements AutoCloseable {
                 LOG.debug("{} not storing the fetched range {}: {}", background.id(), cr.span(), unstorable);
             }
             m.answer(() -> {
-                served(m.exchange, CacheOutcome.MISS);
+                served(m.exchange, CacheStatus.MISS);
                 return CacheLookup.hit(spliced(m, head, writer, unstorable == null));
             });
             return CacheDecision.store(writer);
         }
         if (status == 200) {
-            background.cacheStatus(CacheOutcome.REFRESH_MODIFIED.name());
+            HttpCache.recordStatus(background, CacheStatus.REFRESH_MODIFIED);
             Collapser.Fill fill = config.collapsing() ? collapser.lead(m.primary) : null;
             EntryWriter writer = backgroundStore(background.id(), m.entry, background.request().headers(), 200, headers,
                     m.requestTime, m.targeted, m.rule, fill);
@@ -955,7 +957,7 @@ public final class CacheEngine implements AutoCloseable {
             }
             return CacheDecision.store(writer);
         }
-        background.cacheStatus(CacheOutcome.MISS.name());
+        HttpCache.recordStatus(background, CacheStatus.MISS);
         m.answer(() -> missingRangeMiss(m));
         return CacheDecision.pass();
     }

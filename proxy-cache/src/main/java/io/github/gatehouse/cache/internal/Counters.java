@@ -1,5 +1,6 @@
 package io.github.gatehouse.cache.internal;
 
+import io.github.gatehouse.core.CacheStatus;
 import java.nio.ByteBuffer;
 import java.util.concurrent.Flow;
 import java.util.concurrent.atomic.LongAdder;
@@ -22,7 +23,7 @@ final class Counters {
     final LongAdder purged = new LongAdder();
 
     /** Counts a lookup's or a validation's outcome: hits (stale and refreshed ones included) and misses. */
-    void count(CacheOutcome outcome) {
+    void count(CacheStatus outcome) {
         switch (outcome) {
             case HIT -> hits.increment();
             case STALE -> {

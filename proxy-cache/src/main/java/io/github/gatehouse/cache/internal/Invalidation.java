@@ -1,5 +1,7 @@
 package io.github.gatehouse.cache.internal;
 
+import io.github.gatehouse.core.HttpCache;
+import io.github.gatehouse.core.CacheStatus;
 import io.github.gatehouse.cache.CacheKeyPolicy;
 import io.github.gatehouse.cache.CacheStore;
 import io.github.gatehouse.cache.EntryHead;
@@ -255,7 +257,7 @@ final class Invalidation {
         String modeHeader = exchange.request().headers().get("Purge-Mode");
         PurgeMode mode = modeHeader != null && modeHeader.trim().equalsIgnoreCase("soft") ? PurgeMode.SOFT : PurgeMode.HARD;
         long n = purgeUrl(exchange.request().uri(), mode);
-        exchange.cacheStatus(CacheOutcome.PURGE.name());
+        HttpCache.recordStatus(exchange, CacheStatus.PURGE);
         LOG.info("{} PURGE {} ({}) removed {} entries", exchange.id(), exchange.request().uri(), mode, n);
         return CacheLookup.hit(responder.synthetic(n > 0 ? 200 : 404, (n > 0 ? "purged " : "not in cache: ") + n + " entries",
                 config.name() + "; detail=purge"));

@@ -1,5 +1,6 @@
 package io.github.gatehouse.cache.internal;
 
+import io.github.gatehouse.core.CacheStatus;
 import io.github.gatehouse.cache.EntryHead;
 import io.github.gatehouse.cache.StoredEntry;
 import io.github.gatehouse.core.CachedResponse;

@@ -23,7 +23,7 @@ final class ExchangeImpl implements Exchange {
     private volatile String user;
     private volatile HttpsInspection.Inner intercepted;
     private volatile Route route;
-    private volatile String cacheStatus;
+    private volatile io.github.gatehouse.core.CacheStatus cacheStatus;
     private volatile String upstream;
     private volatile String reason;
     private volatile int filtersPassed;
@@ -138,12 +138,11 @@ final class ExchangeImpl implements Exchange {
     }
 
     @Override
-    public Optional<String> cacheStatus() {
+    public Optional<io.github.gatehouse.core.CacheStatus> cacheStatus() {
         return Optional.ofNullable(cacheStatus);
     }
 
-    @Override
-    public void cacheStatus(String status) {
+    void cacheStatus(io.github.gatehouse.core.CacheStatus status) {
         this.cacheStatus = status;
     }
 

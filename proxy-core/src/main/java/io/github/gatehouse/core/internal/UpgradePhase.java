@@ -98,7 +98,7 @@ final class UpgradePhase {
             return relay.answers().answer(x, 403, "route " + route + " does not allow Upgrade: " + x.upgrade,
                     "http_request_denied", null, false);
         }
-        x.exchange.cacheStatus(null);
+        x.exchange.cacheStatus(null); // an upgrade never comes from the cache
         x.moveTo(RelayState.CACHE_MISSED);
         return ExchangeDriver.Step.NEXT;
     }

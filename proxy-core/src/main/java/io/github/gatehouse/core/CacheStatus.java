@@ -1,13 +1,13 @@
-package io.github.gatehouse.cache.internal;
+package io.github.gatehouse.core;
 
 /**
- * What the cache did for one exchange: the word the access log prints ({@code Exchange.cacheStatus}, Squid's
- * vocabulary) and, through {@link #hit()}, whether the response's {@code Cache-Status} member says {@code hit}
- * (RFC 9211 §2.1) or names why it went forward ({@link Forward}).
+ * What a cache did for one exchange, as the access log reports it ({@link Exchange#cacheStatus()}; Squid's
+ * {@code TCP_HIT}, {@code TCP_MISS}... in the native format). A cache sets it with
+ * {@link HttpCache#recordStatus(Exchange, CacheStatus)}.
  *
- * <p><b>Threading.</b> Immutable.
+ * <p>Immutable; thread-safe.
  */
-public enum CacheOutcome {
+public enum CacheStatus {
     /** Served fresh from the cache. */
     HIT,
     /** Went upstream (nothing stored, or a stored response that needed validating). */
