@@ -74,9 +74,11 @@ public final class JettyProxy {
         // known jetty-client path was closed. Without reuse, a stale reference can corrupt nothing another
         // connection reads. Revisit with the A/B runs of the relay-core issue once Jetty's buffer bugs are fixed.
         // gatehouse.server.buffers=pooled (for A/B runs) gives the server Jetty's default pool and direct buffers
-        boolean pooled = "pooled".equals(System.getProperty(SERVER_BUFFERS_PROPERTY));
+        // gatehouse.server.buffers=guarded: never reused, poisoned on release, checked for use after release
+        String buffers = System.getProperty(SERVER_BUFFERS_PROPERTY, "");
+        boolean pooled = "pooled".equals(buffers);
         server = new Server(threads, null, pooled ? new org.eclipse.jetty.io.ArrayByteBufferPool()
-                : org.eclipse.jetty.io.ByteBufferPool.NON_POOLING);
+                : "guarded".equals(buffers) ? new GuardedBufferPool() : org.eclipse.jetty.io.ByteBufferPool.NON_POOLING);
 
         HttpConfiguration http = new HttpConfiguration();
         http.setRequestHeaderSize(config.maxRequestHeaderSize());
@@ -261,9 +263,12 @@ public final class JettyProxy {
 
     /** The plain listener: HTTP/1.1, and h2c (prior knowledge or {@code Upgrade: h2c}); not started. */
     private ServerConnector newPlainConnector(String host, int port) {
-        ServerConnector c = new ServerConnector(server, withProxyProtocol(
+        org.eclipse.jetty.server.ConnectionFactory[] factories = withProxyProtocol(
                 new TargetFormConnectionFactory(plainHttp, config.requestHeadTimeout(), () -> relayHandler.deadlines()),
-                http2Limits(new HTTP2CServerConnectionFactory(plainHttp))));
+                http2Limits(new HTTP2CServerConnectionFactory(plainHttp)));
+        ServerConnector c = server.getByteBufferPool() instanceof GuardedBufferPool
+                ? ((GuardedBufferPool) server.getByteBufferPool()).connector(server, factories)
+                : new ServerConnector(server, factories);
         c.setHost(host);
         c.setPort(port);
         c.setIdleTimeout(config.idleTimeout().toMillis());
