@@ -329,6 +329,8 @@ public final class ProxyServer implements AutoCloseable {
         private int tlsPort = -1;
         private Tls tls;
         private int maxConcurrentStreams = 128;
+        private boolean webSocketOverHttp2 = true;
+        private boolean refuseForwardUpgrades;
         private int socksPort = -1;
         private Duration socksHandshakeTimeout = Duration.ofSeconds(10);
         private final List<Cidr> proxyProtocolFrom = new ArrayList<>();
@@ -391,6 +393,33 @@ public final class ProxyServer implements AutoCloseable {
         public Builder maxConcurrentStreams(int count) {
             checkArgument(count >= 1 && count <= 10_000, "maxConcurrentStreams: %s (expected: 1..10000)", count);
             this.maxConcurrentStreams = count;
+            return this;
+        }
+
+        /**
+         * Whether the HTTP/2 listeners (h2 over TLS and h2c) offer WebSocket over HTTP/2 (RFC 8441): on by default.
+         * On, they announce {@code SETTINGS_ENABLE_CONNECT_PROTOCOL}, and an extended {@code CONNECT} with
+         * {@code :protocol websocket} goes through the phases as the {@code GET} it stands for (routes, authentication,
+         * filters; forward mode takes {@code :scheme} and {@code :authority} as the target), then upstream as an
+         * HTTP/1.1 {@code Upgrade}; the upstream's {@code 101} becomes a {@code 200} on the stream, whose DATA frames
+         * then carry the WebSocket bytes both ways under HTTP/2 flow control. Off, the listeners do not announce it, and
+         * clients (browsers) open an HTTP/1.1 connection for their WebSockets instead.
+         */
+        public Builder webSocketOverHttp2(boolean enabled) {
+            this.webSocketOverHttp2 = enabled;
+            return this;
+        }
+
+        /**
+         * Forward mode: refuses every {@code Upgrade} request (WebSocket in absolute form, or over HTTP/2) with
+         * {@code 403} and {@code Proxy-Status: ...; error=http_request_denied}, before anything is dialled. Plain
+         * requests and {@code CONNECT} tunnels are not affected ({@code wss://} through {@code CONNECT} still works; use
+         * {@link #connectPorts} or a filter for those). Reverse routes use {@link Route#refuseUpgrades()}.
+         *
+         * @throws IllegalStateException at {@link #build()} if the proxy is not a forward proxy
+         */
+        public Builder refuseForwardUpgrades() {
+            this.refuseForwardUpgrades = true;
             return this;
         }
 
@@ -734,6 +763,9 @@ public final class ProxyServer implements AutoCloseable {
             checkState(socksPort <= 0 || socksPort != port, "SOCKS port %s is the HTTP port too (expected: two different ports)", socksPort);
             checkState(interception == null || forward,
                     "HTTPS inspection is set (%s) but the proxy is not a forward proxy (expected: forward())", interception);
+            checkState(!refuseForwardUpgrades || forward,
+                    "refuseForwardUpgrades() is set but the proxy is not a forward proxy (expected: forward(), or"
+                            + " Route.refuseUpgrades() for reverse routes)");
             checkState(tls == null || tlsPort == 0 || tlsPort != port,
                     "TLS port %s is the plain HTTP port too (expected: two different ports)", tlsPort);
             String via = viaName != null ? viaName : viaIfUnset != null ? viaIfUnset
@@ -747,7 +779,8 @@ public final class ProxyServer implements AutoCloseable {
                     minRequestBodyRate.toBytes(), minResponseBodyRate.toBytes(), bodyRateGracePeriod,
                     tls == null ? null : new ProxyConfig.Tls(tlsPort, tls.sources(), tls.changeCheckPeriod()),
                     maxConcurrentStreams, new ProxyConfig.FrontDoors(socksPort, socksHandshakeTimeout,
-                            List.copyOf(proxyProtocolFrom), ftpGateway), upstreamTls, interception);
+                            List.copyOf(proxyProtocolFrom), ftpGateway), upstreamTls, interception,
+                    new ProxyConfig.Upgrades(webSocketOverHttp2, refuseForwardUpgrades));
         }
 
         private static Duration positive(Duration d, String name) {

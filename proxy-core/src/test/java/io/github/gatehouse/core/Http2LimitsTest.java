@@ -63,7 +63,7 @@ class Http2LimitsTest {
             Map<Integer, Integer> s = settings.get(5, TimeUnit.SECONDS);
             assertThat(s).containsEntry(SettingsFrame.MAX_CONCURRENT_STREAMS, 32)
                     .containsEntry(SettingsFrame.MAX_HEADER_LIST_SIZE, 32 * 1024)
-                    .containsEntry(SettingsFrame.ENABLE_CONNECT_PROTOCOL, 0)
+                    .containsEntry(SettingsFrame.ENABLE_CONNECT_PROTOCOL, 1) // WebSocket over HTTP/2 (RFC 8441), on by default
                     .containsEntry(SettingsFrame.INITIAL_WINDOW_SIZE, 256 * 1024);
         } finally {
             client.stop();

@@ -370,6 +370,48 @@ class WebSocketRelayTest {
     }
 
     @Test
+    void upgradeH2cIsNeverForwardedUpstreamInForwardModeEither() throws Exception {
+        try (RawOrigin raw = RawOrigin.start(head -> RawOrigin.Reply.of("HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok"));
+                ProxyServer p = ProxyServer.builder().forward().allowAllInternalDestinations().accessLog(accessLog).build()
+                        .start()) {
+            // an absolute-form request that asks for h2c: Jetty's h2c support upgrades the client's connection to the proxy
+            // (101, then HTTP/2 with the request as stream 1), and the request goes upstream as plain HTTP/1.1
+            try (Socket socket = new Socket("127.0.0.1", p.port())) {
+                socket.setSoTimeout(10_000);
+                OutputStream out = socket.getOutputStream();
+                out.write(("GET " + raw.baseUrl() + "/forwarded HTTP/1.1\r\nHost: " + URI.create(raw.baseUrl()).getAuthority()
+                        + "\r\nConnection: Upgrade, HTTP2-Settings\r\nUpgrade: h2c\r\nHTTP2-Settings: AAMAAABk\r\n\r\n")
+                        .getBytes(StandardCharsets.US_ASCII));
+                out.flush();
+                String head = readHead(socket.getInputStream());
+                assertThat(head).startsWith("HTTP/1.1 101 ").containsIgnoringCase("\r\nUpgrade: h2c\r\n");
+                out.write("PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n".getBytes(StandardCharsets.US_ASCII));
+                out.write(new byte[] {0, 0, 0, 0x4, 0, 0, 0, 0, 0}); // an empty SETTINGS frame
+                out.flush();
+                assertThat(raw.takeHead()).startsWith("GET /forwarded HTTP/1.1").doesNotContainIgnoringCase("upgrade")
+                        .doesNotContainIgnoringCase("h2c").doesNotContainIgnoringCase("HTTP2-Settings");
+            }
+        }
+    }
+
+    @Test
+    void aForwardProxyThatRefusesUpgradesAnswers403AndStillTunnelsAndRelaysPlainRequests() throws Exception {
+        try (ProxyServer p = ProxyServer.builder().forward().allowInternalDestination("127.0.0.1:" + originPort)
+                .refuseForwardUpgrades().accessLog(accessLog).build().start()) {
+            RawHttp.Reply reply = RawHttp.exchange(p.port(), "GET http://127.0.0.1:" + originPort + "/echo/no HTTP/1.1\r\n"
+                    + "Host: 127.0.0.1:" + originPort + "\r\nConnection: Upgrade, close\r\nUpgrade: websocket\r\n"
+                    + "Sec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n");
+            assertThat(reply.status()).isEqualTo(403);
+            assertThat(reply.bodyText()).contains("this forward proxy does not allow Upgrade: websocket");
+            assertThat(reply.headers().get("proxy-status")).contains("http_request_denied");
+            assertThat(upgradeHeads).isEmpty();
+            assertThat(accessLog.take("/echo/no").denied()).isTrue();
+        }
+        assertThatThrownBy(() -> ProxyServer.builder().refuseForwardUpgrades().route(Route.any().to(originUrl())).build())
+                .isInstanceOf(IllegalStateException.class).hasMessageContaining("not a forward proxy");
+    }
+
+    @Test
     void withACacheOnTheCacheIsNeverAskedAboutAnUpgradeNorShownItsAnswer() throws Exception {
         java.util.concurrent.atomic.AtomicInteger asked = new java.util.concurrent.atomic.AtomicInteger();
         HttpCache cache = new HttpCache() {

@@ -218,6 +218,12 @@ final class ConfigFile {
             }
             return;
         }
+        if (value instanceof ScalarNode && ((ScalarNode) value).getTag().equals(Tag.BOOL)
+                && LauncherOptions.ON_OFF_FLAGS.contains(name)) {
+            boolean on = Boolean.parseBoolean(((ScalarNode) value).getValue());
+            applyFlag(file, o, name, value, "--" + name + "=" + (on ? "on" : "off"));
+            return;
+        }
         if (value instanceof ScalarNode && ((ScalarNode) value).getTag().equals(Tag.BOOL)) {
             if (Boolean.parseBoolean(((ScalarNode) value).getValue())) {
                 applyFlag(file, o, name, value, "--" + name);

@@ -541,6 +541,9 @@ public final class Gatehouse {
                 if (o.ftp) {
                     b.ftpGateway();
                 }
+                if (o.noUpgrade) {
+                    b.refuseForwardUpgrades();
+                }
             } else {
                 o.fileRoutes.forEach(b::route);
                 if (!o.upstreams.isEmpty()) {
@@ -557,6 +560,9 @@ public final class Gatehouse {
             InspectionFlags.apply(o, b);
             if (o.maxConcurrentStreams != null) {
                 b.maxConcurrentStreams(o.maxConcurrentStreams);
+            }
+            if (o.h2WebSocket != null) {
+                b.webSocketOverHttp2(o.h2WebSocket);
             }
             if (o.idleTimeout != null) {
                 b.idleTimeout(o.idleTimeout);

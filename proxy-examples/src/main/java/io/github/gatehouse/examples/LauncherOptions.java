@@ -88,6 +88,8 @@ public final class LauncherOptions {
     boolean ftp;
     boolean redirectHttps;
     Integer maxConcurrentStreams;
+    /** {@code --h2-websocket on|off}, or null for the default (on). */
+    Boolean h2WebSocket;
     /** Upstream TLS and HTTPS inspection ({@code --upstream-*}, {@code --intercept-*}). */
     final List<Path> upstreamCas = new ArrayList<>();
     boolean upstreamInsecure;
@@ -145,8 +147,10 @@ public final class LauncherOptions {
                 "  --retry-on LIST              reverse: what triggers a retry, from connect-failure, reset, timeout",
                 "                               and 5xx statuses (default connect-failure,reset; e.g. connect-failure,503)",
                 "  --sticky-cookie NAME         reverse: sticky sessions with a proxy-set cookie NAME",
-                "  --no-upgrade                 reverse: refuse Upgrade requests (WebSocket) with 403 instead of",
-                "                               relaying the upstream's 101 and tunnelling the connection",
+                "  --no-upgrade                 refuse Upgrade requests (WebSocket, also over HTTP/2) with 403 and",
+                "                               Proxy-Status instead of relaying the upstream's 101 and tunnelling the",
+                "                               connection (reverse: the --upstream route; forward: every request;",
+                "                               CONNECT tunnels are not affected)",
                 "  --connect-ports LIST         forward: ports CONNECT may reach, comma-separated (default 443)",
                 "  --allow-internal-destination HOST:PORT",
                 "                               forward: let the proxy reach this one address on the proxy host or",
@@ -216,6 +220,8 @@ public final class LauncherOptions {
                 "                               (default 10s; 0 = never)",
                 "  --redirect-https             reverse: answer plain HTTP requests with 308 to the HTTPS listener",
                 "  --max-concurrent-streams N   HTTP/2 streams one connection may have open (default 128)",
+                "  --h2-websocket on|off        WebSocket over HTTP/2 (RFC 8441 extended CONNECT) for h2 and h2c",
+                "                               clients, relayed to HTTP/1.1 upstreams (default on)",
                 "  --upstream-ca FILE           trust the CA certificates of PEM FILE for TLS to upstreams and",
                 "                               HTTPS inspection, besides the JDK's trust store (repeatable)",
                 "  --upstream-insecure-skip-verify  DANGER: accept any upstream certificate, for any name (test",
@@ -284,6 +290,8 @@ public final class LauncherOptions {
      * Flags whose value is a comma-separated list and that do not accumulate when repeated: a YAML list for one of
      * them is joined with commas ({@link ConfigFile}). Every other flag given a YAML list is repeated, once an item.
      */
+    /** Flags whose value is on or off: in a {@code --config} file, {@code true} and {@code false} mean those. */
+    static final Set<String> ON_OFF_FLAGS = Set.of("h2-websocket");
     static final Set<String> COMMA_LIST_FLAGS = Set.of("retry-on", "cache-targeted-fields", "connect-ports");
 
     /** Applies {@code args} to {@code o} one flag at a time, without the checks across flags of {@link #finish}. */
@@ -550,6 +558,21 @@ public final class LauncherOptions {
                     }
                     o.redirectHttps = true;
                     break;
+                case "--h2-websocket":
+                    String hw = value != null ? value : next(args, ++i, arg);
+                    switch (hw.trim().toLowerCase(java.util.Locale.ROOT)) {
+                        case "on":
+                        case "true":
+                            o.h2WebSocket = true;
+                            break;
+                        case "off":
+                        case "false":
+                            o.h2WebSocket = false;
+                            break;
+                        default:
+                            throw new UsageException("--h2-websocket: '" + hw + "' (expected: on or off)");
+                    }
+                    break;
                 case "--max-concurrent-streams":
                     String mcs = value != null ? value : next(args, ++i, arg);
                     try {
@@ -673,10 +696,10 @@ public final class LauncherOptions {
             throw new UsageException("--upstream is for reverse mode");
         }
         if (o.mode == Mode.FORWARD && (o.healthCheck != null || o.retries != null || o.healthInterval != null
-                || o.stickyCookie != null || o.retryConditions != null || o.noUpgrade
+                || o.stickyCookie != null || o.retryConditions != null
                 || !o.balance.equals("round-robin"))) {
-            throw new UsageException("--balance, --health-check, --health-interval, --retries, --retry-on, --sticky-cookie"
-                    + " and --no-upgrade are for reverse mode");
+            throw new UsageException("--balance, --health-check, --health-interval, --retries, --retry-on and"
+                    + " --sticky-cookie are for reverse mode");
         }
         if (o.harBodyLimit != null && o.har == null) {
             throw new UsageException("--har-body-limit needs --har FILE");

@@ -90,6 +90,18 @@ class ConfigFileTest {
     }
 
     @Test
+    void anOnOffKeyTakesOnOffAndTrueFalse() throws Exception {
+        for (String[] c : new String[][] {{"off", "false"}, {"false", "false"}, {"on", "true"}, {"true", "true"}}) {
+            LauncherOptions o = ConfigFile.options("--config",
+                    write("mode: reverse\nupstream: http://a:1\nh2-websocket: " + c[0] + "\nno-upgrade: true\n").toString());
+            assertThat(o.h2WebSocket).as("h2-websocket: %s", c[0]).isEqualTo(Boolean.valueOf(c[1]));
+            assertThat(o.noUpgrade).isTrue();
+        }
+        assertThatThrownBy(() -> ConfigFile.options("--config", write("mode: forward\nh2-websocket: maybe\n").toString()))
+                .hasMessageEndingWith("gatehouse.yaml line 2: key 'h2-websocket': 'maybe' (expected: on or off)");
+    }
+
+    @Test
     void everyErrorNamesTheFileTheLineAndTheKey() throws Exception {
         assertThatThrownBy(() -> ConfigFile.options("--config", write("mode: reverse\nupstream: http://a:1\nbalanse: random\n").toString()))
                 .hasMessageEndingWith("gatehouse.yaml line 3: key 'balanse': unknown key (expected: a flag name without"

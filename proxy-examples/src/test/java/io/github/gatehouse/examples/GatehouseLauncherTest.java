@@ -164,20 +164,67 @@ class GatehouseLauncherTest {
     }
 
     @Test
-    void noUpgradeRefusesUpgradeRequestsWith403AndIsForReverseModeOnly() throws Exception {
+    void noUpgradeRefusesUpgradeRequestsWith403InReverseAndForwardMode() throws Exception {
+        String upgrade = "Connection: Upgrade, close\r\nUpgrade: websocket\r\nSec-WebSocket-Version: 13\r\n"
+                + "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n";
         ProxyServer proxy = Gatehouse.start(new String[] {"reverse", "--port", "0", "--upstream", origin.baseUrl(),
             "--no-upgrade", "--access-log", "off"}, new PrintStream(new ByteArrayOutputStream()));
         try {
             io.github.gatehouse.core.testsupport.RawHttp.Reply reply = io.github.gatehouse.core.testsupport.RawHttp.exchange(
-                    proxy.port(), "GET /hello HTTP/1.1\r\nHost: a.test\r\nConnection: Upgrade, close\r\n"
-                            + "Upgrade: websocket\r\n\r\n");
+                    proxy.port(), "GET /hello HTTP/1.1\r\nHost: a.test\r\n" + upgrade);
             assertThat(reply.status()).isEqualTo(403);
             assertThat(reply.bodyText()).contains("does not allow Upgrade: websocket");
             assertThat(origin.requestCount()).isZero();
         } finally {
             proxy.close();
         }
-        assertThatThrownBy(() -> LauncherOptions.parse("forward", "--no-upgrade")).hasMessageContaining("--no-upgrade");
+        proxy = Gatehouse.start(new String[] {"forward", "--port", "0", "--allow-internal-destination",
+            "127.0.0.1:" + origin.port(), "--no-upgrade", "--access-log", "off"}, new PrintStream(new ByteArrayOutputStream()));
+        try {
+            io.github.gatehouse.core.testsupport.RawHttp.Reply reply = io.github.gatehouse.core.testsupport.RawHttp.exchange(
+                    proxy.port(), "GET " + origin.baseUrl() + "/hello HTTP/1.1\r\nHost: 127.0.0.1:" + origin.port()
+                            + "\r\n" + upgrade);
+            assertThat(reply.status()).isEqualTo(403);
+            assertThat(reply.bodyText()).contains("this forward proxy does not allow Upgrade: websocket");
+            assertThat(reply.headers().get("proxy-status")).contains("http_request_denied");
+            assertThat(origin.requestCount()).isZero();
+            HttpResponse<String> plain = Clients.throughProxy(proxy.port()).send(HttpRequest.newBuilder(URI.create(origin.baseUrl()
+                    + "/hello")).build(), BodyHandlers.ofString());
+            assertThat(plain.statusCode()).as("plain requests still pass").isEqualTo(200);
+        } finally {
+            proxy.close();
+        }
+    }
+
+    @Test
+    void h2WebSocketOffStopsTheListenerFromOfferingExtendedConnect() throws Exception {
+        for (String[] flags : new String[][] {{}, {"--h2-websocket", "on"}, {"--h2-websocket", "off"}}) {
+            String[] args = java.util.stream.Stream.concat(java.util.stream.Stream.of("reverse", "--port", "0", "--upstream",
+                    origin.baseUrl(), "--access-log", "off"), java.util.Arrays.stream(flags)).toArray(String[]::new);
+            ProxyServer proxy = Gatehouse.start(args, new PrintStream(new ByteArrayOutputStream()));
+            org.eclipse.jetty.http2.client.HTTP2Client client = new org.eclipse.jetty.http2.client.HTTP2Client();
+            client.start();
+            try {
+                java.util.concurrent.CompletableFuture<java.util.Map<Integer, Integer>> settings = new java.util.concurrent.CompletableFuture<>();
+                client.connect(new java.net.InetSocketAddress("127.0.0.1", proxy.port()),
+                        new org.eclipse.jetty.http2.api.Session.Listener() {
+                            @Override
+                            public void onSettings(org.eclipse.jetty.http2.api.Session session,
+                                    org.eclipse.jetty.http2.frames.SettingsFrame frame) {
+                                settings.complete(frame.getSettings());
+                            }
+                        }, new org.eclipse.jetty.util.Promise.Completable<>());
+                int expected = flags.length > 0 && flags[1].equals("off") ? 0 : 1;
+                assertThat(settings.get(10, java.util.concurrent.TimeUnit.SECONDS))
+                        .as("SETTINGS_ENABLE_CONNECT_PROTOCOL with %s", String.join(" ", flags))
+                        .containsEntry(org.eclipse.jetty.http2.frames.SettingsFrame.ENABLE_CONNECT_PROTOCOL, expected);
+            } finally {
+                client.stop();
+                proxy.close();
+            }
+        }
+        assertThatThrownBy(() -> LauncherOptions.parse("reverse", "--upstream", origin.baseUrl(), "--h2-websocket", "maybe"))
+                .hasMessage("--h2-websocket: 'maybe' (expected: on or off)");
     }
 
     @Test

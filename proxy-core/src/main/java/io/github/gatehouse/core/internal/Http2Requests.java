@@ -69,14 +69,16 @@ final class Http2Requests extends Handler.Wrapper {
      * {@code :authority} name the target (RFC 9113 §8.3.1). On a forward proxy, such a request that no reverse route
      * takes is a forward request for {@code scheme://authority/path}, as an HTTP/1.1 absolute-form one would be (a
      * request naming the proxy itself is then refused like any internal destination, or as a loop). Returns that
-     * target, or null for HTTP/1 requests and requests a route takes; for {@code CONNECT}, its authority.
+     * target, or null for HTTP/1 requests and requests a route takes; for {@code CONNECT}, its authority. An extended
+     * {@code CONNECT} (RFC 8441, WebSocket over HTTP/2) is the {@code GET} it stands for: {@code :scheme},
+     * {@code :authority} and {@code :path} make its target, as for any other method.
      */
     static String forwardTarget(Request request, ProxyConfig config) {
         if (!HttpVersion.HTTP_2.is(request.getConnectionMetaData().getProtocol())) {
             return null;
         }
         org.eclipse.jetty.http.HttpURI uri = request.getHttpURI();
-        if ("CONNECT".equals(request.getMethod())) {
+        if ("CONNECT".equals(request.getMethod()) && !UpgradePhase.isExtendedConnect(request)) {
             return uri.getAuthority(); // authority-form, as HTTP/1.1 writes it (for the access log)
         }
         if (uri.getHost() == null || uri.getHost().isEmpty() || uri.getScheme() == null) {

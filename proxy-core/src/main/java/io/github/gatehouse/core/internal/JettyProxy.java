@@ -706,9 +706,8 @@ public final class JettyProxy {
      * per connection (the rate control that also counts the HEADERS + RST_STREAM pairs of a rapid reset,
      * CVE-2023-44487, and empty or tiny frames), beyond which the connection gets GOAWAY ENHANCE_YOUR_CALM; a header
      * list bounded by the request header size, CONTINUATION frames included; HPACK tables of 4 KiB; receive windows that
-     * bound what one client can make the proxy buffer (256 KiB a stream, 1 MiB a connection); and no extended CONNECT
-     * (RFC 8441) unless {@code -Dgatehouse.h2.websocket=true} turns on the experimental relay of WebSocket over HTTP/2
-     * ({@link UpgradePhase}).
+     * bound what one client can make the proxy buffer (256 KiB a stream, 1 MiB a connection); and extended CONNECT
+     * (RFC 8441, WebSocket over HTTP/2, {@link UpgradePhase}) announced unless the builder turned it off.
      */
     private <F extends org.eclipse.jetty.http2.server.AbstractHTTP2ServerConnectionFactory> F http2Limits(F f) {
         f.setMaxConcurrentStreams(config.maxConcurrentStreams());
@@ -718,7 +717,7 @@ public final class JettyProxy {
         f.setInitialStreamRecvWindow(256 * 1024);
         f.setInitialSessionRecvWindow(1024 * 1024);
         f.setMaxSettingsKeys(64);
-        f.setConnectProtocolEnabled(Boolean.getBoolean(UpgradePhase.EXTENDED_CONNECT_PROPERTY));
+        f.setConnectProtocolEnabled(config.upgrades().overHttp2());
         f.setUseInputDirectByteBuffers(false);
         f.setUseOutputDirectByteBuffers(false);
         return f;

@@ -42,7 +42,17 @@ public record ProxyConfig(
         int maxConcurrentStreams,
         FrontDoors fronts,
         io.github.gatehouse.core.UpstreamTls upstreamTls,
-        io.github.gatehouse.core.Interception interception) {
+        io.github.gatehouse.core.Interception interception,
+        Upgrades upgrades) {
+
+    /**
+     * What happens to requests that ask to switch protocols: whether HTTP/2 listeners offer WebSocket over HTTP/2
+     * (RFC 8441 extended CONNECT, {@code SETTINGS_ENABLE_CONNECT_PROTOCOL}), and whether forward requests (those no
+     * reverse route takes) that ask for an upgrade are refused with 403. Reverse routes refuse on their own
+     * ({@link Route#refusesUpgrades()}).
+     */
+    public record Upgrades(boolean overHttp2, boolean refusedWhenForwarding) {
+    }
 
 
     /**

@@ -31,13 +31,6 @@ import org.slf4j.LoggerFactory;
 final class UpgradePhase {
     private static final Logger LOG = LoggerFactory.getLogger(UpgradePhase.class);
 
-    /**
-     * The system property that makes HTTP/2 listeners announce extended CONNECT (RFC 8441,
-     * {@code SETTINGS_ENABLE_CONNECT_PROTOCOL}), so WebSocket over HTTP/2 is relayed to HTTP/1.1 upstreams:
-     * experimental, off unless {@code -Dgatehouse.h2.websocket=true} when the server is built.
-     */
-    static final String EXTENDED_CONNECT_PROPERTY = "gatehouse.h2.websocket";
-
     private final RelayHandler relay;
     private final GatehouseConnectHandler tunnels;
 
@@ -90,12 +83,20 @@ final class UpgradePhase {
                 && request.getTunnelSupport() != null && request.getTunnelSupport().getProtocol() != null;
     }
 
-    /** After phase 4: a route that refuses upgrades answers 403; otherwise the cache is skipped. */
+    /**
+     * After phase 4: a route that refuses upgrades, or a forward proxy that does ({@code refuseForwardUpgrades()}),
+     * answers 403; otherwise the cache is skipped.
+     */
     ExchangeDriver.Step admit(ExchangeContext x) {
         Route route = x.exchange.route().orElse(null);
         if (route != null && route.refusesUpgrades()) {
             x.exchange.deny();
             return relay.answers().answer(x, 403, "route " + route + " does not allow Upgrade: " + x.upgrade,
+                    "http_request_denied", null, false);
+        }
+        if (route == null && x.exchange.mode() == Mode.FORWARD && relay.config().upgrades().refusedWhenForwarding()) {
+            x.exchange.deny();
+            return relay.answers().answer(x, 403, "this forward proxy does not allow Upgrade: " + x.upgrade,
                     "http_request_denied", null, false);
         }
         x.exchange.cacheStatus(null); // an upgrade never comes from the cache
