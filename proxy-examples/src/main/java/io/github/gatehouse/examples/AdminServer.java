@@ -92,6 +92,7 @@ public final class AdminServer implements AutoCloseable {
     private Server server;
     private ServerConnector connector;
     private GatehouseMetrics metrics;
+    private ClusterMeters clusterMeters;
     private AutoCloseable totalsRegistration;
     private boolean closed;
 
@@ -146,6 +147,7 @@ public final class AdminServer implements AutoCloseable {
         server.addConnector(connector);
         server.setHandler(new AdminHandler());
         metrics = GatehouseMetrics.bindTo(registry, proxy);
+        clusterMeters = ClusterMeters.bindTo(registry, proxy);
         totalsRegistration = proxy.addListener(totals);
         try {
             server.start();
@@ -207,6 +209,9 @@ public final class AdminServer implements AutoCloseable {
         }
         if (metrics != null) {
             metrics.close();
+        }
+        if (clusterMeters != null) {
+            clusterMeters.close();
         }
         if (totalsRegistration != null) {
             try {

@@ -81,6 +81,9 @@ public final class GridStore implements CacheStore, SharedTier {
     private static final char SEP = CacheEngine.VARIANT_SEPARATOR;
 
     private final Cluster cluster;
+    /** Where the purge task finds this store on each member ({@code HazelcastInstance.getUserContext()}). */
+    private final String contextKey;
+    private final com.hazelcast.core.IExecutorService purges;
     private final IMap<String, Variants> entries;
     private final IMap<String, String> claims;
     private final ITopic<String> events;
@@ -134,6 +137,9 @@ public final class GridStore implements CacheStore, SharedTier {
             return t;
         });
         this.topicRegistration = events.addMessageListener(m -> onEvent(m.getMessageObject()));
+        this.contextKey = "gatehouse-grid-store-" + name;
+        this.purges = hz.getExecutorService("gatehouse-cache-purges-" + name);
+        hz.getUserContext().put(contextKey, this);
         // a member that leaves may have held fill leases: whoever waits on one looks again now rather than at the
         // end of the lease (the grid then has the entry, or the waiter goes upstream itself)
         this.membershipRegistration = hz.getCluster().addMembershipListener(new com.hazelcast.cluster.MembershipListener() {
@@ -352,6 +358,7 @@ public final class GridStore implements CacheStore, SharedTier {
             publish('U', primary);
         }
         dropNear(primary);
+        dropEverywhere('U', primary);
         return n;
     }
 
@@ -361,6 +368,7 @@ public final class GridStore implements CacheStore, SharedTier {
         long n = purgeWhere(mode, new KeyPrefix(prefix), new Purge(mode == PurgeMode.HARD, null, null),
                 () -> publish('P', prefix));
         dropNearWhere(k -> k.startsWith(prefix));
+        dropEverywhere('P', prefix);
         return n;
     }
 
@@ -370,6 +378,7 @@ public final class GridStore implements CacheStore, SharedTier {
         long n = purgeWhere(mode, null, new Purge(mode == PurgeMode.HARD, header, tag),
                 () -> publish('T', header + SEP + tag));
         dropNearTagged(header, tag);
+        dropEverywhere('T', header + SEP + tag);
         return n;
     }
 
@@ -388,6 +397,53 @@ public final class GridStore implements CacheStore, SharedTier {
             trouble("purge", e);
             announce.run();
             return 0;
+        }
+    }
+
+    /**
+     * Has every member drop its near copies for a purge, and waits for them (up to the purge wait), so that when a
+     * purge returns no instance serves what it removed; the topic announcement stays as the fallback for a member
+     * that does not answer in time.
+     */
+    private void dropEverywhere(char kind, String arg) {
+        try {
+            List<java.util.concurrent.Future<Boolean>> acks = new ArrayList<>(
+                    purges.submitToAllMembers(new DropNear(contextKey, kind + self + SEP + arg)).values());
+            long deadline = System.nanoTime() + purgeWait().toNanos();
+            for (java.util.concurrent.Future<Boolean> ack : acks) {
+                ack.get(Math.max(1, deadline - System.nanoTime()), TimeUnit.NANOSECONDS);
+            }
+        } catch (Exception e) {
+            trouble("purge on the other members", e);
+        }
+    }
+
+    /** Runs a purge's near-tier drop on one member, in the store registered there under {@code contextKey}. */
+    static final class DropNear implements java.util.concurrent.Callable<Boolean>, Serializable,
+            com.hazelcast.core.HazelcastInstanceAware {
+        private static final long serialVersionUID = 1L;
+        private final String contextKey;
+        private final String message;
+        private transient HazelcastInstance hazelcast;
+
+        DropNear(String contextKey, String message) {
+            this.contextKey = contextKey;
+            this.message = message;
+        }
+
+        @Override
+        public void setHazelcastInstance(HazelcastInstance hazelcast) {
+            this.hazelcast = hazelcast;
+        }
+
+        @Override
+        public Boolean call() {
+            Object store = hazelcast == null ? null : hazelcast.getUserContext().get(contextKey);
+            if (store instanceof GridStore g) {
+                g.onEvent(message);
+                return true;
+            }
+            return false;
         }
     }
 
@@ -673,6 +729,7 @@ public final class GridStore implements CacheStore, SharedTier {
         try {
             if (cluster.isRunning()) {
                 events.removeMessageListener(topicRegistration);
+                cluster.hazelcast().getUserContext().remove(contextKey, this);
                 cluster.hazelcast().getCluster().removeMembershipListener(membershipRegistration);
             }
         } catch (RuntimeException e) {

@@ -37,6 +37,8 @@ import org.slf4j.LoggerFactory;
 public final class Cluster implements AutoCloseable {
     private static final Logger LOG = LoggerFactory.getLogger(Cluster.class);
     private static final AtomicInteger INSTANCES = new AtomicInteger();
+    /** The longest {@link #join} waits for the partitions to settle after joining other members. */
+    private static final java.time.Duration JOIN_SETTLE = java.time.Duration.ofSeconds(10);
 
     private final ClusterConfig config;
     private final HazelcastInstance hazelcast;
@@ -47,7 +49,9 @@ public final class Cluster implements AutoCloseable {
     }
 
     /**
-     * Starts this instance's member and joins the members {@code config} lists that are up (none need be).
+     * Starts this instance's member and joins the members {@code config} lists that are up (none need be). When it
+     * joined others, it returns once the cluster {@link #isSafe is safe} (the partitions migrated to the new member and
+     * their backups are in sync), or after 10 s, whichever comes first.
      *
      * @throws IllegalStateException if the member cannot start (for instance the port is taken)
      */
@@ -105,6 +109,20 @@ public final class Cluster implements AutoCloseable {
             }
         });
         LOG.info("cluster {}: member {} started; members {}", config.name(), cluster.localMember(), cluster.members());
+        if (cluster.members().size() > 1) {
+            // joined others: the partitions now migrate to this member. Wait (bounded) until they settled, so that
+            // the first requests do not meet a migrating grid; the stores answer meanwhile anyway
+            try {
+                if (cluster.awaitSafe(2, JOIN_SETTLE)) {
+                    LOG.info("cluster {}: partitions settled; members {}", config.name(), cluster.members());
+                } else {
+                    LOG.info("cluster {}: partitions still migrating after {}; serving meanwhile", config.name(),
+                            JOIN_SETTLE);
+                }
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+            }
+        }
         return cluster;
     }
 
