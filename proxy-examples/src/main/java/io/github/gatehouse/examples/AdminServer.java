@@ -62,7 +62,8 @@ import org.slf4j.LoggerFactory;
  * <ul>
  *   <li>{@code GET /}: the status page (HTML rendered on the server, no script, no external asset, refreshing
  *   itself every {@link Builder#refresh} seconds);</li>
- *   <li>{@code GET /metrics}: Prometheus text of the registry ({@link GatehouseMetrics} bound to it);</li>
+ *   <li>{@code GET /metrics}: Prometheus text of the registry ({@link GatehouseMetrics} bound to it, and the cluster
+ *   meters of {@code ClusterMeters} when the cache is shared by several instances);</li>
  *   <li>{@code GET /api/stats}: routes, pools and members, cache, totals, as JSON;</li>
  *   <li>{@code GET /api/errors?limit=N}: the last errors (status 5xx, or aborted), newest first;</li>
  *   <li>{@code POST /api/purge?url=U | prefix=P | tag=T [&mode=hard|soft]}: purges the cache;</li>
@@ -92,6 +93,7 @@ public final class AdminServer implements AutoCloseable {
     private Server server;
     private ServerConnector connector;
     private GatehouseMetrics metrics;
+    private ClusterMeters clusterMeters;
     private AutoCloseable totalsRegistration;
     private boolean closed;
 
@@ -146,6 +148,7 @@ public final class AdminServer implements AutoCloseable {
         server.addConnector(connector);
         server.setHandler(new AdminHandler());
         metrics = GatehouseMetrics.bindTo(registry, proxy);
+        clusterMeters = ClusterMeters.bindTo(registry, proxy);
         totalsRegistration = proxy.addListener(totals);
         try {
             server.start();
@@ -207,6 +210,9 @@ public final class AdminServer implements AutoCloseable {
         }
         if (metrics != null) {
             metrics.close();
+        }
+        if (clusterMeters != null) {
+            clusterMeters.close();
         }
         if (totalsRegistration != null) {
             try {

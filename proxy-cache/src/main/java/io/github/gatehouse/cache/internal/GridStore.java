@@ -55,18 +55,23 @@ import org.slf4j.LoggerFactory;
  * body). A grid entry is copied whole into the near tier when first read; {@link #get} answers from the near tier
  * only, so the engine's synchronous path never waits on the network.
  *
- * <p><b>Invalidation.</b> Each change is published on a topic after the grid has it; the other instances drop their
- * near copies of that key (a purge by prefix or tag: of every matching key), and a near read that raced with an
- * invalidation is not kept.
+ * <p><b>Invalidation.</b> Each change is published on a topic after the grid has it, with the grid entry's new
+ * version; the other instances drop their near copies of that key unless what they read from the grid is that
+ * version or newer (the topic may deliver a change after a reader already read its result), and a near read that
+ * raced with an invalidation is not kept. A purge (by URL, prefix or tag) drops every matching near copy, and is
+ * announced again when the grid applies it late (a purge that outlived its wait during a partition migration).
+ * A change that changed nothing (removing what the grid did not hold) is not announced.
  *
  * <p><b>Cross-instance collapsing.</b> {@link #claimFill} takes a lease on a key in a second map, with a time to live
  * (the collapse timeout), so that a member that dies while filling cannot stall the key beyond it; the others wait
  * for {@link #releaseFill} (published on the topic), a member leaving the cluster, or their own timeout, then read
  * the grid or go upstream.
  *
- * <p><b>Trouble.</b> Every grid operation on a request's path has the cluster's operation timeout; when it fails or
- * times out the request goes on with what this instance has (a miss, an entry stored in the near tier only), and
- * the first failure of a run is logged once at WARN, the recovery once at INFO.
+ * <p><b>Trouble.</b> Every grid operation on a request's path has the cluster's operation timeout; when it fails,
+ * throws or times out (a member that just joined, while partitions migrate) the request goes on with what this
+ * instance has (a miss, an entry stored in the near tier only, a fill of its own), never an error to the client;
+ * a change the grid applies after the request gave up waiting is still announced, and a fill claim that lands late
+ * is released after the fill. The first failure of a run is logged once at WARN, the recovery once at INFO.
  *
  * <p><b>Threading.</b> Thread-safe and non-blocking on the request path; the purge methods block up to the
  * operation timeout (admin calls). Grid continuations run on the store's own executor.
@@ -76,6 +81,9 @@ public final class GridStore implements CacheStore, SharedTier {
     private static final char SEP = CacheEngine.VARIANT_SEPARATOR;
 
     private final Cluster cluster;
+    /** Where the purge task finds this store on each member ({@code HazelcastInstance.getUserContext()}). */
+    private final String contextKey;
+    private final com.hazelcast.core.IExecutorService purges;
     private final IMap<String, Variants> entries;
     private final IMap<String, String> claims;
     private final ITopic<String> events;
@@ -88,6 +96,14 @@ public final class GridStore implements CacheStore, SharedTier {
     private final ExecutorService executor;
     /** Primary key to the keys of its variants in the near tier (a superset: Caffeine evicts on its own). */
     private final ConcurrentHashMap<String, Set<String>> nearKeys = new ConcurrentHashMap<>();
+    /**
+     * The grid version of each primary key whose variants this instance read into its near tier: a change event
+     * from another instance that is not newer than what was read (it was published before, delivered after) leaves
+     * the near copies alone.
+     */
+    private final ConcurrentHashMap<String, Long> nearVersions = new ConcurrentHashMap<>();
+    /** Fill claims sent and not answered yet: a release waits for its claim, so a late claim cannot outlive it. */
+    private final ConcurrentHashMap<String, CompletableFuture<Boolean>> pendingClaims = new ConcurrentHashMap<>();
     /** Invalidations seen, striped by primary key: a grid read that raced one is not kept in the near tier. */
     private final AtomicLongArray generations = new AtomicLongArray(1024);
     private final ConcurrentHashMap<String, CompletableFuture<Void>> waiters = new ConcurrentHashMap<>();
@@ -121,6 +137,9 @@ public final class GridStore implements CacheStore, SharedTier {
             return t;
         });
         this.topicRegistration = events.addMessageListener(m -> onEvent(m.getMessageObject()));
+        this.contextKey = "gatehouse-grid-store-" + name;
+        this.purges = hz.getExecutorService("gatehouse-cache-purges-" + name);
+        hz.getUserContext().put(contextKey, this);
         // a member that leaves may have held fill leases: whoever waits on one looks again now rather than at the
         // end of the lease (the grid then has the entry, or the waiter goes upstream itself)
         this.membershipRegistration = hz.getCluster().addMembershipListener(new com.hazelcast.cluster.MembershipListener() {
@@ -195,7 +214,7 @@ public final class GridStore implements CacheStore, SharedTier {
         }
         int stripe = stripe(primary);
         long generation = generations.get(stripe);
-        return withTimeout(entries.getAsync(primary)).<CompletionStage<List<String>>>handleAsync((v, f) -> {
+        return withTimeout(call(() -> entries.getAsync(primary))).<CompletionStage<List<String>>>handleAsync((v, f) -> {
             if (f != null) {
                 trouble("read", f);
                 return CompletableFuture.completedFuture(List.<String>of());
@@ -230,6 +249,10 @@ public final class GridStore implements CacheStore, SharedTier {
                     return List.<String>of();
                 }
                 keys.add(key);
+            }
+            nearVersions.merge(primary, v.version, Math::max);
+            if (generations.get(stripe) != generation) { // invalidated meanwhile: the version must not outlive it
+                nearVersions.remove(primary);
             }
             return keys;
         }
@@ -274,13 +297,12 @@ public final class GridStore implements CacheStore, SharedTier {
                 }
                 byte[] blob = encode(head, chunks, length);
                 chunks.clear();
-                return submit(primaryOf(key), new PutVariant(secondaryOf(key), blob)).handle((v, f) -> {
+                return submitAnnounced(primaryOf(key), new PutVariant(secondaryOf(key), blob)).handle((v, f) -> {
                     if (f != null) {
                         trouble("write", f);
                     } else {
                         fine();
                         gridWrites.increment();
-                        publish('W', primaryOf(key));
                     }
                     return (Void) null;
                 });
@@ -298,11 +320,9 @@ public final class GridStore implements CacheStore, SharedTier {
     public boolean updateHead(String key, EntryHead head) {
         boolean had = near.updateHead(key, head);
         byte[] headBytes = encodeHead(head);
-        submit(primaryOf(key), new UpdateHead(secondaryOf(key), headBytes)).whenComplete((v, f) -> {
+        submitAnnounced(primaryOf(key), new UpdateHead(secondaryOf(key), headBytes)).whenComplete((v, f) -> {
             if (f != null) {
                 trouble("head update", f);
-            } else {
-                publish('W', primaryOf(key));
             }
         });
         return had;
@@ -311,11 +331,9 @@ public final class GridStore implements CacheStore, SharedTier {
     @Override
     public boolean remove(String key) {
         boolean had = near.remove(key);
-        submit(primaryOf(key), new RemoveVariant(secondaryOf(key))).whenComplete((v, f) -> {
+        submitAnnounced(primaryOf(key), new RemoveVariant(secondaryOf(key))).whenComplete((v, f) -> {
             if (f != null) {
                 trouble("remove", f);
-            } else {
-                publish('W', primaryOf(key));
             }
         });
         return had;
@@ -327,50 +345,111 @@ public final class GridStore implements CacheStore, SharedTier {
     @Override
     public long purgePrimary(String primary, PurgeMode mode) {
         long n = 0;
+        CompletableFuture<Integer> raw = call(() -> entries.submitToKey(primary, new Purge(mode == PurgeMode.HARD, null, null)));
+        // announced again when the grid applies it, even after this call gave up waiting (during a partition
+        // migration, say): an instance that re-read the entry meanwhile must not keep it
+        raw.whenComplete((r, f) -> publish('U', primary));
         try {
-            Integer r = submit(primary, new Purge(mode == PurgeMode.HARD, null, null)).toCompletableFuture()
-                    .get(timeout.toMillis(), TimeUnit.MILLISECONDS);
+            Integer r = raw.copy().get(purgeWait().toMillis(), TimeUnit.MILLISECONDS);
             n = r == null ? 0 : r;
         } catch (Exception e) {
             trouble("purge", e);
             n = dropNear(primary);
+            publish('U', primary);
         }
-        publish('U', primary);
         dropNear(primary);
+        dropEverywhere('U', primary);
         return n;
     }
 
     /** Purges every key that starts with {@code prefix}, cluster-wide; returns how many variants. */
     @Override
     public long purgePrefix(String prefix, PurgeMode mode) {
-        long n = purgeWhere(mode, new KeyPrefix(prefix), new Purge(mode == PurgeMode.HARD, null, null));
-        publish('P', prefix);
+        long n = purgeWhere(mode, new KeyPrefix(prefix), new Purge(mode == PurgeMode.HARD, null, null),
+                () -> publish('P', prefix));
         dropNearWhere(k -> k.startsWith(prefix));
+        dropEverywhere('P', prefix);
         return n;
     }
 
     /** Purges every variant whose field {@code header} lists {@code tag}, cluster-wide; returns how many. */
     @Override
     public long purgeTag(String header, String tag, PurgeMode mode) {
-        long n = purgeWhere(mode, null, new Purge(mode == PurgeMode.HARD, header, tag));
-        publish('T', header + SEP + tag);
+        long n = purgeWhere(mode, null, new Purge(mode == PurgeMode.HARD, header, tag),
+                () -> publish('T', header + SEP + tag));
         dropNearTagged(header, tag);
+        dropEverywhere('T', header + SEP + tag);
         return n;
     }
 
-    private long purgeWhere(PurgeMode mode, Predicate<String, Variants> where, Purge purge) {
+    /** Runs {@code purge} on every entry ({@code where} matches), announcing it once it ran (late too) or failed. */
+    private long purgeWhere(PurgeMode mode, Predicate<String, Variants> where, Purge purge, Runnable announce) {
+        CompletableFuture<Map<String, Integer>> f = CompletableFuture.supplyAsync(
+                () -> where == null ? entries.executeOnEntries(purge) : entries.executeOnEntries(purge, where), executor);
+        f.whenComplete((r, e) -> announce.run());
         try {
-            CompletableFuture<Map<String, Integer>> f = CompletableFuture.supplyAsync(
-                    () -> where == null ? entries.executeOnEntries(purge) : entries.executeOnEntries(purge, where), executor);
             long n = 0;
-            for (Integer i : f.get(Math.max(timeout.toMillis(), 5_000), TimeUnit.MILLISECONDS).values()) {
+            for (Integer i : f.copy().get(purgeWait().toMillis(), TimeUnit.MILLISECONDS).values()) {
                 n += i == null ? 0 : i;
             }
             return n;
         } catch (Exception e) {
             trouble("purge", e);
+            announce.run();
             return 0;
         }
+    }
+
+    /**
+     * Has every member drop its near copies for a purge, and waits for them (up to the purge wait), so that when a
+     * purge returns no instance serves what it removed; the topic announcement stays as the fallback for a member
+     * that does not answer in time.
+     */
+    private void dropEverywhere(char kind, String arg) {
+        try {
+            List<java.util.concurrent.Future<Boolean>> acks = new ArrayList<>(
+                    purges.submitToAllMembers(new DropNear(contextKey, kind + self + SEP + arg)).values());
+            long deadline = System.nanoTime() + purgeWait().toNanos();
+            for (java.util.concurrent.Future<Boolean> ack : acks) {
+                ack.get(Math.max(1, deadline - System.nanoTime()), TimeUnit.NANOSECONDS);
+            }
+        } catch (Exception e) {
+            trouble("purge on the other members", e);
+        }
+    }
+
+    /** Runs a purge's near-tier drop on one member, in the store registered there under {@code contextKey}. */
+    static final class DropNear implements java.util.concurrent.Callable<Boolean>, Serializable,
+            com.hazelcast.core.HazelcastInstanceAware {
+        private static final long serialVersionUID = 1L;
+        private final String contextKey;
+        private final String message;
+        private transient HazelcastInstance hazelcast;
+
+        DropNear(String contextKey, String message) {
+            this.contextKey = contextKey;
+            this.message = message;
+        }
+
+        @Override
+        public void setHazelcastInstance(HazelcastInstance hazelcast) {
+            this.hazelcast = hazelcast;
+        }
+
+        @Override
+        public Boolean call() {
+            Object store = hazelcast == null ? null : hazelcast.getUserContext().get(contextKey);
+            if (store instanceof GridStore g) {
+                g.onEvent(message);
+                return true;
+            }
+            return false;
+        }
+    }
+
+    /** How long a purge (an admin call) waits for the grid: longer than a request would, to ride out a migration. */
+    private Duration purgeWait() {
+        return timeout.compareTo(Duration.ofSeconds(5)) > 0 ? timeout : Duration.ofSeconds(5);
     }
 
     // ---- cross-instance collapsing -------------------------------------------------------------------
@@ -381,7 +460,13 @@ public final class GridStore implements CacheStore, SharedTier {
      */
     @Override
     public CompletionStage<Boolean> claimFill(String primary, Duration lease) {
-        return withTimeout(claims.submitToKey(primary, new Claim(self, lease.toMillis()))).handleAsync((won, f) -> {
+        CompletableFuture<Boolean> raw = call(() -> claims.submitToKey(primary, new Claim(self, lease.toMillis())));
+        pendingClaims.put(primary, raw);
+        raw.whenComplete((won, f) -> pendingClaims.remove(primary, raw));
+        // on a timeout this instance goes upstream as if it had won, and releases the claim at the end of its fill
+        // like a winner: a claim that the grid applies late (during a partition migration, say) does not hold the
+        // other instances for the whole lease
+        return withTimeout(raw).handleAsync((won, f) -> {
             if (f != null) {
                 trouble("fill lock", f);
                 return true;
@@ -393,7 +478,12 @@ public final class GridStore implements CacheStore, SharedTier {
     /** Gives up this instance's claim on {@code primary} (after its entry was stored, or the fill ended). */
     @Override
     public void releaseFill(String primary) {
-        claims.submitToKey(primary, new Unclaim(self)).whenComplete((v, f) -> {
+        CompletableFuture<Boolean> claim = pendingClaims.get(primary);
+        if (claim != null && !claim.isDone()) {
+            claim.whenComplete((won, f) -> releaseFill(primary)); // after its claim: the release must come second
+            return;
+        }
+        call(() -> claims.submitToKey(primary, new Unclaim(self))).whenComplete((v, f) -> {
             if (f != null) {
                 trouble("fill unlock", f);
             }
@@ -409,7 +499,7 @@ public final class GridStore implements CacheStore, SharedTier {
     public CompletionStage<Void> awaitRelease(String primary, Duration wait) {
         remoteWaits.increment();
         CompletableFuture<Void> w = waiters.computeIfAbsent(primary, k -> new CompletableFuture<>());
-        withTimeout(claims.getAsync(primary)).whenComplete((owner, f) -> {
+        withTimeout(call(() -> claims.getAsync(primary))).whenComplete((owner, f) -> {
             if (f == null && owner == null) {
                 complete(primary); // released before we listened
             }
@@ -453,8 +543,12 @@ public final class GridStore implements CacheStore, SharedTier {
         boolean mine = from.equals(self);
         switch (kind) {
             case 'W' -> {
-                if (!mine) {
-                    dropNear(arg);
+                int s = arg.lastIndexOf(SEP);
+                String primary = arg.substring(0, s);
+                long version = Long.parseLong(arg.substring(s + 1));
+                Long read = nearVersions.get(primary);
+                if (!mine && (read == null || read < version)) {
+                    dropNear(primary);
                 }
             }
             case 'U' -> dropNear(arg);
@@ -476,6 +570,7 @@ public final class GridStore implements CacheStore, SharedTier {
 
     private int dropNear(String primary) {
         generations.incrementAndGet(stripe(primary));
+        nearVersions.remove(primary);
         Set<String> keys = nearKeys.remove(primary);
         int n = 0;
         if (keys != null) {
@@ -522,9 +617,27 @@ public final class GridStore implements CacheStore, SharedTier {
 
     // ---- plumbing ------------------------------------------------------------------------------------
 
-    private <R> CompletableFuture<R> submit(String primary, EntryProcessor<String, Variants, R> processor) {
+    /**
+     * Runs a change on {@code primary}'s grid entry; once the grid applied it (even after the returned stage timed
+     * out), the other instances are told its new version, unless it changed nothing (version -1).
+     */
+    private CompletableFuture<Long> submitAnnounced(String primary, EntryProcessor<String, Variants, Long> processor) {
+        CompletableFuture<Long> raw = call(() -> entries.submitToKey(primary, processor));
+        raw.whenComplete((version, f) -> {
+            if (f == null && version != null && version >= 0) {
+                publish('W', primary + SEP + version);
+            }
+        });
+        return withTimeout(raw);
+    }
+
+    /**
+     * The stage {@code op} starts, or a failed one when it throws at once (a member shutting down, or not started
+     * yet): trouble with the grid is a miss for the request, never an exception on its path.
+     */
+    private static <T> CompletableFuture<T> call(java.util.function.Supplier<CompletionStage<T>> op) {
         try {
-            return withTimeout(entries.submitToKey(primary, processor));
+            return op.get().toCompletableFuture();
         } catch (RuntimeException e) {
             return CompletableFuture.failedFuture(e);
         }
@@ -616,6 +729,7 @@ public final class GridStore implements CacheStore, SharedTier {
         try {
             if (cluster.isRunning()) {
                 events.removeMessageListener(topicRegistration);
+                cluster.hazelcast().getUserContext().remove(contextKey, this);
                 cluster.hazelcast().getCluster().removeMembershipListener(membershipRegistration);
             }
         } catch (RuntimeException e) {
@@ -636,6 +750,17 @@ public final class GridStore implements CacheStore, SharedTier {
     static final class Variants implements Serializable {
         private static final long serialVersionUID = 1L;
         final LinkedHashMap<String, byte[]> variants = new LinkedHashMap<>();
+        /** Grows with each change; see {@link #nextVersion}. */
+        long version;
+
+        /**
+         * The version a change of {@code old} makes: above the old one, and above anything an earlier life of the
+         * key had (it starts from the owner's clock, in microseconds), so that a key removed and stored again does
+         * not look older than copies read before.
+         */
+        static long nextVersion(Variants old) {
+            return Math.max(old == null ? 0 : old.version + 1, System.currentTimeMillis() * 1000);
+        }
     }
 
     /** Encoded variant: [int headLength][head][body]; the head starts with the invalidated flag. */
@@ -703,54 +828,66 @@ public final class GridStore implements CacheStore, SharedTier {
         }
     }
 
-    /** Stores one variant, replacing any under the same secondary key. */
-    record PutVariant(String secondary, byte[] blob) implements EntryProcessor<String, Variants, Void> {
+    /**
+     * Stores one variant, replacing any under the same secondary key; a complete representation also drops the
+     * stored ranges of that variant in the same change (one version, one event). Returns the new version.
+     */
+    record PutVariant(String secondary, byte[] blob) implements EntryProcessor<String, Variants, Long> {
         @Override
-        public Void process(Map.Entry<String, Variants> entry) {
+        public Long process(Map.Entry<String, Variants> entry) {
             Variants old = entry.getValue();
             Variants v = new Variants();
             if (old != null) {
                 v.variants.putAll(old.variants);
             }
+            v.version = Variants.nextVersion(old);
             v.variants.remove(secondary);
+            if (!secondary.endsWith(PartialContent.SUFFIX)) {
+                v.variants.remove(secondary + PartialContent.SUFFIX);
+            }
             v.variants.put(secondary, blob);
             while (v.variants.size() > 16) { // a URL with more variants than that keeps its newest ones
                 v.variants.remove(v.variants.keySet().iterator().next());
             }
             entry.setValue(v);
-            return null;
+            return v.version;
         }
     }
 
-    /** Replaces one variant's head, keeping its body. */
-    record UpdateHead(String secondary, byte[] head) implements EntryProcessor<String, Variants, Boolean> {
+    /** Replaces one variant's head, keeping its body; returns the new version, or -1 without that variant. */
+    record UpdateHead(String secondary, byte[] head) implements EntryProcessor<String, Variants, Long> {
         @Override
-        public Boolean process(Map.Entry<String, Variants> entry) {
+        public Long process(Map.Entry<String, Variants> entry) {
             Variants v = entry.getValue();
             byte[] old = v == null ? null : v.variants.get(secondary);
             if (old == null) {
-                return false;
+                return -1L;
             }
             int oldHead = ByteBuffer.wrap(old).getInt();
             int bodyLength = old.length - 4 - oldHead;
             ByteBuffer out = ByteBuffer.allocate(4 + head.length + bodyLength);
             out.putInt(head.length).put(head).put(old, 4 + oldHead, bodyLength);
             v.variants.put(secondary, out.array());
+            v.version = Variants.nextVersion(v);
             entry.setValue(v);
-            return true;
+            return v.version;
         }
     }
 
-    /** Removes one variant (and the grid entry with its last variant). */
-    record RemoveVariant(String secondary) implements EntryProcessor<String, Variants, Boolean> {
+    /**
+     * Removes one variant (and the grid entry with its last variant); returns the new version, or -1 when there was
+     * nothing to remove (no event: nothing changed).
+     */
+    record RemoveVariant(String secondary) implements EntryProcessor<String, Variants, Long> {
         @Override
-        public Boolean process(Map.Entry<String, Variants> entry) {
+        public Long process(Map.Entry<String, Variants> entry) {
             Variants v = entry.getValue();
             if (v == null || v.variants.remove(secondary) == null) {
-                return false;
+                return -1L;
             }
+            v.version = Variants.nextVersion(v);
             entry.setValue(v.variants.isEmpty() ? null : v);
-            return true;
+            return v.version;
         }
     }
 
@@ -779,6 +916,7 @@ public final class GridStore implements CacheStore, SharedTier {
                 }
             }
             if (n > 0) {
+                v.version = Variants.nextVersion(v);
                 entry.setValue(v.variants.isEmpty() ? null : v);
             }
             return n;

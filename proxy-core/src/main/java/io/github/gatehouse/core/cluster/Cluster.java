@@ -37,6 +37,8 @@ import org.slf4j.LoggerFactory;
 public final class Cluster implements AutoCloseable {
     private static final Logger LOG = LoggerFactory.getLogger(Cluster.class);
     private static final AtomicInteger INSTANCES = new AtomicInteger();
+    /** The longest {@link #join} waits for the partitions to settle after joining other members. */
+    private static final java.time.Duration JOIN_SETTLE = java.time.Duration.ofSeconds(10);
 
     private final ClusterConfig config;
     private final HazelcastInstance hazelcast;
@@ -47,7 +49,9 @@ public final class Cluster implements AutoCloseable {
     }
 
     /**
-     * Starts this instance's member and joins the members {@code config} lists that are up (none need be).
+     * Starts this instance's member and joins the members {@code config} lists that are up (none need be). When it
+     * joined others, it returns once the cluster {@link #isSafe is safe} (the partitions migrated to the new member and
+     * their backups are in sync), or after 10 s, whichever comes first.
      *
      * @throws IllegalStateException if the member cannot start (for instance the port is taken)
      */
@@ -61,6 +65,10 @@ public final class Cluster implements AutoCloseable {
         c.setProperty("hazelcast.shutdownhook.enabled", "false");
         c.setProperty("hazelcast.socket.bind.any", "false");
         c.setProperty("hazelcast.wait.seconds.before.join", "0");
+        // an operation on a partition that is migrating (a member just joined or left) is retried by Hazelcast; the
+        // default pause (500 ms) is the whole operation timeout of a request, so a read during a migration would
+        // always give up: retry sooner, and most such reads land within the timeout
+        c.setProperty("hazelcast.invocation.retry.pause.millis", "50");
         // a member that lost the others merges back soon after they are reachable again
         c.setProperty("hazelcast.merge.first.run.delay.seconds", "5");
         c.setProperty("hazelcast.merge.next.run.delay.seconds", "5");
@@ -101,6 +109,20 @@ public final class Cluster implements AutoCloseable {
             }
         });
         LOG.info("cluster {}: member {} started; members {}", config.name(), cluster.localMember(), cluster.members());
+        if (cluster.members().size() > 1) {
+            // joined others: the partitions now migrate to this member. Wait (bounded) until they settled, so that
+            // the first requests do not meet a migrating grid; the stores answer meanwhile anyway
+            try {
+                if (cluster.awaitSafe(2, JOIN_SETTLE)) {
+                    LOG.info("cluster {}: partitions settled; members {}", config.name(), cluster.members());
+                } else {
+                    LOG.info("cluster {}: partitions still migrating after {}; serving meanwhile", config.name(),
+                            JOIN_SETTLE);
+                }
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+            }
+        }
         return cluster;
     }
 
@@ -119,6 +141,71 @@ public final class Cluster implements AutoCloseable {
             out.add(address(m));
         }
         return out;
+    }
+
+    /**
+     * Whether the cluster is safe: no partition is migrating and every backup is in sync
+     * ({@code PartitionService.isClusterSafe}). False while a member that just joined (or left) is being rebalanced;
+     * the shared stores keep answering meanwhile (a grid read that does not land in time is a miss). This call asks
+     * every member: for admin pages and tests, not for each request.
+     */
+    public boolean isSafe() {
+        return hazelcast.getLifecycleService().isRunning() && hazelcast.getPartitionService().isClusterSafe();
+    }
+
+    /**
+     * Blocks until {@link #members()} counts at least {@code members} and the cluster {@link #isSafe is safe}, or
+     * {@code timeout} passed; waits on membership and migration events, checking again at least every 100 ms.
+     *
+     * @return whether the cluster got there in time
+     */
+    public boolean awaitSafe(int members, java.time.Duration timeout) throws InterruptedException {
+        requireNonNull(timeout, "timeout");
+        java.util.concurrent.Semaphore changed = new java.util.concurrent.Semaphore(0);
+        java.util.UUID migrations = hazelcast.getPartitionService().addMigrationListener(
+                new com.hazelcast.partition.MigrationListener() {
+                    @Override
+                    public void migrationStarted(com.hazelcast.partition.MigrationState state) {
+                    }
+
+                    @Override
+                    public void migrationFinished(com.hazelcast.partition.MigrationState state) {
+                        changed.release();
+                    }
+
+                    @Override
+                    public void replicaMigrationCompleted(com.hazelcast.partition.ReplicaMigrationEvent event) {
+                    }
+
+                    @Override
+                    public void replicaMigrationFailed(com.hazelcast.partition.ReplicaMigrationEvent event) {
+                    }
+                });
+        java.util.UUID membership = hazelcast.getCluster().addMembershipListener(new MembershipListener() {
+            @Override
+            public void memberAdded(MembershipEvent event) {
+                changed.release();
+            }
+
+            @Override
+            public void memberRemoved(MembershipEvent event) {
+                changed.release();
+            }
+        });
+        try {
+            long deadline = System.nanoTime() + timeout.toNanos();
+            while (members().size() < members || !isSafe()) {
+                long left = deadline - System.nanoTime();
+                if (left <= 0) {
+                    return false;
+                }
+                changed.tryAcquire(Math.min(left, 100_000_000L), java.util.concurrent.TimeUnit.NANOSECONDS);
+            }
+            return true;
+        } finally {
+            hazelcast.getPartitionService().removeMigrationListener(migrations);
+            hazelcast.getCluster().removeMembershipListener(membership);
+        }
     }
 
     /** This member's address, {@code host:port}. */

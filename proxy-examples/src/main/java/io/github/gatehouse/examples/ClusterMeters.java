@@ -1,0 +1,73 @@
+package io.github.gatehouse.examples;
+
+import io.github.gatehouse.cache.SharedCache;
+import io.github.gatehouse.cache.SharedTierStats;
+import io.github.gatehouse.core.ProxyServer;
+import io.micrometer.core.instrument.FunctionCounter;
+import io.micrometer.core.instrument.Gauge;
+import io.micrometer.core.instrument.Meter;
+import io.micrometer.core.instrument.MeterRegistry;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Optional;
+import java.util.function.ToLongFunction;
+
+/**
+ * The meters of a cache shared by several instances, beside {@code GatehouseMetrics}' cache meters: the cluster's
+ * members ({@code gatehouse.cluster.members}, a gauge) and where this instance's lookups were answered, as counters:
+ * {@code gatehouse.cache.near.hits} (this instance's near tier), {@code gatehouse.cache.grid.hits} and
+ * {@code .grid.misses} (grid reads), {@code gatehouse.cache.grid.writes}, {@code gatehouse.cache.grid.failures}
+ * (grid operations that failed or timed out: the request went on without the grid) and
+ * {@code gatehouse.cache.lease.waits} (misses that waited for another instance's fill). Bound only when the proxy's
+ * cache is shared ({@code HttpCaches.Builder.cluster}); each scrape reads the proxy's current cache, so a reload
+ * that swaps it is followed.
+ *
+ * <p><b>Threading.</b> The meters are read on the scraping thread; {@link #close} may be called from any thread.
+ */
+final class ClusterMeters implements AutoCloseable {
+    private final MeterRegistry registry;
+    private final List<Meter> meters = new ArrayList<>();
+
+    private ClusterMeters(MeterRegistry registry) {
+        this.registry = registry;
+    }
+
+    /** Binds the meters to {@code registry} when {@code proxy}'s cache is shared; else binds nothing. */
+    static ClusterMeters bindTo(MeterRegistry registry, ProxyServer proxy) {
+        ClusterMeters m = new ClusterMeters(registry);
+        if (stats(proxy).isEmpty()) {
+            return m;
+        }
+        m.meters.add(Gauge.builder("gatehouse.cluster.members", proxy, p -> value(p, s -> s.members().size()))
+                .description("cluster members this instance sees, itself included").register(registry));
+        m.counter(proxy, "gatehouse.cache.near.hits", "lookups this instance's near tier answered without a grid read",
+                SharedTierStats::nearHits);
+        m.counter(proxy, "gatehouse.cache.grid.hits", "lookups that read an entry from the grid", SharedTierStats::gridHits);
+        m.counter(proxy, "gatehouse.cache.grid.misses", "lookups the grid had nothing for", SharedTierStats::gridMisses);
+        m.counter(proxy, "gatehouse.cache.grid.writes", "entries written to the grid", SharedTierStats::gridWrites);
+        m.counter(proxy, "gatehouse.cache.grid.failures", "grid operations that failed or timed out",
+                SharedTierStats::gridFailures);
+        m.counter(proxy, "gatehouse.cache.lease.waits", "misses that waited for another instance's fill",
+                SharedTierStats::remoteWaits);
+        return m;
+    }
+
+    private void counter(ProxyServer proxy, String name, String description, ToLongFunction<SharedTierStats> value) {
+        meters.add(FunctionCounter.builder(name, proxy, p -> value(p, value)).description(description).register(registry));
+    }
+
+    private static Optional<SharedTierStats> stats(ProxyServer proxy) {
+        return proxy.cache().filter(c -> c instanceof SharedCache).flatMap(c -> ((SharedCache) c).sharedTier());
+    }
+
+    private static double value(ProxyServer proxy, ToLongFunction<SharedTierStats> value) {
+        return stats(proxy).map(s -> (double) value.applyAsLong(s)).orElse(Double.NaN);
+    }
+
+    /** Removes the meters from the registry. Idempotent. */
+    @Override
+    public void close() {
+        meters.forEach(registry::remove);
+        meters.clear();
+    }
+}
