@@ -89,8 +89,13 @@ public final class JettyProxy {
         // exception: a Host that differs from an absolute-form or CONNECT target (Apache HttpClient 4.5 sends
         // "CONNECT host:443" with "Host: host"). RFC 9112 §3.2.2: a proxy ignores that Host; the relay routes by the
         // target and regenerates Host from it.
+        // Transfer-Encoding with Content-Length passes Jetty's parser only to be refused by the relay itself
+        // (RequestHeadCheck: 400, connection closed, RFC 9112 §6.1). Jetty 12.1.14's own refusal of it races: its
+        // error task consumes the request body (filling the request buffer) while onFillable's exception path has
+        // released that buffer, a use after release that the guarded buffer pool catches within seconds.
         http.setHttpCompliance(org.eclipse.jetty.http.HttpCompliance.STRICT.with("GATEHOUSE",
-                org.eclipse.jetty.http.HttpCompliance.Violation.MISMATCHED_AUTHORITY));
+                org.eclipse.jetty.http.HttpCompliance.Violation.MISMATCHED_AUTHORITY,
+                org.eclipse.jetty.http.HttpCompliance.Violation.TRANSFER_ENCODING_WITH_CONTENT_LENGTH));
         // Jetty's per-connection field cache matches values without regard to case, and would hand a later
         // "Cache-Control: MaX-aGe=1" to the relay in an earlier request's spelling: values must pass byte for byte.
         http.setHeaderCacheCaseSensitive(true);

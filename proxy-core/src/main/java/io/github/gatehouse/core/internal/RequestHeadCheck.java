@@ -27,6 +27,10 @@ final class RequestHeadCheck {
             return answers.answer(x, 431, "too many header fields (" + fields.size() + ", limit "
                     + config.maxRequestHeaders() + ")", null, null, true);
         }
+        if (fields.contains(HttpHeader.TRANSFER_ENCODING) && fields.contains(HttpHeader.CONTENT_LENGTH)) {
+            // RFC 9112 §6.1: a request smuggling vector; refused, and the connection closed (the body is not read)
+            return answers.badRequest(x, "Transfer-Encoding and Content-Length");
+        }
         if (fields.contains(HttpHeader.TRANSFER_ENCODING)
                 && HttpVersion.HTTP_1_0.is(x.request.getConnectionMetaData().getProtocol())) {
             // RFC 9112 §6.1: framing of an HTTP/1.0 message with Transfer-Encoding is faulty
