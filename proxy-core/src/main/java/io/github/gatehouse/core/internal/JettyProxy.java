@@ -69,16 +69,17 @@ public final class JettyProxy {
         // Threads above the minimum that a burst started end once idle for the pool's idle timeout (60 s). Jetty's
         // default lets one go per idle timeout, so 20 extra threads would take 20 minutes to go.
         threads.setMaxEvictCount(threads.getMaxThreads());
-        // No pooled buffers on the server side either: a 10-minute soak still saw a request parsed from a buffer
-        // that another party had changed after its release (a valid request answered 400 "Bad HostPort"), after the
-        // known jetty-client path was closed. Without reuse, a stale reference can corrupt nothing another
-        // connection reads. Revisit with the A/B runs of the relay-core issue once Jetty's buffer bugs are fixed.
-        // gatehouse.server.buffers=pooled (for A/B runs) gives the server Jetty's default pool and direct buffers
+        // Server buffers are pooled (Jetty's ArrayByteBufferPool, direct buffers). They were unpooled until the user of
+        // a released request buffer was found (Jetty's own refusal of Transfer-Encoding with Content-Length, now
+        // refused by the relay instead, see below); a 300 s soak on pooled buffers then passed, and reverse 1 KiB
+        // allocates about 17 KB an exchange instead of 110 KB.
+        // gatehouse.server.buffers=unpooled: fresh heap buffers each time, the former default (a fallback)
         // gatehouse.server.buffers=guarded: never reused, poisoned on release, checked for use after release
-        String buffers = System.getProperty(SERVER_BUFFERS_PROPERTY, "");
-        boolean pooled = "pooled".equals(buffers);
+        String buffers = System.getProperty(SERVER_BUFFERS_PROPERTY, "pooled");
+        boolean guarded = "guarded".equals(buffers);
+        boolean pooled = !guarded && !"unpooled".equals(buffers);
         server = new Server(threads, null, pooled ? new org.eclipse.jetty.io.ArrayByteBufferPool()
-                : "guarded".equals(buffers) ? new GuardedBufferPool() : org.eclipse.jetty.io.ByteBufferPool.NON_POOLING);
+                : guarded ? new GuardedBufferPool() : org.eclipse.jetty.io.ByteBufferPool.NON_POOLING);
 
         HttpConfiguration http = new HttpConfiguration();
         http.setRequestHeaderSize(config.maxRequestHeaderSize());
@@ -344,8 +345,9 @@ public final class JettyProxy {
     public static final String TRANSPORT_PROPERTY = "gatehouse.upstream.transport";
 
     /**
-     * The system property that gives the server side Jetty's pooled (and direct) buffers, {@code pooled}, instead of
-     * the unpooled heap buffers of the default; a diagnostic for A/B runs (see the README's performance section).
+     * The system property that picks the server side's buffers: {@code pooled} (the default: Jetty's pool, direct
+     * buffers), {@code unpooled} (fresh heap buffers, the former default, a fallback) or {@code guarded} (a diagnostic
+     * that finds uses of released buffers; see the README's performance section).
      */
     public static final String SERVER_BUFFERS_PROPERTY = "gatehouse.server.buffers";
 

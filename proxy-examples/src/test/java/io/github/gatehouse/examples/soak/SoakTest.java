@@ -337,8 +337,8 @@ class SoakTest {
             Process process = new ProcessBuilder(java, PROXY_HEAP,
                     // -Dgatehouse.upstream.transport=jetty-client on the Maven command line soaks jetty-client instead
                     "-Dgatehouse.upstream.transport=" + System.getProperty("gatehouse.upstream.transport", "lean"),
-                    // -Dgatehouse.server.buffers=pooled soaks the server side on Jetty's buffer pool
-                    "-Dgatehouse.server.buffers=" + System.getProperty("gatehouse.server.buffers", "unpooled"),
+                    // -Dgatehouse.server.buffers=unpooled (or guarded) soaks the server side without the buffer pool
+                    "-Dgatehouse.server.buffers=" + System.getProperty("gatehouse.server.buffers", "pooled"),
                     "-Dgatehouse.debug.exchanges=true", // the stuck dump lists the exchanges in flight
                     "-cp", System.getProperty("java.class.path"),
                     SoakProxy.class.getName(), a.baseUrl(), b.baseUrl(), flaky.baseUrl(), Integer.toString(a.port()))
