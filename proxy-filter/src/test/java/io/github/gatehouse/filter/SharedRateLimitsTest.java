@@ -56,6 +56,10 @@ class SharedRateLimitsTest {
                         .build().start();
                 ProxyServer pb = Wire.forward().filter(RateLimits.builder().perClient(1, 20).cluster(b, "t").build())
                         .build().start()) {
+            // The first use of a map costs its proxies on every member (and partition work right after a join): done
+            // here, synchronously, so the leases of the loop below take a round trip, not that setup.
+            a.hazelcast().getMap("gatehouse-limits-t-client").put("warm-up", new double[] {0, 0});
+            b.hazelcast().getMap("gatehouse-limits-t-client").remove("warm-up");
             int admitted = 0;
             int refused = 0;
             long started = System.nanoTime();
@@ -71,8 +75,11 @@ class SharedRateLimitsTest {
             }
             long refilled = Duration.ofNanos(System.nanoTime() - started).toSeconds() + 1;
             // one bucket of 20 (+1/s), plus per instance one optimistic token and one lease of 20 / (4 * 2) = 2;
-            // two separate limits would have admitted 40
-            assertThat(admitted).isBetween(10, (int) (20 + refilled + 2 * 3));
+            // two separate limits would have admitted 40. The lower bound is loose on purpose: a request that finds
+            // its instance's allowance empty while a lease is in flight is refused (documented), so how many of
+            // these back-to-back requests get in depends on the grid's round trip; more than the two optimistic
+            // tokens means leases from the shared bucket were granted.
+            assertThat(admitted).isBetween(3, (int) (20 + refilled + 2 * 3));
             assertThat(refused).isEqualTo(60 - admitted);
         }
     }
