@@ -21,10 +21,11 @@ import org.slf4j.LoggerFactory;
  * asked for in the background (an entry processor on the key's owner, which refills the bucket by its own clock).
  *
  * <p><b>Accuracy.</b> Over any interval the cluster admits at most what one bucket admits, plus, per instance that
- * sees the key, one token granted before its first lease answers and the unused part of its last lease (at most
- * {@link #leaseSize}). A request that finds its instance's allowance empty while a lease is in flight is refused
- * although the grid may have tokens: under a steady rate near the limit, the cluster may admit slightly less than
- * the limit. When the grid does not answer within the cluster's operation timeout the instance falls back to a
+ * sees the key, one token granted before its first lease answers and the unused part of its last two leases (at most
+ * one and a half {@link #leaseSize}). The next lease is asked for when half an allowance is left, so that it is usually back before
+ * the allowance runs out; a request that still finds its instance's allowance empty while a lease is in flight is
+ * refused although the grid may have tokens: under a steady rate near the limit, or right after a join while the
+ * grid is slow, the cluster may admit slightly less than the limit. When the grid does not answer within the cluster's operation timeout the instance falls back to a
  * local bucket with the full limit (the limit is then per instance, as without a cluster) until it answers again;
  * the change is logged once each way.
  *
@@ -85,7 +86,8 @@ public final class SharedTokenBuckets implements KeyedLimiter {
         synchronized (a) {
             if (a.tokens >= 1) {
                 a.tokens -= 1;
-                if (a.tokens < 1 && !a.pending) {
+                // lease ahead, at half an allowance: the next lease is usually back before the allowance is empty
+                if (a.tokens < Math.max(1, leaseSize() / 2.0) && !a.pending) {
                     lease(key, a);
                 }
                 return null;
