@@ -4,10 +4,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 import io.github.gatehouse.core.testsupport.OriginServer;
 import io.github.gatehouse.core.testsupport.RawHttp;
-import java.io.BufferedReader;
 import java.io.IOException;
-import java.io.InputStream;
-import java.io.InputStreamReader;
 import java.net.ServerSocket;
 import java.net.URI;
 import java.net.URLEncoder;
@@ -20,8 +17,6 @@ import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
-import java.util.concurrent.BlockingQueue;
-import java.util.concurrent.LinkedBlockingQueue;
 import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.extension.RegisterExtension;
@@ -39,7 +34,7 @@ class ClusterLauncherIT {
     private static final HttpClient client = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(5)).build();
 
     /** One launched instance: its process, its output, its proxy and admin ports and admin token. */
-    private record Instance(Process process, Lines out, int port, int adminPort, String token) {
+    private record Instance(Process process, LauncherOutput out, int port, int adminPort, String token) {
         /** GET with the site's name as Host, as behind a load balancer: both instances see the same URL. */
         RawHttp.Reply get(String pathAndQuery) throws Exception {
             return RawHttp.exchange(port, "GET " + pathAndQuery + " HTTP/1.1\r\nHost: " + SITE
@@ -68,7 +63,7 @@ class ClusterLauncherIT {
                 "--cluster-name", name, "--cluster-port", Integer.toString(clusterPort),
                 "--cluster-member", "127.0.0.1:" + otherClusterPort, "--admin-port", "0"));
         Process p = new ProcessBuilder(cmd).redirectError(ProcessBuilder.Redirect.DISCARD).start();
-        Lines out = new Lines(p.getInputStream());
+        LauncherOutput out = new LauncherOutput(p.getInputStream(), Duration.ofSeconds(30));
         int port = out.port("gatehouse listening on http://127.0.0.1:");
         int adminPort = out.port("gatehouse admin listening on http://127.0.0.1:");
         String tokenLine = out.await("gatehouse admin token ");
@@ -127,44 +122,6 @@ class ClusterLauncherIT {
                 b.stop();
             }
             a.stop();
-        }
-    }
-
-    /** The launcher's standard output, read by a thread of its own, so a test can wait for a line with a bound. */
-    private static final class Lines {
-        private final BlockingQueue<String> lines = new LinkedBlockingQueue<>();
-
-        Lines(InputStream in) {
-            Thread t = new Thread(() -> {
-                try (BufferedReader r = new BufferedReader(new InputStreamReader(in, StandardCharsets.UTF_8))) {
-                    for (String line = r.readLine(); line != null; line = r.readLine()) {
-                        lines.add(line);
-                    }
-                } catch (IOException e) {
-                    lines.add("(launcher output failed: " + e + ")");
-                }
-            }, "launcher-output");
-            t.setDaemon(true);
-            t.start();
-        }
-
-        /** The next line containing {@code text}, skipping others, waiting up to 30 s in all (a cluster join). */
-        String await(String text) throws InterruptedException {
-            long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(30);
-            while (true) {
-                String line = lines.poll(Math.max(1, deadline - System.nanoTime()), TimeUnit.NANOSECONDS);
-                if (line == null) {
-                    throw new AssertionError("the launcher printed no line containing '" + text + "' within 30 s");
-                }
-                if (line.contains(text)) {
-                    return line;
-                }
-            }
-        }
-
-        int port(String prefix) throws InterruptedException {
-            String line = await(prefix);
-            return Integer.parseInt(line.substring(line.lastIndexOf(':') + 1).replaceAll("[^0-9].*$", ""));
         }
     }
 }

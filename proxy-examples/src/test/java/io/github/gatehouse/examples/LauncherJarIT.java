@@ -14,6 +14,7 @@ import java.io.InputStreamReader;
 import java.net.http.HttpRequest;
 import java.net.http.HttpResponse.BodyHandlers;
 import java.nio.charset.StandardCharsets;
+import java.time.Duration;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.security.KeyStore;
@@ -21,8 +22,6 @@ import java.security.MessageDigest;
 import java.util.ArrayList;
 import java.util.Base64;
 import java.util.List;
-import java.util.concurrent.BlockingQueue;
-import java.util.concurrent.LinkedBlockingQueue;
 import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -128,44 +127,6 @@ class LauncherJarIT {
         return out;
     }
 
-    /** The launcher's standard output, read by a thread of its own, so a test can wait for a line with a bound. */
-    private static final class Lines {
-        private final BlockingQueue<String> lines = new LinkedBlockingQueue<>();
-
-        Lines(InputStream in) {
-            Thread t = new Thread(() -> {
-                try (BufferedReader r = new BufferedReader(new InputStreamReader(in, StandardCharsets.UTF_8))) {
-                    for (String line = r.readLine(); line != null; line = r.readLine()) {
-                        lines.add(line);
-                    }
-                } catch (IOException e) {
-                    lines.add("(launcher output failed: " + e + ")");
-                }
-            }, "launcher-output");
-            t.setDaemon(true);
-            t.start();
-        }
-
-        /** The next line containing {@code text}, skipping others, waiting up to 10 s in all. */
-        String await(String text) throws InterruptedException {
-            long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
-            while (true) {
-                String line = lines.poll(Math.max(1, deadline - System.nanoTime()), TimeUnit.NANOSECONDS);
-                if (line == null) {
-                    throw new AssertionError("the launcher printed no line containing '" + text + "' within 10 s");
-                }
-                if (line.contains(text)) {
-                    return line;
-                }
-            }
-        }
-
-        int listeningPort() throws InterruptedException {
-            String line = await("gatehouse listening on http://127.0.0.1:");
-            return Integer.parseInt(line.substring(line.lastIndexOf(':') + 1));
-        }
-    }
-
     /** The test certificate as PEM, for curl's --cacert. */
     private static Path caCertificate(Path dir) throws Exception {
         KeyStore ks = KeyStore.getInstance("PKCS12");
@@ -192,8 +153,8 @@ class LauncherJarIT {
                     "--allow-internal-destination", "127.0.0.1:" + origin.port(),
                     "--allow-internal-destination", "127.0.0.1:" + tls.port());
             try {
-                Lines out = new Lines(p.getInputStream());
-                String proxy = "http://127.0.0.1:" + out.listeningPort();
+                LauncherOutput out = new LauncherOutput(p.getInputStream(), Duration.ofSeconds(10));
+                String proxy = "http://127.0.0.1:" + out.port("gatehouse listening on http://127.0.0.1:");
 
                 // http://: an absolute-form request, no CONNECT
                 assertThat(curl(curl, "-x", proxy, "-w", STATUSES, origin.baseUrl() + "/hello")).isEqualTo("hello\n200 000");
@@ -238,8 +199,8 @@ class LauncherJarIT {
                     "--allow-internal-destination", "127.0.0.1:" + origin.port(),
                     "--allow-internal-destination", "127.0.0.1:" + tls.port());
             try {
-                Lines out = new Lines(p.getInputStream());
-                String proxy = "http://127.0.0.1:" + out.listeningPort();
+                LauncherOutput out = new LauncherOutput(p.getInputStream(), Duration.ofSeconds(10));
+                String proxy = "http://127.0.0.1:" + out.port("gatehouse listening on http://127.0.0.1:");
 
                 // no credentials: the 407 itself
                 assertThat(curl(curl, "-x", proxy, "-w", STATUSES, origin.baseUrl() + "/hello"))
@@ -286,11 +247,11 @@ class LauncherJarIT {
                 "--tls-cert", site[0].toString(), "--tls-key", site[1].toString(),
                 "--tls-cert", other[0].toString(), "--tls-key", other[1].toString());
         try {
-            Lines out = new Lines(p.getInputStream());
+            LauncherOutput out = new LauncherOutput(p.getInputStream(), Duration.ofSeconds(10));
             String httpsLine = out.await("gatehouse listening on ");
             assertThat(httpsLine).startsWith("gatehouse listening on https://127.0.0.1:");
             int tlsPort = Integer.parseInt(httpsLine.substring(httpsLine.lastIndexOf(':') + 1));
-            int port = out.listeningPort();
+            int port = out.port("gatehouse listening on http://127.0.0.1:");
             String https = "https://127.0.0.1:" + tlsPort;
             String versionAndStatus = "\n%{http_version} %{http_code}";
 
