@@ -81,21 +81,25 @@ public final class ApiAccess {
         interception = once(interception, hooks);
     }
 
+    /** The hooks on {@link UpstreamPool}, initialising that class first if nothing has yet. */
     public static Pools pools() {
         Pools p = pools;
         return p != null ? p : init(UpstreamPool.class, () -> pools);
     }
 
+    /** The hooks on {@link Route}, initialising that class first if nothing has yet. */
     public static Routes routes() {
         Routes r = routes;
         return r != null ? r : init(Route.class, () -> routes);
     }
 
+    /** The client certificate's key material of {@code tls}, or an empty list. */
     public static List<TlsMaterial.Source> clientSources(UpstreamTls tls) {
         Function<UpstreamTls, List<TlsMaterial.Source>> t = upstreamTls;
         return (t != null ? t : init(UpstreamTls.class, () -> upstreamTls)).apply(tls);
     }
 
+    /** The CA's key material of {@code i}. */
     public static List<TlsMaterial.Source> caSources(Interception i) {
         Function<Interception, List<TlsMaterial.Source>> t = interception;
         return (t != null ? t : init(Interception.class, () -> interception)).apply(i);
