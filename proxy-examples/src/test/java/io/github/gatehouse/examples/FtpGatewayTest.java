@@ -67,6 +67,8 @@ class FtpGatewayTest {
         Files.createDirectories(pub.resolve("sub dir"));
         Path secret = Files.createDirectories(root.resolve("alice"));
         Files.writeString(secret.resolve("private.txt"), "for alice only");
+        // old enough for days of heuristic freshness: only the gateway's private marking keeps it out of the cache
+        Files.setLastModifiedTime(secret.resolve("private.txt"), FileTime.from(MODIFIED));
 
         FtpServerFactory factory = new FtpServerFactory();
         ListenerFactory listener = new ListenerFactory();
@@ -198,8 +200,11 @@ class FtpGatewayTest {
         assertThat(basic.status()).isEqualTo(200);
         assertThat(basic.bodyText()).isEqualTo("for alice only");
 
+        assertThat(basic.headers()).containsEntry("cache-control", "private");
         RawHttp.Reply inUrl = get(URI.create("ftp://alice:s3cret@127.0.0.1:" + ftpPort + "/private.txt"));
         assertThat(inUrl.status()).isEqualTo(200);
+        assertThat(inUrl.headers()).as("no Authorization field, still alice's").containsEntry("cache-control", "private")
+                .doesNotContainKey("age");
         for (int line = 0; line < 2; line++) { // the Authorization request's line and the user-info one
             String logged = AccessLogFormat.squid().format(accessLog.take("/private.txt"));
             assertThat(logged).contains("GET ftp://127.0.0.1:" + ftpPort + "/private.txt").doesNotContain("s3cret");
@@ -210,8 +215,9 @@ class FtpGatewayTest {
 
         RawHttp.Reply wrong = get(ftp("/private.txt"), "Authorization",
                 "Basic " + java.util.Base64.getEncoder().encodeToString("alice:nope".getBytes(StandardCharsets.UTF_8)));
-        assertThat(wrong.status()).isEqualTo(401);
+        assertThat(wrong.status()).as("never alice's file from the shared cache").isEqualTo(401);
         assertThat(wrong.headers().get("www-authenticate")).startsWith("Basic realm=\"FTP ");
+        assertThat(get(ftp("/private.txt")).status()).as("anonymous, after alice fetched it").isEqualTo(404);
     }
 
     @Test

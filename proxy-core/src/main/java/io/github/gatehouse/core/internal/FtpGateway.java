@@ -150,6 +150,7 @@ final class FtpGateway extends AbstractLifeCycle {
                 return;
             }
             String[] login = credentials();
+            loggedInAsUser = login[2] != null;
             try {
                 ftp.setConnectTimeout((int) connectTimeout.toMillis());
                 ftp.setDefaultTimeout((int) readTimeout.toMillis());
@@ -330,10 +331,17 @@ final class FtpGateway extends AbstractLifeCycle {
         }
 
         private volatile boolean pageSent;
+        /** Whether the session logged in with the client's credentials: its answers are then that user's alone. */
+        private volatile boolean loggedInAsUser;
 
         /** Phase 8 for the gateway's head: the cache's store decision and the response filters, then the body. */
         private void respond(int status, HttpHeaders headers, boolean streaming) {
             headers.add("Via", relay.via(false));
+            if (loggedInAsUser) {
+                // what a user's login shows is theirs: no shared cache may keep it (RFC 9111 §5.2.2.7), whichever way
+                // the credentials came (user info in the URL carries no Authorization field for the cache to see)
+                headers.add("Cache-Control", "private");
+            }
             ResponseHeadImpl head = new ResponseHeadImpl(status, headers);
             CacheWriter writer = null;
             HttpCache cache = relay.config().cache();
