@@ -68,7 +68,7 @@ class BackgroundRevalidationThroughRelayTest {
             assertThat(line.method()).isEqualTo("GET");
             assertThat(line.target()).isEqualTo(t.origin.url("/s"));
             assertThat(line.status()).isEqualTo(304);
-            assertThat(line.cacheStatus()).isEqualTo("REFRESH_UNMODIFIED");
+            assertThat(line.cacheStatus()).isEqualTo(io.github.gatehouse.core.CacheStatus.REFRESH_UNMODIFIED);
             assertThat(line.upstream()).isEqualTo("127.0.0.1:" + t.origin.port());
             assertThat(line.completed()).isTrue();
             // the 304 freshened the entry: the next request is a hit, and the client lines never saw the background one
@@ -128,12 +128,13 @@ class BackgroundRevalidationThroughRelayTest {
                     seen.add(e);
                 }
                 assertThat(seen).filteredOn(io.github.gatehouse.core.ExchangeEvent::background).singleElement()
-                        .satisfies(e -> assertThat(e.cacheStatus()).isEqualTo("REFRESH_MODIFIED"));
+                        .satisfies(e -> assertThat(e.cacheStatus()).isEqualTo(io.github.gatehouse.core.CacheStatus.REFRESH_MODIFIED));
                 assertThat(seen).filteredOn(e -> !e.background()).extracting(io.github.gatehouse.core.ExchangeEvent::cacheStatus)
-                        .as("the clients' events (the stale one may come after)").contains("MISS").isSubsetOf("MISS", "STALE");
+                        .as("the clients' events (the stale one may come after)").contains(io.github.gatehouse.core.CacheStatus.MISS)
+                        .isSubsetOf(io.github.gatehouse.core.CacheStatus.MISS, io.github.gatehouse.core.CacheStatus.STALE);
                 assertThat(background.upstream()).isEqualTo("127.0.0.1:" + origin.port());
                 assertThat(background.status()).isEqualTo(200);
-                assertThat(background.cacheStatus()).isEqualTo("REFRESH_MODIFIED");
+                assertThat(background.cacheStatus()).isEqualTo(io.github.gatehouse.core.CacheStatus.REFRESH_MODIFIED);
                 assertThat(background.bytesOut()).isEqualTo("v2 for shop.test via 1.1 edge".length());
                 UpstreamMember dead = pool.members().stream().filter(m -> m.upstream().port() == deadPort)
                         .findFirst().orElseThrow();

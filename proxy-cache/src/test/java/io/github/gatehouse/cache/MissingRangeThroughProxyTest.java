@@ -184,7 +184,7 @@ class MissingRangeThroughProxyTest {
         AccessLogEntry background = backgroundLine();
         assertThat(background.background()).as("the cache's own exchange, not a client's").isTrue();
         assertThat(background.status()).isEqualTo(206);
-        assertThat(background.cacheStatus()).isEqualTo("MISS");
+        assertThat(background.cacheStatus()).isEqualTo(io.github.gatehouse.core.CacheStatus.MISS);
         awaitStored();
 
         RawHttp.Reply whole = get();
@@ -248,7 +248,7 @@ class MissingRangeThroughProxyTest {
         assertThat(reply.status()).as("If-Range failed: the new representation, whole").isEqualTo(200);
         assertThat(reply.headers()).doesNotContainKey("content-range");
         assertThat(reply.body()).as("never v1 bytes mixed with v2 ones").isEqualTo(V2);
-        assertThat(backgroundLine().cacheStatus()).isEqualTo("REFRESH_MODIFIED");
+        assertThat(backgroundLine().cacheStatus()).isEqualTo(io.github.gatehouse.core.CacheStatus.REFRESH_MODIFIED);
         awaitStored();
 
         RawHttp.Reply later = get("Range: bytes=0-9");
@@ -328,8 +328,8 @@ class MissingRangeThroughProxyTest {
         assertThat(reply.headers().get("content-range")).isEqualTo("bytes 100-199/1000");
         assertThat(reply.headers().get("cache-status")).isEqualTo("gatehouse; fwd=stale; fwd-status=304");
         assertThat(reply.bodyText()).isEqualTo(slice(V1, 100, 199));
-        assertThat(log.take().cacheStatus()).isEqualTo("MISS");
-        assertThat(log.take().cacheStatus()).isEqualTo("REFRESH_UNMODIFIED");
+        assertThat(log.take().cacheStatus()).isEqualTo(io.github.gatehouse.core.CacheStatus.MISS);
+        assertThat(log.take().cacheStatus()).isEqualTo(io.github.gatehouse.core.CacheStatus.REFRESH_UNMODIFIED);
 
         RawHttp.Reply fresh = get("Range: bytes=0-99");
         assertThat(fresh.headers().get("cache-status")).as("the 304 freshened the stored ranges")

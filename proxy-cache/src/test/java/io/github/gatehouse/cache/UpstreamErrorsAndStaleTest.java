@@ -160,7 +160,7 @@ class UpstreamErrorsAndStaleTest {
             String request = "GET " + origin.baseUrl() + "/e HTTP/1.1\r\nHost: 127.0.0.1:" + origin.port()
                     + "\r\nConnection: close\r\n\r\n";
             assertThat(RawHttp.exchange(proxy.port(), request).bodyText()).isEqualTo("kept");
-            assertThat(log.take().cacheStatus()).isEqualTo("MISS");
+            assertThat(log.take().cacheStatus()).isEqualTo(io.github.gatehouse.core.CacheStatus.MISS);
             clock.advance(Duration.ofSeconds(30));
 
             RawHttp.Reply reset = RawHttp.exchange(proxy.port(), request);
@@ -168,13 +168,13 @@ class UpstreamErrorsAndStaleTest {
             assertThat(reset.bodyText()).isEqualTo("kept");
             assertThat(reset.headers().get("cache-status")).isEqualTo("gatehouse; hit; fwd=stale; detail=stale-if-error");
             AccessLogEntry resetLine = log.take();
-            assertThat(resetLine.cacheStatus()).isEqualTo("STALE");
+            assertThat(resetLine.cacheStatus()).isEqualTo(io.github.gatehouse.core.CacheStatus.STALE);
             assertThat(resetLine.status()).isEqualTo(200);
 
             RawHttp.Reply timedOut = RawHttp.exchange(proxy.port(), request);
             assertThat(timedOut.status()).isEqualTo(200);
             assertThat(timedOut.bodyText()).isEqualTo("kept");
-            assertThat(log.take().cacheStatus()).isEqualTo("STALE");
+            assertThat(log.take().cacheStatus()).isEqualTo(io.github.gatehouse.core.CacheStatus.STALE);
         } finally {
             release.countDown();
         }

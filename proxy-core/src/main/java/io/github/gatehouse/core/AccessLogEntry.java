@@ -26,7 +26,7 @@ import java.util.Optional;
  *     through it (origin to client). Headers are not counted, nor the proxy's {@code 200} answer that opens a
  *     tunnel
  * @param upstream the upstream used ({@code host:port}), or {@code null} when none was contacted
- * @param cacheStatus the {@link CacheStatus} name such as {@code HIT}, or {@code null}
+ * @param cacheStatus what the cache did, such as {@link CacheStatus#HIT}, or {@code null} when no cache took part
  * @param referer the {@code Referer} header, or {@code null}
  * @param userAgent the {@code User-Agent} header, or {@code null}
  * @param reason why the proxy answered by itself or failed ("denied by ...", "connection refused"), or {@code null}
@@ -54,7 +54,7 @@ public record AccessLogEntry(
         long bytesIn,
         long bytesOut,
         String upstream,
-        String cacheStatus,
+        CacheStatus cacheStatus,
         String referer,
         String userAgent,
         String reason,
@@ -66,7 +66,7 @@ public record AccessLogEntry(
     /** An entry for a client's exchange ({@code background} is {@code false}). */
     public AccessLogEntry(String exchangeId, Instant start, Duration duration, String clientAddress, String user,
             String method, String target, String protocol, int status, long bytesIn, long bytesOut, String upstream,
-            String cacheStatus, String referer, String userAgent, String reason, boolean completed, int tries,
+            CacheStatus cacheStatus, String referer, String userAgent, String reason, boolean completed, int tries,
             boolean denied) {
         this(exchangeId, start, duration, clientAddress, user, method, target, protocol, status, bytesIn, bytesOut,
                 upstream, cacheStatus, referer, userAgent, reason, completed, tries, denied, false);
@@ -75,7 +75,7 @@ public record AccessLogEntry(
     /** An entry for a client's exchange the proxy did not refuse ({@code denied} and {@code background} false). */
     public AccessLogEntry(String exchangeId, Instant start, Duration duration, String clientAddress, String user,
             String method, String target, String protocol, int status, long bytesIn, long bytesOut, String upstream,
-            String cacheStatus, String referer, String userAgent, String reason, boolean completed, int tries) {
+            CacheStatus cacheStatus, String referer, String userAgent, String reason, boolean completed, int tries) {
         this(exchangeId, start, duration, clientAddress, user, method, target, protocol, status, bytesIn, bytesOut,
                 upstream, cacheStatus, referer, userAgent, reason, completed, tries, false, false);
     }

@@ -70,8 +70,13 @@ public final class CacheLookup {
         return new HttpHeaders(conditionalHeaders);
     }
 
-    /** The cache's own state for this exchange, or {@code null}. */
-    public Object state() {
-        return state;
+    /** The cache's own state for this exchange; empty when the lookup carries none. */
+    public Optional<Object> state() {
+        return Optional.ofNullable(state);
+    }
+
+    /** The cache's own state for this exchange if it is a {@code type}; empty otherwise. */
+    public <T> Optional<T> state(Class<T> type) {
+        return type.isInstance(state) ? Optional.of(type.cast(state)) : Optional.empty();
     }
 }

@@ -35,7 +35,8 @@ import java.time.Instant;
  * @param tries how many upstream requests were made (more than 1 after retries)
  * @param bytesIn request body bytes read from the client (for a tunnel, client to origin)
  * @param bytesOut response body bytes written to the client (for a tunnel, origin to client)
- * @param cacheStatus the {@link CacheStatus} name ({@code HIT}, {@code MISS}, {@code STALE}...) the cache set, or {@code null}
+ * @param cacheStatus what the cache did ({@link CacheStatus#HIT}, {@code MISS}, {@code STALE}...), or {@code null} when no
+ *     cache took part
  * @param authenticated whether an {@link Authenticator} accepted a user for it
  * @param deniedBy the {@linkplain ProxyFilter#name() name} of the request filter that refused it, or {@code null}
  * @param tunnel whether it was a {@code CONNECT} tunnel
@@ -45,13 +46,13 @@ import java.time.Instant;
  */
 public record ExchangeEvent(String exchangeId, Instant start, String route, String method, String target, int status,
         String outcome, Duration duration, String member, Duration upstreamLatency, int tries, long bytesIn,
-        long bytesOut, String cacheStatus, boolean authenticated, String deniedBy, boolean tunnel, String reason,
+        long bytesOut, CacheStatus cacheStatus, boolean authenticated, String deniedBy, boolean tunnel, String reason,
         boolean background) {
 
     /** An event for a client's exchange ({@code background} is {@code false}). */
     public ExchangeEvent(String exchangeId, Instant start, String route, String method, String target, int status,
             String outcome, Duration duration, String member, Duration upstreamLatency, int tries, long bytesIn,
-            long bytesOut, String cacheStatus, boolean authenticated, String deniedBy, boolean tunnel, String reason) {
+            long bytesOut, CacheStatus cacheStatus, boolean authenticated, String deniedBy, boolean tunnel, String reason) {
         this(exchangeId, start, route, method, target, status, outcome, duration, member, upstreamLatency, tries,
                 bytesIn, bytesOut, cacheStatus, authenticated, deniedBy, tunnel, reason, false);
     }

@@ -293,7 +293,7 @@ public final class HarRecorder implements ProxyFilter, AutoCloseable {
             this.method = r.method();
             this.url = r.uri().toString();
             this.version = r.version();
-            this.query = r.query();
+            this.query = r.query().orElse(null);
             r.headers().forEachField((name, value) -> requestHeaders.add(new String[] {name, value}));
             if (r.headers().get("Host") == null && !"CONNECT".equals(method)) {
                 // the relay regenerates Host from the target: the entry shows the one the target names
@@ -383,7 +383,7 @@ public final class HarRecorder implements ProxyFilter, AutoCloseable {
                 j.append(",\"_upstream\":").append(str(entry.upstream()));
             }
             if (entry.cacheStatus() != null) {
-                j.append(",\"_cacheStatus\":").append(str(entry.cacheStatus()));
+                j.append(",\"_cacheStatus\":").append(str(entry.cacheStatus().name()));
             }
             if (entry.reason() != null) {
                 j.append(",\"_reason\":").append(str(entry.reason()));

@@ -6,7 +6,6 @@ import java.util.ArrayList;
 import java.util.Iterator;
 import java.util.List;
 import java.util.Locale;
-import java.util.Optional;
 import java.util.function.BiConsumer;
 
 /**
@@ -132,12 +131,11 @@ public final class HttpHeaders implements Iterable<HttpHeaders.Field> {
         return entry instanceof Field ? (Field) entry : new Field(nameOf(entry), valueOf(entry));
     }
 
-    /** The first value of {@code name}, if present. */
-    public Optional<String> first(String name) {
-        return Optional.ofNullable(get(name));
-    }
-
-    /** The first value of {@code name}, or {@code null}. */
+    /**
+     * The first value of {@code name}, or {@code null} when there is no such field: a field-map lookup, like
+     * {@link java.util.Map#get} and Jetty's {@code HttpFields.get}, so the relay's hot path allocates nothing. Use
+     * {@link #contains} to test for a field, {@code Optional.ofNullable(headers.get(name))} to chain.
+     */
     public String get(String name) {
         for (int i = 0; i < size; i++) {
             if (is(entries[i], name)) {

@@ -71,6 +71,6 @@ public final class LoadBalancing {
 
     /** Consistent hashing on the request URL (path and query): each URL sticks to one member, as a cache tier wants. */
     public static LoadBalancer hashByUrl() {
-        return consistentHash(e -> e.request().path() + (e.request().query() == null ? "" : "?" + e.request().query()));
+        return consistentHash(e -> e.request().path() + e.request().query().map(q -> "?" + q).orElse(""));
     }
 }

@@ -1,6 +1,7 @@
 package io.github.gatehouse.core;
 
 import java.net.URI;
+import java.util.Optional;
 
 /**
  * The head of a client request as the proxy will send it upstream: method, target and headers.
@@ -37,8 +38,8 @@ public interface RequestHead {
     /** The raw (still percent-encoded) path, {@code /} at least; empty for {@code CONNECT}. */
     String path();
 
-    /** The raw query without {@code ?}, or {@code null}. */
-    String query();
+    /** The raw (still percent-encoded) query without {@code ?}; empty when the target has no {@code ?}. */
+    Optional<String> query();
 
     /** The protocol version the client spoke, such as {@code HTTP/1.1}. */
     String version();

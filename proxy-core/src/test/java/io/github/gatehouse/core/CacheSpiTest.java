@@ -44,7 +44,7 @@ class CacheSpiTest {
         public CacheDecision onUpstreamResponse(Exchange exchange, CacheLookup lookup, ResponseHead response) {
             if (lookup.kind() == CacheLookup.Kind.REVALIDATE && response.status() == 304) {
                 HttpCache.recordStatus(exchange, CacheStatus.REFRESH_UNMODIFIED);
-                return CacheDecision.serve(response((Entry) lookup.state()));
+                return CacheDecision.serve(response(lookup.state(Entry.class).orElseThrow()));
             }
             if (response.status() != 200 || !exchange.request().method().equals("GET")) {
                 return CacheDecision.pass();

@@ -25,7 +25,7 @@ class ConsistentHashTest {
             @Override public int port() { return 80; }
             @Override public String scheme() { return "http"; }
             @Override public String path() { return "/"; }
-            @Override public String query() { return null; }
+            @Override public java.util.Optional<String> query() { return java.util.Optional.empty(); }
             @Override public String version() { return "HTTP/1.1"; }
             @Override public HttpHeaders headers() { return headers; }
         };

@@ -54,7 +54,7 @@ class RelayAccessTest {
 
         @Override
         public CacheDecision onUpstreamResponse(Exchange exchange, CacheLookup lookup, ResponseHead response) {
-            if (!"mine".equals(lookup.state())) {
+            if (!lookup.state(String.class).filter("mine"::equals).isPresent()) {
                 return CacheDecision.pass();
             }
             backgroundExchange.complete(exchange);
@@ -119,7 +119,7 @@ class RelayAccessTest {
                 }
 
                 @Override
-                public String query() {
+                public java.util.Optional<String> query() {
                     return client.query();
                 }
 
@@ -228,8 +228,8 @@ class RelayAccessTest {
         }
 
         @Override
-        public String query() {
-            return null;
+        public java.util.Optional<String> query() {
+            return java.util.Optional.empty();
         }
 
         @Override

@@ -137,7 +137,7 @@ class ValueTypesTest {
         "GET,     400, null,       null,               false, NONE/400",
         "GET,     502, a.test:80,  null,               false, TCP_MISS/502",
     })
-    void squidResultCodes(String method, int status, String upstream, String cache, boolean denied, String expected) {
+    void squidResultCodes(String method, int status, String upstream, CacheStatus cache, boolean denied, String expected) {
         AccessLogEntry e = new AccessLogEntry("ab-3", Instant.ofEpochMilli(0), Duration.ofMillis(5), "127.0.0.1", null,
                 method, method.equals("CONNECT") ? "a.test:443" : "http://a.test/", "HTTP/1.1", status, 0, 10, upstream,
                 cache, null, null, null, true, upstream == null ? 0 : 1, denied);

@@ -97,7 +97,7 @@ public final class AccessConditions {
             throw new IllegalArgumentException("urlRegex: '" + regex + "' (expected: a valid regex): " + e.getDescription(), e);
         }
         return named("url ~ " + regex, e -> {
-            String q = e.request().query();
+            String q = e.request().query().orElse(null);
             String url = e.request().scheme() + "://" + e.request().host() + ":" + e.request().port()
                     + UrlPattern.normalizePath(e.request().path()) + (q == null ? "" : "?" + q);
             return pattern.matcher(url).find();

@@ -238,7 +238,7 @@ public final class KeywordFilter implements ProxyFilter {
     /** Host, path and query, percent-decoded (UTF-8, {@code +} as space in the query). */
     private static String urlText(Exchange exchange) {
         String path = exchange.request().path();
-        String query = exchange.request().query();
+        String query = exchange.request().query().orElse(null);
         return exchange.request().host() + " " + percentDecode(path == null ? "" : path, false)
                 + (query == null ? "" : " " + percentDecode(query, true));
     }

@@ -528,13 +528,13 @@ public final class CacheEngine implements AutoCloseable {
 
     /** See {@link io.github.gatehouse.core.HttpCache#onUpstreamResponse}. */
     public CacheDecision onUpstreamResponse(Exchange exchange, CacheLookup lookup, ResponseHead response) {
-        if (lookup.state() instanceof Revalidation revalidation) {
+        if (lookup.state().orElse(null) instanceof Revalidation revalidation) {
             return revalidated(exchange, revalidation, response);
         }
-        if (lookup.state() instanceof MissingRange fetch) {
+        if (lookup.state().orElse(null) instanceof MissingRange fetch) {
             return missingRangeAnswered(exchange, fetch, response);
         }
-        if (!(lookup.state() instanceof Pending st)) {
+        if (!(lookup.state().orElse(null) instanceof Pending st)) {
             return CacheDecision.pass();
         }
         int status = response.status();
@@ -649,7 +649,7 @@ public final class CacheEngine implements AutoCloseable {
 
     /** See {@link io.github.gatehouse.core.HttpCache#onUpstreamFailure}. */
     public Optional<CachedResponse> onUpstreamFailure(Exchange exchange, CacheLookup lookup, Throwable failure) {
-        if (!(lookup.state() instanceof Pending st)) {
+        if (!(lookup.state().orElse(null) instanceof Pending st)) {
             return Optional.empty();
         }
         collapser.release(st.fill());

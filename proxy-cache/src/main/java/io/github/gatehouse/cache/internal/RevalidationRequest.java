@@ -13,7 +13,7 @@ import java.util.Set;
  *
  * <p><b>Threading.</b> Immutable but for {@link #headers()}, which the relay copies before it sends.
  */
-record RevalidationRequest(URI uri, String scheme, String host, int port, String path, String query,
+record RevalidationRequest(URI uri, String scheme, String host, int port, String path, java.util.Optional<String> query,
         HttpHeaders headers) implements RequestHead {
     /** The client's fields a revalidation does not repeat. */
     private static final Set<String> DROPPED = Set.of("if-none-match", "if-modified-since", "if-range", "range",

@@ -74,7 +74,7 @@ public final class AccessLogFormats {
         sb.append("\"bytes_in\":").append(e.bytesIn()).append(',');
         sb.append("\"bytes_out\":").append(e.bytesOut()).append(',');
         field(sb, "upstream", e.upstream()).append(',');
-        field(sb, "cache", e.cacheStatus()).append(',');
+        field(sb, "cache", e.cacheStatus() == null ? null : e.cacheStatus().name()).append(',');
         field(sb, "referer", e.referer()).append(',');
         field(sb, "user_agent", e.userAgent()).append(',');
         field(sb, "reason", e.reason()).append(',');
@@ -92,17 +92,15 @@ public final class AccessLogFormats {
         if (e.method().equals("CONNECT")) {
             return e.status() >= 200 && e.status() < 300 ? "TCP_TUNNEL" : "NONE";
         }
-        String cache = e.cacheStatus();
-        if (cache != null) {
-            switch (cache) {
-                case "HIT": return "TCP_HIT";
-                case "MEM_HIT": return "TCP_MEM_HIT";
-                case "STALE": return "TCP_STALE_HIT";
-                case "REFRESH_UNMODIFIED": return "TCP_REFRESH_UNMODIFIED";
-                case "REFRESH_MODIFIED": return "TCP_REFRESH_MODIFIED";
-                case "MISS": return "TCP_MISS";
-                default: return "TCP_" + cache.toUpperCase(Locale.ROOT);
-            }
+        if (e.cacheStatus() != null) {
+            return switch (e.cacheStatus()) {
+                case HIT -> "TCP_HIT";
+                case STALE -> "TCP_STALE_HIT";
+                case REFRESH_UNMODIFIED -> "TCP_REFRESH_UNMODIFIED";
+                case REFRESH_MODIFIED -> "TCP_REFRESH_MODIFIED";
+                case MISS -> "TCP_MISS";
+                case PURGE -> "TCP_PURGE";
+            };
         }
         return e.upstream() == null ? "NONE" : "TCP_MISS";
     }

@@ -84,7 +84,7 @@ final class BackgroundExchanges implements RelayAccess {
             throw new IllegalArgumentException("a reverse exchange without a route pool: " + original);
         }
         RequestHeadImpl head = new RequestHeadImpl(request.method(), "HTTP/1.1", request.scheme(), request.host(),
-                request.port(), request.path(), request.query(), new HttpHeaders(request.headers()), false);
+                request.port(), request.path(), request.query().orElse(null), new HttpHeaders(request.headers()), false);
         ExchangeImpl exchange = new ExchangeImpl(r.nextId(), request.method(), NO_CLIENT, NO_CLIENT, head.target());
         exchange.mode(origin.mode());
         origin.route().ifPresent(exchange::route);

@@ -285,7 +285,7 @@ final class ExchangeContext implements Callback {
             relay.config().accessLog().log(new AccessLogEntry(exchange.id(), exchange.startTime(),
                     Duration.ofNanos(System.nanoTime() - exchange.startNanos()), clientIp,
                     exchange.user().orElse(null), head.method(), head.target(), head.protocol(), head.status(),
-                    bytesIn, bytesOut, exchange.upstream(), exchange.cacheStatus().map(Enum::name).orElse(null), head.referer(),
+                    bytesIn, bytesOut, exchange.upstream(), exchange.cacheStatus().orElse(null), head.referer(),
                     head.userAgent(), exchange.reason(), ok, exchange.tries(), exchange.denied(),
                     exchange.isBackground()));
         } catch (RuntimeException e) {

@@ -84,7 +84,7 @@ public final class ExchangeEvents {
                 Duration.ofNanos(System.nanoTime() - e.startNanos()),
                 member == null ? null : member.upstream().uri().toString(),
                 headNanos < 0 ? null : Duration.ofNanos(headNanos), e.tries(), bytesIn, bytesOut,
-                e.cacheStatus().map(Enum::name).orElse(null), e.user().isPresent(), e.deniedBy(), tunnel, e.reason(), e.isBackground());
+                e.cacheStatus().orElse(null), e.user().isPresent(), e.deniedBy(), tunnel, e.reason(), e.isBackground());
     }
 
     /** The default {@code ProxyFilter.name()}: the simple class name, or for a lambda its declaring class's. */

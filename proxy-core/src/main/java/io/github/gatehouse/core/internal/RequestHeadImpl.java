@@ -6,6 +6,7 @@ import static java.util.Objects.requireNonNull;
 import io.github.gatehouse.core.HttpHeaders;
 import io.github.gatehouse.core.RequestHead;
 import java.net.URI;
+import java.util.Optional;
 import java.util.Locale;
 
 /**
@@ -168,7 +169,12 @@ final class RequestHeadImpl implements RequestHead {
     }
 
     @Override
-    public String query() {
+    public Optional<String> query() {
+        return Optional.ofNullable(rawQuery);
+    }
+
+    /** The raw query, or {@code null}: for the relay's own path building, without an {@code Optional}. */
+    String rawQuery() {
         return rawQuery;
     }
 

@@ -46,7 +46,7 @@ final class UpstreamSelector {
             exchange.upstream(head.authority());
             exchange.tries(1);
             x.upstreamTarget = new UpstreamCall.Target(head.scheme(), head.host(), head.port(), pathQuery(head.path(),
-                    head.query()));
+                    head.rawQuery()));
             x.hostHeader = null;
             x.member = null;
             x.moveTo(RelayState.UPSTREAM_CHOSEN);
@@ -92,7 +92,7 @@ final class UpstreamSelector {
         exchange.tries(tries.count);
         Upstream upstream = member.upstream();
         x.upstreamTarget = new UpstreamCall.Target(upstream.uri().getScheme(), upstream.host(), upstream.port(),
-                upstream.basePath() + pathQuery(ApiAccess.routes().rewritePath(tries.route, head.path()), head.query()));
+                upstream.basePath() + pathQuery(ApiAccess.routes().rewritePath(tries.route, head.path()), head.rawQuery()));
         exchange.upstream(upstream.authority());
         x.hostHeader = hostHeader(tries.route, upstream, head);
         x.member = member;

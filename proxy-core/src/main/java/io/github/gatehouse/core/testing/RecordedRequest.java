@@ -54,7 +54,7 @@ public final class RecordedRequest {
 
     /** The first value of header {@code name} (case-insensitive), if present. */
     public Optional<String> header(String name) {
-        return headers.first(name);
+        return Optional.ofNullable(headers.get(name));
     }
 
     /** Every value of header {@code name}, in order. */
