@@ -6,6 +6,7 @@ import static java.util.Objects.requireNonNull;
 import com.google.errorprone.annotations.CheckReturnValue;
 import io.github.gatehouse.core.internal.ApiAccess;
 import io.github.gatehouse.core.internal.MemberState;
+import java.time.Clock;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.Collection;
@@ -44,6 +45,8 @@ public final class UpstreamPool {
     private final RetryPolicy retries;
     private final Duration slowStart;
     private final int maxRequestsPerMember;
+    /** The time source of slow start and outlier ejection; {@code null} for {@link System#nanoTime()}. */
+    private final Clock clock;
     private final CopyOnWriteArrayList<MemberState> members = new CopyOnWriteArrayList<>();
     private final AtomicLong retryTokens = new AtomicLong(1_000);
     /** Set only on a new pool, before it is returned: {@link #tls}, {@link #protocol}, {@link #carry}. */
@@ -54,8 +57,9 @@ public final class UpstreamPool {
     private final java.util.concurrent.atomic.LongAdder rejected = new java.util.concurrent.atomic.LongAdder();
 
     private UpstreamPool(Collection<Upstream> upstreams, LoadBalancer balancer, HealthCheck healthCheck,
-            OutlierDetection outliers, RetryPolicy retries, Duration slowStart, int maxRequestsPerMember) {
+            OutlierDetection outliers, RetryPolicy retries, Duration slowStart, int maxRequestsPerMember, Clock clock) {
         this.balancer = balancer;
+        this.clock = clock;
         this.healthCheck = healthCheck;
         this.outliers = outliers;
         this.retries = retries;
@@ -86,7 +90,7 @@ public final class UpstreamPool {
         requireNonNull(members, "members");
         checkArgument(!members.isEmpty(), "members: empty (expected: at least one upstream)");
         return new UpstreamPool(members, LoadBalancing.roundRobin(), null, OutlierDetection.defaults(),
-                RetryPolicy.defaults(), null, 0);
+                RetryPolicy.defaults(), null, 0, null);
     }
 
     /**
@@ -125,6 +129,7 @@ public final class UpstreamPool {
         b.retries = retries;
         b.slowStart = slowStart;
         b.maxRequestsPerMember = maxRequestsPerMember;
+        b.clock = clock;
         b.tls = tls;
         b.protocol = protocol;
         b.proxyProtocol = proxyProtocol;
@@ -144,6 +149,7 @@ public final class UpstreamPool {
         private RetryPolicy retries = RetryPolicy.defaults();
         private Duration slowStart;
         private int maxRequestsPerMember;
+        private Clock clock;
         private UpstreamTls tls;
         private UpstreamProtocol protocol = UpstreamProtocol.HTTP_1_1;
         private ProxyProtocolVersion proxyProtocol;
@@ -194,6 +200,17 @@ public final class UpstreamPool {
             return this;
         }
 
+        /**
+         * The clock that times slow start and outlier ejections (default: the JVM's monotonic {@link System#nanoTime()}).
+         * For tests: a {@code SettableClock} from {@code io.github.gatehouse.core.testing} moves a member through
+         * its slow-start ramp or to the end of its ejection without waiting. Active health checks still run every
+         * {@link HealthCheck#interval()} of real time: they send real probes.
+         */
+        public Builder clock(Clock clock) {
+            this.clock = requireNonNull(clock, "clock");
+            return this;
+        }
+
         /** TLS settings of its own for {@code https://} members, instead of the server's. */
         public Builder tls(UpstreamTls tls) {
             this.tls = requireNonNull(tls, "tls");
@@ -225,7 +242,7 @@ public final class UpstreamPool {
                 checkSchemeFits(u, protocol);
             }
             UpstreamPool pool = new UpstreamPool(upstreams, balancer, healthCheck, outliers, retries, slowStart,
-                    maxRequestsPerMember);
+                    maxRequestsPerMember, clock);
             pool.tls = tls;
             pool.protocol = protocol;
             pool.proxyProtocol = proxyProtocol;
@@ -234,7 +251,18 @@ public final class UpstreamPool {
     }
 
     private MemberState newMember(Upstream u) {
-        return new MemberState(u, slowStart, System::nanoTime);
+        return new MemberState(u, slowStart, timeSource());
+    }
+
+    private java.util.function.LongSupplier timeSource() {
+        Clock c = clock;
+        if (c == null) {
+            return System::nanoTime;
+        }
+        return () -> {
+            java.time.Instant now = c.instant();
+            return now.getEpochSecond() * 1_000_000_000L + now.getNano();
+        };
     }
 
     private List<Upstream> upstreams() {
@@ -268,7 +296,7 @@ public final class UpstreamPool {
     @Deprecated(since = "0.1.0")
     public UpstreamPool balance(LoadBalancer balancer) {
         checkNotInUse("balance");
-        return carry(new UpstreamPool(upstreams(), requireNonNull(balancer, "balancer"), healthCheck, outliers, retries, slowStart, maxRequestsPerMember));
+        return carry(new UpstreamPool(upstreams(), requireNonNull(balancer, "balancer"), healthCheck, outliers, retries, slowStart, maxRequestsPerMember, clock));
     }
 
     /**
@@ -280,7 +308,7 @@ public final class UpstreamPool {
     @Deprecated(since = "0.1.0")
     public UpstreamPool healthCheck(HealthCheck healthCheck) {
         checkNotInUse("healthCheck");
-        return carry(new UpstreamPool(upstreams(), balancer, requireNonNull(healthCheck, "healthCheck"), outliers, retries, slowStart, maxRequestsPerMember));
+        return carry(new UpstreamPool(upstreams(), balancer, requireNonNull(healthCheck, "healthCheck"), outliers, retries, slowStart, maxRequestsPerMember, clock));
     }
 
     /**
@@ -292,7 +320,7 @@ public final class UpstreamPool {
     @Deprecated(since = "0.1.0")
     public UpstreamPool outlierDetection(OutlierDetection outliers) {
         checkNotInUse("outlierDetection");
-        return carry(new UpstreamPool(upstreams(), balancer, healthCheck, requireNonNull(outliers, "outliers"), retries, slowStart, maxRequestsPerMember));
+        return carry(new UpstreamPool(upstreams(), balancer, healthCheck, requireNonNull(outliers, "outliers"), retries, slowStart, maxRequestsPerMember, clock));
     }
 
     /**
@@ -304,7 +332,7 @@ public final class UpstreamPool {
     @Deprecated(since = "0.1.0")
     public UpstreamPool retries(RetryPolicy retries) {
         checkNotInUse("retries");
-        return carry(new UpstreamPool(upstreams(), balancer, healthCheck, outliers, requireNonNull(retries, "retries"), slowStart, maxRequestsPerMember));
+        return carry(new UpstreamPool(upstreams(), balancer, healthCheck, outliers, requireNonNull(retries, "retries"), slowStart, maxRequestsPerMember, clock));
     }
 
     /**
@@ -318,7 +346,7 @@ public final class UpstreamPool {
         checkNotInUse("slowStart");
         requireNonNull(duration, "duration");
         checkArgument(!duration.isNegative(), "slowStart: %s (expected: >= 0)", duration);
-        return carry(new UpstreamPool(upstreams(), balancer, healthCheck, outliers, retries, duration, maxRequestsPerMember));
+        return carry(new UpstreamPool(upstreams(), balancer, healthCheck, outliers, retries, duration, maxRequestsPerMember, clock));
     }
 
     /**
@@ -332,7 +360,7 @@ public final class UpstreamPool {
     public UpstreamPool maxRequestsPerMember(int n) {
         checkNotInUse("maxRequestsPerMember");
         checkArgument(n >= 1, "maxRequestsPerMember: %s (expected: >= 1)", n);
-        return carry(new UpstreamPool(upstreams(), balancer, healthCheck, outliers, retries, slowStart, n));
+        return carry(new UpstreamPool(upstreams(), balancer, healthCheck, outliers, retries, slowStart, n, clock));
     }
 
     /**
@@ -346,7 +374,7 @@ public final class UpstreamPool {
     public UpstreamPool tls(UpstreamTls tls) {
         checkNotInUse("tls");
         requireNonNull(tls, "tls");
-        UpstreamPool next = carry(new UpstreamPool(upstreams(), balancer, healthCheck, outliers, retries, slowStart, maxRequestsPerMember));
+        UpstreamPool next = carry(new UpstreamPool(upstreams(), balancer, healthCheck, outliers, retries, slowStart, maxRequestsPerMember, clock));
         next.tls = tls;
         return next;
     }
@@ -367,7 +395,7 @@ public final class UpstreamPool {
         for (Upstream u : upstreams()) {
             checkSchemeFits(u, protocol);
         }
-        UpstreamPool next = carry(new UpstreamPool(upstreams(), balancer, healthCheck, outliers, retries, slowStart, maxRequestsPerMember));
+        UpstreamPool next = carry(new UpstreamPool(upstreams(), balancer, healthCheck, outliers, retries, slowStart, maxRequestsPerMember, clock));
         next.protocol = protocol;
         return next;
     }
@@ -393,7 +421,7 @@ public final class UpstreamPool {
     public UpstreamPool proxyProtocol(ProxyProtocolVersion version) {
         checkNotInUse("proxyProtocol");
         requireNonNull(version, "version");
-        UpstreamPool next = carry(new UpstreamPool(upstreams(), balancer, healthCheck, outliers, retries, slowStart, maxRequestsPerMember));
+        UpstreamPool next = carry(new UpstreamPool(upstreams(), balancer, healthCheck, outliers, retries, slowStart, maxRequestsPerMember, clock));
         next.proxyProtocol = version;
         return next;
     }
@@ -412,7 +440,7 @@ public final class UpstreamPool {
     public UpstreamPool add(Upstream upstream) {
         requireNonNull(upstream, "upstream");
         checkSchemeFits(upstream, protocol);
-        MemberState m = new MemberState(upstream, slowStart, System::nanoTime);
+        MemberState m = new MemberState(upstream, slowStart, timeSource());
         if (slowStart != null) {
             m.healthy(false);
             m.healthy(true);
