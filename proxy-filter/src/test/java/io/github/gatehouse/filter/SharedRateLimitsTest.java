@@ -58,8 +58,8 @@ class SharedRateLimitsTest {
                         .build().start()) {
             // The first use of a map costs its proxies on every member (and partition work right after a join): done
             // here, synchronously, so the leases of the loop below take a round trip, not that setup.
-            a.hazelcast().getMap("gatehouse-limits-t-client").put("warm-up", new double[] {0, 0});
-            b.hazelcast().getMap("gatehouse-limits-t-client").remove("warm-up");
+            io.github.gatehouse.core.internal.ClusterAccess.hazelcast(a).getMap("gatehouse-limits-t-client").put("warm-up", new double[] {0, 0});
+            io.github.gatehouse.core.internal.ClusterAccess.hazelcast(b).getMap("gatehouse-limits-t-client").remove("warm-up");
             int admitted = 0;
             int refused = 0;
             long started = System.nanoTime();
@@ -95,7 +95,7 @@ class SharedRateLimitsTest {
             // b applies a lock in its own listener of the topic, which may run after this test's: once the lock
             // reaches b, b publishes a probe. Hazelcast runs one topic's listener calls on one event thread, in
             // order, so the probe comes back only after every listener on b has taken the lock.
-            var topic = b.hazelcast().<String>getTopic("gatehouse-lockouts-auth-user");
+            var topic = io.github.gatehouse.core.internal.ClusterAccess.hazelcast(b).<String>getTopic("gatehouse-lockouts-auth-user");
             topic.addMessageListener(m -> {
                 if (m.getMessageObject().equals("probe 0")) {
                     lockSeenByB.countDown();

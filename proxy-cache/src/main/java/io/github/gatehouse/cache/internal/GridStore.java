@@ -123,7 +123,7 @@ public final class GridStore implements CacheStore, SharedTier {
      */
     public GridStore(Cluster cluster, String name, MemoryStore near, long gridMaxObjectBytes) {
         this.cluster = cluster;
-        HazelcastInstance hz = cluster.hazelcast();
+        HazelcastInstance hz = io.github.gatehouse.core.internal.ClusterAccess.hazelcast(cluster);
         this.entries = hz.getMap("gatehouse-cache-" + name);
         this.claims = hz.getMap("gatehouse-fills-" + name);
         this.events = hz.getTopic("gatehouse-cache-events-" + name);
@@ -729,8 +729,8 @@ public final class GridStore implements CacheStore, SharedTier {
         try {
             if (cluster.isRunning()) {
                 events.removeMessageListener(topicRegistration);
-                cluster.hazelcast().getUserContext().remove(contextKey, this);
-                cluster.hazelcast().getCluster().removeMembershipListener(membershipRegistration);
+                io.github.gatehouse.core.internal.ClusterAccess.hazelcast(cluster).getUserContext().remove(contextKey, this);
+                io.github.gatehouse.core.internal.ClusterAccess.hazelcast(cluster).getCluster().removeMembershipListener(membershipRegistration);
             }
         } catch (RuntimeException e) {
             LOG.debug("could not remove the cache event listener", e);

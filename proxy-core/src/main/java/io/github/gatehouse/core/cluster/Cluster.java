@@ -35,6 +35,11 @@ import org.slf4j.LoggerFactory;
  * members are not up yet); call it at startup, not on an I/O thread.
  */
 public final class Cluster implements AutoCloseable {
+    static {
+        // the shared stores reach the embedded member through core.internal: no Hazelcast type in the public API
+        io.github.gatehouse.core.internal.ClusterAccess.setHazelcast(cluster -> cluster.hazelcast);
+    }
+
     private static final Logger LOG = LoggerFactory.getLogger(Cluster.class);
     private static final AtomicInteger INSTANCES = new AtomicInteger();
     /** The longest {@link #join} waits for the partitions to settle after joining other members. */
@@ -218,13 +223,6 @@ public final class Cluster implements AutoCloseable {
         return hazelcast.getCluster().getLocalMember().getUuid().toString();
     }
 
-    /**
-     * The embedded Hazelcast member, for the shared stores in sibling modules (and for applications that know what
-     * they do: what they put in it is shared with every member).
-     */
-    public HazelcastInstance hazelcast() {
-        return hazelcast;
-    }
 
     /** Whether the member is running (false after {@link #close}). */
     public boolean isRunning() {

@@ -41,8 +41,8 @@ public final class SharedLockouts implements LockoutSharing {
 
     /** Shared failure counts for keys of kind {@code what} ("client", "user"), named {@code name} in the grid. */
     public SharedLockouts(Cluster cluster, String name, String what, int maxFailures, Duration window, Duration lockFor) {
-        this.failures = cluster.hazelcast().getMap("gatehouse-logins-" + name + "-" + what);
-        this.locks = cluster.hazelcast().getTopic("gatehouse-lockouts-" + name + "-" + what);
+        this.failures = io.github.gatehouse.core.internal.ClusterAccess.hazelcast(cluster).getMap("gatehouse-logins-" + name + "-" + what);
+        this.locks = io.github.gatehouse.core.internal.ClusterAccess.hazelcast(cluster).getTopic("gatehouse-lockouts-" + name + "-" + what);
         this.maxFailures = maxFailures;
         this.windowMillis = window.toMillis();
         this.lockMillis = lockFor.toMillis();

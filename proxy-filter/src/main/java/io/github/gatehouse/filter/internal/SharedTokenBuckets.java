@@ -60,7 +60,7 @@ public final class SharedTokenBuckets implements KeyedLimiter {
         this.burst = burst;
         this.cluster = cluster;
         this.maxKeys = maxKeys;
-        this.buckets = cluster.hazelcast().getMap("gatehouse-limits-" + name + "-" + what);
+        this.buckets = io.github.gatehouse.core.internal.ClusterAccess.hazelcast(cluster).getMap("gatehouse-limits-" + name + "-" + what);
         this.fallback = new TokenBuckets(what, perSecond, burst, maxKeys, clock);
         this.timeoutMillis = cluster.config().operationTimeout().toMillis();
     }
