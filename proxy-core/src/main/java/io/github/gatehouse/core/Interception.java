@@ -69,16 +69,19 @@ public final class Interception {
     }
 
     /** These settings, also intercepting the hosts matching {@code patterns} ({@code name}, {@code *.domain}, {@code *}). */
+    @com.google.errorprone.annotations.CheckReturnValue
     public Interception intercept(String... patterns) {
         return new Interception(ca, append(intercept, patterns), never, cacheSize);
     }
 
     /** These settings, never intercepting the hosts matching {@code patterns}, whatever {@link #intercept} says. */
+    @com.google.errorprone.annotations.CheckReturnValue
     public Interception neverIntercept(String... patterns) {
         return new Interception(ca, intercept, append(never, patterns), cacheSize);
     }
 
     /** At most {@code count} minted certificates kept (10,000 by default); older ones are minted again when needed. */
+    @com.google.errorprone.annotations.CheckReturnValue
     public Interception mintedCertificateCacheSize(int count) {
         checkArgument(count >= 1, "mintedCertificateCacheSize: %s (expected: >= 1)", count);
         return new Interception(ca, intercept, never, count);

@@ -33,6 +33,7 @@ import java.util.List;
  * <p>Every factory reads and checks the files at once, so a missing file or a wrong password fails the builder, not
  * the first handshake. Immutable and thread-safe: each method returns a new value. A PKCS#12 password is copied.
  */
+@com.google.errorprone.annotations.CheckReturnValue // immutable: a method that returns a value returns a new one
 public final class Tls {
     private final List<TlsMaterial.Source> sources;
     private final Duration checkInterval;

@@ -12,6 +12,7 @@ import java.util.Locale;
  *
  * <p>Immutable and thread-safe. The path of the base URL, if any, is put before the path sent upstream.
  */
+@com.google.errorprone.annotations.CheckReturnValue // immutable: a method that returns a value returns a new one
 public final class Upstream {
     private final URI uri;
     private final int weight;

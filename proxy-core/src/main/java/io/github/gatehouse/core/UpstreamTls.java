@@ -33,6 +33,7 @@ import java.util.Optional;
  * <p>Immutable and thread-safe; every method returns a new value. The files are read and checked at once, so a missing
  * or unparsable file fails here, not at the first request.
  */
+@com.google.errorprone.annotations.CheckReturnValue // immutable: a method that returns a value returns a new one
 public final class UpstreamTls {
     static {
         io.github.gatehouse.core.internal.ApiAccess.setUpstreamTls(tls -> tls.clientCertificate == null ? List.of() : tls.clientCertificate.sources());
