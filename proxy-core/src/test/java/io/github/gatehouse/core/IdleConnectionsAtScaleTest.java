@@ -45,6 +45,11 @@ class IdleConnectionsAtScaleTest {
     private static final int TUNNELS = 1_000;
     /** Client and proxy side of each idle connection; client, proxy-client, proxy-upstream, echo side of a tunnel. */
     private static final int FDS_HELD = 2 * IDLE + 4 * TUNNELS;
+    /**
+     * Descriptors the rest of the JVM may close meanwhile (a jar the class loader let go, the warm-up's pooled upstream
+     * connection at its idle timeout): a CI run once counted 13,999 of the 14,000 held ones, with every connection open.
+     */
+    private static final int JVM_SLACK = 16;
 
     @RegisterExtension
     static final OriginServer origin = OriginServer.create("scale");
@@ -99,7 +104,7 @@ class IdleConnectionsAtScaleTest {
                 long held = unix.getOpenFileDescriptorCount();
                 assertThat(held).as(() -> String.format("open file descriptors with every idle connection and tunnel held"
                         + " (baseline %d); opened since: %s", baseline, newFds(baselineFds)))
-                        .isGreaterThanOrEqualTo(baseline + FDS_HELD);
+                        .isGreaterThanOrEqualTo(baseline + FDS_HELD - JVM_SLACK);
 
                 // the proxy still serves a new request, and a new tunnel, while all of them are held
                 long t1 = System.nanoTime();
