@@ -47,6 +47,8 @@ class MockOriginTest {
         assertThat(one.target()).isEqualTo("/one?x=1");
         assertThat(one.path()).isEqualTo("/one");
         assertThat(one.sequenceNumber()).isEqualTo(1);
+        assertThat(one.queryParameter("x")).hasValue("1");
+        assertThat(one.queryParameter("y")).isEmpty();
         assertThat(origin.takeRequest().path()).isEqualTo("/two");
         assertThat(origin.takeRequest().path()).isEqualTo("/three");
         assertThat(origin.pollRequest()).isEmpty();
@@ -223,8 +225,7 @@ class MockOriginTest {
             java.io.InputStream in = socket.getInputStream();
             String head = readUntil(in, "part1");
             assertThat(head).contains("Transfer-Encoding: chunked");
-            assertThat(origin.pendingAnswers()).isEqualTo(1);              // the close waits for the gate
-            gate.complete(null);
+            gate.complete(null);                                           // only now may it die
             String rest = new String(in.readAllBytes(), java.nio.charset.StandardCharsets.ISO_8859_1);
             assertThat(rest).doesNotContain("0\r\n\r\n");              // no last chunk: it died
         }
@@ -271,6 +272,19 @@ class MockOriginTest {
     }
 
     @Test
+    void queryParametersAreDecodedFromTheTarget() throws Exception {
+        origin.enqueue(MockResponse.ok("q"));
+        get("/q?b=x%20y+z&c&b=second&n=%C3%A9");
+        RecordedRequest r = origin.takeRequest();
+        assertThat(r.queryParameter("b")).hasValue("x y z");
+        assertThat(r.queryParameter("c")).hasValue("");
+        assertThat(r.queryParameter("n")).hasValue("é");
+        assertThat(r.queryParameter("missing")).isEmpty();
+        assertThat(r.queryParameters()).containsExactly(java.util.Map.entry("b", java.util.List.of("x y z", "second")),
+                java.util.Map.entry("c", java.util.List.of("")), java.util.Map.entry("n", java.util.List.of("é")));
+    }
+
+    @Test
     void anArrivalIsSeenBeforeItsBodyIsWholeAndUnrecordedRequestsAreOnlyCounted() throws Exception {
         try (java.net.Socket socket = new java.net.Socket("127.0.0.1", origin.port())) {
             socket.getOutputStream().write("POST /slow HTTP/1.1\r\nHost: o\r\nContent-Length: 10\r\n\r\n12345"
@@ -309,6 +323,47 @@ class MockOriginTest {
             first.close();
             second.close();
             counted.awaitAllConnectionsClosed();
+        }
+    }
+
+    @Test
+    void anHttpsOriginServesItsCertificate() throws Exception {
+        try (MockOrigin secure = MockOrigin.named("secure").useHttps(io.github.gatehouse.core.testsupport.TestCertificates.serving())
+                .start()) {
+            secure.enqueue(MockResponse.ok("private"));
+            assertThat(secure.baseUrl()).isEqualTo("https://127.0.0.1:" + secure.port());
+            HttpClient trusting = HttpClient.newBuilder()
+                    .sslContext(io.github.gatehouse.core.testsupport.TestCertificates.trustingTestCertificate()).build();
+            HttpResponse<String> r = trusting.send(HttpRequest.newBuilder(secure.uri("/s")).build(), BodyHandlers.ofString());
+            assertThat(r.body()).isEqualTo("private");
+            assertThat(r.sslSession()).isPresent();
+            assertThat(secure.takeRequest().path()).isEqualTo("/s");
+        }
+    }
+
+    @Test
+    void aClosedOriginDropsAnUploadInFlightWithoutAnswering() throws Exception {
+        MockOrigin stopping = MockOrigin.named("stopping").start();
+        try (java.net.Socket socket = new java.net.Socket("127.0.0.1", stopping.port())) {
+            socket.setSoTimeout(10_000);
+            socket.getOutputStream().write(("POST /upload HTTP/1.1\r\nHost: o\r\nContent-Length: 1000\r\n\r\n"
+                    + "x".repeat(10)).getBytes(java.nio.charset.StandardCharsets.US_ASCII));
+            socket.getOutputStream().flush();
+            stopping.awaitArrival();
+
+            stopping.close();
+
+            // like a killed process: the connection ends with nothing sent, in particular no "HTTP/1.1 500" error page
+            java.io.ByteArrayOutputStream bytes = new java.io.ByteArrayOutputStream();
+            try {
+                socket.getInputStream().transferTo(bytes);
+            } catch (IOException reset) {
+                // a reset ends the stream as well
+            }
+            assertThat(bytes.toString(java.nio.charset.StandardCharsets.ISO_8859_1)).isEmpty();
+            assertThat(stopping.takeRequest().bodyFailure()).isPresent();     // its body never came whole
+        } finally {
+            stopping.close();
         }
     }
 }
