@@ -1,11 +1,12 @@
 package io.github.gatehouse.cache;
 
+import io.github.gatehouse.core.testing.RecordedRequest;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import io.github.gatehouse.cache.testing.CacheProxy;
 import io.github.gatehouse.cache.testing.MutableClock;
-import io.github.gatehouse.cache.testing.ScriptedOrigin;
-import io.github.gatehouse.cache.testing.ScriptedOrigin.Answer;
+import io.github.gatehouse.core.testing.MockOrigin;
+import io.github.gatehouse.core.testing.MockResponse;
 import io.github.gatehouse.core.AccessLogEntry;
 import io.github.gatehouse.core.DataSize;
 import io.github.gatehouse.core.LoadBalancer;
@@ -43,22 +44,22 @@ class BackgroundRevalidationThroughRelayTest {
                     exchange.request().headers().set("X-Filtered", "yes");
                     return Verdict.proceed();
                 }))) {
-            t.origin.on("/s", r -> r.header("If-None-Match") != null
-                    ? Answer.status(304).header("ETag", "\"v1\"").header("Cache-Control", "max-age=10, stale-while-revalidate=60")
-                    : Answer.ok("v1").header("ETag", "\"v1\"").header("Cache-Control", "max-age=10, stale-while-revalidate=60"));
+            t.origin.serve("/s", r -> r.headers().get("If-None-Match") != null
+                    ? MockResponse.status(304).header("ETag", "\"v1\"").header("Cache-Control", "max-age=10, stale-while-revalidate=60")
+                    : MockResponse.ok().body("v1").header("ETag", "\"v1\"").header("Cache-Control", "max-age=10, stale-while-revalidate=60"));
             t.get("/s");
-            t.origin.take();
+            t.origin.takeRequest();
             t.advance(Duration.ofSeconds(30));
 
             RawHttp.Reply stale = t.get("/s");
             assertThat(stale.bodyText()).isEqualTo("v1");
             assertThat(stale.headers().get("cache-status")).contains("stale-while-revalidate");
 
-            ScriptedOrigin.Seen revalidation = t.origin.take();
+            RecordedRequest revalidation = t.origin.takeRequest();
             assertThat(revalidation.method()).isEqualTo("GET");
-            assertThat(revalidation.header("If-None-Match")).isEqualTo("\"v1\"");
-            assertThat(revalidation.header("Via")).isEqualTo("1.1 edge-cache");
-            assertThat(revalidation.header("X-Filtered")).as("the request as the filters left it").isEqualTo("yes");
+            assertThat(revalidation.headers().get("If-None-Match")).isEqualTo("\"v1\"");
+            assertThat(revalidation.headers().get("Via")).isEqualTo("1.1 edge-cache");
+            assertThat(revalidation.headers().get("X-Filtered")).as("the request as the filters left it").isEqualTo("yes");
 
             AccessLogEntry line = t.background.take();
             assertThat(line.background()).as("marked as the cache's own exchange").isTrue();
@@ -78,7 +79,7 @@ class BackgroundRevalidationThroughRelayTest {
             assertThat(t.loggedCacheStatus()).isEqualTo("MISS");
             assertThat(t.loggedCacheStatus()).isEqualTo("STALE");
             assertThat(t.loggedCacheStatus()).isEqualTo("HIT");
-            assertThat(t.origin.count("/s")).isEqualTo(2);
+            assertThat(t.origin.requestCount("/s")).isEqualTo(2);
         }
     }
 
@@ -90,12 +91,12 @@ class BackgroundRevalidationThroughRelayTest {
         // the balancer always tries the dead member first: only a retry reaches the origin
         LoadBalancer deadFirst = (candidates, exchange) -> candidates.stream()
                 .filter(m -> m.upstream().port() == deadPort).findFirst().orElse(candidates.get(0));
-        try (ScriptedOrigin origin = new ScriptedOrigin(clock);
+        try (MockOrigin origin = MockOrigin.named("origin").datesFrom(clock).start();
                 SharedCache cache = HttpCaches.builder().memory(DataSize.mebibytes(4)).clock(clock).build()) {
             UpstreamPool pool = UpstreamPool.of("http://127.0.0.1:" + deadPort, "http://127.0.0.1:" + origin.port())
                     .balance(deadFirst);
             AtomicInteger version = new AtomicInteger(1);
-            origin.on("/p", r -> Answer.ok("v" + version.get() + " for " + r.header("Host") + " via " + r.header("Via"))
+            origin.serve("/p", r -> MockResponse.ok().body("v" + version.get() + " for " + r.headers().get("Host") + " via " + r.headers().get("Via"))
                     .header("Cache-Control", "max-age=10, stale-while-revalidate=100"));
             Semaphore stored = new Semaphore(0);
             cache.onStored(stored::release);
@@ -105,17 +106,17 @@ class BackgroundRevalidationThroughRelayTest {
                     .route(Route.host("shop.test").to(pool)).cache(cache).accessLog(log).build().start();
                     AutoCloseable listening = proxy.addListener(events::add)) {
                 assertThat(get(proxy, "/p").bodyText()).isEqualTo("v1 for shop.test via 1.1 edge");
-                origin.take();
+                origin.takeRequest();
                 assertThat(log.take().tries()).as("the client's fill was retried too").isEqualTo(2);
                 version.set(2);
                 clock.advance(Duration.ofSeconds(20));
 
                 assertThat(get(proxy, "/p").bodyText()).isEqualTo("v1 for shop.test via 1.1 edge");
-                ScriptedOrigin.Seen revalidation = origin.take();
-                assertThat(revalidation.header("Host")).isEqualTo("shop.test");
-                assertThat(revalidation.header("Via")).isEqualTo("1.1 edge");
-                assertThat(revalidation.header("X-Forwarded-For")).isEqualTo("unknown");
-                assertThat(revalidation.header("Forwarded")).isEqualTo("for=unknown;host=shop.test;proto=http");
+                RecordedRequest revalidation = origin.takeRequest();
+                assertThat(revalidation.headers().get("Host")).isEqualTo("shop.test");
+                assertThat(revalidation.headers().get("Via")).isEqualTo("1.1 edge");
+                assertThat(revalidation.headers().get("X-Forwarded-For")).isEqualTo("unknown");
+                assertThat(revalidation.headers().get("Forwarded")).isEqualTo("for=unknown;host=shop.test;proto=http");
                 assertThat(stored.tryAcquire(2, 5, TimeUnit.SECONDS)).as("the fill and the revalidation stored").isTrue();
 
                 AccessLogEntry background = backgroundLine(log);
@@ -142,7 +143,7 @@ class BackgroundRevalidationThroughRelayTest {
                 assertThat(pool.counters().retries()).isEqualTo(2);
 
                 assertThat(get(proxy, "/p").bodyText()).isEqualTo("v2 for shop.test via 1.1 edge");
-                assertThat(origin.count("/p")).isEqualTo(2);
+                assertThat(origin.requestCount("/p")).isEqualTo(2);
             }
         }
     }
@@ -151,15 +152,15 @@ class BackgroundRevalidationThroughRelayTest {
     void aRevalidationWithNoHealthyMemberFailsQuietlyAndTheStaleEntryStays() throws Exception {
         MutableClock clock = MutableClock.atWholeSecond();
         RecordingAccessLog log = new RecordingAccessLog();
-        try (ScriptedOrigin origin = new ScriptedOrigin(clock);
+        try (MockOrigin origin = MockOrigin.named("origin").datesFrom(clock).start();
                 SharedCache cache = HttpCaches.builder().memory(DataSize.mebibytes(4)).clock(clock).build()) {
-            origin.on("/q", Answer.ok("kept").header("Cache-Control", "max-age=10, stale-while-revalidate=100"));
+            origin.serve("/q", MockResponse.ok().body("kept").header("Cache-Control", "max-age=10, stale-while-revalidate=100"));
             try (ProxyServer proxy = ProxyServer.builder()
                     .route(Route.host("shop.test").to("http://127.0.0.1:" + origin.port())).cache(cache).accessLog(log)
                     .build().start()) {
                 assertThat(get(proxy, "/q").bodyText()).isEqualTo("kept");
                 log.take();
-                origin.stop();
+                origin.close();
                 clock.advance(Duration.ofSeconds(20));
                 assertThat(get(proxy, "/q").bodyText()).isEqualTo("kept");
                 AccessLogEntry background = backgroundLine(log);

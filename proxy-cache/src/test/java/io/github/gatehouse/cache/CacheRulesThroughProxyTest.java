@@ -4,7 +4,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 import io.github.gatehouse.cache.internal.HttpDates;
 import io.github.gatehouse.cache.testing.CacheProxy;
-import io.github.gatehouse.cache.testing.ScriptedOrigin.Answer;
+import io.github.gatehouse.core.testing.MockResponse;
 import io.github.gatehouse.core.DataSize;
 import io.github.gatehouse.core.testsupport.RawHttp;
 import java.time.Duration;
@@ -43,25 +43,25 @@ class CacheRulesThroughProxyTest {
         });
     }
 
-    private static Answer bare(String body) {
-        return Answer.ok(body).withoutDate().header("Content-Type", "application/vnd.debian.binary-package");
+    private static MockResponse bare(String body) {
+        return MockResponse.ok().body(body).withoutDate().header("Content-Type", "application/vnd.debian.binary-package");
     }
 
     @Test
     void withoutARuleAResponseWithNoCachingFieldsIsNeverReused() throws Exception {
         start();
-        t.origin.on(DEB, bare("deb bytes"));
+        t.origin.serve(DEB, bare("deb bytes"));
         assertThat(t.get(DEB).bodyText()).isEqualTo("deb bytes");
         assertThat(t.loggedCacheStatus()).isEqualTo("MISS");
         assertThat(t.get(DEB).bodyText()).isEqualTo("deb bytes");
         assertThat(t.loggedCacheStatus()).isEqualTo("MISS");
-        assertThat(t.origin.count(DEB)).isEqualTo(2);
+        assertThat(t.origin.requestCount(DEB)).isEqualTo(2);
     }
 
     @Test
     void aRuleMakesTheSecondRequestAHitForMinMinutes() throws Exception {
         start("-i \\.(deb|rpm|jar|whl)$ 43200 100% 43200");
-        t.origin.on(DEB, bare("deb bytes"));
+        t.origin.serve(DEB, bare("deb bytes"));
         RawHttp.Reply first = t.get(DEB);
         assertThat(first.headers().get("cache-status")).isEqualTo("gatehouse; fwd=uri-miss; fwd-status=200; stored");
         assertThat(t.loggedCacheStatus()).isEqualTo("MISS");
@@ -71,44 +71,44 @@ class CacheRulesThroughProxyTest {
         assertThat(second.bodyText()).isEqualTo("deb bytes");
         assertThat(second.headers().get("cache-status")).isEqualTo("gatehouse; hit; ttl=" + Duration.ofDays(1).toSeconds());
         assertThat(t.loggedCacheStatus()).isEqualTo("HIT");
-        assertThat(t.origin.count(DEB)).isEqualTo(1);
+        assertThat(t.origin.requestCount(DEB)).isEqualTo(1);
 
         t.advance(Duration.ofDays(1).plusSeconds(1));
         t.get(DEB);
         assertThat(t.loggedCacheStatus()).isEqualTo("MISS");
-        assertThat(t.origin.count(DEB)).isEqualTo(2);
+        assertThat(t.origin.requestCount(DEB)).isEqualTo(2);
     }
 
     @Test
     void theFullUrlIsMatchedWithPortAndQueryAndCaseMatters() throws Exception {
         // the origin's port is not the default one, so it is part of the URL the rules see
         start("\\.DEB$ 60 0% 60", "^http://127\\.0\\.0\\.1:[1-9][0-9]*/q\\?v=1$ 60 0% 60");
-        t.origin.on(DEB, bare("d"));
-        t.origin.on("/q", bare("q"));
+        t.origin.serve(DEB, bare("d"));
+        t.origin.serve("/q", bare("q"));
         t.get(DEB);
         t.get(DEB);
         t.get("/q?v=1");
         t.get("/q?v=1");
         t.get("/q?v=2");
         t.get("/q?v=2");
-        assertThat(t.origin.count(DEB)).as("\\.DEB$ is case-sensitive without -i").isEqualTo(2);
-        assertThat(t.origin.count("/q")).as("the query is part of the URL: v=1 once, v=2 twice").isEqualTo(3);
+        assertThat(t.origin.requestCount(DEB)).as("\\.DEB$ is case-sensitive without -i").isEqualTo(2);
+        assertThat(t.origin.requestCount("/q")).as("the query is part of the URL: v=1 once, v=2 twice").isEqualTo(3);
     }
 
     @Test
     void theFirstMatchingRuleWins() throws Exception {
         start("/dists/.*/(InRelease|Release|Packages(\\.(gz|xz))?)$ 0 0% 0", ". 60 0% 60");
-        t.origin.on("/debian/dists/stable/InRelease", bare("index"));
-        t.origin.on("/debian/dists/stable/main/binary-amd64/Packages.xz", bare("packages"));
-        t.origin.on("/debian/README", bare("readme"));
+        t.origin.serve("/debian/dists/stable/InRelease", bare("index"));
+        t.origin.serve("/debian/dists/stable/main/binary-amd64/Packages.xz", bare("packages"));
+        t.origin.serve("/debian/README", bare("readme"));
         for (int i = 0; i < 2; i++) {
             t.get("/debian/dists/stable/InRelease");
             t.get("/debian/dists/stable/main/binary-amd64/Packages.xz");
             t.get("/debian/README");
         }
-        assertThat(t.origin.count("/debian/dists/stable/InRelease")).isEqualTo(2);
-        assertThat(t.origin.count("/debian/dists/stable/main/binary-amd64/Packages.xz")).isEqualTo(2);
-        assertThat(t.origin.count("/debian/README")).isEqualTo(1);
+        assertThat(t.origin.requestCount("/debian/dists/stable/InRelease")).isEqualTo(2);
+        assertThat(t.origin.requestCount("/debian/dists/stable/main/binary-amd64/Packages.xz")).isEqualTo(2);
+        assertThat(t.origin.requestCount("/debian/README")).isEqualTo(1);
         assertThat(t.cache.stats().stores()).as("MAX 0 and no validator: nothing worth storing for the index files")
                 .isEqualTo(1);
     }
@@ -117,46 +117,46 @@ class CacheRulesThroughProxyTest {
     void indexFilesWithValidatorsAreRevalidatedEveryTime() throws Exception {
         start("/dists/.*/InRelease$ 0 0% 0");
         String lastModified = HttpDates.format(t.clock.instant().minus(Duration.ofDays(100)));
-        t.origin.on("/dists/stable/InRelease", r -> r.header("If-Modified-Since") != null
-                ? Answer.status(304).header("Last-Modified", lastModified)
-                : Answer.ok("index").header("Last-Modified", lastModified));
+        t.origin.serve("/dists/stable/InRelease", r -> r.headers().get("If-Modified-Since") != null
+                ? MockResponse.status(304).header("Last-Modified", lastModified)
+                : MockResponse.ok().body("index").header("Last-Modified", lastModified));
         t.get("/dists/stable/InRelease");
         assertThat(t.loggedCacheStatus()).isEqualTo("MISS");
         t.advance(Duration.ofMinutes(5)); // the RFC heuristic alone would keep it fresh for 10 days
         RawHttp.Reply again = t.get("/dists/stable/InRelease");
         assertThat(again.bodyText()).isEqualTo("index");
         assertThat(t.loggedCacheStatus()).isEqualTo("REFRESH_UNMODIFIED");
-        assertThat(t.origin.count("/dists/stable/InRelease")).isEqualTo(2);
+        assertThat(t.origin.requestCount("/dists/stable/InRelease")).isEqualTo(2);
     }
 
     @Test
     void percentOfTheLastModifiedAgeBoundedByMinAndMax() throws Exception {
         start("/twenty 1 20% 1000", "/capped 1 20% 100");
         String lastModified = HttpDates.format(t.clock.instant().minus(Duration.ofMinutes(1000)));
-        t.origin.on("/twenty", Answer.ok("t").header("Last-Modified", lastModified));
-        t.origin.on("/capped", Answer.ok("c").header("Last-Modified", lastModified));
+        t.origin.serve("/twenty", MockResponse.ok().body("t").header("Last-Modified", lastModified));
+        t.origin.serve("/capped", MockResponse.ok().body("c").header("Last-Modified", lastModified));
         t.get("/twenty");
         t.get("/capped");
         t.advance(Duration.ofMinutes(99));
         t.get("/twenty");
         t.get("/capped");
-        assertThat(t.origin.count("/twenty")).isEqualTo(1);
-        assertThat(t.origin.count("/capped")).isEqualTo(1);
+        assertThat(t.origin.requestCount("/twenty")).isEqualTo(1);
+        assertThat(t.origin.requestCount("/capped")).isEqualTo(1);
         t.advance(Duration.ofMinutes(2)); // 101 minutes: past MAX 100 of /capped, within 20% of 1000 for /twenty
         t.get("/twenty");
         t.get("/capped");
-        assertThat(t.origin.count("/twenty")).isEqualTo(1);
-        assertThat(t.origin.count("/capped")).isEqualTo(2);
+        assertThat(t.origin.requestCount("/twenty")).isEqualTo(1);
+        assertThat(t.origin.requestCount("/capped")).isEqualTo(2);
         t.advance(Duration.ofMinutes(100)); // 201 minutes since /twenty was stored: past its 200
         t.get("/twenty");
-        assertThat(t.origin.count("/twenty")).isEqualTo(2);
+        assertThat(t.origin.requestCount("/twenty")).isEqualTo(2);
     }
 
     @Test
     void explicitFreshnessFromTheOriginWinsWithoutOverrideExpire() throws Exception {
         start("/plain 60 0% 60", "/overridden 60 0% 60 override-expire");
-        t.origin.on("/plain", Answer.ok("p").header("Cache-Control", "max-age=5"));
-        t.origin.on("/overridden", Answer.ok("o").header("Cache-Control", "max-age=5"));
+        t.origin.serve("/plain", MockResponse.ok().body("p").header("Cache-Control", "max-age=5"));
+        t.origin.serve("/overridden", MockResponse.ok().body("o").header("Cache-Control", "max-age=5"));
         t.get("/plain");
         t.get("/overridden");
         assertThat(t.loggedCacheStatus()).isEqualTo("MISS");
@@ -167,76 +167,76 @@ class CacheRulesThroughProxyTest {
         RawHttp.Reply overridden = t.get("/overridden");
         assertThat(t.loggedCacheStatus()).isEqualTo("HIT");
         assertThat(overridden.headers().get("cache-control")).as("passed on unchanged").isEqualTo("max-age=5");
-        assertThat(t.origin.count("/plain")).isEqualTo(2);
-        assertThat(t.origin.count("/overridden")).isEqualTo(1);
+        assertThat(t.origin.requestCount("/plain")).isEqualTo(2);
+        assertThat(t.origin.requestCount("/overridden")).isEqualTo(1);
     }
 
     @Test
     void overrideExpireAlsoCapsALongExplicitLifetimeAtMax() throws Exception {
         start("/long 0 0% 10 override-expire");
-        t.origin.on("/long", Answer.ok("l").header("Expires", HttpDates.format(t.clock.instant().plus(Duration.ofDays(7)))));
+        t.origin.serve("/long", MockResponse.ok().body("l").header("Expires", HttpDates.format(t.clock.instant().plus(Duration.ofDays(7)))));
         t.get("/long");
         t.advance(Duration.ofMinutes(9));
         t.get("/long");
-        assertThat(t.origin.count("/long")).isEqualTo(1);
+        assertThat(t.origin.requestCount("/long")).isEqualTo(1);
         t.advance(Duration.ofMinutes(2));
         t.get("/long");
-        assertThat(t.origin.count("/long")).isEqualTo(2);
+        assertThat(t.origin.requestCount("/long")).isEqualTo(2);
     }
 
     @Test
     void overrideNoCacheServesWithoutRevalidating() throws Exception {
         start("/plain 60 0% 60", "/overridden 60 0% 60 override-no-cache");
         for (String p : new String[] {"/plain", "/overridden"}) {
-            t.origin.on(p, r -> r.header("If-None-Match") != null ? Answer.status(304).header("ETag", "\"1\"")
-                    : Answer.ok("x").header("Cache-Control", "no-cache").header("ETag", "\"1\""));
+            t.origin.serve(p, r -> r.headers().get("If-None-Match") != null ? MockResponse.status(304).header("ETag", "\"1\"")
+                    : MockResponse.ok().body("x").header("Cache-Control", "no-cache").header("ETag", "\"1\""));
             t.get(p);
             t.get(p);
         }
-        assertThat(t.origin.count("/plain")).as("no-cache: revalidated").isEqualTo(2);
-        assertThat(t.origin.count("/overridden")).isEqualTo(1);
+        assertThat(t.origin.requestCount("/plain")).as("no-cache: revalidated").isEqualTo(2);
+        assertThat(t.origin.requestCount("/overridden")).isEqualTo(1);
     }
 
     @Test
     void noStoreStillWinsOverEveryRule() throws Exception {
         start(". 60 0% 60 override-expire override-no-cache");
-        t.origin.on("/a", Answer.ok("a").header("Cache-Control", "no-store"));
+        t.origin.serve("/a", MockResponse.ok().body("a").header("Cache-Control", "no-store"));
         t.get("/a");
         t.get("/a");
-        assertThat(t.origin.count("/a")).isEqualTo(2);
+        assertThat(t.origin.requestCount("/a")).isEqualTo(2);
     }
 
     @Test
     void ignoreReloadServesFreshEntriesDespiteClientReloads() throws Exception {
         start("/plain 60 0% 60", "/immutable 60 0% 60 ignore-reload");
-        t.origin.on("/plain", bare("p"));
-        t.origin.on("/immutable", bare("i"));
+        t.origin.serve("/plain", bare("p"));
+        t.origin.serve("/immutable", bare("i"));
         for (String p : new String[] {"/plain", "/immutable"}) {
             t.get(p);
             t.get(p, "Cache-Control: no-cache");
             t.get(p, "Cache-Control: max-age=0");
             t.get(p, "Pragma: no-cache");
         }
-        assertThat(t.origin.count("/plain")).isEqualTo(4);
-        assertThat(t.origin.count("/immutable")).isEqualTo(1);
+        assertThat(t.origin.requestCount("/plain")).isEqualTo(4);
+        assertThat(t.origin.requestCount("/immutable")).isEqualTo(1);
     }
 
     @Test
     void negativeAnswersAreNotKeptByARule() throws Exception {
         start("-i \\.deb$ 43200 100% 43200");
-        t.origin.on(DEB, Answer.status(404).withoutDate().body("not yet"));
+        t.origin.serve(DEB, MockResponse.status(404).withoutDate().body("not yet"));
         t.get(DEB);
         t.get(DEB);
-        assertThat(t.origin.count(DEB)).isEqualTo(2);
+        assertThat(t.origin.requestCount(DEB)).isEqualTo(2);
     }
 
     @Test
     void aForcedTtlForTheStatusWinsOverARule() throws Exception {
         start(b -> b.forceTtl(200, Duration.ofSeconds(10)), ". 60 0% 60");
-        t.origin.on("/a", bare("a"));
+        t.origin.serve("/a", bare("a"));
         t.get("/a");
         t.advance(Duration.ofSeconds(11));
         t.get("/a");
-        assertThat(t.origin.count("/a")).isEqualTo(2);
+        assertThat(t.origin.requestCount("/a")).isEqualTo(2);
     }
 }

@@ -1,15 +1,15 @@
 package io.github.gatehouse.cache;
 
+import java.util.concurrent.CompletableFuture;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import io.github.gatehouse.cache.testing.CacheProxy;
-import io.github.gatehouse.cache.testing.ScriptedOrigin.Answer;
+import io.github.gatehouse.core.testing.MockResponse;
 import io.github.gatehouse.core.DataSize;
 import io.github.gatehouse.core.testsupport.RawHttp;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
-import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
@@ -37,12 +37,12 @@ class CollapsingAndStaleTest {
 
     @Test
     void concurrentMissesForOneKeyMakeOneUpstreamRequestAndFollowersStreamTheFill() throws Exception {
-        CountDownLatch rest = new CountDownLatch(1);
-        t.origin.on("/big", Answer.ok("").header("Cache-Control", "max-age=100").inTwoParts("first-", rest, "second"));
+        CompletableFuture<Void> rest = new CompletableFuture<>();
+        t.origin.serve("/big", MockResponse.ok().header("Cache-Control", "max-age=100").chunks("first-", "second").pauseBeforeChunk(1, rest));
         int n = 6;
         List<Future<RawHttp.Reply>> replies = new ArrayList<>();
         replies.add(clients.submit(() -> t.get("/big")));
-        t.origin.take(); // the leader reached the origin and got the first part
+        t.origin.takeRequest(); // the leader reached the origin and got the first part
         int lookups = t.observed.lookups();
         for (int i = 1; i < n; i++) {
             replies.add(clients.submit(() -> t.get("/big")));
@@ -50,85 +50,85 @@ class CollapsingAndStaleTest {
         // every follower is attached once its lookup returned; they show up as collapsed in the stats
         t.observed.awaitLookups(lookups + n - 1);
         assertThat(t.cache.stats().collapsed()).isEqualTo(n - 1);
-        rest.countDown();
+        rest.complete(null);
         for (Future<RawHttp.Reply> f : replies) {
             RawHttp.Reply r = f.get(5, TimeUnit.SECONDS);
             assertThat(r.status()).isEqualTo(200);
             assertThat(dechunk(r)).isEqualTo("first-second");
         }
-        assertThat(t.origin.count("/big")).isEqualTo(1);
+        assertThat(t.origin.requestCount("/big")).isEqualTo(1);
         assertThat(t.get("/big").bodyText()).isEqualTo("first-second");
-        assertThat(t.origin.count("/big")).isEqualTo(1);
+        assertThat(t.origin.requestCount("/big")).isEqualTo(1);
     }
 
     @Test
     void followersOfAFillThatDiesMidBodyAreAbortedNotCompleted() throws Exception {
-        CountDownLatch die = new CountDownLatch(1);
-        t.origin.on("/dies", Answer.ok("").header("Cache-Control", "max-age=100").dieAfter("partial-", die));
+        CompletableFuture<Void> die = new CompletableFuture<>();
+        t.origin.serve("/dies", MockResponse.ok().header("Cache-Control", "max-age=100").chunks("partial-", "").abortAfter(8).pauseBeforeChunk(1, die));
         Future<RawHttp.Reply> leader = clients.submit(() -> t.get("/dies"));
-        t.origin.take();
+        t.origin.takeRequest();
         int lookups = t.observed.lookups();
         Future<RawHttp.Reply> follower = clients.submit(() -> t.get("/dies"));
         t.observed.awaitLookups(lookups + 1); // the follower is attached to the leader's fill
         assertThat(t.cache.stats().collapsed()).isEqualTo(1);
-        die.countDown();
+        die.complete(null);
         for (RawHttp.Reply r : List.of(leader.get(5, TimeUnit.SECONDS), follower.get(5, TimeUnit.SECONDS))) {
             assertThat(r.bodyText()).contains("partial-").doesNotEndWith("0\r\n\r\n");
         }
-        t.origin.on("/dies", Answer.ok("whole").header("Cache-Control", "max-age=100"));
+        t.origin.serve("/dies", MockResponse.ok().body("whole").header("Cache-Control", "max-age=100"));
         assertThat(t.get("/dies").bodyText()).isEqualTo("whole");
     }
 
     @Test
     void concurrentRevalidationsOfAStaleEntryMakeOneConditionalRequest() throws Exception {
-        CountDownLatch release = new CountDownLatch(1);
+        CompletableFuture<Void> release = new CompletableFuture<>();
         AtomicInteger calls = new AtomicInteger();
-        t.origin.on("/r", r -> calls.incrementAndGet() == 1
-                ? Answer.ok("body").header("Cache-Control", "max-age=10").header("ETag", "\"r\"")
-                : Answer.status(304).header("ETag", "\"r\"").header("Cache-Control", "max-age=10").heldUntil(release));
+        t.origin.serve("/r", r -> calls.incrementAndGet() == 1
+                ? MockResponse.ok().body("body").header("Cache-Control", "max-age=10").header("ETag", "\"r\"")
+                : MockResponse.status(304).header("ETag", "\"r\"").header("Cache-Control", "max-age=10").holdUntil(release));
         t.get("/r");
-        t.origin.take();
+        t.origin.takeRequest();
         t.advance(Duration.ofSeconds(20));
         int n = 5;
         List<Future<RawHttp.Reply>> replies = new ArrayList<>();
         replies.add(clients.submit(() -> t.get("/r")));
-        assertThat(t.origin.take().header("If-None-Match")).isEqualTo("\"r\"");
+        assertThat(t.origin.takeRequest().headers().get("If-None-Match")).isEqualTo("\"r\"");
         int lookups = t.observed.lookups();
         for (int i = 1; i < n; i++) {
             replies.add(clients.submit(() -> t.get("/r")));
         }
         t.observed.awaitLookups(lookups + n - 1); // every follower is attached to the revalidation
-        release.countDown();
+        release.complete(null);
         for (Future<RawHttp.Reply> f : replies) {
             RawHttp.Reply r = f.get(5, TimeUnit.SECONDS);
             assertThat(r.status()).isEqualTo(200);
             assertThat(r.bodyText()).isEqualTo("body");
         }
-        assertThat(t.origin.count("/r")).isEqualTo(2);
+        assertThat(t.origin.requestCount("/r")).isEqualTo(2);
         assertThat(t.cache.stats().collapsed()).isEqualTo(n - 1);
     }
 
     @Test
     void followersGoUpstreamThemselvesWhenTheResponseIsNotStorable() throws Exception {
-        CountDownLatch release = new CountDownLatch(1);
-        t.origin.on("/p", Answer.ok("private").header("Cache-Control", "private").heldUntil(release));
+        CompletableFuture<Void> release = new CompletableFuture<>();
+        t.origin.serve("/p", MockResponse.ok().body("private").header("Cache-Control", "private").holdUntil(release));
         Future<RawHttp.Reply> leader = clients.submit(() -> t.get("/p"));
-        t.origin.take();
+        t.origin.takeRequest();
         Future<RawHttp.Reply> follower = clients.submit(() -> t.get("/p"));
-        release.countDown();
+        release.complete(null);
         assertThat(leader.get(5, TimeUnit.SECONDS).bodyText()).isEqualTo("private");
         assertThat(follower.get(5, TimeUnit.SECONDS).bodyText()).isEqualTo("private");
-        assertThat(t.origin.count("/p")).isEqualTo(2);
+        assertThat(t.origin.requestCount("/p")).isEqualTo(2);
     }
 
     @Test
     void staleWhileRevalidateServesStaleAtOnceAndRevalidatesInTheBackground() throws Exception {
         AtomicInteger version = new AtomicInteger(1);
-        t.origin.on("/s", r -> Answer.ok("v" + version.get()).header("Cache-Control", "max-age=10, stale-while-revalidate=60"));
+        t.origin.serve("/s", r -> MockResponse.ok().body("v" + version.get()).header("Cache-Control", "max-age=10, stale-while-revalidate=60"));
         java.util.concurrent.Semaphore stored = new java.util.concurrent.Semaphore(0);
         t.cache.onStored(stored::release);
         t.get("/s");
-        t.origin.take();
+        t.origin.takeRequest();
         version.set(2);
         t.advance(Duration.ofSeconds(30));
 
@@ -138,31 +138,31 @@ class CollapsingAndStaleTest {
         assertThat(stale.headers().get("age")).isEqualTo("30");
         assertThat(t.loggedCacheStatus()).isEqualTo("MISS");
         assertThat(t.loggedCacheStatus()).isEqualTo("STALE");
-        t.origin.take(); // the background revalidation
+        t.origin.takeRequest(); // the background revalidation
         // the first response and the revalidated one stored
         assertThat(stored.tryAcquire(2, 5, TimeUnit.SECONDS)).as("two stores within 5 s").isTrue();
         RawHttp.Reply fresh = t.get("/s");
         assertThat(fresh.bodyText()).isEqualTo("v2");
         assertThat(fresh.headers().get("cache-status")).startsWith("gatehouse; hit");
-        assertThat(t.origin.count("/s")).isEqualTo(2);
+        assertThat(t.origin.requestCount("/s")).isEqualTo(2);
     }
 
     @Test
     void pastTheStaleWhileRevalidateWindowTheClientWaitsForTheOrigin() throws Exception {
-        t.origin.on("/s", Answer.ok("v").header("Cache-Control", "max-age=10, stale-while-revalidate=5"));
+        t.origin.serve("/s", MockResponse.ok().body("v").header("Cache-Control", "max-age=10, stale-while-revalidate=5"));
         t.get("/s");
         t.advance(Duration.ofSeconds(30));
         t.get("/s");
         assertThat(t.loggedCacheStatus()).isEqualTo("MISS");
         assertThat(t.loggedCacheStatus()).isEqualTo("MISS");
-        assertThat(t.origin.count("/s")).isEqualTo(2);
+        assertThat(t.origin.requestCount("/s")).isEqualTo(2);
     }
 
     @Test
     void staleIfErrorServesTheStaleEntryWhenTheUpstreamIsStopped() throws Exception {
-        t.origin.on("/e", Answer.ok("kept").header("Cache-Control", "max-age=10, stale-if-error=60"));
+        t.origin.serve("/e", MockResponse.ok().body("kept").header("Cache-Control", "max-age=10, stale-if-error=60"));
         t.get("/e");
-        t.origin.stop();
+        t.origin.close();
         t.advance(Duration.ofSeconds(30));
         RawHttp.Reply r = t.get("/e");
         assertThat(r.status()).isEqualTo(200);
@@ -176,9 +176,9 @@ class CollapsingAndStaleTest {
     @Test
     void staleIfErrorServesTheStaleEntryWhenTheUpstreamAnswers5xx() throws Exception {
         AtomicInteger calls = new AtomicInteger();
-        t.origin.on("/e", r -> calls.incrementAndGet() == 1
-                ? Answer.ok("kept").header("Cache-Control", "max-age=10, stale-if-error=60").header("ETag", "\"e\"")
-                : Answer.status(503).body("down"));
+        t.origin.serve("/e", r -> calls.incrementAndGet() == 1
+                ? MockResponse.ok().body("kept").header("Cache-Control", "max-age=10, stale-if-error=60").header("ETag", "\"e\"")
+                : MockResponse.status(503).body("down"));
         t.get("/e");
         t.advance(Duration.ofSeconds(30));
         RawHttp.Reply r = t.get("/e");
@@ -190,9 +190,9 @@ class CollapsingAndStaleTest {
 
     @Test
     void mustRevalidateForbidsStaleIfError() throws Exception {
-        t.origin.on("/e", Answer.ok("kept").header("Cache-Control", "max-age=10, stale-if-error=60, must-revalidate"));
+        t.origin.serve("/e", MockResponse.ok().body("kept").header("Cache-Control", "max-age=10, stale-if-error=60, must-revalidate"));
         t.get("/e");
-        t.origin.stop();
+        t.origin.close();
         t.advance(Duration.ofSeconds(30));
         RawHttp.Reply r = t.get("/e");
         assertThat(r.status()).isEqualTo(504);
@@ -204,11 +204,11 @@ class CollapsingAndStaleTest {
         t.close();
         t = CacheProxy.with(b -> b.memory(DataSize.mebibytes(1)),
                 p -> p.upstreamTimeout(Duration.ofMillis(300)));
-        CountDownLatch never = new CountDownLatch(1);
+        CompletableFuture<Void> never = new CompletableFuture<>();
         AtomicInteger calls = new AtomicInteger();
-        t.origin.on("/slow", r -> calls.incrementAndGet() == 1
-                ? Answer.ok("kept").header("Cache-Control", "max-age=10, stale-if-error=60")
-                : Answer.ok("late").heldUntil(never));
+        t.origin.serve("/slow", r -> calls.incrementAndGet() == 1
+                ? MockResponse.ok().body("kept").header("Cache-Control", "max-age=10, stale-if-error=60")
+                : MockResponse.ok().body("late").holdUntil(never));
         t.get("/slow");
         t.advance(Duration.ofSeconds(30));
         try {
@@ -216,7 +216,7 @@ class CollapsingAndStaleTest {
             assertThat(r.status()).isEqualTo(200);
             assertThat(r.bodyText()).isEqualTo("kept");
         } finally {
-            never.countDown();
+            never.complete(null);
         }
     }
 
@@ -224,19 +224,19 @@ class CollapsingAndStaleTest {
     void responsesLargerThanMaxObjectSizeAreRelayedButNotStored() throws Exception {
         t.close();
         t = CacheProxy.with(b -> b.memory(DataSize.mebibytes(1)).maxObjectSize(DataSize.bytes(10)));
-        CountDownLatch rest = new CountDownLatch(1);
-        rest.countDown();
-        t.origin.on("/chunked", Answer.ok("").header("Cache-Control", "max-age=100").inTwoParts("0123456789", rest, "abcdef"));
-        t.origin.on("/sized", Answer.ok("0123456789abcdef").header("Cache-Control", "max-age=100"));
-        t.origin.on("/small", Answer.ok("0123").header("Cache-Control", "max-age=100"));
+        CompletableFuture<Void> rest = new CompletableFuture<>();
+        rest.complete(null);
+        t.origin.serve("/chunked", MockResponse.ok().header("Cache-Control", "max-age=100").chunks("0123456789", "abcdef").pauseBeforeChunk(1, rest));
+        t.origin.serve("/sized", MockResponse.ok().body("0123456789abcdef").header("Cache-Control", "max-age=100"));
+        t.origin.serve("/small", MockResponse.ok().body("0123").header("Cache-Control", "max-age=100"));
         for (String p : new String[] {"/chunked", "/sized", "/small"}) {
             RawHttp.Reply r = t.get(p);
             assertThat(dechunk(r)).as(p).startsWith("0123");
             t.get(p);
         }
-        assertThat(t.origin.count("/chunked")).isEqualTo(2);
-        assertThat(t.origin.count("/sized")).isEqualTo(2);
-        assertThat(t.origin.count("/small")).isEqualTo(1);
+        assertThat(t.origin.requestCount("/chunked")).isEqualTo(2);
+        assertThat(t.origin.requestCount("/sized")).isEqualTo(2);
+        assertThat(t.origin.requestCount("/small")).isEqualTo(1);
     }
 
     /** Decodes a chunked body if the reply is chunked. */

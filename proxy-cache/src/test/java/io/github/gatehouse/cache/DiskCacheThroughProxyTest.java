@@ -1,11 +1,12 @@
 package io.github.gatehouse.cache;
 
+import java.util.concurrent.CompletableFuture;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import io.github.gatehouse.cache.testing.MutableClock;
 import io.github.gatehouse.cache.testing.ObservedCache;
-import io.github.gatehouse.cache.testing.ScriptedOrigin;
-import io.github.gatehouse.cache.testing.ScriptedOrigin.Answer;
+import io.github.gatehouse.core.testing.MockOrigin;
+import io.github.gatehouse.core.testing.MockResponse;
 import io.github.gatehouse.core.DataSize;
 import io.github.gatehouse.core.HttpCache;
 import io.github.gatehouse.core.ProxyServer;
@@ -14,7 +15,6 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardWatchEventKinds;
 import java.nio.file.WatchService;
-import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
@@ -31,12 +31,12 @@ class DiskCacheThroughProxyTest {
     @TempDir
     Path dir;
     private final MutableClock clock = MutableClock.atWholeSecond();
-    private ScriptedOrigin origin;
+    private MockOrigin origin;
     private final ExecutorService clients = Executors.newFixedThreadPool(2, r -> new Thread(r, "client"));
 
     @BeforeEach
     void start() throws Exception {
-        origin = new ScriptedOrigin(clock);
+        origin = MockOrigin.named("origin").datesFrom(clock).start();
     }
 
     @AfterEach
@@ -73,7 +73,7 @@ class DiskCacheThroughProxyTest {
     @Test
     void entriesSurviveARestartOfTheProxy() throws Exception {
         String big = "x".repeat(300_000) + "end";
-        origin.on("/big", Answer.ok(big).header("Cache-Control", "max-age=100").header("ETag", "\"b\""));
+        origin.serve("/big", MockResponse.ok().body(big).header("Cache-Control", "max-age=100").header("ETag", "\"b\""));
         SharedCache first = diskCache();
         Semaphore stored = stores(first);
         try (ProxyServer proxy = proxy(first)) {
@@ -93,7 +93,7 @@ class DiskCacheThroughProxyTest {
             assertThat(hit.status()).isEqualTo(200);
             assertThat(hit.bodyText()).isEqualTo(big);
             assertThat(hit.headers().get("etag")).isEqualTo("\"b\"");
-            assertThat(origin.count("/big")).isEqualTo(1);
+            assertThat(origin.requestCount("/big")).isEqualTo(1);
         } finally {
             second.close();
         }
@@ -101,7 +101,7 @@ class DiskCacheThroughProxyTest {
 
     @Test
     void memoryTierInFrontOfTheDiskServesHitsAndTheDiskSurvivesRestart() throws Exception {
-        origin.on("/t", Answer.ok("tiered").header("Cache-Control", "max-age=100"));
+        origin.serve("/t", MockResponse.ok().body("tiered").header("Cache-Control", "max-age=100"));
         SharedCache first = HttpCaches.builder().memory(DataSize.mebibytes(1)).disk(dir, DataSize.mebibytes(8))
                 .clock(clock).build();
         assertThat(first.toString()).contains("memory 1MiB").contains("disk");
@@ -117,7 +117,7 @@ class DiskCacheThroughProxyTest {
                 .clock(clock).build();
         try (ProxyServer proxy = proxy(second)) {
             assertThat(get(proxy, "/t").bodyText()).isEqualTo("tiered");
-            assertThat(origin.count("/t")).isEqualTo(1);
+            assertThat(origin.requestCount("/t")).isEqualTo(1);
         } finally {
             second.close();
         }
@@ -125,31 +125,31 @@ class DiskCacheThroughProxyTest {
 
     @Test
     void collapsedFollowersShareSmallBodiesButNotBodiesOfUnknownLength() throws Exception {
-        CountDownLatch release = new CountDownLatch(1);
-        origin.on("/small", Answer.ok("small").header("Cache-Control", "max-age=100").heldUntil(release));
-        CountDownLatch rest = new CountDownLatch(1);
-        origin.on("/stream", Answer.ok("").header("Cache-Control", "max-age=100").inTwoParts("a", rest, "b"));
+        CompletableFuture<Void> release = new CompletableFuture<>();
+        origin.serve("/small", MockResponse.ok().body("small").header("Cache-Control", "max-age=100").holdUntil(release));
+        CompletableFuture<Void> rest = new CompletableFuture<>();
+        origin.serve("/stream", MockResponse.ok().header("Cache-Control", "max-age=100").chunks("a", "b").pauseBeforeChunk(1, rest));
         SharedCache cache = diskCache();
         ObservedCache observed = new ObservedCache(cache);
         try (ProxyServer proxy = proxy(observed)) {
             Future<RawHttp.Reply> leader = clients.submit(() -> get(proxy, "/small"));
-            origin.take();
+            origin.takeRequest();
             Future<RawHttp.Reply> follower = clients.submit(() -> get(proxy, "/small"));
             observed.awaitLookups(2); // the follower's lookup returned: it is attached to the leader's fill
             assertThat(cache.stats().collapsed()).isEqualTo(1);
-            release.countDown();
+            release.complete(null);
             assertThat(leader.get(5, TimeUnit.SECONDS).bodyText()).isEqualTo("small");
             assertThat(follower.get(5, TimeUnit.SECONDS).bodyText()).isEqualTo("small");
-            assertThat(origin.count("/small")).isEqualTo(1);
+            assertThat(origin.requestCount("/small")).isEqualTo(1);
 
             Future<RawHttp.Reply> streamLeader = clients.submit(() -> get(proxy, "/stream"));
-            origin.take();
+            origin.takeRequest();
             Future<RawHttp.Reply> streamFollower = clients.submit(() -> get(proxy, "/stream"));
-            origin.take(); // not shared: the follower reached the origin itself
-            rest.countDown();
+            origin.takeRequest(); // not shared: the follower reached the origin itself
+            rest.complete(null);
             assertThat(streamLeader.get(5, TimeUnit.SECONDS).status()).isEqualTo(200);
             assertThat(streamFollower.get(5, TimeUnit.SECONDS).status()).isEqualTo(200);
-            assertThat(origin.count("/stream")).isEqualTo(2);
+            assertThat(origin.requestCount("/stream")).isEqualTo(2);
         } finally {
             cache.close();
         }
@@ -157,8 +157,8 @@ class DiskCacheThroughProxyTest {
 
     @Test
     void aCrashMidWriteLeavesNoServableEntry() throws Exception {
-        CountDownLatch rest = new CountDownLatch(1);
-        origin.on("/half", Answer.ok("").header("Cache-Control", "max-age=100").inTwoParts("first-half;", rest, "second-half"));
+        CompletableFuture<Void> rest = new CompletableFuture<>();
+        origin.serve("/half", MockResponse.ok().header("Cache-Control", "max-age=100").chunks("first-half;", "second-half").pauseBeforeChunk(1, rest));
         SharedCache crashed = diskCache();
         ProxyServer crashedProxy = proxy(crashed);
         Path tmp = dir.resolve("tmp");
@@ -166,7 +166,7 @@ class DiskCacheThroughProxyTest {
         try (WatchService watcher = tmp.getFileSystem().newWatchService()) {
             tmp.register(watcher, StandardWatchEventKinds.ENTRY_CREATE);
             inFlight = clients.submit(() -> get(crashedProxy, "/half"));
-            origin.take();
+            origin.takeRequest();
             // the store creates the entry's temporary file: the directory's create event (inotify on Linux)
             assertThat(watcher.poll(5, TimeUnit.SECONDS)).as("a file created in %s within 5 s", tmp).isNotNull();
         }
@@ -177,11 +177,11 @@ class DiskCacheThroughProxyTest {
         assertThat(listing(tmp)).isZero();
         assertThat(restarted.stats().entries()).isZero();
         try (ProxyServer proxy = proxy(restarted)) {
-            rest.countDown();
+            rest.complete(null);
             inFlight.get(5, TimeUnit.SECONDS);
-            origin.on("/half", Answer.ok("whole").header("Cache-Control", "max-age=100"));
+            origin.serve("/half", MockResponse.ok().body("whole").header("Cache-Control", "max-age=100"));
             assertThat(get(proxy, "/half").bodyText()).isEqualTo("whole");
-            assertThat(origin.count("/half")).isEqualTo(2);
+            assertThat(origin.requestCount("/half")).isEqualTo(2);
         } finally {
             crashedProxy.close();
             crashed.close();
@@ -191,16 +191,16 @@ class DiskCacheThroughProxyTest {
 
     @Test
     void anUpstreamThatDiesMidBodyStoresNothing() throws Exception {
-        CountDownLatch die = new CountDownLatch(1);
-        origin.on("/dies", Answer.ok("").header("Cache-Control", "max-age=100").dieAfter("partial", die));
+        CompletableFuture<Void> die = new CompletableFuture<>();
+        origin.serve("/dies", MockResponse.ok().header("Cache-Control", "max-age=100").chunks("partial", "").abortAfter(7).pauseBeforeChunk(1, die));
         SharedCache cache = diskCache();
         try (ProxyServer proxy = proxy(cache)) {
-            die.countDown();
+            die.complete(null);
             RawHttp.Reply broken = get(proxy, "/dies");
             assertThat(broken.bodyText()).doesNotEndWith("0\r\n\r\n");
-            origin.on("/dies", Answer.ok("ok").header("Cache-Control", "max-age=100"));
+            origin.serve("/dies", MockResponse.ok().body("ok").header("Cache-Control", "max-age=100"));
             assertThat(get(proxy, "/dies").bodyText()).isEqualTo("ok");
-            assertThat(origin.count("/dies")).isEqualTo(2);
+            assertThat(origin.requestCount("/dies")).isEqualTo(2);
         } finally {
             cache.close();
         }

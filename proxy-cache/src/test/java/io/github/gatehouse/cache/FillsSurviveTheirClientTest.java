@@ -1,9 +1,10 @@
 package io.github.gatehouse.cache;
 
+import java.util.concurrent.CompletableFuture;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import io.github.gatehouse.cache.testing.CacheProxy;
-import io.github.gatehouse.cache.testing.ScriptedOrigin.Answer;
+import io.github.gatehouse.core.testing.MockResponse;
 import io.github.gatehouse.core.AccessLogEntry;
 import io.github.gatehouse.core.DataSize;
 import io.github.gatehouse.core.testsupport.Clients;
@@ -20,7 +21,6 @@ import java.nio.charset.StandardCharsets;
 import java.security.MessageDigest;
 import java.util.HexFormat;
 import java.util.Random;
-import java.util.concurrent.CountDownLatch;
 import java.util.function.UnaryOperator;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
@@ -50,8 +50,8 @@ class FillsSurviveTheirClientTest {
     void theFollowerGetsTheWholeBodyWhenTheLeaderDisconnectsMidBody() throws Exception {
         start(b -> b.memory(DataSize.mebibytes(16)).finishWithoutClient(DataSize.bytes(0)));
         String[] body = body();
-        CountDownLatch rest = new CountDownLatch(1);
-        t.origin.on("/big", Answer.ok("").header("Cache-Control", "max-age=100").inTwoParts(body[0], rest, body[1]));
+        CompletableFuture<Void> rest = new CompletableFuture<>();
+        t.origin.serve("/big", MockResponse.ok().header("Cache-Control", "max-age=100").chunks(body[0], body[1]).pauseBeforeChunk(1, rest));
 
         try (Socket leader = new Socket("127.0.0.1", t.proxy.port())) {
             leader.setSoTimeout(5000);
@@ -66,7 +66,7 @@ class FillsSurviveTheirClientTest {
 
             leader.setSoLinger(true, 0); // the leader goes away with a reset, mid-body
             leader.close();
-            rest.countDown(); // the proxy finds the leader gone at its next write
+            rest.complete(null); // the proxy finds the leader gone at its next write
             AccessLogEntry leaderLine = t.log.take();
             assertThat(leaderLine.completed()).isFalse();
 
@@ -81,7 +81,7 @@ class FillsSurviveTheirClientTest {
         assertThat(third.bodyText()).hasSize(FIRST + REST);
         assertThat(third.headers().get("cache-status")).satisfiesAnyOf(
                 s -> assertThat(s).startsWith("gatehouse; hit"), s -> assertThat(s).contains("; collapsed"));
-        assertThat(t.origin.count("/big")).isEqualTo(1);
+        assertThat(t.origin.requestCount("/big")).isEqualTo(1);
     }
 
     @Test
@@ -90,7 +90,7 @@ class FillsSurviveTheirClientTest {
         leaderLeavesAlone(true);
         RawHttp.Reply again = t.get("/big");
         assertThat(again.bodyText()).hasSize(FIRST + REST);
-        assertThat(t.origin.count("/big")).as("served from the finished fill").isEqualTo(1);
+        assertThat(t.origin.requestCount("/big")).as("served from the finished fill").isEqualTo(1);
     }
 
     @Test
@@ -100,7 +100,7 @@ class FillsSurviveTheirClientTest {
         t.origin.awaitConnectionClosed(); // the proxy aborted the upstream response
         RawHttp.Reply again = t.get("/big");
         assertThat(again.bodyText()).hasSize(FIRST + REST);
-        assertThat(t.origin.count("/big")).as("abandoned: the next request goes upstream").isEqualTo(2);
+        assertThat(t.origin.requestCount("/big")).as("abandoned: the next request goes upstream").isEqualTo(2);
     }
 
     @Test
@@ -109,31 +109,31 @@ class FillsSurviveTheirClientTest {
         leaderLeavesAlone(false);
         t.origin.awaitConnectionClosed(); // the proxy read its 256 KiB without a client, then aborted the upstream
         t.get("/big");
-        assertThat(t.origin.count("/big")).isEqualTo(2);
+        assertThat(t.origin.requestCount("/big")).isEqualTo(2);
         t.close();
         t = null;
         start(b -> b.memory(DataSize.mebibytes(16)).finishWithoutClient(DataSize.mebibytes(3)));
         leaderLeavesAlone(false);
         t.get("/big");
-        assertThat(t.origin.count("/big")).isEqualTo(1);
+        assertThat(t.origin.requestCount("/big")).isEqualTo(1);
     }
 
     /** A leader reads the head and part of the body, resets its connection, and the origin then sends the rest. */
     private void leaderLeavesAlone(boolean contentLength) throws Exception {
         String[] body = body();
-        CountDownLatch rest = new CountDownLatch(1);
-        Answer answer = Answer.ok("").header("Cache-Control", "max-age=100").inTwoParts(body[0], rest, body[1]);
+        CompletableFuture<Void> rest = new CompletableFuture<>();
+        MockResponse answer = MockResponse.ok().header("Cache-Control", "max-age=100").chunks(body[0], body[1]).pauseBeforeChunk(1, rest);
         if (contentLength) {
-            answer.header("Content-Length", Integer.toString(FIRST + REST));
+            answer = answer.header("Content-Length", Integer.toString(FIRST + REST));
         }
-        t.origin.on("/big", answer);
+        t.origin.serve("/big", answer);
         try (Socket leader = new Socket("127.0.0.1", t.proxy.port())) {
             leader.setSoTimeout(5000);
             send(leader, "/big");
             readHeadAndSomeBody(leader.getInputStream());
             leader.setSoLinger(true, 0);
             leader.close();
-            rest.countDown();
+            rest.complete(null);
             AccessLogEntry line = t.log.take();
             assertThat(line.completed()).isFalse();
         }

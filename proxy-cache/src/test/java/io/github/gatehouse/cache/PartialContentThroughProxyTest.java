@@ -4,8 +4,8 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 import io.github.gatehouse.cache.internal.Ranges;
 import io.github.gatehouse.cache.testing.CacheProxy;
-import io.github.gatehouse.cache.testing.ScriptedOrigin.Answer;
-import io.github.gatehouse.cache.testing.ScriptedOrigin.Seen;
+import io.github.gatehouse.core.testing.MockResponse;
+import io.github.gatehouse.core.testing.RecordedRequest;
 import io.github.gatehouse.core.DataSize;
 import io.github.gatehouse.core.testsupport.RawHttp;
 import java.nio.charset.StandardCharsets;
@@ -48,16 +48,16 @@ class PartialContentThroughProxyTest {
     }
 
     /** An origin that serves single ranges of {@code body} with {@code etag} (strong unless given W/). */
-    private static Function<Seen, Answer> rangeOrigin(AtomicReference<byte[]> body, AtomicReference<String> etag) {
+    private static Function<RecordedRequest, MockResponse> rangeOrigin(AtomicReference<byte[]> body, AtomicReference<String> etag) {
         return r -> {
             byte[] b = body.get();
-            String range = r.header("Range");
+            String range = r.headers().get("Range");
             long[] one = range == null ? null : Ranges.single(range, b.length);
             if (one == null || one == Ranges.UNSATISFIABLE) {
-                return Answer.status(200).body(b).header("ETag", etag.get()).header("Cache-Control", "max-age=3600");
+                return MockResponse.status(200).body(b).header("ETag", etag.get()).header("Cache-Control", "max-age=3600");
             }
             byte[] part = Arrays.copyOfRange(b, (int) one[0], (int) (one[0] + one[1]));
-            return Answer.status(206).body(part).header("ETag", etag.get()).header("Cache-Control", "max-age=3600")
+            return MockResponse.status(206).body(part).header("ETag", etag.get()).header("Cache-Control", "max-age=3600")
                     .header("Content-Type", "text/plain")
                     .header("Content-Range", "bytes " + one[0] + "-" + (one[0] + one[1] - 1) + "/" + b.length);
         };
@@ -70,7 +70,7 @@ class PartialContentThroughProxyTest {
     @Test
     void aStoredRangeAnswersTheSameRangeAndRangesWithinIt() throws Exception {
         t = CacheProxy.memory();
-        t.origin.on("/f", rangeOrigin(new AtomicReference<>(BODY), new AtomicReference<>("\"v1\"")));
+        t.origin.serve("/f", rangeOrigin(new AtomicReference<>(BODY), new AtomicReference<>("\"v1\"")));
 
         RawHttp.Reply miss = t.get("/f", "Range: bytes=100-299");
         assertThat(miss.status()).isEqualTo(206);
@@ -91,23 +91,23 @@ class PartialContentThroughProxyTest {
         assertThat(inside.status()).isEqualTo(206);
         assertThat(inside.headers().get("content-range")).isEqualTo("bytes 150-159/1000");
         assertThat(inside.bodyText()).isEqualTo(slice(BODY, 150, 159));
-        assertThat(t.origin.count("/f")).as("the stored range answered both").isEqualTo(1);
+        assertThat(t.origin.requestCount("/f")).as("the stored range answered both").isEqualTo(1);
 
         RawHttp.Reply beyond = t.get("/f", "Range: bytes=250-349");
         assertThat(beyond.status()).isEqualTo(206);
         assertThat(beyond.bodyText()).isEqualTo(slice(BODY, 250, 349));
-        assertThat(t.origin.count("/f")).as("bytes 300-349 were not stored: the request went upstream").isEqualTo(2);
+        assertThat(t.origin.requestCount("/f")).as("bytes 300-349 were not stored: the request went upstream").isEqualTo(2);
 
         RawHttp.Reply whole = t.get("/f");
         assertThat(whole.status()).as("a partial entry never answers a request for the whole").isEqualTo(200);
         assertThat(whole.body()).isEqualTo(BODY);
-        assertThat(t.origin.count("/f")).isEqualTo(3);
+        assertThat(t.origin.requestCount("/f")).isEqualTo(3);
     }
 
     @Test
     void rangesOfTheSameRepresentationCombineIntoACompleteEntry() throws Exception {
         t = CacheProxy.memory();
-        t.origin.on("/f", rangeOrigin(new AtomicReference<>(BODY), new AtomicReference<>("\"v1\"")));
+        t.origin.serve("/f", rangeOrigin(new AtomicReference<>(BODY), new AtomicReference<>("\"v1\"")));
         t.get("/f", "Range: bytes=0-399");
         t.get("/f", "Range: bytes=700-");
         t.get("/f", "Range: bytes=300-799"); // overlaps both: the union is every byte
@@ -121,20 +121,20 @@ class PartialContentThroughProxyTest {
         assertThat(whole.headers()).doesNotContainKey("content-range");
         assertThat(whole.headers().get("cache-status")).startsWith("gatehouse; hit");
         assertThat(whole.body()).isEqualTo(BODY);
-        assertThat(t.origin.count("/f")).as("three ranges from the origin, then everything from the cache").isEqualTo(3);
+        assertThat(t.origin.requestCount("/f")).as("three ranges from the origin, then everything from the cache").isEqualTo(3);
         assertThat(t.cache.stats().entries()).as("the ranges became one complete entry").isEqualTo(1);
     }
 
     @Test
     void severalRangesAreAnsweredAsMultipartByterangesFromStoredRanges() throws Exception {
         t = CacheProxy.memory();
-        t.origin.on("/f", rangeOrigin(new AtomicReference<>(BODY), new AtomicReference<>("\"v1\"")));
+        t.origin.serve("/f", rangeOrigin(new AtomicReference<>(BODY), new AtomicReference<>("\"v1\"")));
         t.get("/f", "Range: bytes=0-99");
         t.get("/f", "Range: bytes=500-599");
 
         RawHttp.Reply multi = t.get("/f", "Range: bytes=500-509, 10-19");
         assertThat(multi.status()).isEqualTo(206);
-        assertThat(t.origin.count("/f")).isEqualTo(2);
+        assertThat(t.origin.requestCount("/f")).isEqualTo(2);
         assertThat(multi.headers().get("content-length")).isEqualTo(Integer.toString(multi.body().length));
         List<Part> parts = multipart(multi);
         assertThat(parts).extracting(Part::contentRange).containsExactly("bytes 10-19/1000", "bytes 500-509/1000");
@@ -143,7 +143,7 @@ class PartialContentThroughProxyTest {
 
         RawHttp.Reply notAll = t.get("/f", "Range: bytes=10-19, 200-209");
         assertThat(notAll.status()).as("200-209 is not stored: forwarded, and the origin answers").isIn(200, 206);
-        assertThat(t.origin.count("/f")).isEqualTo(3);
+        assertThat(t.origin.requestCount("/f")).isEqualTo(3);
     }
 
     @Test
@@ -151,7 +151,7 @@ class PartialContentThroughProxyTest {
         t = CacheProxy.memory();
         AtomicReference<byte[]> body = new AtomicReference<>(BODY);
         AtomicReference<String> etag = new AtomicReference<>("\"v1\"");
-        t.origin.on("/f", rangeOrigin(body, etag));
+        t.origin.serve("/f", rangeOrigin(body, etag));
         t.get("/f", "Range: bytes=0-499");
         byte[] v2 = body("v2");
         body.set(v2);
@@ -160,7 +160,7 @@ class PartialContentThroughProxyTest {
 
         RawHttp.Reply whole = t.get("/f");
         assertThat(whole.body()).isEqualTo(v2);
-        assertThat(t.origin.count("/f")).as("no complete entry was made of two representations").isEqualTo(3);
+        assertThat(t.origin.requestCount("/f")).as("no complete entry was made of two representations").isEqualTo(3);
         RawHttp.Reply first = t.get("/f", "Range: bytes=0-9");
         assertThat(first.bodyText()).isEqualTo(slice(v2, 0, 9));
     }
@@ -168,34 +168,34 @@ class PartialContentThroughProxyTest {
     @Test
     void rangesWithoutAStrongValidatorAreNotStored() throws Exception {
         t = CacheProxy.memory();
-        t.origin.on("/weak", rangeOrigin(new AtomicReference<>(BODY), new AtomicReference<>("W/\"v1\"")));
+        t.origin.serve("/weak", rangeOrigin(new AtomicReference<>(BODY), new AtomicReference<>("W/\"v1\"")));
         RawHttp.Reply first = t.get("/weak", "Range: bytes=0-9");
         assertThat(first.headers().get("cache-status")).isEqualTo("gatehouse; fwd=uri-miss; fwd-status=206");
         t.get("/weak", "Range: bytes=0-9");
-        assertThat(t.origin.count("/weak")).isEqualTo(2);
+        assertThat(t.origin.requestCount("/weak")).isEqualTo(2);
 
-        t.origin.on("/none", r -> Answer.status(206).body("0123456789").header("Cache-Control", "max-age=60")
+        t.origin.serve("/none", r -> MockResponse.status(206).body("0123456789").header("Cache-Control", "max-age=60")
                 .header("Content-Range", "bytes 0-9/1000"));
         t.get("/none", "Range: bytes=0-9");
         t.get("/none", "Range: bytes=0-9");
-        assertThat(t.origin.count("/none")).isEqualTo(2);
+        assertThat(t.origin.requestCount("/none")).isEqualTo(2);
     }
 
     @Test
     void aStoredRangeIsNotUsedWhenIfRangeNamesAnotherRepresentation() throws Exception {
         t = CacheProxy.memory();
-        t.origin.on("/f", rangeOrigin(new AtomicReference<>(BODY), new AtomicReference<>("\"v1\"")));
+        t.origin.serve("/f", rangeOrigin(new AtomicReference<>(BODY), new AtomicReference<>("\"v1\"")));
         t.get("/f", "Range: bytes=0-99");
         t.get("/f", "Range: bytes=0-99", "If-Range: \"v1\"");
-        assertThat(t.origin.count("/f")).as("If-Range matches: served from the stored range").isEqualTo(1);
+        assertThat(t.origin.requestCount("/f")).as("If-Range matches: served from the stored range").isEqualTo(1);
         t.get("/f", "Range: bytes=0-99", "If-Range: \"v0\"");
-        assertThat(t.origin.count("/f")).as("If-Range names another representation: the origin decides").isEqualTo(2);
+        assertThat(t.origin.requestCount("/f")).as("If-Range names another representation: the origin decides").isEqualTo(2);
     }
 
     @Test
     void severalRangesOfACompleteEntryAreMultipartAndTooManyAreAWhole200() throws Exception {
         t = CacheProxy.memory();
-        t.origin.on("/f", rangeOrigin(new AtomicReference<>(BODY), new AtomicReference<>("\"v1\"")));
+        t.origin.serve("/f", rangeOrigin(new AtomicReference<>(BODY), new AtomicReference<>("\"v1\"")));
         t.get("/f");
 
         RawHttp.Reply multi = t.get("/f", "Range: bytes=0-4,900-904");
@@ -215,7 +215,7 @@ class PartialContentThroughProxyTest {
         assertThat(t.get("/f", many.toString()).headers().get("content-range")).isEqualTo("bytes 0-929/1000");
         byte[] big = new byte[17 * 200];
         Arrays.fill(big, (byte) 'x');
-        t.origin.on("/big", rangeOrigin(new AtomicReference<>(big), new AtomicReference<>("\"b\"")));
+        t.origin.serve("/big", rangeOrigin(new AtomicReference<>(big), new AtomicReference<>("\"b\"")));
         t.get("/big");
         StringBuilder apart = new StringBuilder("Range: bytes=");
         for (int i = 0; i < 17; i++) {
@@ -226,20 +226,20 @@ class PartialContentThroughProxyTest {
         assertThat(tooMany.body()).isEqualTo(big);
         RawHttp.Reply sixteen = t.get("/big", apart.substring(0, apart.lastIndexOf(",")));
         assertThat(multipart(sixteen)).hasSize(16);
-        assertThat(t.origin.count("/f")).isEqualTo(1);
-        assertThat(t.origin.count("/big")).isEqualTo(1);
+        assertThat(t.origin.requestCount("/f")).isEqualTo(1);
+        assertThat(t.origin.requestCount("/big")).isEqualTo(1);
     }
 
     @Test
     void aMultipartAnswerFromTheOriginIsPassedOnAndNotStored() throws Exception {
         t = CacheProxy.memory();
         String mp = "--B\r\nContent-Range: bytes 0-1/10\r\n\r\n01\r\n--B\r\nContent-Range: bytes 5-6/10\r\n\r\n56\r\n--B--\r\n";
-        t.origin.on("/m", Answer.status(206).body(mp).header("ETag", "\"m\"").header("Cache-Control", "max-age=60")
+        t.origin.serve("/m", MockResponse.status(206).body(mp).header("ETag", "\"m\"").header("Cache-Control", "max-age=60")
                 .header("Content-Type", "multipart/byteranges; boundary=B"));
         RawHttp.Reply first = t.get("/m", "Range: bytes=0-1,5-6");
         assertThat(first.bodyText()).isEqualTo(mp);
         t.get("/m", "Range: bytes=0-1,5-6");
-        assertThat(t.origin.count("/m")).isEqualTo(2);
+        assertThat(t.origin.requestCount("/m")).isEqualTo(2);
     }
 
     @TempDir
@@ -250,7 +250,7 @@ class PartialContentThroughProxyTest {
         t = CacheProxy.with(b -> b.disk(dir, DataSize.mebibytes(64)));
         Semaphore stored = new Semaphore(0);
         t.cache.onStored(stored::release);
-        t.origin.on("/f", rangeOrigin(new AtomicReference<>(BODY), new AtomicReference<>("\"v1\"")));
+        t.origin.serve("/f", rangeOrigin(new AtomicReference<>(BODY), new AtomicReference<>("\"v1\"")));
         t.get("/f", "Range: bytes=0-599");
         assertThat(stored.tryAcquire(5, TimeUnit.SECONDS)).isTrue();
         t.get("/f", "Range: bytes=600-999");
@@ -261,7 +261,7 @@ class PartialContentThroughProxyTest {
         assertThat(whole.headers().get("cache-status")).startsWith("gatehouse; hit");
         assertThat(whole.body()).isEqualTo(BODY);
         assertThat(t.get("/f", "Range: bytes=590-609").bodyText()).isEqualTo(slice(BODY, 590, 609));
-        assertThat(t.origin.count("/f")).isEqualTo(2);
+        assertThat(t.origin.requestCount("/f")).isEqualTo(2);
     }
 
     private record Part(String contentType, String contentRange, String body) {

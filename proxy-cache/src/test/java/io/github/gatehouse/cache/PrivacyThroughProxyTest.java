@@ -1,9 +1,10 @@
 package io.github.gatehouse.cache;
 
+import java.util.concurrent.CompletableFuture;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import io.github.gatehouse.cache.testing.CacheProxy;
-import io.github.gatehouse.cache.testing.ScriptedOrigin.Answer;
+import io.github.gatehouse.core.testing.MockResponse;
 import io.github.gatehouse.core.DataSize;
 import io.github.gatehouse.core.testsupport.RawHttp;
 import java.io.ByteArrayOutputStream;
@@ -11,7 +12,6 @@ import java.io.InputStream;
 import java.net.Socket;
 import java.nio.charset.StandardCharsets;
 import java.time.Duration;
-import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
@@ -40,9 +40,9 @@ class PrivacyThroughProxyTest {
     @Test
     void aSecondClientNeverGetsTheFirstClientsCookieFromAHit() throws Exception {
         t = CacheProxy.memory();
-        t.origin.on("/public", Answer.ok("shared").header("Cache-Control", "public, max-age=60")
+        t.origin.serve("/public", MockResponse.ok().body("shared").header("Cache-Control", "public, max-age=60")
                 .header("Set-Cookie", "sid=alice; Path=/").header("X-Kept", "1"));
-        t.origin.on("/smax", Answer.ok("shared").header("Cache-Control", "s-maxage=60")
+        t.origin.serve("/smax", MockResponse.ok().body("shared").header("Cache-Control", "s-maxage=60")
                 .header("Set-Cookie", "sid=alice"));
         for (String path : new String[] {"/public", "/smax"}) {
             RawHttp.Reply first = t.get(path);
@@ -54,7 +54,7 @@ class PrivacyThroughProxyTest {
             assertThat(t.loggedCacheStatus()).isEqualTo("HIT");
             assertThat(second.bodyText()).isEqualTo("shared");
             assertThat(second.headers()).as(path).doesNotContainKey("set-cookie");
-            assertThat(t.origin.count(path)).isEqualTo(1);
+            assertThat(t.origin.requestCount(path)).isEqualTo(1);
         }
         assertThat(t.get("/public").headers().get("x-kept")).isEqualTo("1");
     }
@@ -62,24 +62,24 @@ class PrivacyThroughProxyTest {
     @Test
     void aCookieResponseWithoutPublicOrSMaxageIsNotStoredAndEachClientGetsItsOwn() throws Exception {
         t = CacheProxy.memory();
-        t.origin.on("/mine", r -> Answer.ok("for " + r.header("Cookie")).header("Cache-Control", "max-age=60")
-                .header("Set-Cookie", "sid=" + r.header("Cookie")));
+        t.origin.serve("/mine", r -> MockResponse.ok().body("for " + r.headers().get("Cookie")).header("Cache-Control", "max-age=60")
+                .header("Set-Cookie", "sid=" + r.headers().get("Cookie")));
         assertThat(t.get("/mine", "Cookie: alice").headers().get("set-cookie")).isEqualTo("sid=alice");
         RawHttp.Reply bob = t.get("/mine", "Cookie: bob");
         assertThat(bob.bodyText()).isEqualTo("for bob");
         assertThat(bob.headers().get("set-cookie")).isEqualTo("sid=bob");
-        assertThat(t.origin.count("/mine")).isEqualTo(2);
+        assertThat(t.origin.requestCount("/mine")).isEqualTo(2);
     }
 
     @Test
     void aResponseRefreshedByA304CarriesNoStoredCookieOnlyThe304sOwn() throws Exception {
         t = CacheProxy.memory();
-        t.origin.on("/r", r -> r.header("If-None-Match") != null
-                ? (r.header("Cookie") != null
-                        ? Answer.status(304).header("ETag", "\"v1\"").header("Cache-Control", "public, max-age=10")
-                                .header("Set-Cookie", "sid=fresh-for-" + r.header("Cookie"))
-                        : Answer.status(304).header("ETag", "\"v1\"").header("Cache-Control", "public, max-age=10"))
-                : Answer.ok("v1").header("ETag", "\"v1\"").header("Cache-Control", "public, max-age=10")
+        t.origin.serve("/r", r -> r.headers().get("If-None-Match") != null
+                ? (r.headers().get("Cookie") != null
+                        ? MockResponse.status(304).header("ETag", "\"v1\"").header("Cache-Control", "public, max-age=10")
+                                .header("Set-Cookie", "sid=fresh-for-" + r.headers().get("Cookie"))
+                        : MockResponse.status(304).header("ETag", "\"v1\"").header("Cache-Control", "public, max-age=10"))
+                : MockResponse.ok().body("v1").header("ETag", "\"v1\"").header("Cache-Control", "public, max-age=10")
                         .header("Set-Cookie", "sid=alice"));
         assertThat(t.get("/r").headers().get("set-cookie")).isEqualTo("sid=alice");
         assertThat(t.loggedCacheStatus()).isEqualTo("MISS");
@@ -99,13 +99,13 @@ class PrivacyThroughProxyTest {
         RawHttp.Reply hit = t.get("/r");
         assertThat(t.loggedCacheStatus()).isEqualTo("HIT");
         assertThat(hit.headers()).doesNotContainKey("set-cookie");
-        assertThat(t.origin.count("/r")).isEqualTo(3);
+        assertThat(t.origin.requestCount("/r")).isEqualTo(3);
     }
 
     @Test
     void staleResponsesCarryNoStoredCookie() throws Exception {
         t = CacheProxy.memory();
-        t.origin.on("/s", Answer.ok("s").header("Cache-Control", "public, max-age=10, stale-if-error=600")
+        t.origin.serve("/s", MockResponse.ok().body("s").header("Cache-Control", "public, max-age=10, stale-if-error=600")
                 .header("Set-Cookie", "sid=alice"));
         t.get("/s");
         t.advance(Duration.ofSeconds(20));
@@ -115,7 +115,7 @@ class PrivacyThroughProxyTest {
         assertThat(maxStale.headers().get("cache-status")).contains("detail=max-stale");
         assertThat(maxStale.headers()).doesNotContainKey("set-cookie");
 
-        t.origin.stop();
+        t.origin.close();
         RawHttp.Reply onError = t.get("/s");
         assertThat(t.loggedCacheStatus()).isEqualTo("STALE");
         assertThat(onError.bodyText()).isEqualTo("s");
@@ -126,11 +126,11 @@ class PrivacyThroughProxyTest {
     @Test
     void aCollapsedFollowerGetsNoCookieWhileTheLeaderGetsIts() throws Exception {
         t = CacheProxy.memory();
-        CountDownLatch rest = new CountDownLatch(1);
-        t.origin.on("/c", Answer.ok("").header("Cache-Control", "public, max-age=60").header("Set-Cookie", "sid=alice")
-                .inTwoParts("first-", rest, "second"));
+        CompletableFuture<Void> rest = new CompletableFuture<>();
+        t.origin.serve("/c", MockResponse.ok().header("Cache-Control", "public, max-age=60").header("Set-Cookie", "sid=alice")
+                .chunks("first-", "second").pauseBeforeChunk(1, rest));
         Future<RawHttp.Reply> leader = clients.submit(() -> t.get("/c"));
-        t.origin.take(); // the leader's fill is registered before it goes upstream
+        t.origin.takeRequest(); // the leader's fill is registered before it goes upstream
         try (Socket follower = new Socket("127.0.0.1", t.proxy.port())) {
             follower.setSoTimeout(10_000);
             follower.getOutputStream().write(("GET " + t.origin.url("/c") + " HTTP/1.1\r\nHost: 127.0.0.1:"
@@ -140,20 +140,20 @@ class PrivacyThroughProxyTest {
             String head = readHead(follower.getInputStream());
             assertThat(head).startsWith("HTTP/1.1 200").contains("collapsed").doesNotContainIgnoringCase("set-cookie");
         } finally {
-            rest.countDown(); // also when an assertion failed, so the origin is not held
+            rest.complete(null); // also when an assertion failed, so the origin is not held
         }
         RawHttp.Reply first = leader.get(10, TimeUnit.SECONDS);
         assertThat(first.headers().get("set-cookie")).isEqualTo("sid=alice");
         t.log.take(); // the follower's line
         assertThat(t.get("/c").headers()).doesNotContainKey("set-cookie");
-        assertThat(t.origin.count("/c")).isEqualTo(1);
+        assertThat(t.origin.requestCount("/c")).isEqualTo(1);
     }
 
     @Test
     void replaySetCookieRestoresTheRfcLiteralBehaviourButQualifiedDirectivesStillWin() throws Exception {
         t = CacheProxy.with(b -> b.memory(DataSize.mebibytes(1)).replaySetCookie(true));
-        t.origin.on("/a", Answer.ok("a").header("Cache-Control", "public, max-age=60").header("Set-Cookie", "lang=en"));
-        t.origin.on("/b", Answer.ok("b").header("Cache-Control", "public, max-age=60, no-cache=\"Set-Cookie\"")
+        t.origin.serve("/a", MockResponse.ok().body("a").header("Cache-Control", "public, max-age=60").header("Set-Cookie", "lang=en"));
+        t.origin.serve("/b", MockResponse.ok().body("b").header("Cache-Control", "public, max-age=60, no-cache=\"Set-Cookie\"")
                 .header("Set-Cookie", "sid=alice"));
         t.get("/a");
         RawHttp.Reply hit = t.get("/a");
@@ -162,7 +162,7 @@ class PrivacyThroughProxyTest {
         assertThat(hit.headers().get("set-cookie")).isEqualTo("lang=en");
         assertThat(t.get("/b").headers().get("set-cookie")).isEqualTo("sid=alice");
         assertThat(t.get("/b").headers()).doesNotContainKey("set-cookie");
-        assertThat(t.origin.count("/a") + t.origin.count("/b")).isEqualTo(2);
+        assertThat(t.origin.requestCount("/a") + t.origin.requestCount("/b")).isEqualTo(2);
     }
 
     // ---- qualified private / no-cache ---------------------------------------------------------------------
@@ -170,7 +170,7 @@ class PrivacyThroughProxyTest {
     @Test
     void qualifiedPrivateStoresTheResponseWithoutTheNamedFields() throws Exception {
         t = CacheProxy.memory();
-        t.origin.on("/p", Answer.ok("page").header("Cache-Control", "max-age=60, private=\"X-Foo, Set-Cookie\"")
+        t.origin.serve("/p", MockResponse.ok().body("page").header("Cache-Control", "max-age=60, private=\"X-Foo, Set-Cookie\"")
                 .header("X-Foo", "alice's").header("Set-Cookie", "sid=alice").header("X-Bar", "everyone's"));
         RawHttp.Reply first = t.get("/p");
         assertThat(first.headers()).containsEntry("x-foo", "alice's").containsEntry("set-cookie", "sid=alice");
@@ -179,44 +179,44 @@ class PrivacyThroughProxyTest {
         assertThat(t.loggedCacheStatus()).isEqualTo("HIT");
         assertThat(second.bodyText()).isEqualTo("page");
         assertThat(second.headers()).doesNotContainKeys("x-foo", "set-cookie").containsEntry("x-bar", "everyone's");
-        assertThat(t.origin.count("/p")).isEqualTo(1);
+        assertThat(t.origin.requestCount("/p")).isEqualTo(1);
     }
 
     @Test
     void qualifiedNoCacheServesWithoutRevalidationButWithoutTheNamedFields() throws Exception {
         t = CacheProxy.memory();
-        t.origin.on("/n", Answer.ok("n").header("Cache-Control", "max-age=60, no-cache=\"X-Foo\"").header("ETag", "\"1\"")
+        t.origin.serve("/n", MockResponse.ok().body("n").header("Cache-Control", "max-age=60, no-cache=\"X-Foo\"").header("ETag", "\"1\"")
                 .header("X-Foo", "fresh only").header("X-Bar", "kept"));
         assertThat(t.get("/n").headers()).containsEntry("x-foo", "fresh only");
         RawHttp.Reply hit = t.get("/n");
         assertThat(hit.headers()).doesNotContainKey("x-foo").containsEntry("x-bar", "kept");
-        assertThat(t.origin.count("/n")).isEqualTo(1);
+        assertThat(t.origin.requestCount("/n")).isEqualTo(1);
     }
 
     @Test
     void anUnqualifiedOccurrenceAppliesToTheWholeResponseWhateverTheOrder() throws Exception {
         t = CacheProxy.memory();
-        t.origin.on("/priv", Answer.ok("p").header("Cache-Control", "max-age=60, private=\"X-Foo\", private"));
-        t.origin.on("/nc", r -> r.header("If-None-Match") != null
-                ? Answer.status(304).header("ETag", "\"1\"").header("Cache-Control", "max-age=60, no-cache=\"X-Foo\", no-cache")
-                : Answer.ok("n").header("ETag", "\"1\"").header("Cache-Control", "max-age=60, no-cache=\"X-Foo\", no-cache"));
+        t.origin.serve("/priv", MockResponse.ok().body("p").header("Cache-Control", "max-age=60, private=\"X-Foo\", private"));
+        t.origin.serve("/nc", r -> r.headers().get("If-None-Match") != null
+                ? MockResponse.status(304).header("ETag", "\"1\"").header("Cache-Control", "max-age=60, no-cache=\"X-Foo\", no-cache")
+                : MockResponse.ok().body("n").header("ETag", "\"1\"").header("Cache-Control", "max-age=60, no-cache=\"X-Foo\", no-cache"));
         t.get("/priv");
         t.get("/priv");
-        assertThat(t.origin.count("/priv")).isEqualTo(2);
+        assertThat(t.origin.requestCount("/priv")).isEqualTo(2);
         t.get("/nc");
         for (int i = 0; i < 3; i++) {
-            t.origin.take(); // /priv twice, /nc once
+            t.origin.takeRequest(); // /priv twice, /nc once
         }
         t.get("/nc");
-        assertThat(t.origin.take().header("If-None-Match")).isEqualTo("\"1\"");
-        assertThat(t.origin.count("/nc")).isEqualTo(2);
+        assertThat(t.origin.takeRequest().headers().get("If-None-Match")).isEqualTo("\"1\"");
+        assertThat(t.origin.requestCount("/nc")).isEqualTo(2);
     }
 
     // ---- fat GET ------------------------------------------------------------------------------------------
 
     private void bodySensitiveOrigin() {
         // an origin that answers a GET by its body: exactly what must not reach the entry of a clean request
-        t.origin.on("/f", r -> Answer.ok(r.header("Content-Length") != null || r.header("Transfer-Encoding") != null
+        t.origin.serve("/f", r -> MockResponse.ok().body(r.headers().get("Content-Length") != null || r.headers().get("Transfer-Encoding") != null
                 ? "poison" : "clean").header("Cache-Control", "max-age=60"));
     }
 
@@ -232,7 +232,7 @@ class PrivacyThroughProxyTest {
         RawHttp.Reply clean = t.get("/f");
         assertThat(t.loggedCacheStatus()).isEqualTo("MISS");
         assertThat(clean.bodyText()).isEqualTo("clean");
-        assertThat(t.origin.count("/f")).isEqualTo(2);
+        assertThat(t.origin.requestCount("/f")).isEqualTo(2);
         assertThat(t.get("/f").bodyText()).isEqualTo("clean");
         assertThat(t.loggedCacheStatus()).isEqualTo("HIT");
         assertThat(t.cache.stats().stores()).isEqualTo(1);
@@ -246,7 +246,7 @@ class PrivacyThroughProxyTest {
         RawHttp.Reply fat = t.sendBody("GET", "/f", "x");
         assertThat(fat.bodyText()).isEqualTo("poison");
         assertThat(fat.headers().get("cache-status")).contains("fwd=bypass").contains("detail=request-body");
-        assertThat(t.origin.count("/f")).isEqualTo(2);
+        assertThat(t.origin.requestCount("/f")).isEqualTo(2);
 
         // chunked: Transfer-Encoding instead of Content-Length
         RawHttp.Reply chunked = RawHttp.exchange(t.proxy.port(), "GET " + t.origin.url("/f") + " HTTP/1.1\r\nHost: 127.0.0.1:"
@@ -254,18 +254,18 @@ class PrivacyThroughProxyTest {
         t.log.take();
         assertThat(chunked.bodyText()).isEqualTo("poison");
         assertThat(chunked.headers().get("cache-status")).contains("fwd=bypass");
-        assertThat(t.origin.count("/f")).isEqualTo(3);
+        assertThat(t.origin.requestCount("/f")).isEqualTo(3);
 
         RawHttp.Reply head = t.sendBody("HEAD", "/f", "x");
         assertThat(head.headers().get("cache-status")).contains("fwd=bypass");
-        assertThat(t.origin.count("/f")).isEqualTo(4);
+        assertThat(t.origin.requestCount("/f")).isEqualTo(4);
 
         assertThat(t.get("/f").bodyText()).isEqualTo("clean");
         assertThat(t.loggedCacheStatus()).isEqualTo("MISS"); // the clean fill
         assertThat(t.loggedCacheStatus()).isEqualTo("MISS"); // the fat GET
         assertThat(t.loggedCacheStatus()).isEqualTo("MISS"); // the fat HEAD
         assertThat(t.loggedCacheStatus()).isEqualTo("HIT");
-        assertThat(t.origin.count("/f")).isEqualTo(4);
+        assertThat(t.origin.requestCount("/f")).isEqualTo(4);
     }
 
     @Test
@@ -276,7 +276,7 @@ class PrivacyThroughProxyTest {
         RawHttp.Reply reply = t.sendBody("GET", "/f", "x", "Cache-Control: only-if-cached");
         assertThat(reply.status()).isEqualTo(504);
         assertThat(reply.bodyText()).isEqualTo("not in cache (only-if-cached)\n");
-        assertThat(t.origin.count("/f")).isEqualTo(1);
+        assertThat(t.origin.requestCount("/f")).isEqualTo(1);
     }
 
     @Test
@@ -288,7 +288,7 @@ class PrivacyThroughProxyTest {
         assertThat(t.loggedCacheStatus()).isEqualTo("MISS");
         assertThat(t.loggedCacheStatus()).isEqualTo("HIT");
         assertThat(empty.bodyText()).isEqualTo("clean");
-        assertThat(t.origin.count("/f")).isEqualTo(1);
+        assertThat(t.origin.requestCount("/f")).isEqualTo(1);
     }
 
     /** Reads a response head (up to the blank line) without waiting for the body. */

@@ -7,7 +7,7 @@ import io.github.gatehouse.cache.internal.ChunkedBody;
 import io.github.gatehouse.cache.internal.HttpDates;
 import io.github.gatehouse.cache.internal.MemoryStore;
 import io.github.gatehouse.cache.testing.CacheProxy;
-import io.github.gatehouse.cache.testing.ScriptedOrigin.Answer;
+import io.github.gatehouse.core.testing.MockResponse;
 import io.github.gatehouse.core.DataSize;
 import io.github.gatehouse.core.HttpHeaders;
 import java.nio.ByteBuffer;
@@ -52,8 +52,8 @@ class PurgeManyTagsTest {
         }
         assertThat(store.entryCount()).isEqualTo(ENTRIES);
         t = CacheProxy.with(b -> b.store(store));
-        t.origin.on("/w/7", Answer.ok("w7").header("Cache-Control", "max-age=3600").header("Surrogate-Key", "group-7 wire"));
-        t.origin.on("/w/8", Answer.ok("w8").header("Cache-Control", "max-age=3600").header("Surrogate-Key", "group-8 wire"));
+        t.origin.serve("/w/7", MockResponse.ok().body("w7").header("Cache-Control", "max-age=3600").header("Surrogate-Key", "group-7 wire"));
+        t.origin.serve("/w/8", MockResponse.ok().body("w8").header("Cache-Control", "max-age=3600").header("Surrogate-Key", "group-8 wire"));
         t.get("/w/7");
         t.get("/w/8");
         assertThat(t.loggedCacheStatus()).isEqualTo("MISS");
@@ -65,7 +65,7 @@ class PurgeManyTagsTest {
         assertThat(oneGroup).isEqualTo(ENTRIES / GROUPS + 1);
         assertThat(t.cache.stats().entries()).isEqualTo(ENTRIES + 2 - oneGroup);
 
-        t.origin.on("/w/7", Answer.ok("w7").header("Cache-Control", "max-age=3600").header("Surrogate-Key", "wire"));
+        t.origin.serve("/w/7", MockResponse.ok().body("w7").header("Cache-Control", "max-age=3600").header("Surrogate-Key", "wire"));
         t.get("/w/7");
         assertThat(t.loggedCacheStatus()).as("purged by its tag").isEqualTo("MISS");
         assertThat(t.cache.purgeTag("group-7", PurgeMode.HARD)).as("the new /w/7 no longer lists group-7").isZero();

@@ -4,7 +4,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import io.github.gatehouse.cache.testing.CacheProxy;
-import io.github.gatehouse.cache.testing.ScriptedOrigin.Answer;
+import io.github.gatehouse.core.testing.MockResponse;
 import io.github.gatehouse.core.DataSize;
 import io.github.gatehouse.core.testsupport.RawHttp;
 import java.net.URI;
@@ -23,10 +23,10 @@ class PurgeThroughProxyTest {
     }
 
     private void storeThree() throws Exception {
-        t.origin.on("/img/1", r -> Answer.ok("1").header("Cache-Control", "max-age=100").header("Surrogate-Key", "img product-7")
+        t.origin.serve("/img/1", r -> MockResponse.ok().body("1").header("Cache-Control", "max-age=100").header("Surrogate-Key", "img product-7")
                 .header("ETag", "\"1\""));
-        t.origin.on("/img/2", Answer.ok("2").header("Cache-Control", "max-age=100").header("Surrogate-Key", "img"));
-        t.origin.on("/page", Answer.ok("p").header("Cache-Control", "max-age=100").header("Surrogate-Key", "product-7"));
+        t.origin.serve("/img/2", MockResponse.ok().body("2").header("Cache-Control", "max-age=100").header("Surrogate-Key", "img"));
+        t.origin.serve("/page", MockResponse.ok().body("p").header("Cache-Control", "max-age=100").header("Surrogate-Key", "product-7"));
         for (String p : new String[] {"/img/1", "/img/2", "/page"}) {
             RawHttp.Reply r = t.get(p);
             assertThat(r.headers()).as("tag header is not sent to clients").doesNotContainKey("surrogate-key");
@@ -41,37 +41,37 @@ class PurgeThroughProxyTest {
 
         assertThat(t.cache.purge(URI.create(t.origin.url("/page")), PurgeMode.HARD)).isEqualTo(1);
         t.get("/page");
-        assertThat(t.origin.count("/page")).isEqualTo(2);
+        assertThat(t.origin.requestCount("/page")).isEqualTo(2);
 
         assertThat(t.cache.purgePrefix(URI.create(t.origin.url("/img/")), PurgeMode.HARD)).isEqualTo(2);
         t.get("/img/1");
         t.get("/img/2");
-        assertThat(t.origin.count("/img/1")).isEqualTo(2);
+        assertThat(t.origin.requestCount("/img/1")).isEqualTo(2);
 
         assertThat(t.cache.purgeTag("product-7", PurgeMode.HARD)).isEqualTo(2);
         t.get("/img/1");
         t.get("/img/2");
         t.get("/page");
-        assertThat(t.origin.count("/img/1")).isEqualTo(3);
-        assertThat(t.origin.count("/img/2")).isEqualTo(2);
-        assertThat(t.origin.count("/page")).isEqualTo(3);
+        assertThat(t.origin.requestCount("/img/1")).isEqualTo(3);
+        assertThat(t.origin.requestCount("/img/2")).isEqualTo(2);
+        assertThat(t.origin.requestCount("/page")).isEqualTo(3);
         assertThat(t.cache.stats().purged()).isEqualTo(5);
     }
 
     @Test
     void softPurgeMakesTheEntryRevalidate() throws Exception {
         t = CacheProxy.memory();
-        t.origin.on("/img/1", r -> r.header("If-None-Match") != null ? Answer.status(304).header("ETag", "\"1\"")
-                : Answer.ok("1").header("Cache-Control", "max-age=100").header("ETag", "\"1\""));
+        t.origin.serve("/img/1", r -> r.headers().get("If-None-Match") != null ? MockResponse.status(304).header("ETag", "\"1\"")
+                : MockResponse.ok().body("1").header("Cache-Control", "max-age=100").header("ETag", "\"1\""));
         t.get("/img/1");
         assertThat(t.cache.purgeTag("none", PurgeMode.SOFT)).isZero();
         assertThat(t.cache.purge(URI.create(t.origin.url("/img/1")), PurgeMode.SOFT)).isEqualTo(1);
         assertThat(t.get("/img/1").bodyText()).isEqualTo("1");
-        assertThat(t.origin.count("/img/1")).isEqualTo(2);
-        assertThat(t.origin.take().header("If-None-Match")).isNull();
-        assertThat(t.origin.take().header("If-None-Match")).isEqualTo("\"1\"");
+        assertThat(t.origin.requestCount("/img/1")).isEqualTo(2);
+        assertThat(t.origin.takeRequest().headers().get("If-None-Match")).isNull();
+        assertThat(t.origin.takeRequest().headers().get("If-None-Match")).isEqualTo("\"1\"");
         t.get("/img/1");
-        assertThat(t.origin.count("/img/1")).isEqualTo(2);
+        assertThat(t.origin.requestCount("/img/1")).isEqualTo(2);
     }
 
     @Test
@@ -87,9 +87,9 @@ class PurgeThroughProxyTest {
         // loggedCacheStatus() is String.valueOf(...): "null" when the access log had no status, so compare the value
         assertThat(t.loggedCacheStatus()).isEqualTo("PURGE");
         assertThat(t.send("PURGE", "/page").status()).isEqualTo(404);
-        assertThat(t.origin.total()).isEqualTo(3);
+        assertThat(t.origin.requestCount()).isEqualTo(3);
         t.get("/page");
-        assertThat(t.origin.count("/page")).isEqualTo(2);
+        assertThat(t.origin.requestCount("/page")).isEqualTo(2);
     }
 
     @Test
@@ -100,7 +100,7 @@ class PurgeThroughProxyTest {
         assertThat(purge.status()).isEqualTo(403);
         assertThat(purge.bodyText()).contains("not allowed from 127.0.0.1");
         t.get("/page");
-        assertThat(t.origin.count("/page")).isEqualTo(1);
+        assertThat(t.origin.requestCount("/page")).isEqualTo(1);
     }
 
     @Test

@@ -3,8 +3,8 @@ package io.github.gatehouse.cache;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import io.github.gatehouse.cache.testing.MutableClock;
-import io.github.gatehouse.cache.testing.ScriptedOrigin;
-import io.github.gatehouse.cache.testing.ScriptedOrigin.Answer;
+import io.github.gatehouse.core.testing.MockOrigin;
+import io.github.gatehouse.core.testing.MockResponse;
 import io.github.gatehouse.core.DataSize;
 import io.github.gatehouse.core.ProxyServer;
 import io.github.gatehouse.core.Route;
@@ -19,13 +19,13 @@ import org.junit.jupiter.api.Test;
 /** The cache in front of a reverse route: keys by public host, background revalidation through the route's pool. */
 class ReverseProxyCacheTest {
     private final MutableClock clock = MutableClock.atWholeSecond();
-    private ScriptedOrigin origin;
+    private MockOrigin origin;
     private SharedCache cache;
     private ProxyServer proxy;
 
     @BeforeEach
     void start() throws Exception {
-        origin = new ScriptedOrigin(clock);
+        origin = MockOrigin.named("origin").datesFrom(clock).start();
         cache = HttpCaches.builder().memory(DataSize.mebibytes(4)).clock(clock).build();
         proxy = ProxyServer.builder().route(Route.host("shop.test").to("http://127.0.0.1:" + origin.port()))
                 .cache(cache).build().start();
@@ -45,16 +45,16 @@ class ReverseProxyCacheTest {
     @Test
     void backgroundRevalidationGoesThroughTheRoutesUpstreamWithThePublicHost() throws Exception {
         AtomicInteger version = new AtomicInteger(1);
-        origin.on("/s", r -> Answer.ok("v" + version.get() + " for " + r.header("Host"))
+        origin.serve("/s", r -> MockResponse.ok().body("v" + version.get() + " for " + r.headers().get("Host"))
                 .header("Cache-Control", "max-age=10, stale-while-revalidate=100"));
         java.util.concurrent.Semaphore stored = new java.util.concurrent.Semaphore(0);
         cache.onStored(stored::release);
         assertThat(get("/s").bodyText()).isEqualTo("v1 for shop.test");
-        origin.take();
+        origin.takeRequest();
         version.set(2);
         clock.advance(Duration.ofSeconds(20));
         assertThat(get("/s").bodyText()).isEqualTo("v1 for shop.test");
-        assertThat(origin.take().header("Host")).isEqualTo("shop.test");
+        assertThat(origin.takeRequest().headers().get("Host")).isEqualTo("shop.test");
         // the first response and the revalidated one stored
         assertThat(stored.tryAcquire(2, 5, TimeUnit.SECONDS)).as("two stores within 5 s").isTrue();
         assertThat(get("/s").bodyText()).isEqualTo("v2 for shop.test");

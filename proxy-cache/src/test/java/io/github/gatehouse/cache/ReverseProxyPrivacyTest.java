@@ -3,8 +3,8 @@ package io.github.gatehouse.cache;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import io.github.gatehouse.cache.testing.MutableClock;
-import io.github.gatehouse.cache.testing.ScriptedOrigin;
-import io.github.gatehouse.cache.testing.ScriptedOrigin.Answer;
+import io.github.gatehouse.core.testing.MockOrigin;
+import io.github.gatehouse.core.testing.MockResponse;
 import io.github.gatehouse.core.DataSize;
 import io.github.gatehouse.core.ProxyServer;
 import io.github.gatehouse.core.Route;
@@ -18,12 +18,12 @@ import org.junit.jupiter.api.Test;
 class ReverseProxyPrivacyTest {
     private final MutableClock clock = MutableClock.atWholeSecond();
     private final RecordingAccessLog log = new RecordingAccessLog();
-    private ScriptedOrigin origin;
+    private MockOrigin origin;
     private SharedCache cache;
     private ProxyServer proxy;
 
     private void start(UnaryOperator<HttpCaches.Builder> config) throws Exception {
-        origin = new ScriptedOrigin(clock);
+        origin = MockOrigin.named("origin").datesFrom(clock).start();
         cache = config.apply(HttpCaches.builder().memory(DataSize.mebibytes(4)).clock(clock)).build();
         proxy = ProxyServer.builder().route(Route.host("shop.test").to("http://127.0.0.1:" + origin.port()))
                 .cache(cache).accessLog(log).build().start();
@@ -52,19 +52,19 @@ class ReverseProxyPrivacyTest {
     @Test
     void aHitNeverRepeatsTheFillingClientsCookie() throws Exception {
         start(b -> b);
-        origin.on("/home", Answer.ok("home").header("Cache-Control", "public, max-age=60").header("Set-Cookie", "sid=alice"));
+        origin.serve("/home", MockResponse.ok().body("home").header("Cache-Control", "public, max-age=60").header("Set-Cookie", "sid=alice"));
         assertThat(send("GET /home").headers().get("set-cookie")).isEqualTo("sid=alice");
         RawHttp.Reply hit = send("GET /home", "Cookie: sid=bob");
         assertThat(hit.bodyText()).isEqualTo("home");
         assertThat(hit.headers().get("cache-status")).startsWith("gatehouse; hit");
         assertThat(hit.headers()).doesNotContainKey("set-cookie");
-        assertThat(origin.count("/home")).isEqualTo(1);
+        assertThat(origin.requestCount("/home")).isEqualTo(1);
     }
 
     @Test
     void replayingIsAnOptIn() throws Exception {
         start(b -> b.replaySetCookie(true));
-        origin.on("/home", Answer.ok("home").header("Cache-Control", "public, max-age=60").header("Set-Cookie", "lang=en"));
+        origin.serve("/home", MockResponse.ok().body("home").header("Cache-Control", "public, max-age=60").header("Set-Cookie", "lang=en"));
         send("GET /home");
         RawHttp.Reply hit = send("GET /home");
         assertThat(hit.headers().get("cache-status")).startsWith("gatehouse; hit");
@@ -74,18 +74,18 @@ class ReverseProxyPrivacyTest {
     @Test
     void aFatGetReachesTheOriginAndIsNeverStored() throws Exception {
         start(b -> b);
-        origin.on("/f", r -> Answer.ok(r.header("Content-Length") != null ? "poison" : "clean")
+        origin.serve("/f", r -> MockResponse.ok().body(r.headers().get("Content-Length") != null ? "poison" : "clean")
                 .header("Cache-Control", "max-age=60"));
         RawHttp.Reply fat = send("GET /f", "Content-Length: 1", "Connection: close", "", "x");
         assertThat(fat.bodyText()).isEqualTo("poison");
         assertThat(fat.headers().get("cache-status")).isEqualTo("gatehouse; fwd=bypass; fwd-status=200; detail=request-body");
         assertThat(send("GET /f").bodyText()).isEqualTo("clean");
-        assertThat(origin.count("/f")).isEqualTo(2);
+        assertThat(origin.requestCount("/f")).isEqualTo(2);
         assertThat(send("GET /f", "Content-Length: 1", "Connection: close", "", "x").bodyText()).isEqualTo("poison");
-        assertThat(origin.count("/f")).isEqualTo(3);
+        assertThat(origin.requestCount("/f")).isEqualTo(3);
         RawHttp.Reply hit = send("GET /f");
         assertThat(hit.bodyText()).isEqualTo("clean");
         assertThat(hit.headers().get("cache-status")).startsWith("gatehouse; hit");
-        assertThat(origin.count("/f")).isEqualTo(3);
+        assertThat(origin.requestCount("/f")).isEqualTo(3);
     }
 }

@@ -4,8 +4,8 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 import io.github.gatehouse.cache.internal.GridStore;
 import io.github.gatehouse.cache.testing.MutableClock;
-import io.github.gatehouse.cache.testing.ScriptedOrigin;
-import io.github.gatehouse.cache.testing.ScriptedOrigin.Answer;
+import io.github.gatehouse.core.testing.MockOrigin;
+import io.github.gatehouse.core.testing.MockResponse;
 import io.github.gatehouse.core.DataSize;
 import io.github.gatehouse.core.ProxyServer;
 import io.github.gatehouse.core.cluster.Cluster;
@@ -35,7 +35,7 @@ import org.junit.jupiter.api.Test;
  */
 class SharedCacheAcrossInstancesTest {
     static final MutableClock clock = MutableClock.atWholeSecond();
-    static ScriptedOrigin origin;
+    static MockOrigin origin;
     static final List<Instance> instances = new ArrayList<>();
     static final ExecutorService clients = Executors.newFixedThreadPool(4, r -> new Thread(r, "client"));
 
@@ -71,7 +71,7 @@ class SharedCacheAcrossInstancesTest {
 
     @BeforeAll
     static void start() throws Exception {
-        origin = new ScriptedOrigin(clock);
+        origin = MockOrigin.named("origin").datesFrom(clock).start();
         int first = freePort();
         for (int i = 0; i < 3; i++) {
             ClusterConfig.Builder config = ClusterConfig.builder().name("test-" + first).bind("127.0.0.1",
@@ -111,7 +111,7 @@ class SharedCacheAcrossInstancesTest {
 
     @Test
     void aResponseStoredByOneInstanceIsAHitOnTheOthers() throws Exception {
-        origin.on("/shared", Answer.ok("one copy").header("Cache-Control", "max-age=100"));
+        origin.serve("/shared", MockResponse.ok().body("one copy").header("Cache-Control", "max-age=100"));
         Instance a = instances.get(0);
         Instance b = instances.get(1);
         Instance c = instances.get(2);
@@ -125,7 +125,7 @@ class SharedCacheAcrossInstancesTest {
         assertThat(fromC.bodyText()).isEqualTo("one copy");
         assertThat(fromB.headers().get("cache-status")).contains("hit");
         assertThat(againB.headers().get("cache-status")).contains("hit");
-        assertThat(origin.count("/shared")).as("origin requests for one object across 3 instances").isEqualTo(1);
+        assertThat(origin.requestCount("/shared")).as("origin requests for one object across 3 instances").isEqualTo(1);
         assertThat(b.grid().gridHits()).isGreaterThanOrEqualTo(1);
         assertThat(b.grid().nearHits()).as("the second hit on b is served by its near tier").isGreaterThanOrEqualTo(1);
         SharedTierStats stats = b.cache().sharedTier().orElseThrow();
@@ -135,9 +135,9 @@ class SharedCacheAcrossInstancesTest {
 
     @Test
     void aPurgeOnOneInstanceRemovesTheEntryEverywhere() throws Exception {
-        origin.on("/purge/url", Answer.ok("u").header("Cache-Control", "max-age=100"));
-        origin.on("/purge/dir/1", Answer.ok("d1").header("Cache-Control", "max-age=100"));
-        origin.on("/purge/tagged", Answer.ok("t").header("Cache-Control", "max-age=100").header("Surrogate-Key", "red"));
+        origin.serve("/purge/url", MockResponse.ok().body("u").header("Cache-Control", "max-age=100"));
+        origin.serve("/purge/dir/1", MockResponse.ok().body("d1").header("Cache-Control", "max-age=100"));
+        origin.serve("/purge/tagged", MockResponse.ok().body("t").header("Cache-Control", "max-age=100").header("Surrogate-Key", "red"));
         Instance a = instances.get(0);
         Instance b = instances.get(1);
         for (String p : List.of("/purge/url", "/purge/dir/1", "/purge/tagged")) {
@@ -153,30 +153,30 @@ class SharedCacheAcrossInstancesTest {
 
         for (String p : List.of("/purge/url", "/purge/dir/1", "/purge/tagged")) {
             assertThat(a.get(p).headers().get("cache-status")).as(p + " on a").doesNotContain("hit");
-            assertThat(origin.count(p)).as(p).isEqualTo(2);
+            assertThat(origin.requestCount(p)).as(p).isEqualTo(2);
         }
     }
 
     @Test
     void concurrentMissesOnTwoInstancesMakeOneUpstreamRequest() throws Exception {
-        CountDownLatch gate = new CountDownLatch(1);
-        origin.on("/slow", Answer.ok("filled once").header("Cache-Control", "max-age=100").heldUntil(gate));
+        CompletableFuture<Void> gate = new CompletableFuture<>();
+        origin.serve("/slow", MockResponse.ok().body("filled once").header("Cache-Control", "max-age=100").holdUntil(gate));
         Instance a = instances.get(0);
         Instance c = instances.get(2);
         CountDownLatch cWaits = new CountDownLatch(1);
         c.grid().onRemoteWait(cWaits::countDown);
 
         CompletableFuture<RawHttp.Reply> fromA = CompletableFuture.supplyAsync(() -> send(a, "/slow"), clients);
-        assertThat(origin.take().path()).isEqualTo("/slow"); // a is filling
+        assertThat(origin.takeRequest().path()).isEqualTo("/slow"); // a is filling
         CompletableFuture<RawHttp.Reply> fromC = CompletableFuture.supplyAsync(() -> send(c, "/slow"), clients);
         assertThat(cWaits.await(5, TimeUnit.SECONDS)).as("c waits for a's fill").isTrue();
-        gate.countDown();
+        gate.complete(null);
 
         assertThat(fromA.get(10, TimeUnit.SECONDS).bodyText()).isEqualTo("filled once");
         RawHttp.Reply replyC = fromC.get(10, TimeUnit.SECONDS);
         assertThat(replyC.bodyText()).isEqualTo("filled once");
         assertThat(replyC.headers().get("cache-status")).contains("hit");
-        assertThat(origin.count("/slow")).isEqualTo(1);
+        assertThat(origin.requestCount("/slow")).isEqualTo(1);
     }
 
     /**
@@ -191,7 +191,7 @@ class SharedCacheAcrossInstancesTest {
         long[] grid = new long[objects];
         long[] near = new long[objects];
         for (int n = 0; n < objects; n++) {
-            origin.on("/count/" + n, Answer.ok("object " + n).header("Cache-Control", "max-age=100"));
+            origin.serve("/count/" + n, MockResponse.ok().body("object " + n).header("Cache-Control", "max-age=100"));
             a.getAndStore("/count/" + n);
         }
         for (int n = 0; n < objects; n++) {
@@ -211,7 +211,7 @@ class SharedCacheAcrossInstancesTest {
         }
         int total = 0;
         for (int n = 0; n < objects; n++) {
-            total += origin.count("/count/" + n);
+            total += origin.requestCount("/count/" + n);
         }
         assertThat(total).as("origin requests for %d objects on 3 instances", objects).isEqualTo(objects);
         java.util.Arrays.sort(grid);
@@ -233,13 +233,13 @@ class SharedCacheAcrossInstancesTest {
         for (int i = 0; i < body.length; i++) {
             body[i] = (byte) ('a' + i % 26);
         }
-        origin.on("/ranges", r -> {
-            String range = r.header("Range");
+        origin.serve("/ranges", r -> {
+            String range = r.headers().get("Range");
             long[] one = range == null ? null : io.github.gatehouse.cache.internal.Ranges.single(range, body.length);
             if (one == null || one == io.github.gatehouse.cache.internal.Ranges.UNSATISFIABLE) {
-                return Answer.status(200).body(body).header("ETag", "\"r1\"").header("Cache-Control", "max-age=3600");
+                return MockResponse.status(200).body(body).header("ETag", "\"r1\"").header("Cache-Control", "max-age=3600");
             }
-            return Answer.status(206).body(java.util.Arrays.copyOfRange(body, (int) one[0], (int) (one[0] + one[1])))
+            return MockResponse.status(206).body(java.util.Arrays.copyOfRange(body, (int) one[0], (int) (one[0] + one[1])))
                     .header("ETag", "\"r1\"").header("Cache-Control", "max-age=3600")
                     .header("Content-Range", "bytes " + one[0] + "-" + (one[0] + one[1] - 1) + "/" + body.length);
         });
@@ -253,14 +253,14 @@ class SharedCacheAcrossInstancesTest {
         assertThat(inside.status()).isEqualTo(206);
         assertThat(inside.headers().get("cache-status")).contains("hit").contains("detail=partial");
         assertThat(inside.bodyText()).isEqualTo(all.substring(100, 200));
-        assertThat(origin.count("/ranges")).isEqualTo(1);
+        assertThat(origin.requestCount("/ranges")).isEqualTo(1);
 
         assertThat(b.getAndStore("/ranges", "Range: bytes=500-999").status()).isEqualTo(206);
         RawHttp.Reply whole = c.get("/ranges");
         assertThat(whole.status()).isEqualTo(200);
         assertThat(whole.headers().get("cache-status")).contains("hit");
         assertThat(whole.bodyText()).isEqualTo(all);
-        assertThat(origin.count("/ranges")).as("two ranges fetched, the rest from the grid").isEqualTo(2);
+        assertThat(origin.requestCount("/ranges")).as("two ranges fetched, the rest from the grid").isEqualTo(2);
     }
 
     private static RawHttp.Reply send(Instance i, String path) {

@@ -4,8 +4,8 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 import io.github.gatehouse.cache.internal.GridStore;
 import io.github.gatehouse.cache.testing.MutableClock;
-import io.github.gatehouse.cache.testing.ScriptedOrigin;
-import io.github.gatehouse.cache.testing.ScriptedOrigin.Answer;
+import io.github.gatehouse.core.testing.MockOrigin;
+import io.github.gatehouse.core.testing.MockResponse;
 import io.github.gatehouse.core.DataSize;
 import io.github.gatehouse.core.ProxyServer;
 import io.github.gatehouse.core.cluster.Cluster;
@@ -29,13 +29,13 @@ class SharedCacheWithoutItsClusterTest {
         try (ServerSocket s = new ServerSocket(0)) {
             port = s.getLocalPort();
         }
-        try (ScriptedOrigin origin = new ScriptedOrigin(clock)) {
+        try (MockOrigin origin = MockOrigin.named("origin").datesFrom(clock).start()) {
             Cluster cluster = Cluster.join(ClusterConfig.builder().name("alone-" + port).bind("127.0.0.1", port)
                     .operationTimeout(Duration.ofSeconds(1)).build());
             SharedCache cache = HttpCaches.builder().clock(clock).memory(DataSize.mebibytes(4)).cluster(cluster).build();
             try (ProxyServer proxy = ProxyServer.builder().forward().allowAllInternalDestinations().cache(cache)
                     .upstreamTimeout(Duration.ofSeconds(5)).build().start()) {
-                origin.on("/alone", Answer.ok("served anyway").header("Cache-Control", "max-age=100"));
+                origin.serve("/alone", MockResponse.ok().body("served anyway").header("Cache-Control", "max-age=100"));
                 cluster.kill();
                 String request = "GET " + origin.url("/alone") + " HTTP/1.1\r\nHost: 127.0.0.1:" + origin.port()
                         + "\r\nConnection: close\r\n\r\n";
@@ -48,7 +48,7 @@ class SharedCacheWithoutItsClusterTest {
                 assertThat(first.headers().get("cache-status")).contains("fwd=uri-miss").contains("stored");
                 assertThat(second.status()).isEqualTo(200);
                 assertThat(second.headers().get("cache-status")).as("from the near tier").contains("hit");
-                assertThat(origin.count("/alone")).isEqualTo(1);
+                assertThat(origin.requestCount("/alone")).isEqualTo(1);
                 assertThat(((GridStore) cache.store()).gridFailures()).isPositive();
             } finally {
                 cache.close();

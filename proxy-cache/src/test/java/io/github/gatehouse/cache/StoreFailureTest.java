@@ -4,7 +4,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 import io.github.gatehouse.cache.internal.MemoryStore;
 import io.github.gatehouse.cache.testing.CacheProxy;
-import io.github.gatehouse.cache.testing.ScriptedOrigin.Answer;
+import io.github.gatehouse.core.testing.MockResponse;
 import io.github.gatehouse.core.testsupport.RawHttp;
 import java.io.IOException;
 import java.nio.ByteBuffer;
@@ -95,13 +95,13 @@ class StoreFailureTest {
                 t.close();
             }
             t = CacheProxy.with(b -> b.store(new TroubledStore(failOnWrite)));
-            t.origin.on("/a", Answer.ok("x".repeat(100_000)).header("Cache-Control", "max-age=100"));
+            t.origin.serve("/a", MockResponse.ok().body("x".repeat(100_000)).header("Cache-Control", "max-age=100"));
             RawHttp.Reply first = t.get("/a");
             assertThat(first.body()).hasSize(100_000);
             assertThat(first.closedCleanly()).isTrue();
             RawHttp.Reply second = t.get("/a");
             assertThat(second.body()).hasSize(100_000);
-            assertThat(t.origin.count("/a")).as("failOnWrite=" + failOnWrite).isEqualTo(2);
+            assertThat(t.origin.requestCount("/a")).as("failOnWrite=" + failOnWrite).isEqualTo(2);
             assertThat(t.cache.stats().stores()).isZero();
         }
     }
@@ -111,7 +111,7 @@ class StoreFailureTest {
         t = CacheProxy.memory();
         byte[] body = new byte[3 * 1024 * 1024 + 17];
         new Random(1).nextBytes(body);
-        t.origin.on("/bin", Answer.status(200).body(body).header("Cache-Control", "max-age=100"));
+        t.origin.serve("/bin", MockResponse.status(200).body(body).header("Cache-Control", "max-age=100"));
         assertThat(t.get("/bin").body()).isEqualTo(body);
         RawHttp.Reply hit = t.get("/bin");
         assertThat(hit.headers().get("cache-status")).startsWith("gatehouse; hit");

@@ -5,8 +5,8 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import io.github.gatehouse.cache.internal.HttpDates;
 import io.github.gatehouse.cache.testing.MutableClock;
-import io.github.gatehouse.cache.testing.ScriptedOrigin;
-import io.github.gatehouse.cache.testing.ScriptedOrigin.Answer;
+import io.github.gatehouse.core.testing.MockOrigin;
+import io.github.gatehouse.core.testing.MockResponse;
 import io.github.gatehouse.core.DataSize;
 import io.github.gatehouse.core.ProxyServer;
 import io.github.gatehouse.core.Route;
@@ -23,12 +23,12 @@ import org.junit.jupiter.api.Test;
  */
 class TargetedCacheControlTest {
     private final MutableClock clock = MutableClock.atWholeSecond();
-    private ScriptedOrigin origin;
+    private MockOrigin origin;
     private SharedCache cache;
     private ProxyServer proxy;
 
     private void start(UnaryOperator<HttpCaches.Builder> config) throws Exception {
-        origin = new ScriptedOrigin(clock);
+        origin = MockOrigin.named("origin").datesFrom(clock).start();
         cache = config.apply(HttpCaches.builder().memory(DataSize.mebibytes(4)).clock(clock)).build();
         proxy = ProxyServer.builder().route(Route.host("shop.test").to("http://127.0.0.1:" + origin.port()))
                 .cache(cache).build().start();
@@ -48,18 +48,18 @@ class TargetedCacheControlTest {
     }
 
     /** Two requests 30 s apart; how many reached the origin. */
-    private int twice(String path, Answer answer) throws Exception {
-        origin.on(path, answer);
+    private int twice(String path, MockResponse answer) throws Exception {
+        origin.serve(path, answer);
         get(path);
         clock.advance(Duration.ofSeconds(30));
         get(path);
-        return origin.count(path);
+        return origin.requestCount(path);
     }
 
     @Test
     void reverseRoutesHonourCdnCacheControlByDefaultAndPassItOnUnchanged() throws Exception {
         start(b -> b);
-        origin.on("/a", Answer.ok("a").header("Cache-Control", "no-store").header("CDN-Cache-Control", "max-age=60"));
+        origin.serve("/a", MockResponse.ok().body("a").header("Cache-Control", "no-store").header("CDN-Cache-Control", "max-age=60"));
         RawHttp.Reply first = get("/a");
         assertThat(first.headers().get("cdn-cache-control")).isEqualTo("max-age=60");
         assertThat(first.headers().get("cache-control")).isEqualTo("no-store");
@@ -69,19 +69,19 @@ class TargetedCacheControlTest {
         assertThat(hit.headers().get("cache-status")).isEqualTo("gatehouse; hit; ttl=30");
         assertThat(hit.headers().get("cdn-cache-control")).isEqualTo("max-age=60");
         assertThat(hit.headers().get("cache-control")).isEqualTo("no-store"); // for the caches downstream
-        assertThat(origin.count("/a")).isEqualTo(1);
+        assertThat(origin.requestCount("/a")).isEqualTo(1);
     }
 
     @Test
     void aTargetedFieldDecidesNoStorePrivateNoCacheAndMaxAge() throws Exception {
         start(b -> b);
-        assertThat(twice("/no-store", Answer.ok("x").header("Cache-Control", "max-age=600")
+        assertThat(twice("/no-store", MockResponse.ok().body("x").header("Cache-Control", "max-age=600")
                 .header("CDN-Cache-Control", "no-store"))).isEqualTo(2);
-        assertThat(twice("/private", Answer.ok("x").header("Cache-Control", "max-age=600")
+        assertThat(twice("/private", MockResponse.ok().body("x").header("Cache-Control", "max-age=600")
                 .header("CDN-Cache-Control", "private"))).isEqualTo(2);
-        assertThat(twice("/short", Answer.ok("x").header("Cache-Control", "max-age=600")
+        assertThat(twice("/short", MockResponse.ok().body("x").header("Cache-Control", "max-age=600")
                 .header("CDN-Cache-Control", "max-age=10"))).isEqualTo(2);
-        assertThat(twice("/no-cache", Answer.ok("x").header("Cache-Control", "max-age=600")
+        assertThat(twice("/no-cache", MockResponse.ok().body("x").header("Cache-Control", "max-age=600")
                 .header("CDN-Cache-Control", "no-cache, max-age=600"))).isEqualTo(2);
     }
 
@@ -90,44 +90,44 @@ class TargetedCacheControlTest {
         start(b -> b);
         String inAnHour = HttpDates.format(clock.instant().plusSeconds(3600));
         // the targeted field has no max-age: no freshness from it, and Expires does not count (RFC 9213 §2.2)
-        assertThat(twice("/e", Answer.ok("x").header("Expires", inAnHour).header("CDN-Cache-Control", "must-revalidate")))
+        assertThat(twice("/e", MockResponse.ok().body("x").header("Expires", inAnHour).header("CDN-Cache-Control", "must-revalidate")))
                 .isEqualTo(2);
         // without the targeted field Expires counts
-        assertThat(twice("/plain", Answer.ok("x").header("Expires", inAnHour))).isEqualTo(1);
+        assertThat(twice("/plain", MockResponse.ok().body("x").header("Expires", inAnHour))).isEqualTo(1);
     }
 
     @Test
     void anInvalidTargetedFieldIsIgnoredAndCacheControlDecides() throws Exception {
         start(b -> b);
         // Max-Age is not a structured-field key (upper case): the field is invalid as a whole
-        assertThat(twice("/upper", Answer.ok("x").header("Cache-Control", "max-age=600")
+        assertThat(twice("/upper", MockResponse.ok().body("x").header("Cache-Control", "max-age=600")
                 .header("CDN-Cache-Control", "Max-Age=0, no-store"))).isEqualTo(1);
-        assertThat(twice("/junk", Answer.ok("x").header("Cache-Control", "max-age=600")
+        assertThat(twice("/junk", MockResponse.ok().body("x").header("Cache-Control", "max-age=600")
                 .header("CDN-Cache-Control", "no-store; ;;"))).isEqualTo(1);
     }
 
     @Test
     void theMostSpecificFieldOfTheListWins() throws Exception {
         start(b -> b.targetedCacheControl("Gatehouse-Cache-Control", "CDN-Cache-Control"));
-        assertThat(twice("/both", Answer.ok("x").header("Cache-Control", "no-store")
+        assertThat(twice("/both", MockResponse.ok().body("x").header("Cache-Control", "no-store")
                 .header("CDN-Cache-Control", "no-store").header("Gatehouse-Cache-Control", "max-age=60"))).isEqualTo(1);
-        assertThat(twice("/cdn", Answer.ok("x").header("Cache-Control", "max-age=600")
+        assertThat(twice("/cdn", MockResponse.ok().body("x").header("Cache-Control", "max-age=600")
                 .header("CDN-Cache-Control", "no-store"))).isEqualTo(2);
-        assertThat(twice("/own-invalid", Answer.ok("x").header("Cache-Control", "no-store")
+        assertThat(twice("/own-invalid", MockResponse.ok().body("x").header("Cache-Control", "no-store")
                 .header("Gatehouse-Cache-Control", "MAX-AGE=60").header("CDN-Cache-Control", "max-age=60"))).isEqualTo(1);
     }
 
     @Test
     void aConfiguredListReplacesTheDefault() throws Exception {
         start(b -> b.targetedCacheControl("Gatehouse-Cache-Control"));
-        assertThat(twice("/cdn", Answer.ok("x").header("Cache-Control", "max-age=600")
+        assertThat(twice("/cdn", MockResponse.ok().body("x").header("Cache-Control", "max-age=600")
                 .header("CDN-Cache-Control", "no-store"))).isEqualTo(1);
     }
 
     @Test
     void offLeavesCacheControlAlone() throws Exception {
         start(HttpCaches.Builder::targetedCacheControlOff);
-        assertThat(twice("/a", Answer.ok("x").header("Cache-Control", "no-store")
+        assertThat(twice("/a", MockResponse.ok().body("x").header("Cache-Control", "no-store")
                 .header("CDN-Cache-Control", "max-age=60"))).isEqualTo(2);
     }
 

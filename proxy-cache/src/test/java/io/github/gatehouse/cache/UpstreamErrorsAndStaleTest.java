@@ -4,7 +4,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 import io.github.gatehouse.cache.testing.CacheProxy;
 import io.github.gatehouse.cache.testing.MutableClock;
-import io.github.gatehouse.cache.testing.ScriptedOrigin.Answer;
+import io.github.gatehouse.core.testing.MockResponse;
 import io.github.gatehouse.core.AccessLogEntry;
 import io.github.gatehouse.core.DataSize;
 import io.github.gatehouse.core.ProxyServer;
@@ -41,9 +41,9 @@ class UpstreamErrorsAndStaleTest {
     /** The first request gets a storable 200 with {@code cc}; every later one gets {@code status} with body "down". */
     private void thenError(String path, String cc, int status) {
         AtomicInteger calls = new AtomicInteger();
-        t.origin.on(path, r -> calls.incrementAndGet() == 1
-                ? Answer.ok("kept").header("Cache-Control", cc).header("ETag", "\"k\"")
-                : Answer.status(status).body("down").header("X-Origin-Error", "yes").header("Cache-Control", "no-store"));
+        t.origin.serve(path, r -> calls.incrementAndGet() == 1
+                ? MockResponse.ok().body("kept").header("Cache-Control", cc).header("ETag", "\"k\"")
+                : MockResponse.status(status).body("down").header("X-Origin-Error", "yes").header("Cache-Control", "no-store"));
     }
 
     @ParameterizedTest(name = "origin {0} with a response stale-if-error: the stale copy")
@@ -61,7 +61,7 @@ class UpstreamErrorsAndStaleTest {
                 .isEqualTo("gatehouse; hit; fwd=stale; fwd-status=" + status + "; detail=stale-if-error");
         assertThat(r.headers().get("x-origin-error")).isNull();
         assertThat(t.loggedCacheStatus()).isEqualTo("STALE");
-        assertThat(t.origin.count("/e")).isEqualTo(2);
+        assertThat(t.origin.requestCount("/e")).isEqualTo(2);
         assertThat(t.cache.stats().staleServed()).isEqualTo(1);
     }
 
@@ -91,7 +91,7 @@ class UpstreamErrorsAndStaleTest {
         assertThat(r.headers().get("x-origin-error")).isEqualTo("yes");
         assertThat(r.headers().get("cache-status")).isEqualTo("gatehouse; fwd=stale; fwd-status=" + status);
         assertThat(t.loggedCacheStatus()).isEqualTo("REFRESH_MODIFIED"); // a conditional request got a new answer
-        assertThat(t.origin.count("/e")).isEqualTo(2); // no retry
+        assertThat(t.origin.requestCount("/e")).isEqualTo(2); // no retry
     }
 
     @Test
@@ -120,10 +120,10 @@ class UpstreamErrorsAndStaleTest {
 
     @Test
     void aStaleCopyAnswersARefusedConnection() throws Exception {
-        t.origin.on("/e", Answer.ok("kept").header("Cache-Control", "max-age=10, stale-if-error=60"));
+        t.origin.serve("/e", MockResponse.ok().body("kept").header("Cache-Control", "max-age=10, stale-if-error=60"));
         t.get("/e");
         t.loggedCacheStatus();
-        t.origin.stop(); // the port now refuses connections
+        t.origin.close(); // the port now refuses connections
         t.advance(Duration.ofSeconds(30));
         RawHttp.Reply r = t.get("/e");
         assertThat(r.status()).isEqualTo(200);

@@ -4,8 +4,8 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 import io.github.gatehouse.cache.internal.HttpDates;
 import io.github.gatehouse.cache.testing.CacheProxy;
-import io.github.gatehouse.cache.testing.ScriptedOrigin.Answer;
-import io.github.gatehouse.cache.testing.ScriptedOrigin.Seen;
+import io.github.gatehouse.core.testing.MockResponse;
+import io.github.gatehouse.core.testing.RecordedRequest;
 import io.github.gatehouse.core.testsupport.RawHttp;
 import java.time.Duration;
 import java.util.concurrent.atomic.AtomicInteger;
@@ -30,18 +30,18 @@ class ValidationThroughProxyTest {
     @Test
     void staleEntryIsRevalidatedWithItsValidatorsAndUpdatedFromThe304() throws Exception {
         String lastModified = HttpDates.format(t.clock.instant().minusSeconds(3600));
-        t.origin.on("/a", r -> r.header("If-None-Match") != null
-                ? Answer.status(304).header("ETag", "\"v1\"").header("Cache-Control", "max-age=100").header("X-Extra", "new")
-                : Answer.ok("body").header("ETag", "\"v1\"").header("Last-Modified", lastModified)
+        t.origin.serve("/a", r -> r.headers().get("If-None-Match") != null
+                ? MockResponse.status(304).header("ETag", "\"v1\"").header("Cache-Control", "max-age=100").header("X-Extra", "new")
+                : MockResponse.ok().body("body").header("ETag", "\"v1\"").header("Last-Modified", lastModified)
                         .header("Cache-Control", "max-age=10").header("X-Extra", "old"));
         t.get("/a");
-        t.origin.take();
+        t.origin.takeRequest();
         t.advance(Duration.ofSeconds(20));
 
         RawHttp.Reply refreshed = t.get("/a", "If-None-Match: \"other\"");
-        Seen conditional = t.origin.take();
-        assertThat(conditional.header("If-None-Match")).isEqualTo("\"v1\"");
-        assertThat(conditional.header("If-Modified-Since")).isEqualTo(lastModified);
+        RecordedRequest conditional = t.origin.takeRequest();
+        assertThat(conditional.headers().get("If-None-Match")).isEqualTo("\"v1\"");
+        assertThat(conditional.headers().get("If-Modified-Since")).isEqualTo(lastModified);
         assertThat(refreshed.status()).isEqualTo(200);
         assertThat(refreshed.bodyText()).isEqualTo("body");
         assertThat(refreshed.headers().get("x-extra")).isEqualTo("new");
@@ -53,14 +53,14 @@ class ValidationThroughProxyTest {
         RawHttp.Reply hit = t.get("/a");
         assertThat(hit.headers().get("x-extra")).isEqualTo("new");
         assertThat(hit.headers().get("age")).isEqualTo("50");
-        assertThat(t.origin.count("/a")).isEqualTo(2);
+        assertThat(t.origin.requestCount("/a")).isEqualTo(2);
         assertThat(t.cache.stats().revalidatedUnmodified()).isEqualTo(1);
     }
 
     @Test
     void modifiedResponseReplacesTheStoredOne() throws Exception {
         AtomicInteger version = new AtomicInteger(1);
-        t.origin.on("/a", r -> Answer.ok("v" + version.get()).header("ETag", "\"" + version.get() + "\"")
+        t.origin.serve("/a", r -> MockResponse.ok().body("v" + version.get()).header("ETag", "\"" + version.get() + "\"")
                 .header("Cache-Control", "max-age=10"));
         t.get("/a");
         version.set(2);
@@ -69,13 +69,13 @@ class ValidationThroughProxyTest {
         assertThat(t.loggedCacheStatus()).isEqualTo("MISS");
         assertThat(t.loggedCacheStatus()).isEqualTo("REFRESH_MODIFIED");
         assertThat(t.get("/a").bodyText()).isEqualTo("v2");
-        assertThat(t.origin.count("/a")).isEqualTo(2);
+        assertThat(t.origin.requestCount("/a")).isEqualTo(2);
     }
 
     @Test
     void clientConditionalRequestsGet304FromAFreshEntry() throws Exception {
         String lastModified = HttpDates.format(t.clock.instant().minusSeconds(3600));
-        t.origin.on("/a", Answer.ok("body").header("ETag", "W/\"v1\"").header("Last-Modified", lastModified)
+        t.origin.serve("/a", MockResponse.ok().body("body").header("ETag", "W/\"v1\"").header("Last-Modified", lastModified)
                 .header("Cache-Control", "max-age=100"));
         t.get("/a");
         RawHttp.Reply byEtag = t.get("/a", "If-None-Match: \"x\", \"v1\"");
@@ -87,12 +87,12 @@ class ValidationThroughProxyTest {
         RawHttp.Reply changed = t.get("/a", "If-None-Match: \"v2\"");
         assertThat(changed.status()).isEqualTo(200);
         assertThat(changed.bodyText()).isEqualTo("body");
-        assertThat(t.origin.count("/a")).isEqualTo(1);
+        assertThat(t.origin.requestCount("/a")).isEqualTo(1);
     }
 
     @Test
     void variantsAreStoredSideBySide() throws Exception {
-        t.origin.on("/v", r -> Answer.ok("lang=" + r.header("Accept-Language")).header("Vary", "Accept-Language")
+        t.origin.serve("/v", r -> MockResponse.ok().body("lang=" + r.headers().get("Accept-Language")).header("Vary", "Accept-Language")
                 .header("Cache-Control", "max-age=100"));
         assertThat(t.get("/v", "Accept-Language: en").bodyText()).isEqualTo("lang=en");
         assertThat(t.get("/v", "Accept-Language: fr").bodyText()).isEqualTo("lang=fr");
@@ -100,25 +100,25 @@ class ValidationThroughProxyTest {
         assertThat(t.get("/v", "Accept-Language: fr").bodyText()).isEqualTo("lang=fr");
         assertThat(t.get("/v").bodyText()).isEqualTo("lang=null");
         assertThat(t.get("/v").bodyText()).isEqualTo("lang=null");
-        assertThat(t.origin.count("/v")).isEqualTo(3);
+        assertThat(t.origin.requestCount("/v")).isEqualTo(3);
     }
 
     @Test
     void varyStarIsNeverReused() throws Exception {
-        t.origin.on("/v", Answer.ok("x").header("Vary", "*").header("Cache-Control", "max-age=100"));
+        t.origin.serve("/v", MockResponse.ok().body("x").header("Vary", "*").header("Cache-Control", "max-age=100"));
         t.get("/v");
         t.get("/v");
-        assertThat(t.origin.count("/v")).isEqualTo(2);
+        assertThat(t.origin.requestCount("/v")).isEqualTo(2);
     }
 
     @Test
     void unsafeMethodsInvalidateTheTargetAndSameOriginLocations() throws Exception {
-        t.origin.on("/a", Answer.ok("a").header("Cache-Control", "max-age=100"));
-        t.origin.on("/b", Answer.ok("b").header("Cache-Control", "max-age=100"));
-        t.origin.on("/c", Answer.ok("c").header("Cache-Control", "max-age=100"));
-        t.origin.on("/form", Answer.status(303).header("Location", "/b")
+        t.origin.serve("/a", MockResponse.ok().body("a").header("Cache-Control", "max-age=100"));
+        t.origin.serve("/b", MockResponse.ok().body("b").header("Cache-Control", "max-age=100"));
+        t.origin.serve("/c", MockResponse.ok().body("c").header("Cache-Control", "max-age=100"));
+        t.origin.serve("/form", MockResponse.status(303).header("Location", "/b")
                 .header("Content-Location", "http://elsewhere.example/c"));
-        t.origin.on("/failing", Answer.status(500).body("no"));
+        t.origin.serve("/failing", MockResponse.status(500).body("no"));
         for (String p : new String[] {"/a", "/b", "/c", "/failing"}) {
             t.get(p);
         }
@@ -129,9 +129,9 @@ class ValidationThroughProxyTest {
         t.get("/a");
         t.get("/b");
         t.get("/c");
-        assertThat(t.origin.count("/a")).as("/a: GET, DELETE, GET again after DELETE").isEqualTo(3);
-        assertThat(t.origin.count("/b")).as("/b named by Location").isEqualTo(2);
-        assertThat(t.origin.count("/c")).as("/c named by a foreign Content-Location").isEqualTo(1);
+        assertThat(t.origin.requestCount("/a")).as("/a: GET, DELETE, GET again after DELETE").isEqualTo(3);
+        assertThat(t.origin.requestCount("/b")).as("/b named by Location").isEqualTo(2);
+        assertThat(t.origin.requestCount("/c")).as("/c named by a foreign Content-Location").isEqualTo(1);
     }
 
     @Test
@@ -139,38 +139,38 @@ class ValidationThroughProxyTest {
         String self = "http://127.0.0.1:" + t.origin.port();
         int otherPort = t.origin.port() == 65535 ? 65534 : t.origin.port() + 1;
         for (String p : new String[] {"/d", "/e", "/f", "/g"}) {
-            t.origin.on(p, Answer.ok(p).header("Cache-Control", "max-age=100"));
+            t.origin.serve(p, MockResponse.ok().body(p).header("Cache-Control", "max-age=100"));
             t.get(p);
         }
-        t.origin.on("/form2", Answer.status(201).header("Content-Location", self.toUpperCase(java.util.Locale.ROOT) + "/d")
+        t.origin.serve("/form2", MockResponse.status(201).header("Content-Location", self.toUpperCase(java.util.Locale.ROOT) + "/d")
                 .header("Location", "http://127.0.0.1:" + otherPort + "/e"));
-        t.origin.on("/form3", Answer.status(303).header("Location", "https://127.0.0.1:" + t.origin.port() + "/f")
+        t.origin.serve("/form3", MockResponse.status(303).header("Location", "https://127.0.0.1:" + t.origin.port() + "/f")
                 .header("Content-Location", "http://localhost:" + t.origin.port() + "/g"));
         t.sendBody("POST", "/form2", "x");
         t.sendBody("PUT", "/form3", "x");
         for (String p : new String[] {"/d", "/e", "/f", "/g"}) {
             t.get(p);
         }
-        assertThat(t.origin.count("/d")).as("absolute Content-Location, same origin (scheme and host case-insensitive)")
+        assertThat(t.origin.requestCount("/d")).as("absolute Content-Location, same origin (scheme and host case-insensitive)")
                 .isEqualTo(2);
-        assertThat(t.origin.count("/e")).as("Location on another port").isEqualTo(1);
-        assertThat(t.origin.count("/f")).as("Location with another scheme").isEqualTo(1);
-        assertThat(t.origin.count("/g")).as("Content-Location with another host name").isEqualTo(1);
+        assertThat(t.origin.requestCount("/e")).as("Location on another port").isEqualTo(1);
+        assertThat(t.origin.requestCount("/f")).as("Location with another scheme").isEqualTo(1);
+        assertThat(t.origin.requestCount("/g")).as("Content-Location with another host name").isEqualTo(1);
     }
 
     @Test
     void errorResponseToUnsafeMethodDoesNotInvalidate() throws Exception {
-        t.origin.on("/a", r -> r.method().equals("POST") ? Answer.status(500).body("no")
-                : Answer.ok("a").header("Cache-Control", "max-age=100"));
+        t.origin.serve("/a", r -> r.method().equals("POST") ? MockResponse.status(500).body("no")
+                : MockResponse.ok().body("a").header("Cache-Control", "max-age=100"));
         t.get("/a");
         t.sendBody("POST", "/a", "x");
         t.get("/a");
-        assertThat(t.origin.count("/a")).isEqualTo(2);
+        assertThat(t.origin.requestCount("/a")).isEqualTo(2);
     }
 
     @Test
     void singleRangeIsServedFromACompleteEntry() throws Exception {
-        t.origin.on("/r", Answer.ok("0123456789").header("Cache-Control", "max-age=100").header("ETag", "\"r\""));
+        t.origin.serve("/r", MockResponse.ok().body("0123456789").header("Cache-Control", "max-age=100").header("ETag", "\"r\""));
         t.get("/r");
         RawHttp.Reply part = t.get("/r", "Range: bytes=2-5");
         assertThat(part.status()).isEqualTo(206);
@@ -181,45 +181,45 @@ class ValidationThroughProxyTest {
         RawHttp.Reply wrongIfRange = t.get("/r", "Range: bytes=2-5", "If-Range: \"other\"");
         assertThat(wrongIfRange.status()).isEqualTo(200);
         assertThat(wrongIfRange.bodyText()).isEqualTo("0123456789");
-        assertThat(t.origin.count("/r")).isEqualTo(1);
+        assertThat(t.origin.requestCount("/r")).isEqualTo(1);
     }
 
     @Test
     void clientConditionalOnAStaleEntryIsAnswered304AfterTheUpstreamValidatedIt() throws Exception {
-        t.origin.on("/a", r -> r.header("If-None-Match") != null ? Answer.status(304).header("ETag", "\"v1\"")
-                : Answer.ok("body").header("ETag", "\"v1\"").header("Cache-Control", "max-age=10"));
+        t.origin.serve("/a", r -> r.headers().get("If-None-Match") != null ? MockResponse.status(304).header("ETag", "\"v1\"")
+                : MockResponse.ok().body("body").header("ETag", "\"v1\"").header("Cache-Control", "max-age=10"));
         t.get("/a");
         t.advance(Duration.ofSeconds(20));
         RawHttp.Reply r = t.get("/a", "If-None-Match: \"v1\"");
         assertThat(r.status()).isEqualTo(304);
-        assertThat(t.origin.count("/a")).isEqualTo(2);
+        assertThat(t.origin.requestCount("/a")).isEqualTo(2);
     }
 
     @Test
     void headValidationDoesNotDropTheStoredGet() throws Exception {
-        t.origin.on("/a", Answer.ok("body").header("Cache-Control", "max-age=10"));
+        t.origin.serve("/a", MockResponse.ok().body("body").header("Cache-Control", "max-age=10"));
         t.get("/a");
         t.advance(Duration.ofSeconds(20));
         assertThat(t.send("HEAD", "/a").status()).isEqualTo(200);
         assertThat(t.get("/a", "Cache-Control: max-stale").bodyText()).isEqualTo("body");
-        assertThat(t.origin.count("/a")).isEqualTo(2);
+        assertThat(t.origin.requestCount("/a")).isEqualTo(2);
     }
 
     @Test
     void headResponseFreshensTheStoredGetOrInvalidatesItWhenItsValidatorChanged() throws Exception {
         AtomicInteger etag = new AtomicInteger(1);
-        t.origin.on("/h", r -> Answer.ok("body").header("ETag", "\"" + etag.get() + "\"")
+        t.origin.serve("/h", r -> MockResponse.ok().body("body").header("ETag", "\"" + etag.get() + "\"")
                 .header("Cache-Control", r.method().equals("HEAD") ? "max-age=100" : "max-age=10"));
         t.get("/h");
         t.advance(Duration.ofSeconds(20));
-        t.origin.on("/h", r -> Answer.ok("body").header("ETag", "\"1\"").header("Cache-Control", "max-age=100"));
+        t.origin.serve("/h", r -> MockResponse.ok().body("body").header("ETag", "\"1\"").header("Cache-Control", "max-age=100"));
         assertThat(t.send("HEAD", "/h", "Cache-Control: no-cache").status()).isEqualTo(200);
         assertThat(t.get("/h").bodyText()).isEqualTo("body");
-        assertThat(t.origin.count("/h")).as("GET, HEAD, then a hit freshened by the HEAD").isEqualTo(2);
+        assertThat(t.origin.requestCount("/h")).as("GET, HEAD, then a hit freshened by the HEAD").isEqualTo(2);
 
-        t.origin.on("/h", r -> Answer.ok("new").header("ETag", "\"2\"").header("Cache-Control", "max-age=100"));
+        t.origin.serve("/h", r -> MockResponse.ok().body("new").header("ETag", "\"2\"").header("Cache-Control", "max-age=100"));
         t.send("HEAD", "/h", "Cache-Control: no-cache");
         assertThat(t.get("/h").bodyText()).isEqualTo("new");
-        assertThat(t.origin.count("/h")).as("the changed ETag invalidated the stored GET").isEqualTo(4);
+        assertThat(t.origin.requestCount("/h")).as("the changed ETag invalidated the stored GET").isEqualTo(4);
     }
 }

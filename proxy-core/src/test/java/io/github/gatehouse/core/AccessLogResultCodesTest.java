@@ -1,8 +1,9 @@
 package io.github.gatehouse.core;
 
+import io.github.gatehouse.core.testing.MockResponse;
+import io.github.gatehouse.core.testing.MockOrigin;
 import static org.assertj.core.api.Assertions.assertThat;
 
-import io.github.gatehouse.core.testsupport.OriginServer;
 import io.github.gatehouse.core.testsupport.RawHttp;
 import io.github.gatehouse.core.testsupport.RecordingAccessLog;
 import java.util.concurrent.CompletableFuture;
@@ -15,7 +16,13 @@ import org.junit.jupiter.api.extension.RegisterExtension;
  */
 class AccessLogResultCodesTest {
     @RegisterExtension
-    static final OriginServer origin = OriginServer.create("codes");
+    static final MockOrigin origin = MockOrigin.named("codes")
+            .serve("/hello", MockResponse.ok("hello"))
+            .serve("/status", req -> {
+                MockResponse status = MockResponse.status(Integer.parseInt(req.queryParameter("code").orElseThrow()));
+                return req.queryParameter("etag").map(etag -> status.header("ETag", etag)).orElse(status);
+            })
+            .dispatcher(req -> MockResponse.ok("origin codes " + req.path()));
 
     private final RecordingAccessLog log = new RecordingAccessLog();
 

@@ -1,8 +1,9 @@
 package io.github.gatehouse.core;
 
+import io.github.gatehouse.core.testing.MockResponse;
+import io.github.gatehouse.core.testing.MockOrigin;
 import static org.assertj.core.api.Assertions.assertThat;
 
-import io.github.gatehouse.core.testsupport.OriginServer;
 import io.github.gatehouse.core.testsupport.RawHttp;
 import java.util.concurrent.ArrayBlockingQueue;
 import java.util.concurrent.CompletableFuture;
@@ -19,7 +20,9 @@ import org.junit.jupiter.api.extension.RegisterExtension;
 /** An authenticator out of capacity is a 503 with Retry-After, not a 500, and nothing goes upstream. */
 class AuthenticatorOverloadTest {
     @RegisterExtension
-    static final OriginServer origin = OriginServer.create("overload");
+    static final MockOrigin origin = MockOrigin.named("overload")
+            .serve("/hello", MockResponse.ok("hello"))
+            .dispatcher(req -> MockResponse.ok("origin overload " + req.path()));
 
     private final CountDownLatch release = new CountDownLatch(1);
     private final CountDownLatch started = new CountDownLatch(1);

@@ -1,9 +1,10 @@
 package io.github.gatehouse.core;
 
+import io.github.gatehouse.core.testing.MockResponse;
+import io.github.gatehouse.core.testing.MockOrigin;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import io.github.gatehouse.core.testsupport.Clients;
-import io.github.gatehouse.core.testsupport.OriginServer;
 import io.github.gatehouse.core.testsupport.RawHttp;
 import io.github.gatehouse.core.testsupport.RecordingAccessLog;
 import io.github.gatehouse.core.testsupport.TestCertificates;
@@ -24,20 +25,22 @@ import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 
 class ConnectTunnelTest {
-    static OriginServer tlsOrigin;
+    static MockOrigin tlsOrigin;
     static ProxyServer proxy;
     static final RecordingAccessLog accessLog = new RecordingAccessLog();
 
     @BeforeAll
     static void start() throws Exception {
-        tlsOrigin = OriginServer.tls("tls", TestCertificates.keyStore()).start();
+        tlsOrigin = MockOrigin.named("tls").useHttps(TestCertificates.serving())
+                .serve("/hello", MockResponse.ok("hello"))
+                .dispatcher(req -> MockResponse.ok("origin tls " + req.path())).start();
         proxy = ProxyServer.builder().forward().allowAllInternalDestinations().connectPorts(tlsOrigin.port()).accessLog(accessLog).build().start();
     }
 
     @AfterAll
     static void stop() throws Exception {
         proxy.close();
-        tlsOrigin.stop();
+        tlsOrigin.close();
     }
 
     @org.junit.jupiter.api.BeforeEach
@@ -223,7 +226,9 @@ class ConnectTunnelTest {
 
     @Test
     void connectToAPortNotAllowedIs403BeforeDialling() throws Exception {
-        try (OriginServer other = OriginServer.create("other").start()) {
+        try (MockOrigin other = MockOrigin.named("other")
+                .serve("/hello", MockResponse.ok("hello"))
+                .dispatcher(req -> MockResponse.ok("origin other " + req.path())).start()) {
             RawHttp.Reply reply = RawHttp.exchange(proxy.port(), "CONNECT 127.0.0.1:" + other.port() + " HTTP/1.1\r\n"
                     + "Host: 127.0.0.1:" + other.port() + "\r\n\r\n");
 

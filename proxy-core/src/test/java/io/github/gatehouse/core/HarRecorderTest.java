@@ -1,11 +1,12 @@
 package io.github.gatehouse.core;
 
+import io.github.gatehouse.core.testing.MockResponse;
+import io.github.gatehouse.core.testing.MockOrigin;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import io.github.gatehouse.core.testsupport.Clients;
-import io.github.gatehouse.core.testsupport.OriginServer;
 import io.github.gatehouse.core.testsupport.RecordingAccessLog;
 import java.net.URI;
 import java.net.http.HttpRequest;
@@ -21,7 +22,23 @@ import org.junit.jupiter.api.io.TempDir;
 /** {@link HarRecorder} through the wire: the file it leaves is HAR 1.2 that a JSON parser reads. */
 class HarRecorderTest {
     @RegisterExtension
-    static final OriginServer origin = OriginServer.create("har");
+    static final MockOrigin origin = MockOrigin.named("har")
+            .serve("/hello", MockResponse.ok("hello"))
+            .serve("/bytes", req -> {
+                MockResponse bytes = MockResponse.ok().header("Content-Type", "application/octet-stream")
+                        .generatedBody(Long.parseLong(req.queryParameter("n").orElseThrow()));
+                return req.queryParameter("chunked").filter("1"::equals).isPresent() ? bytes.chunked() : bytes;
+            })
+            .serve("/headers", req -> {
+                MockResponse headers = MockResponse.ok("headers");
+                for (var p : req.queryParameters().entrySet()) {
+                    for (String v : p.getValue()) {
+                        headers = headers.header(p.getKey(), v);
+                    }
+                }
+                return headers;
+            })
+            .dispatcher(req -> MockResponse.ok("origin har " + req.path()));
 
     private static JsonNode entry(JsonNode entries, String urlEnd) {
         for (JsonNode e : entries) {

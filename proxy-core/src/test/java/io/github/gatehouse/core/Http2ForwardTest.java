@@ -1,8 +1,10 @@
 package io.github.gatehouse.core;
 
+import io.github.gatehouse.core.testing.RecordedRequest;
+import io.github.gatehouse.core.testing.MockResponse;
+import io.github.gatehouse.core.testing.MockOrigin;
 import static org.assertj.core.api.Assertions.assertThat;
 
-import io.github.gatehouse.core.testsupport.OriginServer;
 import io.github.gatehouse.core.testsupport.RecordingAccessLog;
 import io.github.gatehouse.core.testsupport.TestCertificates;
 import java.util.List;
@@ -28,16 +30,30 @@ import org.junit.jupiter.api.Test;
  * 9113 §8.5).
  */
 class Http2ForwardTest {
-    static OriginServer plainOrigin;
-    static OriginServer tlsOrigin;
+    static MockOrigin plainOrigin;
+    static MockOrigin tlsOrigin;
     static ProxyServer proxy;
     static HttpClient client;
     static final RecordingAccessLog accessLog = new RecordingAccessLog();
 
     @BeforeAll
     static void start() throws Exception {
-        plainOrigin = OriginServer.create("plain").start();
-        tlsOrigin = OriginServer.tls("tls", TestCertificates.keyStore()).start();
+        plainOrigin = MockOrigin.named("plain")
+                .serve("/hello", MockResponse.ok("hello"))
+                .serve("/bytes", req -> {
+                    MockResponse bytes = MockResponse.ok().header("Content-Type", "application/octet-stream")
+                            .generatedBody(Long.parseLong(req.queryParameter("n").orElseThrow()));
+                    return req.queryParameter("chunked").filter("1"::equals).isPresent() ? bytes.chunked() : bytes;
+                })
+                .dispatcher(req -> MockResponse.ok("origin plain " + req.path())).start();
+        tlsOrigin = MockOrigin.named("tls").useHttps(TestCertificates.serving())
+                .serve("/hello", MockResponse.ok("hello"))
+                .serve("/bytes", req -> {
+                    MockResponse bytes = MockResponse.ok().header("Content-Type", "application/octet-stream")
+                            .generatedBody(Long.parseLong(req.queryParameter("n").orElseThrow()));
+                    return req.queryParameter("chunked").filter("1"::equals).isPresent() ? bytes.chunked() : bytes;
+                })
+                .dispatcher(req -> MockResponse.ok("origin tls " + req.path())).start();
         proxy = ProxyServer.builder().forward().allowAllInternalDestinations().connectPorts(tlsOrigin.port())
                 .accessLog(accessLog).build().start();
         ClientConnector connector = new ClientConnector();
@@ -57,8 +73,8 @@ class Http2ForwardTest {
     static void stop() throws Exception {
         client.stop();
         proxy.close();
-        tlsOrigin.stop();
-        plainOrigin.stop();
+        tlsOrigin.close();
+        plainOrigin.close();
     }
 
     @Test
@@ -70,9 +86,9 @@ class Http2ForwardTest {
 
         assertThat(r.getStatus()).isEqualTo(200);
         assertThat(r.getContentAsString()).isEqualTo("hello");
-        OriginServer.Recorded seen = plainOrigin.takeRequest();
+        RecordedRequest seen = plainOrigin.takeRequest();
         assertThat(seen.target()).isEqualTo("/hello");
-        assertThat(seen.header("Via")).startsWith("2 ");
+        assertThat(seen.headers().get("Via")).startsWith("2 ");
         AccessLogEntry line = accessLog.take("http://127.0.0.1:" + plainOrigin.port() + "/hello");
         assertThat(line.protocol()).isEqualTo("HTTP/2.0");
         assertThat(line.status()).isEqualTo(200);

@@ -1,8 +1,9 @@
 package io.github.gatehouse.core;
 
+import io.github.gatehouse.core.testing.MockResponse;
+import io.github.gatehouse.core.testing.MockOrigin;
 import static org.assertj.core.api.Assertions.assertThat;
 
-import io.github.gatehouse.core.testsupport.OriginServer;
 import java.io.ByteArrayOutputStream;
 import java.io.DataInputStream;
 import java.io.EOFException;
@@ -34,7 +35,9 @@ import org.junit.jupiter.api.extension.RegisterExtension;
  */
 class Http2LimitsTest {
     @RegisterExtension
-    static final OriginServer origin = OriginServer.create("limits");
+    static final MockOrigin origin = MockOrigin.named("limits")
+            .serve("/hello", MockResponse.ok("hello"))
+            .dispatcher(req -> MockResponse.ok("origin limits " + req.path()));
 
     static ProxyServer proxy;
 

@@ -1,9 +1,11 @@
 package io.github.gatehouse.core;
 
+import io.github.gatehouse.core.testing.RecordedRequest;
+import io.github.gatehouse.core.testing.MockResponse;
+import io.github.gatehouse.core.testing.MockOrigin;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
-import io.github.gatehouse.core.testsupport.OriginServer;
 import io.github.gatehouse.core.testsupport.RecordingAccessLog;
 import io.github.gatehouse.core.testsupport.TestPki;
 import io.github.gatehouse.core.testsupport.TestPki.KeyFormat;
@@ -62,9 +64,17 @@ import org.junit.jupiter.api.io.TempDir;
  */
 class Http2Test {
     @RegisterExtension
-    static final OriginServer one = OriginServer.create("one");
+    static final MockOrigin one = MockOrigin.named("one")
+            .serve("/hello", MockResponse.ok("hello"))
+            .serve("/echo", req -> MockResponse.ok().header("Content-Type", "application/octet-stream").body(req.body()))
+            .serve("/upload", req -> MockResponse.ok("bytes=" + req.bodySize()))
+            .dispatcher(req -> MockResponse.ok("origin one " + req.path()));
     @RegisterExtension
-    static final OriginServer two = OriginServer.create("two");
+    static final MockOrigin two = MockOrigin.named("two")
+            .serve("/hello", MockResponse.ok("hello"))
+            .serve("/echo", req -> MockResponse.ok().header("Content-Type", "application/octet-stream").body(req.body()))
+            .serve("/upload", req -> MockResponse.ok("bytes=" + req.bodySize()))
+            .dispatcher(req -> MockResponse.ok("origin two " + req.path()));
 
     @TempDir
     static Path dir;
@@ -128,12 +138,12 @@ class Http2Test {
         assertThat(r.statusCode()).isEqualTo(200);
         assertThat(r.body()).isEqualTo("hello");
         assertThat(r.headers().firstValue("via")).hasValueSatisfying(v -> assertThat(v).contains(proxy.viaName()));
-        OriginServer.Recorded seen = one.takeRequest();
+        RecordedRequest seen = one.takeRequest();
         assertThat(seen.target()).isEqualTo("/hello?x=1");
-        assertThat(seen.header("Host")).isEqualTo("127.0.0.1:" + proxy.tlsPort());
-        assertThat(seen.header("X-Forwarded-Proto")).isEqualTo("https");
-        assertThat(seen.header("X-Forwarded-Host")).isEqualTo("127.0.0.1:" + proxy.tlsPort());
-        assertThat(seen.header("Forwarded")).contains("proto=https").contains("host=\"127.0.0.1:" + proxy.tlsPort() + "\"");
+        assertThat(seen.headers().get("Host")).isEqualTo("127.0.0.1:" + proxy.tlsPort());
+        assertThat(seen.headers().get("X-Forwarded-Proto")).isEqualTo("https");
+        assertThat(seen.headers().get("X-Forwarded-Host")).isEqualTo("127.0.0.1:" + proxy.tlsPort());
+        assertThat(seen.headers().get("Forwarded")).contains("proto=https").contains("host=\"127.0.0.1:" + proxy.tlsPort() + "\"");
         AccessLogEntry entry = log.take("/hello?x=1");
         assertThat(entry.protocol()).isEqualTo("HTTP/2.0");
         assertThat(entry.status()).isEqualTo(200);
@@ -145,7 +155,7 @@ class Http2Test {
         assertThat(r.getVersion()).isEqualTo(HttpVersion.HTTP_2);
         assertThat(r.getStatus()).isEqualTo(200);
         assertThat(r.getContentAsString()).isEqualTo("hello");
-        assertThat(one.takeRequest().header("X-Forwarded-Proto")).isEqualTo("http");
+        assertThat(one.takeRequest().headers().get("X-Forwarded-Proto")).isEqualTo("http");
         assertThat(log.take("/hello").protocol()).isEqualTo("HTTP/2.0");
 
         HttpResponse<String> h1 = HttpClient.newBuilder().version(HttpClient.Version.HTTP_1_1).build()
@@ -162,7 +172,7 @@ class Http2Test {
         assertThat(first.body()).isEqualTo("hello");
         HttpResponse<String> second = upgrading.send(HttpRequest.newBuilder(proxy.uri().resolve("/hello")).build(), BodyHandlers.ofString());
         assertThat(second.version()).isEqualTo(HttpClient.Version.HTTP_2);
-        assertThat(one.takeRequest().header("Upgrade")).as("Upgrade: h2c stays at the proxy").isNull();
+        assertThat(one.takeRequest().headers().get("Upgrade")).as("Upgrade: h2c stays at the proxy").isNull();
     }
 
     @Test
@@ -176,7 +186,7 @@ class Http2Test {
         HttpResponse<String> ok = get(proxy.tlsUri().resolve("/private/a"), "Authorization",
                 "Basic " + Base64.getEncoder().encodeToString("alice:x".getBytes(StandardCharsets.UTF_8)));
         assertThat(ok.statusCode()).isEqualTo(200);
-        assertThat(one.takeRequest().header("Authorization")).as("consumed by the proxy").isNull();
+        assertThat(one.takeRequest().headers().get("Authorization")).as("consumed by the proxy").isNull();
         assertThat(log.take("/private/a").user()).isNull();
         assertThat(log.take("/private/a").user()).isEqualTo("alice");
     }
@@ -212,17 +222,17 @@ class Http2Test {
         assertThat(echo.body()).isEqualTo("ping");
         // and a GET (END_STREAM on HEADERS) goes upstream without a body or framing fields
         get(proxy.tlsUri().resolve("/plain-get"));
-        OriginServer.Recorded seen = null;
+        RecordedRequest seen = null;
         while (seen == null) { // takeRequest fails after 5 s without one
-            OriginServer.Recorded r = one.takeRequest();
+            RecordedRequest r = one.takeRequest();
             if (r.target().equals("/plain-get")) {
                 seen = r;
             }
         }
         assertThat(seen).isNotNull();
-        assertThat(seen.header("Transfer-Encoding")).isNull();
-        assertThat(seen.header("Content-Length")).isNull();
-        assertThat(seen.bodyLength()).as("no Content-Length, no body").isEqualTo(-1);
+        assertThat(seen.headers().get("Transfer-Encoding")).isNull();
+        assertThat(seen.headers().get("Content-Length")).isNull();
+        assertThat(seen.bodySize()).as("no Content-Length, no body").isZero();
     }
 
     @Test

@@ -1,10 +1,11 @@
 package io.github.gatehouse.core;
 
+import io.github.gatehouse.core.testing.MockResponse;
+import io.github.gatehouse.core.testing.MockOrigin;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import com.sun.management.UnixOperatingSystemMXBean;
 import io.github.gatehouse.core.testsupport.ConnectionEvents;
-import io.github.gatehouse.core.testsupport.OriginServer;
 import io.github.gatehouse.core.testsupport.RawHttp;
 import java.io.ByteArrayOutputStream;
 import java.io.IOException;
@@ -52,7 +53,9 @@ class IdleConnectionsAtScaleTest {
     private static final int JVM_SLACK = 16;
 
     @RegisterExtension
-    static final OriginServer origin = OriginServer.create("scale");
+    static final MockOrigin origin = MockOrigin.named("scale")
+            .serve("/hello", MockResponse.ok("hello"))
+            .dispatcher(req -> MockResponse.ok("origin scale " + req.path()));
 
     @Test
     @Timeout(value = 60, unit = TimeUnit.SECONDS)
@@ -65,7 +68,6 @@ class IdleConnectionsAtScaleTest {
                 + " free file descriptors (ulimit -n); this JVM has " + headroom);
 
         List<Socket> clients = new ArrayList<>(IDLE + TUNNELS + 1);
-        ConnectionEvents originConnections = origin.connections();
         try (EchoServer echo = new EchoServer()) {
             // The first proxy of a JVM opens JDK singletons for good (SecureRandom's /dev/random and /dev/urandom):
             // one started and closed first keeps them out of the count.
@@ -76,7 +78,7 @@ class IdleConnectionsAtScaleTest {
             }
             // A stopped proxy has closed its descriptors; its peers close theirs once they see it: the origin its side
             // of the pooled upstream connection, the echo server its side of the tunnel.
-            originConnections.awaitAllReleased();
+            origin.awaitAllConnectionsClosed();
             echo.awaitAllClosed();
             long beforeProxy = unix.getOpenFileDescriptorCount();
             java.util.Set<String> beforeProxyFds = fds();
@@ -148,7 +150,7 @@ class IdleConnectionsAtScaleTest {
             } finally {
                 proxy.close();
             }
-            originConnections.awaitAllReleased();   // the origin's side of the proxy's pooled upstream connection
+            origin.awaitAllConnectionsClosed();   // the origin's side of the proxy's pooled upstream connection
             echo.awaitAllClosed();
             assertThat(unix.getOpenFileDescriptorCount()).as(() -> "open file descriptors after the proxy closed; opened since: "
                     + newFds(beforeProxyFds)).isLessThanOrEqualTo(beforeProxy);

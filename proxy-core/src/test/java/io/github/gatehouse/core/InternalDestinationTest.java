@@ -1,8 +1,9 @@
 package io.github.gatehouse.core;
 
+import io.github.gatehouse.core.testing.MockResponse;
+import io.github.gatehouse.core.testing.MockOrigin;
 import static org.assertj.core.api.Assertions.assertThat;
 
-import io.github.gatehouse.core.testsupport.OriginServer;
 import io.github.gatehouse.core.testsupport.RawHttp;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.extension.RegisterExtension;
@@ -12,7 +13,9 @@ import org.junit.jupiter.params.provider.ValueSource;
 /** A forward proxy must not be a way into the proxy host itself or the link-local network. */
 class InternalDestinationTest {
     @RegisterExtension
-    static final OriginServer origin = OriginServer.create("internal");
+    static final MockOrigin origin = MockOrigin.named("internal")
+            .serve("/hello", MockResponse.ok("hello"))
+            .dispatcher(req -> MockResponse.ok("origin internal " + req.path()));
 
     private static RawHttp.Reply get(ProxyServer proxy, String hostPort) throws Exception {
         return RawHttp.exchange(proxy.port(), "GET http://" + hostPort + "/hello HTTP/1.1\r\nHost: " + hostPort
@@ -50,7 +53,9 @@ class InternalDestinationTest {
 
     @Test
     void anAllowedDestinationIsExactlyThatAddressAndPort() throws Exception {
-        try (OriginServer other = OriginServer.create("other").start();
+        try (MockOrigin other = MockOrigin.named("other")
+                .serve("/hello", MockResponse.ok("hello"))
+                .dispatcher(req -> MockResponse.ok("origin other " + req.path())).start();
                 ProxyServer proxy = ProxyServer.builder().forward()
                         .allowInternalDestination("127.0.0.1:" + origin.port()).build().start()) {
             assertThat(get(proxy, "127.0.0.1:" + origin.port()).status()).isEqualTo(200);

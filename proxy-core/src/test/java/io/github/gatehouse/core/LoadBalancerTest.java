@@ -1,8 +1,9 @@
 package io.github.gatehouse.core;
 
+import io.github.gatehouse.core.testing.MockResponse;
+import io.github.gatehouse.core.testing.MockOrigin;
 import static org.assertj.core.api.Assertions.assertThat;
 
-import io.github.gatehouse.core.testsupport.OriginServer;
 import io.github.gatehouse.core.testsupport.RawHttp;
 import java.util.ArrayList;
 import java.util.HashMap;
@@ -13,11 +14,14 @@ import org.junit.jupiter.api.extension.RegisterExtension;
 
 class LoadBalancerTest {
     @RegisterExtension
-    static final OriginServer one = OriginServer.create("one");
+    static final MockOrigin one = MockOrigin.named("one")
+            .dispatcher(req -> MockResponse.ok("origin one " + req.path()));
     @RegisterExtension
-    static final OriginServer two = OriginServer.create("two");
+    static final MockOrigin two = MockOrigin.named("two")
+            .dispatcher(req -> MockResponse.ok("origin two " + req.path()));
     @RegisterExtension
-    static final OriginServer three = OriginServer.create("three");
+    static final MockOrigin three = MockOrigin.named("three")
+            .dispatcher(req -> MockResponse.ok("origin three " + req.path()));
 
     private static List<String> hits(ProxyServer proxy, int n) throws Exception {
         List<String> names = new ArrayList<>();

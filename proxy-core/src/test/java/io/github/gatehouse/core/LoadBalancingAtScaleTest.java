@@ -1,10 +1,12 @@
 package io.github.gatehouse.core;
 
+import io.github.gatehouse.core.testing.RecordedRequest;
+import io.github.gatehouse.core.testing.MockResponse;
+import io.github.gatehouse.core.testing.MockOrigin;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import io.github.gatehouse.core.internal.MemberState;
 import io.github.gatehouse.core.testsupport.Clients;
-import io.github.gatehouse.core.testsupport.OriginServer;
 import io.github.gatehouse.core.testsupport.RawHttp;
 import io.github.gatehouse.core.testsupport.RecordingAccessLog;
 import java.net.URI;
@@ -26,10 +28,22 @@ import org.junit.jupiter.api.Test;
 
 /** Upstream pools through the wire, with three real origins. */
 class LoadBalancingAtScaleTest {
-    final OriginServer a = OriginServer.create("a");
-    final OriginServer b = OriginServer.create("b");
-    final OriginServer c = OriginServer.create("c");
+    final MockOrigin a = MockOrigin.named("a").dispatcher(req -> answer("a", req));
+    final MockOrigin b = MockOrigin.named("b").dispatcher(req -> answer("b", req));
+    final MockOrigin c = MockOrigin.named("c").dispatcher(req -> answer("c", req));
     final HttpClient client = Clients.direct();
+
+    /** Uploads answer how many bytes came; anything else names the origin and the path. */
+    private static MockResponse answer(String name, RecordedRequest request) {
+        return request.path().equals("/upload") ? MockResponse.ok("bytes=" + request.bodySize())
+                : MockResponse.ok("origin " + name + " " + request.path());
+    }
+
+    /** From now on {@code origin} answers every request with a 503, whatever its path. */
+    private static void answerEverythingWith503(MockOrigin origin) {
+        origin.dispatcher(req -> MockResponse.status(503).header("Content-Type", "text/plain;charset=utf-8")
+                .body("forced 503 from " + origin));
+    }
 
     @BeforeEach
     void start() throws Exception {
@@ -40,9 +54,9 @@ class LoadBalancingAtScaleTest {
 
     @AfterEach
     void stop() throws Exception {
-        a.stop();
-        b.stop();
-        c.stop();
+        a.close();
+        b.close();
+        c.close();
     }
 
     private UpstreamPool pool() {
@@ -131,7 +145,7 @@ class LoadBalancingAtScaleTest {
                         }
                         if (done.incrementAndGet() == 90) {
                             try {
-                                b.stop();
+                                b.close();
                             } catch (Exception e) {
                                 throw new IllegalStateException(e);
                             }
@@ -159,7 +173,7 @@ class LoadBalancingAtScaleTest {
         try (ProxyServer proxy = ProxyServer.builder().route(Route.any().to(pool)).build().start()) {
             UpstreamMember memberC = pool.members().get(2);
             CompletableFuture<Void> down = healthBecomes(memberC, false);
-            c.stop();
+            c.close();
             down.get(10, TimeUnit.SECONDS);
             assertThat(spread(proxy, 30)).containsOnlyKeys("a", "b");
 
@@ -188,9 +202,9 @@ class LoadBalancingAtScaleTest {
 
     @Test
     void retriesRespectTheBudget() throws Exception {
-        a.answerEverythingWith(503);
-        b.answerEverythingWith(503);
-        c.answerEverythingWith(503);
+        answerEverythingWith503(a);
+        answerEverythingWith503(b);
+        answerEverythingWith503(c);
         UpstreamPool pool = pool().retries(RetryPolicy.defaults().retries(2).budgetPercent(10).retryOnStatus(503))
                 .outlierDetection(OutlierDetection.off());
         try (ProxyServer proxy = ProxyServer.builder().route(Route.any().to(pool)).build().start()) {
@@ -207,7 +221,7 @@ class LoadBalancingAtScaleTest {
 
     @Test
     void aNonReplayablePostIsNotRetriedButAnIdempotentOneIs() throws Exception {
-        a.answerEverythingWith(503);
+        answerEverythingWith503(a);
         UpstreamPool pool = UpstreamPool.of(a.baseUrl(), b.baseUrl()).balance((candidates, e) -> candidates.get(0))
                 .outlierDetection(OutlierDetection.off()).retries(RetryPolicy.defaults().retryOnStatus(503));
         RecordingAccessLog log = new RecordingAccessLog();
@@ -233,7 +247,7 @@ class LoadBalancingAtScaleTest {
     @Test
     void connectFailuresAreRetriedAndAllDownIs503() throws Exception {
         String cUrl = c.baseUrl();
-        c.stop();
+        c.close();
         UpstreamPool pool = UpstreamPool.of(cUrl, a.baseUrl()).balance((candidates, e) -> candidates.get(0));
         try (ProxyServer proxy = ProxyServer.builder().route(Route.any().to(pool)).build().start()) {
             assertThat(RawHttp.exchange(proxy.port(), "POST /upload HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\nConnection: close\r\n\r\nhi")
@@ -293,13 +307,15 @@ class LoadBalancingAtScaleTest {
     void circuitBreakerAnswers503WhenEveryMemberIsAtItsLimit() throws Exception {
         UpstreamPool pool = UpstreamPool.of(a.baseUrl()).maxRequestsPerMember(1);
         try (ProxyServer proxy = ProxyServer.builder().route(Route.any().to(pool)).build().start()) {
+            CompletableFuture<Void> release = new CompletableFuture<>();
+            a.enqueue(MockResponse.ok("released").holdUntil(release));
             CompletableFuture<HttpResponse<String>> hanging = client.sendAsync(
                     HttpRequest.newBuilder(URI.create(proxy.uri() + "/hang")).build(), BodyHandlers.ofString());
             a.takeRequest();
             RawHttp.Reply reply = RawHttp.exchange(proxy.port(), "GET /x HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
             assertThat(reply.status()).isEqualTo(503);
             assertThat(reply.bodyText()).contains("request limit");
-            a.release();
+            release.complete(null);
             assertThat(hanging.get(10, TimeUnit.SECONDS).statusCode()).isEqualTo(200);
         }
     }

@@ -1,8 +1,9 @@
 package io.github.gatehouse.core;
 
+import io.github.gatehouse.core.testing.MockResponse;
+import io.github.gatehouse.core.testing.MockOrigin;
 import static org.assertj.core.api.Assertions.assertThat;
 
-import io.github.gatehouse.core.testsupport.OriginServer;
 import io.github.gatehouse.core.testsupport.RecordingAccessLog;
 import java.io.ByteArrayOutputStream;
 import java.io.IOException;
@@ -19,7 +20,9 @@ import org.junit.jupiter.api.Test;
  * not honoured: the connection gets 400 and is closed, and nothing reaches the origin.
  */
 class ProxyProtocolTest {
-    static final OriginServer origin = OriginServer.create("origin");
+    static final MockOrigin origin = MockOrigin.named("origin")
+            .serve("/hello", MockResponse.ok("hello"))
+            .dispatcher(req -> MockResponse.ok("origin origin " + req.path()));
     static ProxyServer trusting;
     static ProxyServer distrusting;
     static final RecordingAccessLog accessLog = new RecordingAccessLog();
@@ -37,7 +40,7 @@ class ProxyProtocolTest {
     static void stop() throws Exception {
         trusting.close();
         distrusting.close();
-        origin.stop();
+        origin.close();
     }
 
     @BeforeEach
@@ -53,7 +56,7 @@ class ProxyProtocolTest {
         String response = send(trusting, concat(ascii(header), ascii(REQUEST)));
 
         assertThat(response).startsWith("HTTP/1.1 200").endsWith("hello");
-        assertThat(origin.takeRequest().header("X-Forwarded-For")).isEqualTo("203.0.113.7");
+        assertThat(origin.takeRequest().headers().get("X-Forwarded-For")).isEqualTo("203.0.113.7");
         assertThat(accessLog.take("/hello").clientAddress()).isEqualTo("203.0.113.7");
     }
 
@@ -62,20 +65,20 @@ class ProxyProtocolTest {
         byte[] v4 = concat(V2_SIGNATURE, bytes(0x21, 0x11, 0, 12, 198, 51, 100, 9, 127, 0, 0, 1, 0x9c, 0x41),
                 port(trusting.port()));
         assertThat(send(trusting, concat(v4, ascii(REQUEST)))).startsWith("HTTP/1.1 200");
-        assertThat(origin.takeRequest().header("X-Forwarded-For")).isEqualTo("198.51.100.9");
+        assertThat(origin.takeRequest().headers().get("X-Forwarded-For")).isEqualTo("198.51.100.9");
         assertThat(accessLog.take("/hello").clientAddress()).isEqualTo("198.51.100.9");
 
         byte[] src = java.net.InetAddress.getByName("2001:db8::5").getAddress();
         byte[] dst = java.net.InetAddress.getByName("::1").getAddress();
         byte[] v6 = concat(V2_SIGNATURE, bytes(0x21, 0x21, 0, 36), src, dst, bytes(0x9c, 0x41), port(trusting.port()));
         assertThat(send(trusting, concat(v6, ascii(REQUEST)))).startsWith("HTTP/1.1 200");
-        assertThat(origin.takeRequest().header("X-Forwarded-For")).isEqualTo("2001:db8:0:0:0:0:0:5"); // the relay's spelling of IPv6
+        assertThat(origin.takeRequest().headers().get("X-Forwarded-For")).isEqualTo("2001:db8:0:0:0:0:0:5"); // the relay's spelling of IPv6
     }
 
     @Test
     void aTrustedSourceMayStillConnectWithoutAHeader() throws Exception {
         assertThat(send(trusting, ascii(REQUEST))).startsWith("HTTP/1.1 200");
-        assertThat(origin.takeRequest().header("X-Forwarded-For")).isEqualTo("127.0.0.1");
+        assertThat(origin.takeRequest().headers().get("X-Forwarded-For")).isEqualTo("127.0.0.1");
     }
 
     @Test
@@ -88,7 +91,7 @@ class ProxyProtocolTest {
         assertThat(origin.requestCount()).isEqualTo(before);
         // and a plain request from it is served with its real address
         assertThat(send(distrusting, ascii(REQUEST))).startsWith("HTTP/1.1 200");
-        assertThat(origin.takeRequest().header("X-Forwarded-For")).isEqualTo("127.0.0.1");
+        assertThat(origin.takeRequest().headers().get("X-Forwarded-For")).isEqualTo("127.0.0.1");
     }
 
     private static final byte[] V2_SIGNATURE = bytes(0x0D, 0x0A, 0x0D, 0x0A, 0x00, 0x0D, 0x0A, 0x51, 0x55, 0x49, 0x54, 0x0A);

@@ -1,11 +1,12 @@
 package io.github.gatehouse.core;
 
+import io.github.gatehouse.core.testing.MockResponse;
+import io.github.gatehouse.core.testing.MockOrigin;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import io.github.gatehouse.core.internal.MemberState;
 import io.github.gatehouse.core.testsupport.Clients;
-import io.github.gatehouse.core.testsupport.OriginServer;
 import io.github.gatehouse.core.testsupport.RecordingAccessLog;
 import java.net.URI;
 import java.net.http.HttpClient;
@@ -21,9 +22,11 @@ import org.junit.jupiter.api.extension.RegisterExtension;
 /** {@link ProxyServer#reconfigure}: the swap through the wire, exchanges in flight, listeners and pool members. */
 class ReconfigureTest {
     @RegisterExtension
-    static final OriginServer a = OriginServer.create("a");
+    static final MockOrigin a = MockOrigin.named("a")
+            .dispatcher(req -> MockResponse.ok("origin a " + req.path()));
     @RegisterExtension
-    static final OriginServer b = OriginServer.create("b");
+    static final MockOrigin b = MockOrigin.named("b")
+            .dispatcher(req -> MockResponse.ok("origin b " + req.path()));
 
     private static ProxyServer.Builder reverseTo(UpstreamPool pool) {
         return ProxyServer.builder().listen(0).route(Route.any().to(pool)).accessLog(AccessLog.off());
@@ -38,6 +41,8 @@ class ReconfigureTest {
         try (ProxyServer proxy = reverseTo(UpstreamPool.of(a.baseUrl())).build().start()) {
             int port = proxy.port();
             HttpClient client = Clients.direct();
+            CompletableFuture<Void> release = new CompletableFuture<>();
+            a.serve("/hang", MockResponse.ok("released").holdUntil(release));
             CompletableFuture<HttpResponse<String>> inFlight = client.sendAsync(
                     HttpRequest.newBuilder(URI.create(proxy.uri() + "/hang")).build(), BodyHandlers.ofString());
             a.awaitArrival(); // the origin holds it until released
@@ -50,7 +55,7 @@ class ReconfigureTest {
             assertThat(get(proxy, "/new/x").body()).isEqualTo("origin b /x");
             assertThat(get(proxy, "/y").body()).isEqualTo("origin b /y");
             assertThat(inFlight).isNotDone();
-            a.release();
+            release.complete(null);
             HttpResponse<String> old = inFlight.get();
             assertThat(old.statusCode()).isEqualTo(200);
             assertThat(old.body()).isEqualTo("released"); // from a, the route it started on
@@ -137,6 +142,8 @@ class ReconfigureTest {
         };
         RecordingAccessLog second = new RecordingAccessLog();
         try (ProxyServer proxy = reverseTo(UpstreamPool.of(a.baseUrl())).accessLog(first).build().start()) {
+            CompletableFuture<Void> release = new CompletableFuture<>();
+            a.serve("/hang", MockResponse.ok("released").holdUntil(release));
             CompletableFuture<HttpResponse<String>> inFlight = Clients.direct().sendAsync(
                     HttpRequest.newBuilder(URI.create(proxy.uri() + "/hang")).build(), BodyHandlers.ofString());
             a.awaitArrival();
@@ -144,7 +151,7 @@ class ReconfigureTest {
             assertThat(get(proxy, "/new").statusCode()).isEqualTo(200);
             assertThat(second.take().target()).endsWith("/new");
             assertThat(firstClosed.getCount()).as("closed while an exchange still used it").isEqualTo(1);
-            a.release();
+            release.complete(null);
             assertThat(inFlight.get().body()).isEqualTo("released");
             assertThat(firstLines.take().target()).endsWith("/hang");
             firstClosed.await();

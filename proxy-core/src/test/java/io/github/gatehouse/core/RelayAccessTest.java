@@ -1,9 +1,11 @@
 package io.github.gatehouse.core;
 
+import io.github.gatehouse.core.testing.RecordedRequest;
+import io.github.gatehouse.core.testing.MockResponse;
+import io.github.gatehouse.core.testing.MockOrigin;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
-import io.github.gatehouse.core.testsupport.OriginServer;
 import io.github.gatehouse.core.testsupport.RawHttp;
 import io.github.gatehouse.core.testsupport.RecordingAccessLog;
 import java.io.ByteArrayOutputStream;
@@ -23,7 +25,9 @@ import org.junit.jupiter.api.extension.RegisterExtension;
  */
 class RelayAccessTest {
     @RegisterExtension
-    static final OriginServer origin = OriginServer.create("o");
+    static final MockOrigin origin = MockOrigin.named("o")
+            .serve("/hello", MockResponse.ok("hello"))
+            .dispatcher(req -> MockResponse.ok("origin o " + req.path()));
 
     /** On its first lookup, sends a background GET for the same target and stores what comes back. */
     static final class Prefetcher implements HttpCache {
@@ -159,13 +163,13 @@ class RelayAccessTest {
             assertThat(background.mode()).isEqualTo(Exchange.Mode.REVERSE);
             assertThat(background.route()).isPresent();
 
-            OriginServer.Recorded first = origin.takeRequest();
-            OriginServer.Recorded second = origin.takeRequest();
-            OriginServer.Recorded fromBackground = first.header("X-Background") != null ? first : second;
-            assertThat(fromBackground.header("Via")).isEqualTo("1.1 relay-test");
-            assertThat(fromBackground.header("If-None-Match")).isEqualTo("\"e1\"");
-            assertThat(fromBackground.header("Host")).isEqualTo("site.test");
-            assertThat(fromBackground.header("X-Forwarded-For")).isEqualTo("unknown");
+            RecordedRequest first = origin.takeRequest();
+            RecordedRequest second = origin.takeRequest();
+            RecordedRequest fromBackground = first.headers().get("X-Background") != null ? first : second;
+            assertThat(fromBackground.headers().get("Via")).isEqualTo("1.1 relay-test");
+            assertThat(fromBackground.headers().get("If-None-Match")).isEqualTo("\"e1\"");
+            assertThat(fromBackground.headers().get("Host")).isEqualTo("site.test");
+            assertThat(fromBackground.headers().get("X-Forwarded-For")).isEqualTo("unknown");
 
             AccessLogEntry a = log.take();
             AccessLogEntry b = log.take();

@@ -1,8 +1,10 @@
 package io.github.gatehouse.core;
 
+import io.github.gatehouse.core.testing.RecordedRequest;
+import io.github.gatehouse.core.testing.MockResponse;
+import io.github.gatehouse.core.testing.MockOrigin;
 import static org.assertj.core.api.Assertions.assertThat;
 
-import io.github.gatehouse.core.testsupport.OriginServer;
 import io.github.gatehouse.core.testsupport.RawHttp;
 import java.io.IOException;
 import org.junit.jupiter.api.AfterAll;
@@ -18,7 +20,10 @@ import org.junit.jupiter.params.provider.ValueSource;
  */
 class RequestSmugglingTest {
     @RegisterExtension
-    static final OriginServer origin = OriginServer.create("smuggle");
+    static final MockOrigin origin = MockOrigin.named("smuggle")
+            .serve("/hello", MockResponse.ok("hello"))
+            .serve("/echo", req -> MockResponse.ok().header("Content-Type", "application/octet-stream").body(req.body()))
+            .dispatcher(req -> MockResponse.ok("origin smuggle " + req.path()));
     static ProxyServer proxy;
 
     @BeforeAll
@@ -123,7 +128,7 @@ class RequestSmugglingTest {
                 "GET http://other.example/hello HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
 
         assertThat(reply.status()).isEqualTo(200);
-        OriginServer.Recorded seen = origin.takeRequest();
-        assertThat(seen.headers().getValuesList("Host")).containsExactly("other.example");
+        RecordedRequest seen = origin.takeRequest();
+        assertThat(seen.headers("Host")).containsExactly("other.example");
     }
 }

@@ -1,9 +1,11 @@
 package io.github.gatehouse.core;
 
+import io.github.gatehouse.core.testing.RecordedRequest;
+import io.github.gatehouse.core.testing.MockResponse;
+import io.github.gatehouse.core.testing.MockOrigin;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import io.github.gatehouse.core.testsupport.Clients;
-import io.github.gatehouse.core.testsupport.OriginServer;
 import io.github.gatehouse.core.testsupport.RawHttp;
 import java.net.URI;
 import java.net.http.HttpClient;
@@ -17,9 +19,13 @@ import org.junit.jupiter.api.extension.RegisterExtension;
 
 class ReverseProxyTest {
     @RegisterExtension
-    static final OriginServer api = OriginServer.create("api");
+    static final MockOrigin api = MockOrigin.named("api")
+            .serve("/upload", req -> MockResponse.ok("bytes=" + req.bodySize()))
+            .dispatcher(req -> MockResponse.ok("origin api " + req.path()));
     @RegisterExtension
-    static final OriginServer web = OriginServer.create("web");
+    static final MockOrigin web = MockOrigin.named("web")
+            .serve("/upload", req -> MockResponse.ok("bytes=" + req.bodySize()))
+            .dispatcher(req -> MockResponse.ok("origin web " + req.path()));
 
     static ProxyServer proxy;
     static final HttpClient client = Clients.direct();
@@ -54,10 +60,10 @@ class ReverseProxyTest {
 
         assertThat(reply.status()).isEqualTo(200);
         assertThat(reply.bodyText()).isEqualTo("origin api /orders");
-        OriginServer.Recorded seen = api.takeRequest();
+        RecordedRequest seen = api.takeRequest();
         assertThat(seen.target()).isEqualTo("/orders?id=7");
-        assertThat(seen.header("Host")).isEqualTo("shop.example");
-        assertThat(seen.header("Via")).endsWith(proxy.viaName());
+        assertThat(seen.headers().get("Host")).isEqualTo("shop.example");
+        assertThat(seen.headers().get("Via")).endsWith(proxy.viaName());
         assertThat(web.requestCount()).isZero();
     }
 
@@ -72,7 +78,7 @@ class ReverseProxyTest {
         RawHttp.Reply reply = get("img.cdn.example", "/logo.png");
 
         assertThat(reply.bodyText()).isEqualTo("origin web /static/logo.png");
-        assertThat(web.takeRequest().header("Host")).isEqualTo("127.0.0.1:" + web.port());
+        assertThat(web.takeRequest().headers().get("Host")).isEqualTo("127.0.0.1:" + web.port());
         assertThat(get("cdn.example", "/logo.png").status()).isEqualTo(404);
     }
 
@@ -81,7 +87,7 @@ class ReverseProxyTest {
         RawHttp.Reply reply = get("fixed.example", "/page");
 
         assertThat(reply.bodyText()).isEqualTo("origin web /base/page");
-        assertThat(web.takeRequest().header("Host")).isEqualTo("internal.example");
+        assertThat(web.takeRequest().headers().get("Host")).isEqualTo("internal.example");
     }
 
     @Test
@@ -97,11 +103,11 @@ class ReverseProxyTest {
     void addsForwardedHeadersAndDropsSpoofedOnesFromUntrustedClients() throws Exception {
         get("shop.example", "/api/x", "X-Forwarded-For: 6.6.6.6", "Forwarded: for=6.6.6.6", "X-Forwarded-Host: evil.example");
 
-        OriginServer.Recorded seen = api.takeRequest();
-        assertThat(seen.header("X-Forwarded-For")).isEqualTo("127.0.0.1");
-        assertThat(seen.header("X-Forwarded-Proto")).isEqualTo("http");
-        assertThat(seen.header("X-Forwarded-Host")).isEqualTo("shop.example");
-        assertThat(seen.header("Forwarded")).isEqualTo("for=127.0.0.1;host=shop.example;proto=http");
+        RecordedRequest seen = api.takeRequest();
+        assertThat(seen.headers().get("X-Forwarded-For")).isEqualTo("127.0.0.1");
+        assertThat(seen.headers().get("X-Forwarded-Proto")).isEqualTo("http");
+        assertThat(seen.headers().get("X-Forwarded-Host")).isEqualTo("shop.example");
+        assertThat(seen.headers().get("Forwarded")).isEqualTo("for=127.0.0.1;host=shop.example;proto=http");
     }
 
     @Test
@@ -111,9 +117,9 @@ class ReverseProxyTest {
             RawHttp.exchange(trusting.port(), "GET /x HTTP/1.1\r\nHost: a.example\r\nX-Forwarded-For: 192.0.2.1\r\n"
                     + "Forwarded: for=192.0.2.1\r\nConnection: close\r\n\r\n");
 
-            OriginServer.Recorded seen = api.takeRequest();
-            assertThat(seen.header("X-Forwarded-For")).isEqualTo("192.0.2.1, 127.0.0.1");
-            assertThat(seen.header("Forwarded")).isEqualTo("for=192.0.2.1, for=127.0.0.1;host=a.example;proto=http");
+            RecordedRequest seen = api.takeRequest();
+            assertThat(seen.headers().get("X-Forwarded-For")).isEqualTo("192.0.2.1, 127.0.0.1");
+            assertThat(seen.headers().get("Forwarded")).isEqualTo("for=192.0.2.1, for=127.0.0.1;host=a.example;proto=http");
         }
     }
 

@@ -1,10 +1,12 @@
 package io.github.gatehouse.core;
 
+import io.github.gatehouse.core.testing.MockResponse;
+import io.github.gatehouse.core.testing.MockOrigin;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
+import io.github.gatehouse.core.testsupport.RawHttp;
 import io.github.gatehouse.core.testsupport.Clients;
-import io.github.gatehouse.core.testsupport.OriginServer;
 import io.github.gatehouse.core.testsupport.RecordingAccessLog;
 import java.io.ByteArrayOutputStream;
 import java.io.IOException;
@@ -29,7 +31,15 @@ import org.junit.jupiter.api.extension.RegisterExtension;
 /** Minimum body data rates: slow-body clients are ended, normal ones are not, and the upstream is not blamed. */
 class SlowBodyTest {
     @RegisterExtension
-    static final OriginServer origin = OriginServer.create("slow-body");
+    static final MockOrigin origin = MockOrigin.named("slow-body")
+            .serve("/echo", req -> MockResponse.ok().header("Content-Type", "application/octet-stream").body(req.body()))
+            .serve("/upload", req -> MockResponse.ok("bytes=" + req.bodySize()))
+            .serve("/bytes", req -> {
+                MockResponse bytes = MockResponse.ok().header("Content-Type", "application/octet-stream")
+                        .generatedBody(Long.parseLong(req.queryParameter("n").orElseThrow()));
+                return req.queryParameter("chunked").filter("1"::equals).isPresent() ? bytes.chunked() : bytes;
+            })
+            .dispatcher(req -> MockResponse.ok("origin slow-body " + req.path()));
 
     private final RecordingAccessLog log = new RecordingAccessLog();
     private ScheduledExecutorService dribbler;
@@ -92,7 +102,7 @@ class SlowBodyTest {
             assertThat(reply.body).matches("408 request body arrived slower than 1024 bytes/s \\(\\d+ bytes in \\d+ ms of waiting\\)\n");
             assertThat(reply.closedAfter).isTrue();
             // the origin had the request, streamed, and saw its body aborted
-            assertThat(origin.takeBodyFailure()).isNotNull();
+            assertThat(origin.takeRequest().bodyFailure()).isPresent();
             assertThat(origin.requestCount()).isEqualTo(1);
             AccessLogEntry entry = log.take("/upload");
             assertThat(entry.status()).isEqualTo(408);
@@ -127,7 +137,7 @@ class SlowBodyTest {
 
             assertThat(reply.statusLine).isEqualTo("HTTP/1.1 408 Request Timeout");
             assertThat(reply.body).startsWith("408 request body arrived slower than 1024 bytes/s (3 bytes in ");
-            assertThat(origin.takeBodyFailure()).isNotNull();
+            assertThat(origin.takeRequest().bodyFailure()).isPresent();
         }
     }
 
@@ -208,7 +218,7 @@ class SlowBodyTest {
                 head.write(b);
             }
             String text = head.toString(StandardCharsets.ISO_8859_1);
-            Map<String, String> headers = OriginServer.parseHeaders(text.substring(0, text.length() - 4));
+            Map<String, String> headers = RawHttp.parseHeaders(text.substring(0, text.length() - 4));
             byte[] body = in.readNBytes(Integer.parseInt(headers.get("content-length")));
             boolean closed;
             try {

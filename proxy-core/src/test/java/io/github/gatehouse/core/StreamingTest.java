@@ -1,10 +1,11 @@
 package io.github.gatehouse.core;
 
+import io.github.gatehouse.core.testing.MockResponse;
+import io.github.gatehouse.core.testing.MockOrigin;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import io.github.gatehouse.core.testsupport.Clients;
 import io.github.gatehouse.core.testsupport.ForkedProxy;
-import io.github.gatehouse.core.testsupport.OriginServer;
 import java.io.InputStream;
 import java.net.URI;
 import java.net.http.HttpClient;
@@ -25,7 +26,14 @@ class StreamingTest {
     static final long SIZE = 512L * 1024 * 1024;
 
     @RegisterExtension
-    static final OriginServer origin = OriginServer.create("bulk");
+    static final MockOrigin origin = MockOrigin.named("bulk")
+            .serve("/upload", req -> MockResponse.ok("bytes=" + req.bodySize()))
+            .serve("/bytes", req -> {
+                MockResponse bytes = MockResponse.ok().header("Content-Type", "application/octet-stream")
+                        .generatedBody(Long.parseLong(req.queryParameter("n").orElseThrow()));
+                return req.queryParameter("chunked").filter("1"::equals).isPresent() ? bytes.chunked() : bytes;
+            })
+            .dispatcher(req -> MockResponse.ok("origin bulk " + req.path()));
 
     @Test
     void forwardProxyStreams512MiBEachWayWithA64MiBHeap() throws Exception {

@@ -1,9 +1,11 @@
 package io.github.gatehouse.core;
 
+import io.github.gatehouse.core.testing.RecordedRequest;
+import io.github.gatehouse.core.testing.MockResponse;
+import io.github.gatehouse.core.testing.MockOrigin;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
-import io.github.gatehouse.core.testsupport.OriginServer;
 import io.github.gatehouse.core.testsupport.RawHttp;
 import io.github.gatehouse.core.testsupport.TestPki;
 import io.github.gatehouse.core.testsupport.TestPki.KeyFormat;
@@ -36,7 +38,9 @@ import org.junit.jupiter.api.io.TempDir;
  */
 class TlsListenerTest {
     @RegisterExtension
-    static final OriginServer origin = OriginServer.create("tls-origin");
+    static final MockOrigin origin = MockOrigin.named("tls-origin")
+            .serve("/hello", MockResponse.ok("hello"))
+            .dispatcher(req -> MockResponse.ok("origin tls-origin " + req.path()));
 
     static TestPki pki;
     static SSLContext trusting;
@@ -70,16 +74,16 @@ class TlsListenerTest {
                 assertThat(r.statusCode()).isEqualTo(200);
                 assertThat(r.body()).isEqualTo("hello");
                 assertThat(r.version()).isEqualTo(v);
-                OriginServer.Recorded seen = origin.takeRequest();
-                assertThat(seen.header("X-Forwarded-Proto")).isEqualTo("https");
-                assertThat(seen.header("Forwarded")).contains("proto=https");
-                assertThat(seen.header("Host")).isEqualTo("127.0.0.1:" + proxy.tlsPort());
+                RecordedRequest seen = origin.takeRequest();
+                assertThat(seen.headers().get("X-Forwarded-Proto")).isEqualTo("https");
+                assertThat(seen.headers().get("Forwarded")).contains("proto=https");
+                assertThat(seen.headers().get("Host")).isEqualTo("127.0.0.1:" + proxy.tlsPort());
             }
             // the plain listener beside it says http
             HttpResponse<String> plain = client(HttpClient.Version.HTTP_1_1).send(
                     HttpRequest.newBuilder(proxy.uri().resolve("/hello")).build(), BodyHandlers.ofString());
             assertThat(plain.statusCode()).isEqualTo(200);
-            assertThat(origin.takeRequest().header("X-Forwarded-Proto")).isEqualTo("http");
+            assertThat(origin.takeRequest().headers().get("X-Forwarded-Proto")).isEqualTo("http");
         }
     }
 

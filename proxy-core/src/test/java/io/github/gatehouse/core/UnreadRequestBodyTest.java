@@ -1,8 +1,11 @@
 package io.github.gatehouse.core;
 
+import io.github.gatehouse.core.testing.RecordedRequest;
+import io.github.gatehouse.core.testing.MockResponse;
+import io.github.gatehouse.core.testing.MockOrigin;
+import io.github.gatehouse.core.testsupport.RawHttp;
 import static org.assertj.core.api.Assertions.assertThat;
 
-import io.github.gatehouse.core.testsupport.OriginServer;
 import java.io.ByteArrayOutputStream;
 import java.io.IOException;
 import java.io.InputStream;
@@ -23,7 +26,10 @@ import org.junit.jupiter.api.extension.RegisterExtension;
  */
 class UnreadRequestBodyTest {
     @RegisterExtension
-    static final OriginServer origin = OriginServer.create("unread");
+    static final MockOrigin origin = MockOrigin.named("unread")
+            .serve("/echo", req -> MockResponse.ok().header("Content-Type", "application/octet-stream").body(req.body()))
+            .serve("/upload", req -> MockResponse.ok("bytes=" + req.bodySize()))
+            .dispatcher(req -> MockResponse.ok("origin unread " + req.path()));
 
     private static final Authenticator ALICE_ONLY = (credentials, exchange) -> CompletableFuture.completedFuture(
             credentials.flatMap(Credentials::basic)
@@ -84,7 +90,7 @@ class UnreadRequestBodyTest {
             head.write(b);
         }
         String text = head.toString(StandardCharsets.ISO_8859_1);
-        int length = Integer.parseInt(OriginServer.parseHeaders(text).get("content-length"));
+        int length = Integer.parseInt(RawHttp.parseHeaders(text).get("content-length"));
         return text + new String(in.readNBytes(length), StandardCharsets.ISO_8859_1);
     }
 
@@ -108,10 +114,10 @@ class UnreadRequestBodyTest {
 
             assertThat(retried).startsWith("HTTP/1.1 200 OK\r\n").endsWith("\r\n\r\nhello");
         }
-        OriginServer.Recorded received = origin.takeRequest();
+        RecordedRequest received = origin.takeRequest();
         assertThat(received.method()).isEqualTo("POST");
-        assertThat(received.bodyLength()).isEqualTo(5);
-        assertThat(received.header("Proxy-Authorization")).isNull();
+        assertThat(received.bodySize()).isEqualTo(5);
+        assertThat(received.headers().get("Proxy-Authorization")).isNull();
         assertThat(origin.requestCount()).isEqualTo(1);
     }
 

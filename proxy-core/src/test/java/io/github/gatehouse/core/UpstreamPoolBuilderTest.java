@@ -1,10 +1,11 @@
 package io.github.gatehouse.core;
 
+import io.github.gatehouse.core.testing.MockResponse;
+import io.github.gatehouse.core.testing.MockOrigin;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import io.github.gatehouse.core.testsupport.Clients;
-import io.github.gatehouse.core.testsupport.OriginServer;
 import java.net.URI;
 import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
@@ -20,9 +21,11 @@ import org.junit.jupiter.api.extension.RegisterExtension;
  */
 class UpstreamPoolBuilderTest {
     @RegisterExtension
-    static final OriginServer a = OriginServer.create("a");
+    static final MockOrigin a = MockOrigin.named("a")
+            .dispatcher(req -> MockResponse.ok("origin a " + req.path()));
     @RegisterExtension
-    static final OriginServer b = OriginServer.create("b");
+    static final MockOrigin b = MockOrigin.named("b")
+            .dispatcher(req -> MockResponse.ok("origin b " + req.path()));
 
     private static HttpResponse<String> get(ProxyServer proxy, String path) throws Exception {
         return Clients.direct().send(HttpRequest.newBuilder(URI.create(proxy.uri() + path)).build(), BodyHandlers.ofString());

@@ -14,45 +14,58 @@ import io.github.gatehouse.core.Verdict;
 import io.github.gatehouse.core.testsupport.Clients;
 import io.github.gatehouse.core.testsupport.RawHttp;
 import io.github.gatehouse.core.testsupport.RecordingAccessLog;
-import io.github.gatehouse.filter.testing.TextOrigin;
+import io.github.gatehouse.core.testing.MockOrigin;
+import io.github.gatehouse.core.testing.MockResponse;
+import io.github.gatehouse.core.testing.RecordedRequest;
 import io.github.gatehouse.filter.testing.Wire;
 import java.io.ByteArrayOutputStream;
 import java.io.InputStream;
-import java.net.URI;
 import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
 import java.nio.ByteBuffer;
 import java.nio.charset.StandardCharsets;
-import java.util.List;
-import java.util.Map;
 import java.util.Optional;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.zip.GZIPOutputStream;
-import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.RegisterExtension;
 
 class KeywordFilterTest {
-    static TextOrigin origin;
+    @RegisterExtension
+    static final MockOrigin origin = MockOrigin.named("text");
 
+    /** Pages written chunk by chunk (each write flushed before the next), so the proxy sees them in pieces. */
     @BeforeAll
-    static void startOrigin() throws Exception {
-        origin = new TextOrigin();
-        origin.serveText("/casino", "text/html; charset=utf-8", "<p>Welcome to the CAS", "INO royale</p>");
-        origin.serveText("/clean", "text/html; charset=utf-8", "<p>nothing to see</p>");
-        origin.serveText("/json", "application/json", "{\"note\": \"the password is swordfi", "sh\"}");
-        origin.serveText("/binary", "application/octet-stream", "casino bytes");
-        origin.serve("/latin1", Map.of("Content-Type", "text/plain; charset=ISO-8859-1"),
-                List.of("Un CAF".getBytes(StandardCharsets.ISO_8859_1), "É noir".getBytes(StandardCharsets.ISO_8859_1)));
+    static void servePages() throws Exception {
+        origin.serve("/casino", text("text/html; charset=utf-8").chunks("<p>Welcome to the CAS", "INO royale</p>"));
+        origin.serve("/clean", text("text/html; charset=utf-8").chunks("<p>nothing to see</p>"));
+        origin.serve("/json", text("application/json").chunks("{\"note\": \"the password is swordfi", "sh\"}"));
+        origin.serve("/binary", text("application/octet-stream").chunks("casino bytes"));
+        origin.serve("/latin1", text("text/plain; charset=ISO-8859-1")
+                .chunks("Un CAF".getBytes(StandardCharsets.ISO_8859_1), "É noir".getBytes(StandardCharsets.ISO_8859_1)));
         byte[] gz = gzip("<html>" + "filler ".repeat(2000) + "Swordfish" + "</html>");
-        origin.serve("/gzip", Map.of("Content-Type", "text/html", "Content-Encoding", "gzip", "ETag", "\"v1\""),
-                List.of(java.util.Arrays.copyOfRange(gz, 0, 7), java.util.Arrays.copyOfRange(gz, 7, gz.length / 2),
+        origin.serve("/gzip", text("text/html").header("Content-Encoding", "gzip").header("ETag", "\"v1\"")
+                .chunks(java.util.Arrays.copyOfRange(gz, 0, 7), java.util.Arrays.copyOfRange(gz, 7, gz.length / 2),
                         java.util.Arrays.copyOfRange(gz, gz.length / 2, gz.length)));
-        origin.serve("/gzip-clean", Map.of("Content-Type", "text/html", "Content-Encoding", "gzip", "ETag", "\"v2\"",
-                "Content-Length", Integer.toString(CLEAN_GZ.length)),
-                List.of(java.util.Arrays.copyOfRange(CLEAN_GZ, 0, 10), java.util.Arrays.copyOfRange(CLEAN_GZ, 10, CLEAN_GZ.length)));
-        origin.serve("/brotli", Map.of("Content-Type", "text/html", "Content-Encoding", "br"),
-                List.of(new byte[] {1, 2, 3}));
+        origin.serve("/gzip-clean", text("text/html").header("Content-Encoding", "gzip").header("ETag", "\"v2\"")
+                .header("Content-Length", Integer.toString(CLEAN_GZ.length))
+                .chunks(java.util.Arrays.copyOfRange(CLEAN_GZ, 0, 10), java.util.Arrays.copyOfRange(CLEAN_GZ, 10, CLEAN_GZ.length)));
+        origin.serve("/brotli", text("text/html").header("Content-Encoding", "br").chunks(new byte[] {1, 2, 3}));
+    }
+
+    private static MockResponse text(String contentType) {
+        return MockResponse.ok().header("Content-Type", contentType);
+    }
+
+    /**
+     * {@code size} bytes of text (lines of 64, letters a..g), made as they are sent (chunked), with {@code word} at
+     * offset {@code at}.
+     */
+    private static MockResponse stream(long size, long at, String word) {
+        byte[] w = word.getBytes(StandardCharsets.UTF_8);
+        return text("text/plain; charset=utf-8").generatedBody(size, pos -> pos >= at && pos < at + w.length
+                ? w[(int) (pos - at)] : pos % 64 == 63 ? '\n' : 'a' + (int) (pos % 7)).chunked();
     }
 
     static final byte[] CLEAN_GZ;
@@ -75,11 +88,6 @@ class KeywordFilterTest {
             assertThat(reply.headers().get("content-length")).isEqualTo(Integer.toString(CLEAN_GZ.length));
             assertThat(body(reply)).isEqualTo(CLEAN_GZ);
         }
-    }
-
-    @AfterAll
-    static void stopOrigin() throws Exception {
-        origin.close();
     }
 
     private static byte[] gzip(String text) throws Exception {
@@ -154,10 +162,13 @@ class KeywordFilterTest {
     void asksUpstreamOnlyForCodingsItDecodesAndStopsOthersUnlessToldToPassThem() throws Exception {
         try (ProxyServer proxy = proxy(KeywordFilter.blockPagesContaining("casino"), null)) {
             Wire.get(proxy, origin.baseUrl() + "/clean", "Accept-Encoding: br, gzip;q=0.8, zstd", "Range: bytes=0-3");
-            assertThat(origin.lastRequestHeaders()).containsEntry("accept-encoding", "gzip;q=0.8")
-                    .doesNotContainKey("range");
+            RecordedRequest clean = origin.takeRequest();
+            assertThat(clean.path()).isEqualTo("/clean");
+            assertThat(clean.headers("accept-encoding")).containsExactly("gzip;q=0.8");
+            assertThat(clean.header("range")).isEmpty();
 
             RawHttp.Reply br = Wire.get(proxy, origin.baseUrl() + "/brotli");
+            assertThat(origin.takeRequest().path()).isEqualTo("/brotli");
             assertThat(br.status()).isEqualTo(502);
             assertThat(br.bodyText()).contains("cannot scan a body encoded with br");
         }
@@ -165,7 +176,9 @@ class KeywordFilterTest {
                 .undecodableEncodings(KeywordFilter.UndecodableEncoding.PASS_UNSCANNED).build();
         try (ProxyServer proxy = proxy(passing, null)) {
             Wire.get(proxy, origin.baseUrl() + "/clean", "Accept-Encoding: br");
-            assertThat(origin.lastRequestHeaders()).containsEntry("accept-encoding", "br");
+            RecordedRequest clean = origin.takeRequest();
+            assertThat(clean.path()).isEqualTo("/clean");
+            assertThat(clean.headers("accept-encoding")).containsExactly("br");
             RawHttp.Reply br = Wire.get(proxy, origin.baseUrl() + "/brotli");
             assertThat(br.status()).isEqualTo(200);
             assertThat(br.headers().get("content-encoding")).isEqualTo("br");
@@ -180,7 +193,7 @@ class KeywordFilterTest {
             assertThat(query.bodyText()).contains("URL blocked by content filter: it contains 'online poker'");
             assertThat(Wire.get(proxy, origin.baseUrl() + "/files/%74orrent.html").status()).isEqualTo(403);
             assertThat(Wire.get(proxy, origin.baseUrl() + "/clean").status()).isEqualTo(200);
-            assertThat(origin.requestCount()).isGreaterThan(0);
+            assertThat(origin.requestCount()).isEqualTo(1);              // only /clean: the denied URLs never left
         }
     }
 
@@ -223,11 +236,11 @@ class KeywordFilterTest {
     @Test
     void memoryStaysBoundedOnALargeBodyWhileRedacting() throws Exception {
         long size = 32L * 1024 * 1024;
+        origin.enqueue(stream(size, size - 1000, "NEEDLE"));
         Measuring measuring = new Measuring(KeywordFilter.redacting("needle", "a much longer keyword phrase"));
         try (ProxyServer proxy = proxy(measuring, null)) {
             HttpResponse<InputStream> response = Clients.throughProxy(proxy.port()).send(
-                    HttpRequest.newBuilder(URI.create(origin.baseUrl() + "/stream?n=" + size + "&at=" + (size - 1000)
-                            + "&word=NEEDLE")).build(), HttpResponse.BodyHandlers.ofInputStream());
+                    HttpRequest.newBuilder(origin.uri("/stream")).build(), HttpResponse.BodyHandlers.ofInputStream());
             long total = 0;
             int stars = 0;
             byte[] buf = new byte[64 * 1024];
@@ -253,8 +266,8 @@ class KeywordFilterTest {
         Measuring measuring = new Measuring(KeywordFilter.builder().block("casino").holdUpTo(DataSize.kibibytes(32)).build());
         try (ProxyServer proxy = proxy(measuring, log)) {
             long size = 4L * 1024 * 1024;
-            RawHttp.Reply reply = Wire.get(proxy, origin.baseUrl() + "/stream?n=" + size + "&at=" + (3 * 1024 * 1024)
-                    + "&word=casino");
+            origin.enqueue(stream(size, 3 * 1024 * 1024, "casino"));
+            RawHttp.Reply reply = Wire.get(proxy, origin.baseUrl() + "/stream");
             assertThat(reply.status()).isEqualTo(200);
             assertThat(reply.body().length).isLessThan((int) size);
             assertThat(reply.bodyText()).doesNotEndWith("0\r\n\r\n");
@@ -263,7 +276,8 @@ class KeywordFilterTest {
             assertThat(entry.reason()).contains("'casino'");
             assertThat(measuring.maxHeld.get()).isLessThanOrEqualTo(32 * 1024 + 16 * 1024);
 
-            RawHttp.Reply early = Wire.get(proxy, origin.baseUrl() + "/stream?n=" + size + "&at=20000&word=casino");
+            origin.enqueue(stream(size, 20000, "casino"));
+            RawHttp.Reply early = Wire.get(proxy, origin.baseUrl() + "/stream");
             assertThat(early.status()).isEqualTo(403);
         }
     }

@@ -3,7 +3,7 @@ package io.github.gatehouse.cache.internal;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import io.github.gatehouse.cache.testing.CacheProxy;
-import io.github.gatehouse.cache.testing.ScriptedOrigin.Answer;
+import io.github.gatehouse.core.testing.MockResponse;
 import io.github.gatehouse.core.DataSize;
 import io.github.gatehouse.core.testsupport.RawHttp;
 import java.io.ByteArrayOutputStream;
@@ -58,7 +58,7 @@ class DiskStoreTroubleTest {
             byte[] body = new byte[300_000];
             Arrays.fill(body, (byte) 'b');
             for (int i = 0; i < 5; i++) {
-                t.origin.on("/f" + i, Answer.ok("").body(body).header("Cache-Control", "max-age=100"));
+                t.origin.serve("/f" + i, MockResponse.ok().body(body).header("Cache-Control", "max-age=100"));
                 RawHttp.Reply second = null;
                 for (int round = 0; round < 2; round++) {
                     RawHttp.Reply r = t.get("/f" + i);
@@ -72,7 +72,7 @@ class DiskStoreTroubleTest {
                 // instead of going to the origin. Either way nothing is stored (stores() is zero below).
                 String status = second.headers().get("cache-status");
                 if (status == null || !status.contains("; collapsed")) {
-                    assertThat(t.origin.count("/f" + i)).as("passed through, not stored").isEqualTo(2);
+                    assertThat(t.origin.requestCount("/f" + i)).as("passed through, not stored").isEqualTo(2);
                 }
             }
             assertThat(t.cache.stats().stores()).isZero();
@@ -87,7 +87,7 @@ class DiskStoreTroubleTest {
             assertThat(again.headers().get("cache-status")).as("from the cache: stored, or still being committed")
                     .satisfiesAnyOf(c -> assertThat(c).startsWith("gatehouse; hit"), c -> assertThat(c).contains("; collapsed"));
             assertThat(again.body()).isEqualTo(body);
-            assertThat(t.origin.count("/f0")).isEqualTo(3);
+            assertThat(t.origin.requestCount("/f0")).isEqualTo(3);
         } finally {
             // closing the cache waits for the store's pending file work, so its log lines are all written now
             appender.setStream(original);

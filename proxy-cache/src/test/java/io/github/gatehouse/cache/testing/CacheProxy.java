@@ -1,5 +1,6 @@
 package io.github.gatehouse.cache.testing;
 
+import io.github.gatehouse.core.testing.MockOrigin;
 import io.github.gatehouse.cache.SharedCache;
 import io.github.gatehouse.cache.HttpCaches;
 import io.github.gatehouse.core.DataSize;
@@ -9,10 +10,10 @@ import io.github.gatehouse.core.testsupport.RecordingAccessLog;
 import java.time.Duration;
 import java.util.function.UnaryOperator;
 
-/** A forward proxy with a {@link SharedCache} in front of a {@link ScriptedOrigin}, and raw HTTP helpers. */
+/** A forward proxy with a {@link SharedCache} in front of a {@link MockOrigin}, and raw HTTP helpers. */
 public final class CacheProxy implements AutoCloseable {
     public final MutableClock clock = MutableClock.atWholeSecond();
-    public final ScriptedOrigin origin;
+    public final MockOrigin origin;
     public final SharedCache cache;
     /** What the proxy calls: {@link #cache}, counting its lookups. */
     public final ObservedCache observed;
@@ -25,7 +26,7 @@ public final class CacheProxy implements AutoCloseable {
 
     private CacheProxy(UnaryOperator<HttpCaches.Builder> config, UnaryOperator<ProxyServer.Builder> proxyConfig)
             throws Exception {
-        origin = new ScriptedOrigin(clock);
+        origin = MockOrigin.named("origin").datesFrom(clock).start();
         cache = config.apply(HttpCaches.builder().clock(clock)).build();
         observed = new ObservedCache(cache);
         proxy = proxyConfig.apply(ProxyServer.builder().forward().allowAllInternalDestinations().cache(observed).accessLog(split)

@@ -14,6 +14,7 @@ import java.time.Duration;
 import java.time.ZoneOffset;
 import java.time.format.DateTimeFormatter;
 import java.util.Locale;
+import java.util.Map;
 import java.util.Optional;
 import java.util.Queue;
 import java.util.Set;
@@ -22,6 +23,7 @@ import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionStage;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.ConcurrentLinkedQueue;
+import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.Executors;
 import java.util.concurrent.LinkedBlockingQueue;
 import java.util.concurrent.ScheduledExecutorService;
@@ -29,6 +31,12 @@ import java.util.concurrent.Semaphore;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.function.Function;
+import javax.net.ssl.SSLContext;
+import org.eclipse.jetty.http.HttpFields;
+import org.eclipse.jetty.io.ManagedSelector;
+import org.eclipse.jetty.server.SecureRequestCustomizer;
+import org.eclipse.jetty.server.SslConnectionFactory;
+import org.eclipse.jetty.util.ssl.SslContextFactory;
 import org.eclipse.jetty.io.Connection;
 import org.eclipse.jetty.io.Content;
 import org.eclipse.jetty.io.EndPoint;
@@ -41,6 +49,7 @@ import org.eclipse.jetty.server.Response;
 import org.eclipse.jetty.server.Server;
 import org.eclipse.jetty.server.ServerConnector;
 import org.eclipse.jetty.util.Callback;
+import org.eclipse.jetty.util.IteratingCallback;
 import org.eclipse.jetty.util.thread.QueuedThreadPool;
 import org.junit.jupiter.api.extension.AfterAllCallback;
 import org.junit.jupiter.api.extension.AfterEachCallback;
@@ -85,6 +94,14 @@ public final class MockOrigin implements BeforeAllCallback, AfterAllCallback, Be
     private final BlockingQueue<RecordedRequest> recorded = new LinkedBlockingQueue<>();
     private final AtomicInteger count = new AtomicInteger();
     private final Semaphore closedConnections = new Semaphore(0);
+    private final Semaphore arrivals = new Semaphore(0);
+    private final Map<String, Function<RecordedRequest, MockResponse>> paths = new ConcurrentHashMap<>();
+    private final Map<String, AtomicInteger> pathCounts = new ConcurrentHashMap<>();
+    private final Object connectionMonitor = new Object();
+    private int connectionsOpened;      // guarded by connectionMonitor, since the start
+    private int connectionsClosed;      // guarded by connectionMonitor, since the start
+    private volatile boolean recording = true;
+    private volatile SSLContext tls;
     private final Set<CompletableFuture<?>> pending = ConcurrentHashMap.newKeySet();
     private volatile Function<RecordedRequest, MockResponse> dispatcher = MockOrigin::notFound;
     private volatile Clock dateClock;
@@ -125,6 +142,30 @@ public final class MockOrigin implements BeforeAllCallback, AfterAllCallback, Be
     }
 
     /**
+     * Serves HTTPS instead of HTTP (HTTP/1.1 over TLS), with the key and certificate of {@code context}'s key
+     * managers; {@link #baseUrl()} then says {@code https}. Call before {@link #start()}; it applies from the next
+     * start.
+     *
+     * @return this origin
+     */
+    public MockOrigin useHttps(SSLContext context) {
+        this.tls = requireNonNull(context, "context");
+        return this;
+    }
+
+    /**
+     * Whether to keep each request for {@link #takeRequest()} (the default) or only count it: a long run through the
+     * origin must not keep every request it made (each keeps up to {@value RecordedRequest#MAX_KEPT_BODY} body
+     * bytes). Counters and {@link #awaitArrival()} work either way.
+     *
+     * @return this origin
+     */
+    public MockOrigin recordRequests(boolean keep) {
+        this.recording = keep;
+        return this;
+    }
+
+    /**
      * Starts listening on {@code 127.0.0.1} and an ephemeral port; after {@link #close()}, on the same port again.
      * Does nothing if it runs already.
      *
@@ -142,13 +183,38 @@ public final class MockOrigin implements BeforeAllCallback, AfterAllCallback, Be
         server = new Server(pool);
         HttpConfiguration http = new HttpConfiguration();
         http.setSendServerVersion(false);
-        http.setSendDateHeader(dateClock == null);
-        connector = new ServerConnector(server, 1, 1, new HttpConnectionFactory(http));
+        http.setSendDateHeader(false);                 // the answer adds its own (see Answer.head)
+        SSLContext context = tls;
+        if (context != null) {
+            http.addCustomizer(new SecureRequestCustomizer(false));
+            SslContextFactory.Server ssl = new SslContextFactory.Server();
+            ssl.setSslContext(context);
+            connector = new ServerConnector(server, 1, 1, new SslConnectionFactory(ssl, "http/1.1"),
+                    new HttpConnectionFactory(http));
+        } else {
+            connector = new ServerConnector(server, 1, 1, new HttpConnectionFactory(http));
+        }
+        synchronized (connectionMonitor) {
+            connectionsOpened = 0;
+            connectionsClosed = 0;
+        }
         connector.setHost("127.0.0.1");
         connector.setPort(port);
         connector.addEventListener(new Connection.Listener() {
             @Override
+            public void onOpened(Connection connection) {
+                synchronized (connectionMonitor) {
+                    connectionsOpened++;
+                    connectionMonitor.notifyAll();
+                }
+            }
+
+            @Override
             public void onClosed(Connection connection) {
+                synchronized (connectionMonitor) {
+                    connectionsClosed++;
+                    connectionMonitor.notifyAll();
+                }
                 closedConnections.release();
             }
         });
@@ -198,12 +264,17 @@ public final class MockOrigin implements BeforeAllCallback, AfterAllCallback, Be
         return server != null;
     }
 
-    /** Forgets the enqueued answers and the recorded requests, and restarts the numbering; the dispatcher stays. */
+    /**
+     * Forgets the enqueued answers and the recorded requests, and restarts the numbering and the counters; the
+     * dispatcher and the {@link #serve path answers} stay (they are configuration).
+     */
     public void reset() {
         queue.clear();
         recorded.clear();
         count.set(0);
+        pathCounts.clear();
         closedConnections.drainPermits();
+        arrivals.drainPermits();
     }
 
     /** Adds {@code response} to the answers, which requests take in order. */
@@ -212,11 +283,41 @@ public final class MockOrigin implements BeforeAllCallback, AfterAllCallback, Be
     }
 
     /**
-     * What answers a request when no enqueued answer is left: a function of the recorded request (by path, say).
-     * It runs on the origin's threads; an exception it throws becomes a {@code 500} naming it.
+     * What answers a request when no enqueued answer is left and no {@link #serve path answer} matches: a function
+     * of the recorded request (its body included, to echo it, say). It runs on the origin's threads and must not
+     * block; an exception it throws becomes a {@code 500} naming it.
+     *
+     * @return this origin
      */
-    public void dispatcher(Function<RecordedRequest, MockResponse> dispatcher) {
+    public MockOrigin dispatcher(Function<RecordedRequest, MockResponse> dispatcher) {
         this.dispatcher = requireNonNull(dispatcher, "dispatcher");
+        return this;
+    }
+
+    /**
+     * Answers every request for {@code path} (exactly, the query left out) with {@code answer}, when no enqueued
+     * answer is left; replaces an earlier answer for that path. Path answers come before the {@link #dispatcher}.
+     *
+     * @return this origin
+     */
+    public MockOrigin serve(String path, MockResponse answer) {
+        requireNonNull(answer, "answer");
+        return serve(path, r -> answer);
+    }
+
+    /**
+     * Answers every request for {@code path} (exactly, the query left out) with what {@code answer} returns for it:
+     * a script that changes with each call (a counter, a gate per request). Same rules as {@link #dispatcher}.
+     *
+     * @return this origin
+     */
+    public MockOrigin serve(String path, Function<RecordedRequest, MockResponse> answer) {
+        requireNonNull(path, "path");
+        if (!path.startsWith("/")) {
+            throw new IllegalArgumentException("path: '" + path + "' (expected: starting with /)");
+        }
+        paths.put(path, requireNonNull(answer, "answer"));
+        return this;
     }
 
     /**
@@ -246,9 +347,89 @@ public final class MockOrigin implements BeforeAllCallback, AfterAllCallback, Be
         return Optional.ofNullable(recorded.poll());
     }
 
-    /** How many requests arrived since the start or the last {@link #reset()}. */
+    /** How many requests arrived since the start or the last {@link #reset()} (counted when their head arrives). */
     public int requestCount() {
         return count.get();
+    }
+
+    /** How many requests for {@code path} (the query left out) arrived since the start or the last {@link #reset()}. */
+    public int requestCount(String path) {
+        AtomicInteger c = pathCounts.get(requireNonNull(path, "path"));
+        return c == null ? 0 : c.get();
+    }
+
+    /**
+     * Waits up to 5 seconds for one more request head to arrive: unlike {@link #takeRequest()}, which waits for the
+     * whole body, it returns while the body may still be on its way (a held upload, a slow client behind the proxy).
+     * Each arrival is awaited once.
+     *
+     * @throws AssertionError if none arrives in time
+     */
+    public void awaitArrival() throws InterruptedException {
+        if (!arrivals.tryAcquire(TAKE_TIMEOUT.toNanos(), TimeUnit.NANOSECONDS)) {
+            throw new AssertionError("no request arrived at origin " + name + " within " + TAKE_TIMEOUT);
+        }
+    }
+
+    /** How many connections were opened to this origin since its last {@link #start()}. */
+    public int connectionsOpened() {
+        synchronized (connectionMonitor) {
+            return connectionsOpened;
+        }
+    }
+
+    /**
+     * Waits up to 20 seconds until {@code count} connections in all were opened to this origin since its last
+     * {@link #start()}.
+     *
+     * @throws AssertionError if fewer opened in time
+     */
+    public void awaitConnectionsOpened(int count) throws InterruptedException {
+        awaitConnections(() -> connectionsOpened >= count, count + " connections opened");
+    }
+
+    /**
+     * Waits up to 20 seconds until every connection opened to this origin so far has closed, and their file
+     * descriptors are released (a socket closed while its selector waits keeps its descriptor until the selector
+     * wakes; this waits for that too): what a test of descriptor leaks needs.
+     *
+     * @throws AssertionError if a connection stays open
+     */
+    public void awaitAllConnectionsClosed() throws InterruptedException {
+        awaitConnections(() -> connectionsClosed >= connectionsOpened, "every opened connection closed");
+        Server s;
+        synchronized (this) {
+            s = server;
+        }
+        if (s == null) {
+            return;
+        }
+        // An update submitted to a selector runs between two selects: a second one, submitted once the first ran,
+        // runs after at least one select that followed the close, which released the descriptor.
+        for (ManagedSelector selector : s.getContainedBeans(ManagedSelector.class)) {
+            for (int i = 0; i < 2; i++) {
+                CountDownLatch ran = new CountDownLatch(1);
+                selector.submit(sel -> ran.countDown());
+                if (!ran.await(10, TimeUnit.SECONDS)) {
+                    throw new AssertionError("a selector of origin " + name + " ran no update within 10 s");
+                }
+            }
+        }
+    }
+
+    private void awaitConnections(java.util.function.BooleanSupplier condition, String what)
+            throws InterruptedException {
+        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(20);
+        synchronized (connectionMonitor) {
+            while (!condition.getAsBoolean()) {
+                long left = deadline - System.nanoTime();
+                if (left <= 0) {
+                    throw new AssertionError("origin " + name + ": not within 20 s: " + what + " (opened "
+                            + connectionsOpened + ", closed " + connectionsClosed + ")");
+                }
+                TimeUnit.NANOSECONDS.timedWait(connectionMonitor, left);   // woken by the connection listener
+            }
+        }
     }
 
     /**
@@ -274,9 +455,9 @@ public final class MockOrigin implements BeforeAllCallback, AfterAllCallback, Be
         return port;
     }
 
-    /** {@code http://127.0.0.1:PORT}. */
+    /** {@code http://127.0.0.1:PORT} ({@code https} after {@link #useHttps}). */
     public String baseUrl() {
-        return "http://127.0.0.1:" + port();
+        return (tls != null ? "https" : "http") + "://127.0.0.1:" + port();
     }
 
     /** {@link #baseUrl()} followed by {@code path} ({@code /a?b}), as a string. */
@@ -337,6 +518,8 @@ public final class MockOrigin implements BeforeAllCallback, AfterAllCallback, Be
         @Override
         public boolean handle(Request request, Response response, Callback callback) {
             int sequence = count.incrementAndGet();
+            pathCounts.computeIfAbsent(request.getHttpURI().getPath(), p -> new AtomicInteger()).incrementAndGet();
+            arrivals.release();
             new BodyReader(request, response, callback, sequence).run();
             return true;
         }
@@ -391,7 +574,9 @@ public final class MockOrigin implements BeforeAllCallback, AfterAllCallback, Be
             request.getHeaders().forEach(f -> headers.add(f.getName(), f.getValue()));
             RecordedRequest r = new RecordedRequest(request.getMethod(), request.getHttpURI().getPathQuery(), headers,
                     kept.toByteArray(), size, failure, request.getConnectionMetaData().getId(), sequence);
-            recorded.add(r);
+            if (recording) {
+                recorded.add(r);
+            }
             return r;
         }
 
@@ -399,7 +584,7 @@ public final class MockOrigin implements BeforeAllCallback, AfterAllCallback, Be
             MockResponse m = queue.poll();
             if (m == null) {
                 try {
-                    m = dispatcher.apply(r);
+                    m = paths.getOrDefault(r.path(), dispatcher).apply(r);
                 } catch (RuntimeException e) {
                     m = MockResponse.status(500).header("Content-Type", "text/plain;charset=utf-8")
                             .body("dispatcher of origin " + name + " threw " + e);
@@ -414,19 +599,22 @@ public final class MockOrigin implements BeforeAllCallback, AfterAllCallback, Be
 
     /** Writes one MockResponse: waits, head, chunks with their gates and delays, and its fault. */
     private final class Answer {
-        private final MockResponse m;
+        private final MockResponse.Spec m;
         private final Request request;
         private final Response response;
         private final Callback callback;
         private final boolean bodyless;
+        private final int pieces;
+        private boolean chunkedFraming;
         private long sent;
 
-        Answer(MockResponse m, Request request, Response response, Callback callback) {
-            this.m = m;
+        Answer(MockResponse answer, Request request, Response response, Callback callback) {
+            this.m = answer.spec;
             this.request = request;
             this.response = response;
             this.callback = callback;
             this.bodyless = request.getMethod().equals("HEAD") || m.status == 204 || m.status == 304 || m.status < 200;
+            this.pieces = m.pieceCount();
         }
 
         void begin() {
@@ -446,53 +634,102 @@ public final class MockOrigin implements BeforeAllCallback, AfterAllCallback, Be
         private void head() {
             response.setStatus(m.status);
             boolean hasDate = false;
+            boolean hasLength = false;
             for (String[] h : m.headers) {
                 response.getHeaders().add(h[0], h[1]);
                 hasDate |= h[0].equalsIgnoreCase("Date");
+                hasLength |= h[0].equalsIgnoreCase("Content-Length");
             }
-            Clock clock = dateClock;
-            if (clock != null && !hasDate) {
-                response.getHeaders().put("Date", HTTP_DATE.format(clock.instant()));
+            if (!hasDate && !m.withoutDate) {
+                Clock clock = dateClock;
+                response.getHeaders().put("Date", HTTP_DATE.format(clock != null ? clock.instant() : java.time.Instant.now()));
             }
-            if (!m.chunked && !m.headers.stream().anyMatch(h -> h[0].equalsIgnoreCase("Content-Length"))
-                    && (!bodyless || request.getMethod().equals("HEAD"))) {
+            if (!m.chunked && !hasLength && (!bodyless || request.getMethod().equals("HEAD"))) {
                 response.getHeaders().put("Content-Length", m.bodyLength());
             }
-            if (bodyless || m.chunks.isEmpty()) {
+            chunkedFraming = m.chunked && !hasLength;
+            if (!m.trailers.isEmpty()) {
+                HttpFields.Mutable trailers = HttpFields.build();
+                m.trailers.forEach(t -> trailers.add(t[0], t[1]));
+                response.setTrailersSupplier(() -> trailers);
+            }
+            if (bodyless || (pieces == 0 && m.abortAfter < 0 && !m.chunkGates.containsKey(0))) {
                 response.write(true, null, callback);
                 return;
             }
-            chunk(0);
+            new BodyWriter().iterate();
         }
 
-        private void chunk(int i) {
-            if (i == m.chunks.size()) {
-                if (m.abortAfter >= 0) {
-                    drop(false);
-                } else {
-                    response.write(true, null, callback);
+        /**
+         * Writes the body piece by piece, each once the previous write completed (iterating, not recursing: a
+         * generated body of a gigabyte is sixteen thousand writes), waiting for the gates and delays between.
+         */
+        private final class BodyWriter extends IteratingCallback {
+            private int i;
+            private boolean waited;
+            private boolean ended;
+            private boolean dropped;
+            private boolean abortNext;
+
+            @Override
+            protected Action process() {
+                if (ended) {
+                    return Action.SUCCEEDED;
                 }
-                return;
-            }
-            Runnable write = () -> {
-                ByteBuffer bytes = ByteBuffer.wrap(m.chunks.get(i));
-                boolean abortHere = m.abortAfter >= 0 && sent + bytes.remaining() >= m.abortAfter;
+                if (abortNext) {
+                    return dropNow();
+                }
+                if (!waited) {
+                    Duration delay = i == 0 || i == pieces ? Duration.ZERO : m.chunkDelay;
+                    CompletionStage<?> gate = m.chunkGates.get(i);
+                    if (!delay.isZero() || gate != null) {
+                        waited = true;
+                        after(delay, gate, this::succeeded);
+                        return Action.SCHEDULED;
+                    }
+                }
+                waited = false;
+                if (i == pieces) {
+                    if (m.abortAfter >= 0) {
+                        return dropNow();
+                    }
+                    ended = true;
+                    response.write(true, null, this);
+                    return Action.SCHEDULED;
+                }
+                ByteBuffer bytes = m.piece(i);
+                boolean abortHere = m.abortAfter >= 0 && sent + bytes.remaining() > m.abortAfter;
                 if (abortHere) {
                     bytes.limit((int) (m.abortAfter - sent));
+                    abortNext = true;
                 }
                 sent += bytes.remaining();
-                boolean last = !abortHere && i == m.chunks.size() - 1 && !m.chunked;
-                response.write(last, bytes, Callback.from(() -> {
-                    if (abortHere) {
-                        drop(false);
-                    } else if (!last) {
-                        chunk(i + 1);
-                    } else {
-                        callback.succeeded();
-                    }
-                }, callback::failed));
-            };
-            after(i == 0 ? Duration.ZERO : m.chunkDelay, m.chunkGates.get(i), write);
+                boolean last = m.abortAfter < 0 && i == pieces - 1 && !chunkedFraming
+                        && !m.chunkGates.containsKey(pieces);
+                ended = last;
+                i++;
+                response.write(last, bytes, this);
+                return Action.SCHEDULED;
+            }
+
+            private Action dropNow() {
+                ended = true;
+                dropped = true;
+                drop(false);
+                return Action.SUCCEEDED;
+            }
+
+            @Override
+            protected void onCompleteSuccess() {
+                if (!dropped) {
+                    callback.succeeded();
+                }
+            }
+
+            @Override
+            protected void onCompleteFailure(Throwable cause) {
+                callback.failed(cause);
+            }
         }
 
         /** Runs {@code then} after {@code delay} and once {@code gate} (may be null) completed, off this thread. */

@@ -1,8 +1,14 @@
 package io.github.gatehouse.core.testing;
 
 import io.github.gatehouse.core.HttpHeaders;
+import java.net.URLDecoder;
 import java.nio.charset.StandardCharsets;
+import java.util.ArrayList;
+import java.util.Collections;
+import java.util.LinkedHashMap;
 import java.util.List;
+import java.util.Map;
+import java.util.Objects;
 import java.util.Optional;
 
 /**
@@ -50,6 +56,35 @@ public final class RecordedRequest {
     public String path() {
         int q = target.indexOf('?');
         return q < 0 ? target : target.substring(0, q);
+    }
+
+    /**
+     * The query parameters of {@link #target()}, percent-decoded (UTF-8, {@code +} as a space), in order: each name
+     * with its values in order; a parameter without {@code =} has the value {@code ""}. Empty without a query.
+     */
+    public Map<String, List<String>> queryParameters() {
+        Map<String, List<String>> params = new LinkedHashMap<>();
+        int q = target.indexOf('?');
+        if (q < 0) {
+            return params;
+        }
+        for (String pair : target.substring(q + 1).split("&")) {
+            if (pair.isEmpty()) {
+                continue;
+            }
+            int eq = pair.indexOf('=');
+            String key = URLDecoder.decode(eq < 0 ? pair : pair.substring(0, eq), StandardCharsets.UTF_8);
+            String value = eq < 0 ? "" : URLDecoder.decode(pair.substring(eq + 1), StandardCharsets.UTF_8);
+            params.computeIfAbsent(key, k -> new ArrayList<>()).add(value);
+        }
+        params.replaceAll((k, v) -> List.copyOf(v));
+        return Collections.unmodifiableMap(params);
+    }
+
+    /** The first value of query parameter {@code name} (see {@link #queryParameters()}), if present. */
+    public Optional<String> queryParameter(String name) {
+        List<String> values = queryParameters().get(Objects.requireNonNull(name, "name"));
+        return values == null ? Optional.empty() : Optional.of(values.get(0));
     }
 
     /** The first value of header {@code name} (case-insensitive), if present. */

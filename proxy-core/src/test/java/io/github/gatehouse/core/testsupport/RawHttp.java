@@ -52,7 +52,21 @@ public final class RawHttp {
             }
             String head = text.substring(0, end);
             byte[] body = java.util.Arrays.copyOfRange(bytes, end + 4, bytes.length);
-            return new Reply(head.split("\r\n")[0], OriginServer.parseHeaders(head), body, clean);
+            return new Reply(head.split("\r\n")[0], parseHeaders(head), body, clean);
         }
+    }
+
+    /** Parses a header block (status or request line first) into lower-case names, repeated fields joined by ", ". */
+    public static java.util.Map<String, String> parseHeaders(String head) {
+        java.util.Map<String, String> map = new java.util.LinkedHashMap<>();
+        java.util.List<String> lines = java.util.List.of(head.split("\r\n"));
+        for (int i = 1; i < lines.size(); i++) {
+            int colon = lines.get(i).indexOf(':');
+            if (colon > 0) {
+                map.merge(lines.get(i).substring(0, colon).trim().toLowerCase(java.util.Locale.ROOT),
+                        lines.get(i).substring(colon + 1).trim(), (a, b) -> a + ", " + b);
+            }
+        }
+        return map;
     }
 }

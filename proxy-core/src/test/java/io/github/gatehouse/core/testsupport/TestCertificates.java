@@ -1,5 +1,6 @@
 package io.github.gatehouse.core.testsupport;
 
+import io.github.gatehouse.core.testing.MockOrigin;
 import java.io.IOException;
 import java.io.InputStream;
 import java.nio.file.Files;
@@ -34,6 +35,24 @@ public final class TestCertificates {
         }
         keyStore = ks;
         return ks;
+    }
+
+    /** An SSL context that serves {@link #keyStore()}'s certificate: for {@code MockOrigin.useHttps}. */
+    public static SSLContext serving() {
+        try {
+            KeyStore ks = KeyStore.getInstance("PKCS12");
+            try (InputStream in = Files.newInputStream(keyStore())) {
+                ks.load(in, "changeit".toCharArray());
+            }
+            javax.net.ssl.KeyManagerFactory kmf =
+                    javax.net.ssl.KeyManagerFactory.getInstance(javax.net.ssl.KeyManagerFactory.getDefaultAlgorithm());
+            kmf.init(ks, "changeit".toCharArray());
+            SSLContext ctx = SSLContext.getInstance("TLS");
+            ctx.init(kmf.getKeyManagers(), null, null);
+            return ctx;
+        } catch (Exception e) {
+            throw new IllegalStateException("cannot load the test certificate", e);
+        }
     }
 
     /** An SSL context trusting only {@link #keyStore()}'s certificate. */
