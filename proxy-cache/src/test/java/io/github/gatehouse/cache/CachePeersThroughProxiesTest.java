@@ -138,12 +138,13 @@ class CachePeersThroughProxiesTest {
 
     /** A fresh path under {@code prefix} whose home (as instance a sees it) satisfies {@code where}. */
     static String pathWhere(String prefix, CachePeers peers, Predicate<String> where) {
-        for (int i = 0; ; i++) {
+        for (int i = 0; i < 10_000; i++) {
             String path = prefix + i;
             if (origin(path) == 0 && where.test(home(peers, path))) {
                 return path;
             }
         }
+        return null;
     }
 
     static Instance byUrl(String url) {
@@ -307,6 +308,10 @@ class CachePeersThroughProxiesTest {
         assertThat(e.peers().stats().peerFallbacks()).isEqualTo(1);
         assertThat(e.get(path).headers().get("cache-status")).contains("hit");
         assertThat(origin(path)).isEqualTo(1);
+        // meanwhile the dead home is passed over: its next miss goes to the next member (here: e itself) at once
+        String next = pathWhere("/dead/", e.peers(), home -> home.endsWith(":" + dead));
+        assertThat(e.get(next).bodyText()).isEqualTo("body of " + next);
+        assertThat(e.peers().stats().peerFetches()).as("no second try of the dead home").isEqualTo(1);
     }
 
     @Test
@@ -367,11 +372,13 @@ class CachePeersThroughProxiesTest {
         Instance i = instance("i", iPort, iPeers);
         others.add(h.proxy());
         others.add(i.proxy());
-        String path = pathWhere("/loop/", hPeers, home -> home.equals(i.url())
-                && iPeers.homeOf(origin.url("/x")).isPresent());
-        for (int k = 0; !home(iPeers, path).equals("http://localhost:" + hPort); k++) {
-            String p = "/loop/" + k + "/";
-            path = pathWhere(p, hPeers, home -> home.equals(i.url()));
+        // a key h sends to i, which i thinks is h's
+        String path;
+        for (int k = 0; ; k++) {
+            path = "/loop/" + k;
+            if (home(hPeers, path).equals(i.url()) && home(iPeers, path).equals("http://localhost:" + hPort)) {
+                break;
+            }
         }
         RawHttp.Reply r = h.get(path);
         assertThat(r.status()).isEqualTo(200);

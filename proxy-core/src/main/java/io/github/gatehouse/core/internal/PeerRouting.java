@@ -75,6 +75,11 @@ public final class PeerRouting {
     private AutoCloseable published;
     private AutoCloseable listening;
 
+    /** How long a member that failed a request is passed over. */
+    public static final Duration DOWN_FOR = Duration.ofSeconds(10);
+
+    /** Members passed over until a {@link System#nanoTime} (see {@link #fellBack}). */
+    private final java.util.concurrent.ConcurrentHashMap<String, Long> down = new java.util.concurrent.ConcurrentHashMap<>();
     private final LongAdder fetches = new LongAdder();
     private final LongAdder hits = new LongAdder();
     private final LongAdder fallbacks = new LongAdder();
@@ -233,16 +238,51 @@ public final class PeerRouting {
         return timeout;
     }
 
-    /** The home of {@code key} ({@code scheme://host:port/path?query}), or null when it is this instance. */
+    /**
+     * The home of {@code key} ({@code scheme://host:port/path?query}), or null when it is this instance. A member that
+     * failed a request lately ({@link #fellBack}) is passed over for {@link #DOWN_FOR}: its keys go to their next
+     * member in rendezvous order (as CARP skips a dead parent), so they still have one home meanwhile.
+     */
     public Peer foreignHome(String key) {
         Snapshot s = snapshot;
         String me = self;
         if (me == null || s.peers().size() < 2) {
             return null;
         }
-        int i = Rendezvous.home(Rendezvous.hash(key), s.hashes());
-        Peer home = s.peers().get(i);
+        long keyHash = Rendezvous.hash(key);
+        int best = -1;
+        long bestScore = 0;
+        long now = down.isEmpty() ? 0 : System.nanoTime();
+        for (int i = 0; i < s.hashes().length; i++) {
+            Peer p = s.peers().get(i);
+            if (now != 0 && isDown(p, now)) {
+                continue;
+            }
+            long score = Rendezvous.score(keyHash, s.hashes()[i]);
+            if (best < 0 || Long.compareUnsigned(score, bestScore) > 0) {
+                best = i;
+                bestScore = score;
+            }
+        }
+        if (best < 0) {
+            return null;
+        }
+        Peer home = s.peers().get(best);
         return home.url().equals(me) ? null : home;
+    }
+
+    private boolean isDown(Peer p, long now) {
+        Long until = down.get(p.url());
+        if (until == null) {
+            return false;
+        }
+        if (now - until < 0) {
+            return true;
+        }
+        if (down.remove(p.url(), until)) {
+            LOG.info("cache peer {}: trying it again", p.url());
+        }
+        return false;
     }
 
     /** The home of {@code key} among the members, this instance's URL when it is its own. */
@@ -281,9 +321,15 @@ public final class PeerRouting {
         hits.increment();
     }
 
-    /** The home failed (refused, timed out, answered an error of its own): the miss went to the origin. */
-    public void fellBack() {
+    /**
+     * The home {@code peer} failed (refused, timed out, answered an error of its own): the miss went to the origin, and
+     * {@code peer} is passed over for {@link #DOWN_FOR}.
+     */
+    public void fellBack(Peer peer) {
         fallbacks.increment();
+        if (down.put(peer.url(), System.nanoTime() + DOWN_FOR.toNanos()) == null) {
+            LOG.info("cache peer {} failed; its keys go to the next member for {} s", peer.url(), DOWN_FOR.toSeconds());
+        }
     }
 
     /** This instance served a peer's request as its home. */

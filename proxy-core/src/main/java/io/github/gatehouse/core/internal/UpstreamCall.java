@@ -695,7 +695,10 @@ final class UpstreamCall implements org.eclipse.jetty.client.Response.Listener, 
      * if there were no cache peers (phase 6 again, with the cache seeing an origin's answer).
      */
     private void fallBack(String why, RelayState from) {
-        relay.config().cachePeers().fellBack();
+        PeerRouting.Peer home = x.peer;
+        if (home != null) {
+            relay.config().cachePeers().fellBack(home);
+        }
         LOG.info("{} cache peer {} {}; fetching from the origin", exchange.id(), exchange.upstream(), why);
         UpstreamSelector.dropHome(x);
         if (!x.moveFrom(from, RelayState.RETRYING)) {
