@@ -401,6 +401,50 @@ class CachePeersThroughProxiesTest {
         assertThat(a.peers().stats().peerRequestsRefused()).isGreaterThanOrEqualTo(1);
     }
 
+    @Test
+    void reverseRoutesSendTheMissToTheHomeWithTheClientsHostAndTheHomeDoesNotAskForCredentialsAgain() throws Exception {
+        int[] ports = {freePort(), freePort()};
+        io.github.gatehouse.core.Authenticator auth = (credentials, exchange) -> java.util.concurrent.CompletableFuture
+                .completedFuture(credentials.flatMap(c -> c.basic()).filter(b -> b.password().equals("open-sesame"))
+                        .map(b -> io.github.gatehouse.core.AuthResult.authenticated(b.user()))
+                        .orElse(io.github.gatehouse.core.AuthResult.challenge("Basic realm=\"shop\"", "who are you")));
+        List<ProxyServer> reverse = new ArrayList<>();
+        List<CachePeers> peers = new ArrayList<>();
+        for (int port : ports) {
+            CachePeers p = CachePeers.builder().peer("http://127.0.0.1:" + ports[0]).peer("http://127.0.0.1:" + ports[1])
+                    .secret(SECRET).build();
+            ProxyServer proxy = ProxyServer.builder().listen(port)
+                    .route(io.github.gatehouse.core.Route.host("shop.test").to(origin.baseUrl()))
+                    .authenticator(auth).cache(HttpCaches.builder().memory(DataSize.mebibytes(4)).build())
+                    .cachePeers(p).build().start();
+            others.add(proxy);
+            reverse.add(proxy);
+            peers.add(p);
+        }
+        // a key whose home is the second proxy, asked on the first
+        String path = pathWhere("/reverse/", peers.get(0), home -> home.endsWith(":" + ports[1]));
+        String credentials = "Authorization: Basic " + java.util.Base64.getEncoder().encodeToString(
+                "ann:open-sesame".getBytes(java.nio.charset.StandardCharsets.ISO_8859_1));
+        String request = "GET " + path + " HTTP/1.1\r\nHost: shop.test\r\n";
+        RawHttp.Reply refused = RawHttp.exchange(ports[0], request + "Connection: close\r\n\r\n");
+        assertThat(refused.status()).isEqualTo(401);
+        assertThat(peers.get(0).stats().peerFetches()).as("no credentials: nothing went to the home").isZero();
+        seen.clear();
+        RawHttp.Reply first = RawHttp.exchange(ports[0], request + credentials + "\r\nConnection: close\r\n\r\n");
+        assertThat(first.status()).isEqualTo(200);
+        assertThat(first.bodyText()).isEqualTo("body of " + path);
+        assertThat(peers.get(0).stats().peerFetches()).isEqualTo(1);
+        assertThat(peers.get(1).stats().peerRequestsServed()).isEqualTo(1);
+        RecordedRequest atOrigin = seen.stream().filter(r -> r.path().equals(path)).findFirst().orElseThrow();
+        assertThat(atOrigin.header("Authorization")).as("credentials stay on the instance that checked them").isEmpty();
+        assertThat(atOrigin.header("Gatehouse-Peer")).isEmpty();
+        // the home's own clients still authenticate, and get the object stored there
+        assertThat(RawHttp.exchange(ports[1], request + "Connection: close\r\n\r\n").status()).isEqualTo(401);
+        RawHttp.Reply onHome = RawHttp.exchange(ports[1], request + credentials + "\r\nConnection: close\r\n\r\n");
+        assertThat(onHome.bodyText()).isEqualTo("body of " + path);
+        assertThat(origin(path)).isEqualTo(1);
+    }
+
     /** A lone instance whose only other peer is {@code peerUrl}. */
     static Instance alone(String name, String peerUrl, Duration timeout) throws IOException {
         int port = freePort();
