@@ -95,7 +95,8 @@ public final class CachePeers {
 
     /**
      * The home of the object at {@code url} ({@code scheme://host:port/path?query}, normalised as the cache keys it:
-     * lower-case scheme and host, explicit port), among {@link #members()}.
+     * lower-case scheme and host, explicit port), among {@link #members()}; this instance's URL when it is its own. A
+     * member that failed a request in the last 10 s is passed over by the routing itself, not here.
      */
     public Optional<String> homeOf(String url) {
         return Optional.ofNullable(routing.homeOf(requireNonNull(url, "url")));

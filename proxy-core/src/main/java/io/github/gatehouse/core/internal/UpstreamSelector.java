@@ -17,6 +17,9 @@ import org.slf4j.LoggerFactory;
  * among the members not tried yet; none available is a 503 (or a stale stored response). The upstream target, the
  * {@code Host} field by the route's policy, and the sticky cookie to set are worked out here.
  *
+ * <p>A plain miss whose key's home is another instance (cache-peer routing, marked in phase 5) goes to that home
+ * first; when the home fails, the exchange comes back here as a retry, without the mark, and goes to the origin.
+ *
  * <p>A retry comes back here ({@link RelayState#RETRYING}); when no other member may take it, the phase declines and
  * the failed try answers with its own failure. Before the first try, a small request body is read whole when the
  * pool's retry policy may replay it.
