@@ -59,4 +59,26 @@ public interface Exchange {
      * it.
      */
     Optional<CacheStatus> cacheStatus();
+
+    /**
+     * The home instance ({@code http://host:port}) this exchange's cache miss goes to, when cache-peer routing
+     * ({@link CachePeers}) sends it there: set before the cache lookup for a {@code GET} or {@code HEAD} whose key
+     * belongs to another instance, and cleared when the exchange goes to the origin instead (the cache had a stored
+     * response to revalidate, or the home failed and the miss fell back). A cache reads it in {@link HttpCache#lookup}
+     * (a foreign key's fill is its home's: nothing to collapse or lease here) and in
+     * {@link HttpCache#onUpstreamResponse} (the answer came from the home, which stored it: not stored here). Empty by
+     * default.
+     */
+    default java.util.Optional<String> cachePeer() {
+        return java.util.Optional.empty();
+    }
+
+    /**
+     * Whether this exchange is another instance's peer request for a key whose home is this one ({@link CachePeers}):
+     * it is served from this cache or the origin, never sent to another instance; authentication and filters ran on
+     * the instance the client reached. False by default.
+     */
+    default boolean isPeerRequest() {
+        return false;
+    }
 }

@@ -42,8 +42,12 @@ public final class ProxyServer implements AutoCloseable {
     private final io.github.gatehouse.core.internal.ExchangeEvents events = new io.github.gatehouse.core.internal.ExchangeEvents();
     private boolean closed;
 
-    private ProxyServer(ProxyConfig config) {
+    /** The cache-peer routing the configuration in force came with, or null. */
+    private volatile CachePeers cachePeersApi;
+
+    private ProxyServer(ProxyConfig config, CachePeers cachePeers) {
         this.config = config;
+        this.cachePeersApi = cachePeers;
     }
 
     /** A new builder with safe defaults: loopback, ephemeral port, no mode (choose forward and/or routes). */
@@ -69,6 +73,15 @@ public final class ProxyServer implements AutoCloseable {
             throw new UncheckedIOException(e);
         }
         running = proxy;
+        if (config.cachePeers() != null) {
+            try {
+                config.cachePeers().start(config.bindAddress(), proxy.port());
+            } catch (RuntimeException e) {
+                running = null;
+                proxy.stop();
+                throw e;
+            }
+        }
         return this;
     }
 
@@ -106,8 +119,15 @@ public final class ProxyServer implements AutoCloseable {
         ProxyConfig candidate = next.config(config.viaName());
         if (running != null) {
             running.reconfigure(candidate);
+            if (candidate.cachePeers() != null) {
+                candidate.cachePeers().start(candidate.bindAddress(), running.port());
+            }
+            if (config.cachePeers() != null && config.cachePeers() != candidate.cachePeers()) {
+                config.cachePeers().stop();
+            }
         }
         config = candidate;
+        cachePeersApi = next.cachePeers;
     }
 
     /**
@@ -236,6 +256,11 @@ public final class ProxyServer implements AutoCloseable {
         return java.util.Optional.ofNullable(config.cache());
     }
 
+    /** The cache-peer routing, if it was configured ({@link Builder#cachePeers}). */
+    public java.util.Optional<CachePeers> cachePeers() {
+        return java.util.Optional.ofNullable(cachePeersApi);
+    }
+
     /** The authenticator, if one was configured. */
     public java.util.Optional<Authenticator> authenticator() {
         return java.util.Optional.ofNullable(config.authenticator());
@@ -274,6 +299,9 @@ public final class ProxyServer implements AutoCloseable {
             return;
         }
         closed = true;
+        if (config.cachePeers() != null) {
+            config.cachePeers().stop(); // first: the others stop sending this instance their misses
+        }
         if (running != null) {
             running.stop();
         }
@@ -337,6 +365,7 @@ public final class ProxyServer implements AutoCloseable {
         private boolean ftpGateway;
         private UpstreamTls upstreamTls = UpstreamTls.defaults();
         private Interception interception;
+        private CachePeers cachePeers;
 
         private Builder() {
         }
@@ -475,6 +504,18 @@ public final class ProxyServer implements AutoCloseable {
         public Builder cache(HttpCache cache) {
             checkState(this.cache == null, "cache was already set to %s", this.cache);
             this.cache = requireNonNull(cache, "cache");
+            return this;
+        }
+
+        /**
+         * Routes cache misses to their home instance among {@code peers} (CARP): a miss for a key whose home is another
+         * instance is fetched from it, with the peers' short timeout and a fall back to the origin; requests of the
+         * peers for keys this instance is home to are served from this cache. Needs a {@link #cache}. See
+         * {@link CachePeers}.
+         */
+        public Builder cachePeers(CachePeers peers) {
+            checkState(this.cachePeers == null, "cache peers were already set to %s", this.cachePeers);
+            this.cachePeers = requireNonNull(peers, "peers");
             return this;
         }
 
@@ -748,7 +789,7 @@ public final class ProxyServer implements AutoCloseable {
          * @throws IllegalStateException if neither {@link #forward()} nor any {@link #route} was configured
          */
         public ProxyServer build() {
-            return new ProxyServer(config(null));
+            return new ProxyServer(config(null), cachePeers);
         }
 
         /** The checked configuration; {@code viaIfUnset} (or a random pseudonym when null) unless {@link #via} was given. */
@@ -766,6 +807,8 @@ public final class ProxyServer implements AutoCloseable {
             checkState(!refuseForwardUpgrades || forward,
                     "refuseForwardUpgrades() is set but the proxy is not a forward proxy (expected: forward(), or"
                             + " Route.refuseUpgrades() for reverse routes)");
+            checkState(cachePeers == null || cache != null,
+                    "cache peers are set (%s) but there is no cache (expected: cache(...))", cachePeers);
             checkState(tls == null || tlsPort == 0 || tlsPort != port,
                     "TLS port %s is the plain HTTP port too (expected: two different ports)", tlsPort);
             String via = viaName != null ? viaName : viaIfUnset != null ? viaIfUnset
@@ -780,7 +823,8 @@ public final class ProxyServer implements AutoCloseable {
                     tls == null ? null : new ProxyConfig.Tls(tlsPort, tls.sources(), tls.changeCheckPeriod()),
                     maxConcurrentStreams, new ProxyConfig.FrontDoors(socksPort, socksHandshakeTimeout,
                             List.copyOf(proxyProtocolFrom), ftpGateway), upstreamTls, interception,
-                    new ProxyConfig.Upgrades(webSocketOverHttp2, refuseForwardUpgrades));
+                    new ProxyConfig.Upgrades(webSocketOverHttp2, refuseForwardUpgrades),
+                    cachePeers == null ? null : cachePeers.routing());
         }
 
         private static Duration positive(Duration d, String name) {

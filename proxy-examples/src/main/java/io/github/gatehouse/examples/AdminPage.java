@@ -177,6 +177,16 @@ final class AdminPage {
                     .field("gridMisses", t.gridMisses()).field("gridWrites", t.gridWrites())
                     .field("gridFailures", t.gridFailures()).field("remoteWaits", t.remoteWaits()).endObject();
         }
+        // cache-peer routing (CARP): the members keys are spread over, and what went to their homes
+        Optional<io.github.gatehouse.core.CachePeerStats> carp = proxy.cachePeers().map(p -> p.stats());
+        if (carp.isPresent()) {
+            io.github.gatehouse.core.CachePeerStats p = carp.get();
+            j.name("cachePeers").beginObject().field("self", p.self()).name("members").beginArray();
+            p.members().forEach(j::value);
+            j.endArray().field("peerFetches", p.peerFetches()).field("peerHits", p.peerHits())
+                    .field("peerFallbacks", p.peerFallbacks()).field("peerRequestsServed", p.peerRequestsServed())
+                    .field("peerRequestsRefused", p.peerRequestsRefused()).endObject();
+        }
         j.name("routes").beginArray();
         for (Route route : proxy.routes()) {
             j.beginObject().field("route", route.label());

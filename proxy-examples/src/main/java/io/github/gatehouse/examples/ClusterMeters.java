@@ -2,6 +2,7 @@ package io.github.gatehouse.examples;
 
 import io.github.gatehouse.cache.SharedCache;
 import io.github.gatehouse.cache.SharedTierStats;
+import io.github.gatehouse.core.CachePeerStats;
 import io.github.gatehouse.core.ProxyServer;
 import io.micrometer.core.instrument.FunctionCounter;
 import io.micrometer.core.instrument.Gauge;
@@ -20,7 +21,10 @@ import java.util.function.ToLongFunction;
  * (grid operations that failed or timed out: the request went on without the grid) and
  * {@code gatehouse.cache.lease.waits} (misses that waited for another instance's fill). Bound only when the proxy's
  * cache is shared ({@code HttpCaches.Builder.cluster}); each scrape reads the proxy's current cache, so a reload
- * that swaps it is followed.
+ * that swaps it is followed. With cache-peer routing ({@code CachePeers}), whether the cache is shared or not:
+ * {@code gatehouse.cache.peer.members} (a gauge), and the counters {@code gatehouse.cache.peer.fetches},
+ * {@code .peer.hits}, {@code .peer.fallbacks}, {@code .peer.served} and {@code .peer.refused} (see
+ * {@code CachePeerStats}).
  *
  * <p><b>Threading.</b> The meters are read on the scraping thread; {@link #close} may be called from any thread.
  */
@@ -35,6 +39,20 @@ final class ClusterMeters implements AutoCloseable {
     /** Binds the meters to {@code registry} when {@code proxy}'s cache is shared; else binds nothing. */
     static ClusterMeters bindTo(MeterRegistry registry, ProxyServer proxy) {
         ClusterMeters m = new ClusterMeters(registry);
+        if (proxy.cachePeers().isPresent()) {
+            m.meters.add(Gauge.builder("gatehouse.cache.peer.members", proxy, p -> peer(p, s -> s.members().size()))
+                    .description("instances the cache keys are spread over (CARP), this one included").register(registry));
+            m.peerCounter(proxy, "gatehouse.cache.peer.fetches", "misses sent to their home instance",
+                    CachePeerStats::peerFetches);
+            m.peerCounter(proxy, "gatehouse.cache.peer.hits", "peer fetches the home answered from its cache",
+                    CachePeerStats::peerHits);
+            m.peerCounter(proxy, "gatehouse.cache.peer.fallbacks",
+                    "peer fetches whose home failed, refused or timed out: sent to the origin", CachePeerStats::peerFallbacks);
+            m.peerCounter(proxy, "gatehouse.cache.peer.served", "other instances' requests served as their key's home",
+                    CachePeerStats::peerRequestsServed);
+            m.peerCounter(proxy, "gatehouse.cache.peer.refused", "requests marked as a peer's that were not (403)",
+                    CachePeerStats::peerRequestsRefused);
+        }
         if (stats(proxy).isEmpty()) {
             return m;
         }
@@ -54,6 +72,14 @@ final class ClusterMeters implements AutoCloseable {
 
     private void counter(ProxyServer proxy, String name, String description, ToLongFunction<SharedTierStats> value) {
         meters.add(FunctionCounter.builder(name, proxy, p -> value(p, value)).description(description).register(registry));
+    }
+
+    private void peerCounter(ProxyServer proxy, String name, String description, ToLongFunction<CachePeerStats> value) {
+        meters.add(FunctionCounter.builder(name, proxy, p -> peer(p, value)).description(description).register(registry));
+    }
+
+    private static double peer(ProxyServer proxy, ToLongFunction<CachePeerStats> value) {
+        return proxy.cachePeers().map(c -> (double) value.applyAsLong(c.stats())).orElse(Double.NaN);
     }
 
     private static Optional<SharedTierStats> stats(ProxyServer proxy) {

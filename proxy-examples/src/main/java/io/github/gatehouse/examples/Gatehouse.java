@@ -296,6 +296,8 @@ public final class Gatehouse {
         private io.github.gatehouse.core.HttpCache cache;
         /** The cluster of the --cluster-* flags: joined once, kept across reloads. */
         private io.github.gatehouse.core.cluster.Cluster cluster;
+        /** The cache-peer routing of --carp / --cache-peer: built once, kept across reloads. */
+        private io.github.gatehouse.core.CachePeers cachePeers;
         private String logKey;
         private AccessLog log;
         private io.github.gatehouse.core.HarRecorder har;
@@ -308,6 +310,7 @@ public final class Gatehouse {
             r.cacheKey = cacheKey;
             r.cache = cache;
             r.cluster = cluster;
+            r.cachePeers = cachePeers;
             r.logKey = logKey;
             r.log = log;
             r.har = har;
@@ -321,6 +324,7 @@ public final class Gatehouse {
             cacheKey = trial.cacheKey;
             cache = trial.cache;
             cluster = trial.cluster;
+            cachePeers = trial.cachePeers;
             logKey = trial.logKey;
             log = trial.log;
             har = trial.har;
@@ -460,7 +464,7 @@ public final class Gatehouse {
             b.cache(resources.cache);
         } else if (o.caches()) {
             HttpCaches.Builder cache = HttpCaches.builder();
-            if (resources.cluster != null) {
+            if (resources.cluster != null && o.sharesCache()) {
                 cache.cluster(resources.cluster); // --cache-memory is its near tier
             }
             if (o.cacheDir != null) {
@@ -490,6 +494,16 @@ public final class Gatehouse {
             resources.cacheKey = cacheKey(o);
             resources.cache = built;
             b.cache(built);
+        }
+        if (o.routesToPeers()) {
+            if (resources.cachePeers == null) { // built once: it holds this instance's URL and counters
+                io.github.gatehouse.core.CachePeers.Builder peers = o.cachePeersBuilder();
+                if (o.carp != null) {
+                    peers.cluster(resources.cluster);
+                }
+                resources.cachePeers = peers.build();
+            }
+            b.cachePeers(resources.cachePeers);
         }
         if (o.rateLimit != null && resources.cluster != null) {
             b.filter(RateLimits.builder().perClient(o.rateLimit, o.rateLimit).cluster(resources.cluster, "launcher").build());

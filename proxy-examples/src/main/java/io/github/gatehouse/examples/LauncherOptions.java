@@ -69,6 +69,12 @@ public final class LauncherOptions {
     String clusterBind;
     final List<String> clusterMembers = new ArrayList<>();
     String clusterName;
+    /** {@code --cache-peer}, {@code --carp}, {@code --cache-peer-*}: cache-peer routing (CARP); see {@link #routesToPeers}. */
+    final List<String> cachePeers = new ArrayList<>();
+    String carp;
+    Duration cachePeerTimeout;
+    String cachePeerSelf;
+    String cachePeerSecret;
     String healthCheck;
     Duration healthInterval;
     Integer retries;
@@ -171,6 +177,18 @@ public final class LauncherOptions {
                 "  --cluster-name NAME          instances with the same name share (default gatehouse)",
                 "  --cluster-bind HOST          the interface the cluster port listens on (default 127.0.0.1). The",
                 "                               cluster port is unauthenticated and unencrypted: private network only",
+                "  --carp alone|grid            route cache misses to their home instance among the cluster members",
+                "                               (CARP, rendezvous hashing of the URL): alone keeps each body on its",
+                "                               home only (the cluster shares limits and lockouts, not the cache);",
+                "                               grid keeps the shared grid tier as well",
+                "  --cache-peer URL             another instance's proxy listener, http://host:port (repeatable; the",
+                "                               list may include this instance): CARP over a static list; the same",
+                "                               on every instance",
+                "  --cache-peer-timeout DURATION  connect + response head allowed to the home, then the origin",
+                "                               (default 1s)",
+                "  --cache-peer-self URL        this instance's URL as the others list it (default http://BIND:PORT)",
+                "  --cache-peer-secret SECRET   what peer requests carry and homes check (16+ characters; default:",
+                "                               the cluster's own; without one, peers are known by their address)",
                 "  --cache-dir DIR              cache responses on disk in DIR (survives restarts)",
                 "  --cache-disk SIZE            disk cache capacity (default 1g, with --cache-dir)",
                 "  --cache-max-object SIZE      largest response stored (default 64m)",
@@ -358,6 +376,24 @@ public final class LauncherOptions {
                     break;
                 case "--cluster-bind":
                     o.clusterBind = value != null ? value : next(args, ++i, arg);
+                    break;
+                case "--carp":
+                    o.carp = value != null ? value : next(args, ++i, arg);
+                    if (!o.carp.equals("alone") && !o.carp.equals("grid")) {
+                        throw new UsageException(arg + ": '" + o.carp + "' (expected: alone or grid)");
+                    }
+                    break;
+                case "--cache-peer":
+                    o.cachePeers.add(peerUrl(value != null ? value : next(args, ++i, arg), arg));
+                    break;
+                case "--cache-peer-timeout":
+                    o.cachePeerTimeout = parseDuration(value != null ? value : next(args, ++i, arg), arg);
+                    break;
+                case "--cache-peer-self":
+                    o.cachePeerSelf = peerUrl(value != null ? value : next(args, ++i, arg), arg);
+                    break;
+                case "--cache-peer-secret":
+                    o.cachePeerSecret = value != null ? value : next(args, ++i, arg);
                     break;
                 case "--cache-dir":
                     o.cacheDir = Path.of(value != null ? value : next(args, ++i, arg));
@@ -704,13 +740,32 @@ public final class LauncherOptions {
         if (o.harBodyLimit != null && o.har == null) {
             throw new UsageException("--har-body-limit needs --har FILE");
         }
+        if (o.carp != null && !o.clustered()) {
+            throw new UsageException("--carp needs a cluster (--cluster-port, --cluster-member ...); for a static list"
+                    + " of instances use --cache-peer URL");
+        }
+        if (o.routesToPeers() && !o.caches()) {
+            throw new UsageException((o.carp != null ? "--carp" : "--cache-peer") + " needs a cache (--cache-memory SIZE"
+                    + " or --cache-dir DIR)");
+        }
+        if ((o.cachePeerTimeout != null || o.cachePeerSelf != null || o.cachePeerSecret != null) && !o.routesToPeers()) {
+            throw new UsageException("--cache-peer-timeout, --cache-peer-self and --cache-peer-secret need --carp or"
+                    + " --cache-peer URL");
+        }
+        if (o.routesToPeers()) {
+            try {
+                o.cachePeersBuilder(); // checks the timeout and the secret
+            } catch (IllegalArgumentException | IllegalStateException e) {
+                throw new UsageException(e.getMessage());
+            }
+        }
         if (o.clustered()) {
             try {
                 o.clusterConfig();
             } catch (IllegalArgumentException e) {
                 throw new UsageException(e.getMessage());
             }
-            if (o.cacheDir != null) {
+            if (o.cacheDir != null && o.sharesCache()) {
                 throw new UsageException("--cache-dir does not combine with --cluster-* (the shared tier replaces it;"
                         + " --cache-memory SIZE is its near tier)");
             }
@@ -877,6 +932,40 @@ public final class LauncherOptions {
     /** Whether an HTTPS listener was asked for. */
     boolean tls() {
         return !tlsCerts.isEmpty() || tlsKeystore != null;
+    }
+
+    /** Whether misses go to their home instance: {@code --carp} or {@code --cache-peer}. */
+    boolean routesToPeers() {
+        return carp != null || !cachePeers.isEmpty();
+    }
+
+    /** Whether the cache is the cluster's shared tier: clustered, unless {@code --carp alone}. */
+    boolean sharesCache() {
+        return clustered() && !"alone".equals(carp);
+    }
+
+    /** The cache-peer routing of the flags, without the cluster ({@code --carp} adds it). */
+    io.github.gatehouse.core.CachePeers.Builder cachePeersBuilder() {
+        var b = io.github.gatehouse.core.CachePeers.builder();
+        cachePeers.forEach(b::peer);
+        if (cachePeerTimeout != null) {
+            b.timeout(cachePeerTimeout);
+        }
+        if (cachePeerSelf != null) {
+            b.self(cachePeerSelf);
+        }
+        if (cachePeerSecret != null) {
+            b.secret(cachePeerSecret);
+        }
+        return b;
+    }
+
+    private static String peerUrl(String url, String flag) throws UsageException {
+        try {
+            return io.github.gatehouse.core.internal.PeerRouting.normalize(url);
+        } catch (IllegalArgumentException e) {
+            throw new UsageException(flag + ": " + e.getMessage());
+        }
     }
 
     /** Whether any --cluster-* flag was given. */

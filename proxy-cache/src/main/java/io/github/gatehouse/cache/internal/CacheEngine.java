@@ -240,7 +240,9 @@ public final class CacheEngine implements AutoCloseable {
         if (rcc.has("only-if-cached")) {
             return CompletableFuture.completedFuture(onlyIfCached(exchange));
         }
-        if (config.collapsing() && method.equals("GET") && !noCache && !noStore && !reqHeaders.contains("Authorization")
+        // a key whose home is another instance (cache-peer routing) is filled there: nothing to collapse or lease here
+        if (config.collapsing() && method.equals("GET") && exchange.cachePeer().isEmpty() && !noCache && !noStore
+                && !reqHeaders.contains("Authorization")
                 && !reqHeaders.contains("Range") && !reqHeaders.contains("If-None-Match")
                 && !reqHeaders.contains("If-Modified-Since")) {
             Collapser.Fill existing = collapser.existing(primary);
@@ -551,6 +553,13 @@ public final class CacheEngine implements AutoCloseable {
         }
         if (st.kind() == Pending.Kind.BYPASS) {
             responder.addCacheStatus(headers, config.name() + "; fwd=bypass; fwd-status=" + status + "; detail=request-body");
+            responder.stripTagHeader(headers);
+            return CacheDecision.pass();
+        }
+        if (exchange.cachePeer().isPresent()) {
+            // the key's home answered (cache-peer routing): it stored what it may, so the body is not held here too
+            collapser.release(st.fill());
+            responder.appendCacheStatus(headers, config.name() + "; fwd=uri-miss; fwd-status=" + status + "; detail=peer");
             responder.stripTagHeader(headers);
             return CacheDecision.pass();
         }

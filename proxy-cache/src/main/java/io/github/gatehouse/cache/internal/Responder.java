@@ -95,6 +95,16 @@ final class Responder {
         }
     }
 
+    /**
+     * Appends {@code member} after the {@code Cache-Status} members already there, of whatever name: for an answer a
+     * cache peer's cache (which may have this cache's name) made.
+     */
+    void appendCacheStatus(HttpHeaders headers, String member) {
+        List<String> kept = new ArrayList<>(headers.getTokens("Cache-Status"));
+        kept.add(member);
+        headers.set("Cache-Status", String.join(", ", kept));
+    }
+
     void addCacheStatus(HttpHeaders headers, String member) {
         List<String> kept = new ArrayList<>();
         for (String m : headers.getTokens("Cache-Status")) {

@@ -224,6 +224,109 @@ public final class Cluster implements AutoCloseable {
     }
 
 
+    /** The replicated map of the proxy listener URLs the members publish for cache-peer routing, by member id. */
+    private static final String CACHE_PEERS = "gatehouse.cache-peers";
+
+    /**
+     * Publishes {@code url} as this member's proxy listener, for cache-peer routing ({@code CachePeers}); closing the
+     * handle withdraws it. A member that dies leaves its entry behind, but {@link #cachePeers} lists live members only,
+     * and the others remove it when they see the member go.
+     */
+    public AutoCloseable publishCachePeer(String url) {
+        requireNonNull(url, "url");
+        com.hazelcast.replicatedmap.ReplicatedMap<String, String> map = hazelcast.getReplicatedMap(CACHE_PEERS);
+        String id = localId();
+        map.put(id, url);
+        java.util.UUID cleanup = hazelcast.getCluster().addMembershipListener(new MembershipListener() {
+            @Override
+            public void memberAdded(MembershipEvent event) {
+            }
+
+            @Override
+            public void memberRemoved(MembershipEvent event) {
+                try {
+                    map.remove(event.getMember().getUuid().toString());
+                } catch (RuntimeException e) {
+                    LOG.debug("cluster {}: could not drop the cache peer entry of {}: {}", config.name(),
+                            address(event.getMember()), e.toString());
+                }
+            }
+        });
+        return () -> {
+            if (isRunning()) {
+                hazelcast.getCluster().removeMembershipListener(cleanup);
+                map.remove(id);
+            }
+        };
+    }
+
+    /** The proxy listener URLs the live members published ({@link #publishCachePeer}), sorted, this one's included. */
+    public List<String> cachePeers() {
+        List<String> out = new ArrayList<>();
+        if (!isRunning()) {
+            return out;
+        }
+        java.util.Set<String> live = new java.util.HashSet<>();
+        for (Member m : hazelcast.getCluster().getMembers()) {
+            live.add(m.getUuid().toString());
+        }
+        com.hazelcast.replicatedmap.ReplicatedMap<String, String> map = hazelcast.getReplicatedMap(CACHE_PEERS);
+        for (java.util.Map.Entry<String, String> e : map.entrySet()) {
+            if (live.contains(e.getKey()) && !out.contains(e.getValue())) {
+                out.add(e.getValue());
+            }
+        }
+        java.util.Collections.sort(out);
+        return out;
+    }
+
+    /**
+     * Runs {@code onChange} after a member published or withdrew its cache peer URL, joined or left (on a Hazelcast
+     * event thread; it must not block long). Closing the handle stops it.
+     */
+    public AutoCloseable onCachePeersChange(Runnable onChange) {
+        requireNonNull(onChange, "onChange");
+        com.hazelcast.replicatedmap.ReplicatedMap<String, String> map = hazelcast.getReplicatedMap(CACHE_PEERS);
+        java.util.UUID entries = map.addEntryListener(new com.hazelcast.core.EntryAdapter<String, String>() {
+            @Override
+            public void onEntryEvent(com.hazelcast.core.EntryEvent<String, String> event) {
+                onChange.run();
+            }
+        });
+        java.util.UUID membership = hazelcast.getCluster().addMembershipListener(new MembershipListener() {
+            @Override
+            public void memberAdded(MembershipEvent event) {
+                onChange.run();
+            }
+
+            @Override
+            public void memberRemoved(MembershipEvent event) {
+                onChange.run();
+            }
+        });
+        return () -> {
+            if (isRunning()) {
+                map.removeEntryListener(entries);
+                hazelcast.getCluster().removeMembershipListener(membership);
+            }
+        };
+    }
+
+    /**
+     * A secret the members share under {@code name}: the first member that asks makes it (32 random bytes, hex), the
+     * others read it. Blocks on the cluster (once, at startup). As safe as the cluster port: anyone who can join can
+     * read it.
+     */
+    public String sharedSecret(String name) {
+        requireNonNull(name, "name");
+        com.hazelcast.map.IMap<String, String> map = hazelcast.getMap("gatehouse.secrets");
+        byte[] random = new byte[32];
+        new java.security.SecureRandom().nextBytes(random);
+        String mine = java.util.HexFormat.of().formatHex(random);
+        String existing = map.putIfAbsent(name, mine);
+        return existing != null ? existing : mine;
+    }
+
     /** Whether the member is running (false after {@link #close}). */
     public boolean isRunning() {
         return hazelcast.getLifecycleService().isRunning();

@@ -42,7 +42,7 @@ final class AuthenticationPhase {
             x.moveTo(RelayState.AUTHENTICATED);
             return ExchangeDriver.Step.NEXT;
         }
-        if (config.authenticator() == null) {
+        if (config.authenticator() == null || x.exchange.isPeerRequest()) { // a peer's: authenticated there
             x.moveTo(RelayState.AUTHENTICATED);
             return ExchangeDriver.Step.NEXT;
         }

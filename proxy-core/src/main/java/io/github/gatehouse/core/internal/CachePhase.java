@@ -36,6 +36,10 @@ final class CachePhase {
             x.moveTo(RelayState.CACHE_MISSED);
             return ExchangeDriver.Step.NEXT;
         }
+        PeerRouting peers = config.cachePeers();
+        if (peers != null) {
+            findHome(x, peers);
+        }
         CompletionStage<CacheLookup> stage;
         try {
             stage = cache.lookup(x.exchange);
@@ -70,6 +74,33 @@ final class CachePhase {
             }
         });
         return ExchangeDriver.Step.PAUSED;
+    }
+
+    /**
+     * Cache-peer routing: marks the exchange with its key's home when that is another instance, before the cache
+     * looks it up (a foreign key's fill is its home's). Only a {@code GET} or {@code HEAD} without a body that is not
+     * itself a peer's request; in reverse mode only from the plain listener (an {@code https} key would reach the home
+     * as {@code http}); never {@code ftp://}; and only where the lean HTTP/1.1 transport carries cleartext upstreams.
+     */
+    private void findHome(ExchangeContext x, PeerRouting peers) {
+        ExchangeImpl exchange = x.exchange;
+        String method = exchange.method();
+        if (exchange.isPeerRequest() || !(method.equals("GET") || method.equals("HEAD")) || HeaderRules.hasBody(x.request)
+                || relay.lean(io.github.gatehouse.core.Exchange.Mode.REVERSE) == null) {
+            return;
+        }
+        RequestHeadImpl head = exchange.requestImpl();
+        String scheme = head.scheme();
+        boolean reverse = exchange.mode() == io.github.gatehouse.core.Exchange.Mode.REVERSE;
+        if (!(scheme.equals("http") || (!reverse && scheme.equals("https")))) {
+            return;
+        }
+        String key = scheme + "://" + head.authority() + head.path() + (head.rawQuery() == null ? "" : "?" + head.rawQuery());
+        PeerRouting.Peer home = peers.foreignHome(key);
+        if (home != null) {
+            x.peer = home;
+            exchange.cachePeer(home.url());
+        }
     }
 
     private ExchangeDriver.Step decide(ExchangeContext x, CacheLookup lookup, Throwable failure) {

@@ -51,6 +51,10 @@ final class ExchangeContext implements Callback {
     volatile UpstreamCall.Target upstreamTarget;
     volatile String hostHeader;
     volatile MemberState member;
+    /** Cache-peer routing: the home of this exchange's key when it is another instance (phase 5), or null. */
+    volatile PeerRouting.Peer peer;
+    /** Whether the try in progress goes to {@link #peer} rather than to the origin. */
+    volatile boolean peerTry;
     /** The protocols an upgrade request asks for ({@link UpgradePhase#requested}), or null for any other request. */
     volatile String upgrade;
     /** Runs once when the tunnel has closed on both sides (an upgrade's member accounting), or null. */

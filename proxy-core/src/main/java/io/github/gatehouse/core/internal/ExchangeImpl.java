@@ -34,6 +34,8 @@ final class ExchangeImpl implements Exchange {
     private volatile boolean answeredByProxy;
     private volatile String proxyError;
     private volatile long upstreamHeadNanos = -1;
+    private volatile String cachePeer;
+    private volatile boolean peerRequest;
     private final java.util.concurrent.atomic.AtomicLong bytesIn = new java.util.concurrent.atomic.AtomicLong();
     private Map<String, Object> attributes;
 
@@ -51,6 +53,25 @@ final class ExchangeImpl implements Exchange {
     @Override
     public String id() {
         return id;
+    }
+
+    @Override
+    public java.util.Optional<String> cachePeer() {
+        return java.util.Optional.ofNullable(cachePeer);
+    }
+
+    /** The home this exchange's miss goes to, or null when it goes to the origin. */
+    void cachePeer(String home) {
+        this.cachePeer = home;
+    }
+
+    @Override
+    public boolean isPeerRequest() {
+        return peerRequest;
+    }
+
+    void peerRequest(boolean peer) {
+        this.peerRequest = peer;
     }
 
     @Override

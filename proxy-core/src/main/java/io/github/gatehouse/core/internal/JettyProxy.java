@@ -184,7 +184,7 @@ public final class JettyProxy {
                 server.addBean(forwardLean);
             }
         }
-        if (!config.routes().isEmpty()) {
+        if (!config.routes().isEmpty() || config.cachePeers() != null) { // cache peers: reached without a destination policy
             reverseClient = newClient(threads, scheduler, "reverse", defaultSpec);
             server.addBean(reverseClient);
             reverseLean = newLean("reverse", new org.eclipse.jetty.util.SocketAddressResolver.Async(threads, scheduler,
@@ -481,7 +481,7 @@ public final class JettyProxy {
                 upstreamClients.forward(forwardClient);
                 forwardLean = startLean(newLean("forward", forwardResolver));
             }
-            if (!next.routes().isEmpty() && reverseClient == null) {
+            if ((!next.routes().isEmpty() || next.cachePeers() != null) && reverseClient == null) {
                 reverseClient = startClient(newClient(threads, scheduler, "reverse", defaultSpec));
                 upstreamClients.register(defaultSpec, reverseClient);
                 reverseLean = startLean(newLean("reverse", new org.eclipse.jetty.util.SocketAddressResolver.Async(threads,

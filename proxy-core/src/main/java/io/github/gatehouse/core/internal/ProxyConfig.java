@@ -43,7 +43,8 @@ public record ProxyConfig(
         FrontDoors fronts,
         io.github.gatehouse.core.UpstreamTls upstreamTls,
         io.github.gatehouse.core.Interception interception,
-        Upgrades upgrades) {
+        Upgrades upgrades,
+        PeerRouting cachePeers) {
 
     /**
      * What happens to requests that ask to switch protocols: whether HTTP/2 listeners offer WebSocket over HTTP/2

@@ -35,6 +35,12 @@ final class RequestFilterRunner {
     ExchangeDriver.Step runRequestFilters(ExchangeContext x) {
         List<ProxyFilter> filters = config.filters();
         ExchangeImpl exchange = x.exchange;
+        if (exchange.isPeerRequest()) {
+            // a cache peer's request: the filters ran on the instance the client reached (and, as none passes
+            // here, no response filter runs either: that instance's run on the answer)
+            x.moveTo(RelayState.ADMITTED);
+            return ExchangeDriver.Step.NEXT;
+        }
         for (int i = 0; i < filters.size(); i++) {
             ProxyFilter filter = filters.get(i);
             Verdict verdict;

@@ -8,7 +8,8 @@ import org.eclipse.jetty.http.HttpVersion;
 /**
  * Phase 1: the checks on a request head that Jetty's parser does not make (it already enforced the syntax, the
  * framing rules and the size limit): the number of fields, {@code Transfer-Encoding} in HTTP/1.0, and this proxy's
- * own name in {@code Via}, which means a forwarding loop.
+ * own name in {@code Via}, which means a forwarding loop; and a cache peer's mark ({@link PeerRouting#HEADER}), which
+ * makes the exchange a peer request when it comes from a peer, and is refused (403) from anyone else.
  *
  * <p>Stateless and thread-safe.
  */
@@ -43,6 +44,22 @@ final class RequestHeadCheck {
                             + config.viaName(), "proxy_loop_detected", null, true);
                 }
             }
+        }
+        String peerField = fields.get(PeerRouting.HEADER);
+        if (peerField != null) {
+            PeerRouting peers = config.cachePeers();
+            java.net.InetAddress from = x.exchange.clientAddress().getAddress();
+            if (peers == null || !peers.isTrusted(peerField, from)) {
+                if (peers != null) {
+                    peers.refusedPeer();
+                }
+                x.exchange.deny();
+                return answers.answer(x, 403, PeerRouting.HEADER + " from " + (from == null ? "an unknown address"
+                        : from.getHostAddress()) + ", which is not a cache peer" + (peers == null
+                        ? " (this instance has no cache peers)" : ""), "http_request_denied", null, false);
+            }
+            x.exchange.peerRequest(true);
+            peers.servedPeer();
         }
         x.moveTo(RelayState.HEAD_CHECKED);
         return ExchangeDriver.Step.NEXT;

@@ -67,6 +67,10 @@ final class UpstreamCall implements org.eclipse.jetty.client.Response.Listener, 
     private final boolean clientAcceptsTrailers;
     private final AtomicBoolean accounted = new AtomicBoolean();
     private boolean http2;
+    /** Whether this try goes to the key's home instance (cache-peer routing) rather than the origin. */
+    private final boolean peerTry;
+    /** The cache peer timeout of this try (connect and response head), when it is a peer try. */
+    private volatile Deadlines.Handle peerDeadline;
 
     private volatile long sentNanos;
     private volatile long headNanos = -1;
@@ -101,6 +105,7 @@ final class UpstreamCall implements org.eclipse.jetty.client.Response.Listener, 
         this.member = member;
         this.tries = x.tries;
         this.clientAcceptsTrailers = HeaderRules.acceptsTrailers(clientRequest.getHeaders());
+        this.peerTry = x.peerTry;
         x.call = this;
     }
 
@@ -122,7 +127,8 @@ final class UpstreamCall implements org.eclipse.jetty.client.Response.Listener, 
         // (and pools that send PROXY protocol headers: jetty-client writes them, per client address)
         io.github.gatehouse.core.ProxyProtocolVersion proxyProtocol = tries == null ? null
                 : tries.pool.proxyProtocol().orElse(null);
-        Http1Upstream transport = "http".equals(target.scheme()) && proxyProtocol == null
+        Http1Upstream transport = peerTry ? relay.lean(Mode.REVERSE) // a cache peer: no destination policy
+                : "http".equals(target.scheme()) && proxyProtocol == null
                 && (tries == null || tries.pool.protocol() == io.github.gatehouse.core.UpstreamProtocol.HTTP_1_1)
                 ? relay.lean(exchange.mode()) : null;
         if (transport != null) {
@@ -211,6 +217,17 @@ final class UpstreamCall implements org.eclipse.jetty.client.Response.Listener, 
                     new java.util.concurrent.TimeoutException("Total timeout " + total + " ms elapsed")));
         }
         leanTransport = true;
+        if (peerTry) {
+            PeerRouting peers = config.cachePeers();
+            peers.fetched();
+            long limit = peers.timeout().toMillis();
+            peerDeadline = relay.deadlines().schedule(limit, () -> {
+                if (!responseBegun) {
+                    abortTry(new Failures.UpstreamHeadTimeout("cache peer " + target.host() + ":" + target.port()
+                            + " did not answer within " + limit + "ms"));
+                }
+            });
+        }
         boolean queued = transport.acquire(target.host(), target.port(), (connection, failure) -> {
             if (!waitOver.compareAndSet(false, true)) {
                 if (connection != null) {
@@ -257,6 +274,10 @@ final class UpstreamCall implements org.eclipse.jetty.client.Response.Listener, 
             h.put(HttpHeader.HOST, hostHeader);
         }
         h.add(HttpHeader.VIA, relay.via(head.version()));
+        h.remove(PeerRouting.HEADER); // a peer's mark (and its secret) never goes on
+        if (peerTry) {
+            h.put(PeerRouting.HEADER, relay.config().cachePeers().headerValue());
+        }
         if (clientAcceptsTrailers) {
             h.put(HttpHeader.TE, "trailers");
         }
@@ -368,8 +389,23 @@ final class UpstreamCall implements org.eclipse.jetty.client.Response.Listener, 
             exchange.upstreamHeadNanos(headNanos);
         }
         upstreamStatus = status;
+        cancelPeerDeadline();
         if (x.state() != RelayState.AWAITING_RESPONSE) {
             return;
+        }
+        if (peerTry && status >= 200) {
+            String proxyStatus = upstreamFields.get("Proxy-Status");
+            if (proxyStatus != null && proxyStatus.contains("error=")) {
+                // the home answered by itself (it failed, refused, or saw a loop): not the origin's answer. Its short
+                // body is drained, then the miss goes to the origin (complete -> fallBack)
+                LOG.info("{} cache peer {} answered {} by itself ({}); fetching from the origin", exchange.id(),
+                        exchange.upstream(), status, proxyStatus);
+                x.moveTo(RelayState.DRAINING_FOR_RETRY);
+                return;
+            }
+            if (isHit(upstreamFields.getValuesList("Cache-Status"))) {
+                relay.config().cachePeers().peerHit();
+            }
         }
         if (status < 200) {
             // 1xx other than 100/102/103 (which InterimResponses takes): a 101 was never asked for, since the relay
@@ -542,6 +578,7 @@ final class UpstreamCall implements org.eclipse.jetty.client.Response.Listener, 
     public void complete(Throwable requestFailure, Throwable failure) {
         trace |= 8;
         cancelHeadTimeout();
+        cancelPeerDeadline();
         Deadlines.Handle total = totalTimeout;
         if (total != null) {
             total.cancel();
@@ -555,6 +592,10 @@ final class UpstreamCall implements org.eclipse.jetty.client.Response.Listener, 
         accountMember(isFailed, requestFailure, state);
         switch (state) {
             case DRAINING_FOR_RETRY -> {
+                if (peerTry) {
+                    fallBack("answered " + upstreamStatus + " by itself", RelayState.DRAINING_FOR_RETRY);
+                    return;
+                }
                 int status = upstreamStatus;
                 x.moveTo(RelayState.RETRYING);
                 if (!relay.driver().retry(x)) {
@@ -591,6 +632,10 @@ final class UpstreamCall implements org.eclipse.jetty.client.Response.Listener, 
         BodyRelay b = body;
         if (b != null) {
             b.abortWriter(failure);
+        }
+        if (peerTry && state == RelayState.AWAITING_RESPONSE && upstreamStatus == 0 && !clientResponse.isCommitted()) {
+            fallBack(Failures.classify(failure).description(), RelayState.AWAITING_RESPONSE);
+            return;
         }
         if (state == RelayState.AWAITING_RESPONSE && tries != null && upstreamStatus == 0 && !clientResponse.isCommitted()
                 && retryWanted(failure)) {
@@ -643,6 +688,48 @@ final class UpstreamCall implements org.eclipse.jetty.client.Response.Listener, 
         }
         String what = exchange.mode() == Mode.FORWARD ? exchange.requestImpl().authority() : "upstream " + exchange.upstream();
         relay.answers().answer(x, c.status(), what + ": " + c.description(), c.proxyStatusError(), null, false);
+    }
+
+    /**
+     * The home instance failed this try before it began a response of the origin's: the miss goes to the origin, as
+     * if there were no cache peers (phase 6 again, with the cache seeing an origin's answer).
+     */
+    private void fallBack(String why, RelayState from) {
+        PeerRouting.Peer home = x.peer;
+        if (home != null) {
+            relay.config().cachePeers().fellBack(home);
+        }
+        LOG.info("{} cache peer {} {}; fetching from the origin", exchange.id(), exchange.upstream(), why);
+        UpstreamSelector.dropHome(x);
+        if (!x.moveFrom(from, RelayState.RETRYING)) {
+            return; // the exchange ended meanwhile (the client went away)
+        }
+        if (!relay.driver().retry(x)) {
+            relay.answers().answer(x, 503, "cache peer " + exchange.upstream() + " " + why
+                    + " and no upstream could take the request", "destination_unavailable", null, false);
+        }
+    }
+
+    private void cancelPeerDeadline() {
+        Deadlines.Handle d = peerDeadline;
+        if (d != null) {
+            d.cancel();
+        }
+    }
+
+    /** Whether a {@code Cache-Status} field of the home says one of its caches answered from storage. */
+    static boolean isHit(java.util.List<String> cacheStatus) {
+        for (String field : cacheStatus) {
+            for (String member : field.split(",")) {
+                String[] params = member.split(";");
+                for (int i = 1; i < params.length; i++) {
+                    if (params[i].trim().equals("hit")) {
+                        return true;
+                    }
+                }
+            }
+        }
+        return false;
     }
 
     /** Whether the pool's retry policy retries this failure of a try that got no response, and may retry now. */

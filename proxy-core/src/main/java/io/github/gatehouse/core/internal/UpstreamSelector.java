@@ -17,6 +17,9 @@ import org.slf4j.LoggerFactory;
  * among the members not tried yet; none available is a 503 (or a stale stored response). The upstream target, the
  * {@code Host} field by the route's policy, and the sticky cookie to set are worked out here.
  *
+ * <p>A plain miss whose key's home is another instance (cache-peer routing, marked in phase 5) goes to that home
+ * first; when the home fails, the exchange comes back here as a retry, without the mark, and goes to the origin.
+ *
  * <p>A retry comes back here ({@link RelayState#RETRYING}); when no other member may take it, the phase declines and
  * the failed try answers with its own failure. Before the first try, a small request body is read whole when the
  * pool's retry policy may replay it.
@@ -42,6 +45,13 @@ final class UpstreamSelector {
     ExchangeDriver.Step pick(ExchangeContext x) {
         ExchangeImpl exchange = x.exchange;
         RequestHeadImpl head = exchange.requestImpl();
+        PeerRouting.Peer home = x.peer;
+        if (home != null) {
+            if (x.state() == RelayState.CACHE_MISSED && x.lookup.kind() == io.github.gatehouse.core.CacheLookup.Kind.MISS) {
+                return toHome(x, home, head);
+            }
+            dropHome(x); // a stored entry of this instance's own to revalidate: with the origin
+        }
         if (exchange.mode() != Mode.REVERSE) {
             exchange.upstream(head.authority());
             exchange.tries(1);
@@ -98,6 +108,36 @@ final class UpstreamSelector {
         x.member = member;
         x.moveTo(RelayState.UPSTREAM_CHOSEN);
         return ExchangeDriver.Step.NEXT;
+    }
+
+    /**
+     * Cache-peer routing: the miss goes to its home, as the client sent it: in absolute form for a forward exchange,
+     * in origin form with the client's {@code Host} for a reverse one (the home matches the same route).
+     */
+    private ExchangeDriver.Step toHome(ExchangeContext x, PeerRouting.Peer home, RequestHeadImpl head) {
+        ExchangeImpl exchange = x.exchange;
+        String pathQuery = pathQuery(head.path(), head.rawQuery());
+        int defaultPort = head.scheme().equals("https") ? 443 : 80;
+        String h = head.host().indexOf(':') >= 0 ? "[" + head.host() + "]" : head.host();
+        String authority = head.port() == defaultPort ? h : h + ":" + head.port();
+        if (exchange.mode() != Mode.REVERSE) {
+            pathQuery = head.scheme() + "://" + authority + pathQuery;
+        }
+        exchange.upstream(home.host().indexOf(':') >= 0 ? "[" + home.host() + "]:" + home.port() : home.host() + ":" + home.port());
+        exchange.tries(1);
+        x.upstreamTarget = new UpstreamCall.Target("http", home.host(), home.port(), pathQuery);
+        x.hostHeader = authority;
+        x.member = null;
+        x.peerTry = true;
+        x.moveTo(RelayState.UPSTREAM_CHOSEN);
+        return ExchangeDriver.Step.NEXT;
+    }
+
+    /** The exchange goes to the origin after all: the cache sees an origin's answer from now on. */
+    static void dropHome(ExchangeContext x) {
+        x.peer = null;
+        x.peerTry = false;
+        x.exchange.cachePeer(null);
     }
 
     /** Phase 7 begins: the request goes to the upstream chosen. */
