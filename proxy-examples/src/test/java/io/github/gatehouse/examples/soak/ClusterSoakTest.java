@@ -96,7 +96,7 @@ class ClusterSoakTest {
     void threeInstancesUnderLoadWithOneKilledAndRestartedFailOnlyWhatWasInFlightAndServeNothingPurged() throws Exception {
         long seconds = Long.getLong("soak.seconds", 120);
         long steadySeconds = Math.max(10, seconds / 5);
-        long warmUp = TimeUnit.SECONDS.toNanos(Long.getLong("soak.warmupSeconds", 10));
+        long warmUp = TimeUnit.SECONDS.toNanos(Long.getLong("soak.warmupSeconds", 30));
         StringBuilder report = new StringBuilder();
         try (SoakOrigin origin = SoakOrigin.start()) {
             // ---- the same three launchers without the cluster flags: each instance its own cache
@@ -106,7 +106,8 @@ class ClusterSoakTest {
                 for (int i = 0; i < INSTANCES; i++) {
                     solo.add(Launcher.start("solo-" + i, origin, 0, 0, List.of()));
                 }
-                alone = new Phase("three instances without the shared tier", solo, origin);
+                alone = new Phase("three instances without the shared tier", solo, origin,
+                        TimeUnit.SECONDS.toNanos(steadySeconds));
                 alone.run(warmUp, TimeUnit.SECONDS.toNanos(steadySeconds), null);
             } finally {
                 for (Launcher l : solo) {
@@ -136,7 +137,8 @@ class ClusterSoakTest {
                     }
                     members.add(l);
                 }
-                clustered = new Phase("three instances sharing the tier", members, origin);
+                clustered = new Phase("three instances sharing the tier", members, origin,
+                        TimeUnit.SECONDS.toNanos(steadySeconds));
                 faults = new Faults(clustered, seconds, steadySeconds);
                 clustered.run(warmUp, TimeUnit.SECONDS.toNanos(seconds), faults);
             } finally {
@@ -153,9 +155,9 @@ class ClusterSoakTest {
             report.append(String.format(Locale.ROOT, "working set: %d cacheable objects (max-age=600, tags), %d objects"
                     + " with Vary: Accept-Language (%d languages), %d uncacheable (no-store)%n",
                     CACHEABLE, VARYING, LANGUAGES.size(), UNCACHEABLE));
-            alone.report(report, 0, alone.durationNanos);
+            alone.report(report, 0, alone.steadyNanos);
             report.append(originReport("  origin", originAlone, 0));
-            clustered.report(report, 0, TimeUnit.SECONDS.toNanos(steadySeconds));
+            clustered.report(report, 0, clustered.steadyNanos);
             clustered.report(report, 0, clustered.durationNanos);
             report.append(originReport("  origin", originClustered, faults.purgedObjectCount()));
             faults.report(report);
@@ -226,13 +228,27 @@ class ClusterSoakTest {
         final LongAdder checkedAfterPurge = new LongAdder();
         /** Per object key, the purges that returned: when, and the highest version issued before each started. */
         final Map<String, List<long[]>> purgedBefore = new ConcurrentHashMap<>();
+        /** The steady window: from the start to the first fault (purge or kill); its CPU time is measured. */
+        final long steadyNanos;
+        final long[] cpuAtStart;
+        final long[] cpuAtSteadyEnd;
         long startNanos;
         long durationNanos;
 
-        Phase(String name, List<Launcher> launchers, SoakOrigin origin) {
+        Phase(String name, List<Launcher> launchers, SoakOrigin origin, long steadyNanos) {
             this.name = name;
             this.launchers = new CopyOnWriteArrayList<>(launchers);
             this.origin = origin;
+            this.steadyNanos = steadyNanos;
+            this.cpuAtStart = new long[launchers.size()];
+            this.cpuAtSteadyEnd = new long[launchers.size()];
+        }
+
+        /** Each launcher JVM's CPU time so far (user and system, all threads), in nanoseconds. */
+        private void cpu(long[] into) {
+            for (int i = 0; i < launchers.size(); i++) {
+                into[i] = launchers.get(i).process.info().totalCpuDuration().map(Duration::toNanos).orElse(-1L);
+            }
         }
 
         /**
@@ -241,10 +257,17 @@ class ClusterSoakTest {
          */
         void run(long warmUp, long nanos, Faults faults) throws Exception {
             int clients = launchers.size() * CLIENTS_PER_INSTANCE;
-            ExecutorService pool = Executors.newFixedThreadPool(clients + 2, r -> new Thread(r, "soak-client"));
+            ExecutorService pool = Executors.newFixedThreadPool(clients + 3, r -> new Thread(r, "soak-client"));
             startNanos = System.nanoTime() + warmUp;
             long deadline = startNanos + nanos;
             List<Future<?>> done = new ArrayList<>();
+            done.add(pool.submit(() -> {
+                waitUntil(startNanos);
+                cpu(cpuAtStart);
+                waitUntil(startNanos + steadyNanos);
+                cpu(cpuAtSteadyEnd);
+                return null;
+            }));
             if (faults != null) {
                 done.add(pool.submit(() -> {
                     faults.purges(deadline);
@@ -407,6 +430,14 @@ class ClusterSoakTest {
                         percentile(latencies, 0.50) / 1e6, percentile(latencies, 0.99) / 1e6));
             }
             out.append(String.format(Locale.ROOT, "  all: %.0f rps%n", total / ((to - from) / 1e9)));
+            if (from == 0 && to == steadyNanos) {
+                long cpu = 0;
+                for (int i = 0; i < launchers.size(); i++) {
+                    cpu += cpuAtSteadyEnd[i] - cpuAtStart[i];
+                }
+                out.append(String.format(Locale.ROOT, "  launcher CPU: %.0f µs per exchange (%.1f s of CPU in the three"
+                        + " JVMs for %d exchanges)%n", total == 0 ? 0.0 : cpu / 1e3 / total, cpu / 1e9, total));
+            }
         }
 
         /** Successful exchanges a second, per instance, in windows of {@code window}. */
@@ -447,6 +478,12 @@ class ClusterSoakTest {
                     stale.size()));
             stale.stream().limit(20).forEach(s -> out.append("  ").append(s).append('\n'));
         }
+    }
+
+    /** Returns at {@code nanos} ({@link System#nanoTime}): the fault and sampling timeline of a time-bounded run. */
+    private static void waitUntil(long nanos) throws InterruptedException {
+        // a schedule, not a wait for an event
+        TimeUnit.NANOSECONDS.sleep(Math.max(0, nanos - System.nanoTime())); // timed on purpose: the run's timeline
     }
 
     private static long percentile(List<Long> sorted, double p) {
@@ -504,11 +541,6 @@ class ClusterSoakTest {
         void kill() throws Exception {
             waitUntil(phase.startNanos + TimeUnit.SECONDS.toNanos(seconds) * 2 / 5);
             killAndRestart();
-        }
-
-        private void waitUntil(long nanos) throws InterruptedException {
-            // the fault timeline of a time-bounded run: a schedule, not a wait for an event
-            TimeUnit.NANOSECONDS.sleep(Math.max(0, nanos - System.nanoTime())); // timed on purpose: the fault timeline
         }
 
         private void killAndRestart() throws Exception {
@@ -645,7 +677,14 @@ class ClusterSoakTest {
             this.clusterFlags = clusterFlags;
             this.incarnation = incarnation;
             String java = Path.of(System.getProperty("java.home"), "bin", "java").toString();
-            List<String> cmd = new ArrayList<>(List.of(java, LAUNCHER_HEAP, "-cp", System.getProperty("java.class.path"),
+            List<String> cmd = new ArrayList<>(List.of(java, LAUNCHER_HEAP));
+            // -Dsoak.launcherJvmArgs="-XX:StartFlightRecording=filename=target/NAME.jfr" profiles each launcher
+            for (String arg : System.getProperty("soak.launcherJvmArgs", "").split(" ")) {
+                if (!arg.isBlank()) {
+                    cmd.add(arg.replace("NAME", name + (incarnation > 0 ? "-restarted" : "")));
+                }
+            }
+            cmd.addAll(List.of("-cp", System.getProperty("java.class.path"),
                     "io.github.gatehouse.examples.Gatehouse", "reverse", "--port", Integer.toString(port),
                     "--upstream", origin.baseUrl(), "--cache-memory", "64m", "--access-log", "off",
                     "--admin-port", Integer.toString(adminPort), "--admin-token", TOKEN));
