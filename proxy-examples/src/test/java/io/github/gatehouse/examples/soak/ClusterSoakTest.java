@@ -85,6 +85,8 @@ class ClusterSoakTest {
     private static final int CACHEABLE = 40;
     private static final int VARYING = 10;
     private static final int UNCACHEABLE = 5;
+    /** The share of requests for uncacheable objects, in percent ({@code -Dsoak.uncacheablePercent}, 8 by default). */
+    private static final int UNCACHEABLE_PERCENT = Integer.getInteger("soak.uncacheablePercent", 8);
     private static final List<String> LANGUAGES = List.of("en", "fr", "de");
     private static final int TAGS = 5;
     private static final String LAUNCHER_HEAP = "-Xmx256m";
@@ -94,7 +96,7 @@ class ClusterSoakTest {
 
     @Test
     void threeInstancesUnderLoadWithOneKilledAndRestartedFailOnlyWhatWasInFlightAndServeNothingPurged() throws Exception {
-        long seconds = Long.getLong("soak.seconds", 120);
+        long seconds = Math.max(60, Long.getLong("soak.seconds", 120)); // room for the kill, the restart and loads after
         long steadySeconds = Math.max(10, seconds / 5);
         long warmUp = TimeUnit.SECONDS.toNanos(Long.getLong("soak.warmupSeconds", 30));
         StringBuilder report = new StringBuilder();
@@ -153,8 +155,8 @@ class ClusterSoakTest {
                     + " per instance, launcher JVMs %s, loopback, on a machine shared with other work%n",
                     seconds, steadySeconds, CLIENTS_PER_INSTANCE, LAUNCHER_HEAP));
             report.append(String.format(Locale.ROOT, "working set: %d cacheable objects (max-age=600, tags), %d objects"
-                    + " with Vary: Accept-Language (%d languages), %d uncacheable (no-store)%n",
-                    CACHEABLE, VARYING, LANGUAGES.size(), UNCACHEABLE));
+                    + " with Vary: Accept-Language (%d languages), %d uncacheable (no-store); %d%% of requests uncacheable%n",
+                    CACHEABLE, VARYING, LANGUAGES.size(), UNCACHEABLE, UNCACHEABLE_PERCENT));
             alone.report(report, 0, alone.steadyNanos);
             report.append(originReport("  origin", originAlone, 0));
             clustered.report(report, 0, clustered.steadyNanos);
@@ -232,6 +234,8 @@ class ClusterSoakTest {
         final long steadyNanos;
         final long[] cpuAtStart;
         final long[] cpuAtSteadyEnd;
+        /** Each launcher's {@code /api/stats} at the end of the steady window. */
+        final List<String> steadyStats = new CopyOnWriteArrayList<>();
         long startNanos;
         long durationNanos;
 
@@ -266,6 +270,9 @@ class ClusterSoakTest {
                 cpu(cpuAtStart);
                 waitUntil(startNanos + steadyNanos);
                 cpu(cpuAtSteadyEnd);
+                for (Launcher l : launchers) {
+                    steadyStats.add(adminGet(l, "/api/stats"));
+                }
                 return null;
             }));
             if (faults != null) {
@@ -307,13 +314,13 @@ class ClusterSoakTest {
             int kind = random.nextInt(100);
             String path;
             String language = null;
-            if (kind < 80) {
+            if (kind >= 100 - UNCACHEABLE_PERCENT) {
+                path = "/u/" + random.nextInt(UNCACHEABLE);
+            } else if (kind < (100 - UNCACHEABLE_PERCENT) * 87 / 100) {
                 path = "/c/" + random.nextInt(CACHEABLE);
-            } else if (kind < 92) {
+            } else {
                 path = "/v/" + random.nextInt(VARYING);
                 language = LANGUAGES.get(random.nextInt(LANGUAGES.size()));
-            } else {
-                path = "/u/" + random.nextInt(UNCACHEABLE);
             }
             String key = SoakOrigin.key(path, language);
             int incarnation = l.incarnation;
@@ -437,6 +444,15 @@ class ClusterSoakTest {
                 }
                 out.append(String.format(Locale.ROOT, "  launcher CPU: %.0f µs per exchange (%.1f s of CPU in the three"
                         + " JVMs for %d exchanges)%n", total == 0 ? 0.0 : cpu / 1e3 / total, cpu / 1e9, total));
+                for (String stats : steadyStats) {
+                    java.util.regex.Matcher m = java.util.regex.Pattern.compile("\"cache\":\\{[^}]*\\}|\"cluster\":\\{.*?\\}")
+                            .matcher(stats);
+                    StringBuilder found = new StringBuilder();
+                    while (m.find()) {
+                        found.append(m.group()).append(' ');
+                    }
+                    out.append("  stats: ").append(found.length() > 0 ? found : stats).append('\n');
+                }
             }
         }
 
@@ -478,6 +494,13 @@ class ClusterSoakTest {
                     stale.size()));
             stale.stream().limit(20).forEach(s -> out.append("  ").append(s).append('\n'));
         }
+    }
+
+    /** GET {@code path} on the launcher's admin listener; the body. */
+    private String adminGet(Launcher l, String path) throws Exception {
+        return admin.send(HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + l.adminPort + path))
+                .header("Authorization", "Bearer " + TOKEN).timeout(Duration.ofSeconds(10)).build(),
+                HttpResponse.BodyHandlers.ofString()).body();
     }
 
     /** Returns at {@code nanos} ({@link System#nanoTime}): the fault and sampling timeline of a time-bounded run. */
