@@ -110,9 +110,9 @@ class FillLeaseOfAKilledInstanceTest {
 
     /**
      * Hazelcast runs what is chained on its futures on its default executor: where the common pool has a parallelism
-     * of 1 (two cores, as on the machine the soak ran on), a new thread per completion, which cost the soak's
-     * instances 5 times the CPU per exchange. Grid operations hop to the store's own threads instead. (On a machine
-     * with more cores the common pool hides the difference, and this test passes either way.)
+     * of 1 (two cores, as on the machine the soak ran on), a new thread per completion: about 200 a second in each of
+     * the soak's launchers. {@code Cluster.join} replaces that executor with a reused pool. (On a machine with more
+     * cores the common pool hides the difference, and this test passes either way.)
      */
     @Test
     void gridOperationsDoNotStartAThreadEach() throws Exception {

@@ -135,20 +135,22 @@ public final class Cluster implements AutoCloseable {
     /**
      * Hazelcast completes what is chained on its futures (its own delegating futures included, such as an
      * {@code IMap.getAsync}'s) on its default async executor: the common pool, or, where the common pool has a
-     * parallelism of 1 (a machine with two cores), a new thread for each completion. The cluster soak measured that
-     * on two cores: about 200 threads started a second per instance, and 5 times the CPU per exchange of the same
-     * instances without the shared tier. There, Hazelcast's executor is replaced, once per JVM, by a pool of daemon
-     * threads that are reused (it grows while all are busy, as a thread per task would, and idle threads end after
-     * 60 s). An executor someone else set is left alone; so is everything on a machine with more cores.
+     * parallelism of 1 (a machine with two cores), a new thread for each completion: the cluster soak's launchers on
+     * two cores started about 200 threads a second each (JFR). There, Hazelcast's executor is replaced, once per JVM,
+     * by a pool of daemon threads that are reused (it grows while all are busy, as a thread per task would, and idle
+     * threads end after 60 s). An executor someone else set is left alone; so is everything on a machine with more
+     * cores.
      */
     private static synchronized void noThreadPerCompletion() {
         if (java.util.concurrent.ForkJoinPool.getCommonPoolParallelism() > 1) {
             return;
         }
         try {
-            java.util.concurrent.Executor current = com.hazelcast.internal.util.ConcurrencyUtil.getDefaultAsyncExecutor();
+            java.util.concurrent.Executor current =
+                    com.hazelcast.internal.util.ConcurrencyUtil.getDefaultAsyncExecutor();
             // Hazelcast's own thread-per-task default is a lambda of ConcurrencyUtil
-            if (current.getClass().getName().startsWith(com.hazelcast.internal.util.ConcurrencyUtil.class.getName() + "$$")) {
+            String hazelcastDefault = com.hazelcast.internal.util.ConcurrencyUtil.class.getName() + "$$";
+            if (current.getClass().getName().startsWith(hazelcastDefault)) {
                 AtomicInteger n = new AtomicInteger();
                 com.hazelcast.internal.util.ConcurrencyUtil.setDefaultAsyncExecutor(
                         java.util.concurrent.Executors.newCachedThreadPool(r -> {
