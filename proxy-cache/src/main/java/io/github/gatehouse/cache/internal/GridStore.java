@@ -460,7 +460,8 @@ public final class GridStore implements CacheStore, SharedTier {
      */
     @Override
     public CompletionStage<Boolean> claimFill(String primary, Duration lease) {
-        CompletableFuture<Boolean> raw = call(() -> claims.submitToKey(primary, new Claim(self, lease.toMillis())));
+        CompletableFuture<Boolean> raw = call(() -> claims.submitToKey(primary,
+                new Claim(self, lease.toMillis(), liveMembers())));
         pendingClaims.put(primary, raw);
         raw.whenComplete((won, f) -> pendingClaims.remove(primary, raw));
         // on a timeout this instance goes upstream as if it had won, and releases the claim at the end of its fill
@@ -500,13 +501,30 @@ public final class GridStore implements CacheStore, SharedTier {
         remoteWaits.increment();
         CompletableFuture<Void> w = waiters.computeIfAbsent(primary, k -> new CompletableFuture<>());
         withTimeout(call(() -> claims.getAsync(primary))).whenComplete((owner, f) -> {
-            if (f == null && owner == null) {
-                complete(primary); // released before we listened
+            if (f == null && (owner == null || !liveMembers().contains(owner))) {
+                complete(primary); // released before we listened, or held by a member that is gone
             }
         });
         waitListeners.forEach(Runnable::run);
         return w.completeOnTimeout(null, wait.toMillis(), TimeUnit.MILLISECONDS).whenCompleteAsync((v, f) -> waiters.remove(primary, w),
                 executor);
+    }
+
+    /**
+     * The ids of the members this one sees now. A fill lease held by any other id is a dead member's (killed while
+     * filling): it is taken over at once rather than waited for until its time to live ends.
+     */
+    private List<String> liveMembers() {
+        try {
+            List<String> ids = new ArrayList<>();
+            for (com.hazelcast.cluster.Member m : io.github.gatehouse.core.internal.ClusterAccess.hazelcast(cluster)
+                    .getCluster().getMembers()) {
+                ids.add(m.getUuid().toString());
+            }
+            return ids;
+        } catch (RuntimeException e) { // the member is shutting down: only this one counts
+            return List.of(self);
+        }
     }
 
     /** Runs {@code listener} each time a request starts waiting for another instance's fill (tests). */
@@ -941,12 +959,16 @@ public final class GridStore implements CacheStore, SharedTier {
         }
     }
 
-    /** Takes the fill lease when free (or already ours); true when this member holds it. */
-    record Claim(String member, long leaseMillis) implements EntryProcessor<String, String, Boolean> {
+    /**
+     * Takes the fill lease when free, already ours, or held by a member that is not among {@code live} (the members
+     * the claiming one sees: a member killed while filling leaves its lease behind until its time to live, the whole
+     * collapse timeout, and every instance that wanted that key would wait for it); true when this member holds it.
+     */
+    record Claim(String member, long leaseMillis, List<String> live) implements EntryProcessor<String, String, Boolean> {
         @Override
         public Boolean process(Map.Entry<String, String> entry) {
             String owner = entry.getValue();
-            if (owner != null && !owner.equals(member)) {
+            if (owner != null && !owner.equals(member) && live.contains(owner)) {
                 return false;
             }
             ((ExtendedMapEntry<String, String>) entry).setValue(member, leaseMillis, TimeUnit.MILLISECONDS);

@@ -62,6 +62,7 @@ public final class Cluster implements AutoCloseable {
      */
     public static Cluster join(ClusterConfig config) {
         requireNonNull(config, "config");
+        noThreadPerCompletion();
         Config c = new Config();
         c.setInstanceName("gatehouse-" + config.name() + "-" + INSTANCES.incrementAndGet());
         c.setClusterName(config.name());
@@ -129,6 +130,39 @@ public final class Cluster implements AutoCloseable {
             }
         }
         return cluster;
+    }
+
+    /**
+     * Hazelcast completes what is chained on its futures (its own delegating futures included, such as an
+     * {@code IMap.getAsync}'s) on its default async executor: the common pool, or, where the common pool has a
+     * parallelism of 1 (a machine with two cores), a new thread for each completion: the cluster soak's launchers on
+     * two cores started about 200 threads a second each (JFR). There, Hazelcast's executor is replaced, once per JVM,
+     * by a pool of daemon threads that are reused (it grows while all are busy, as a thread per task would, and idle
+     * threads end after 60 s). An executor someone else set is left alone; so is everything on a machine with more
+     * cores.
+     */
+    private static synchronized void noThreadPerCompletion() {
+        if (java.util.concurrent.ForkJoinPool.getCommonPoolParallelism() > 1) {
+            return;
+        }
+        try {
+            java.util.concurrent.Executor current =
+                    com.hazelcast.internal.util.ConcurrencyUtil.getDefaultAsyncExecutor();
+            // Hazelcast's own thread-per-task default is a lambda of ConcurrencyUtil
+            String hazelcastDefault = com.hazelcast.internal.util.ConcurrencyUtil.class.getName() + "$$";
+            if (current.getClass().getName().startsWith(hazelcastDefault)) {
+                AtomicInteger n = new AtomicInteger();
+                com.hazelcast.internal.util.ConcurrencyUtil.setDefaultAsyncExecutor(
+                        java.util.concurrent.Executors.newCachedThreadPool(r -> {
+                            Thread t = new Thread(r, "gatehouse-cluster-async-" + n.incrementAndGet());
+                            t.setDaemon(true);
+                            return t;
+                        }));
+                LOG.debug("Hazelcast's async completions run on a reused pool (common pool parallelism 1)");
+            }
+        } catch (RuntimeException | LinkageError e) { // an internal Hazelcast API: a later version may lack it
+            LOG.debug("could not replace Hazelcast's default async executor", e);
+        }
     }
 
     /** The configuration this member started with. */
