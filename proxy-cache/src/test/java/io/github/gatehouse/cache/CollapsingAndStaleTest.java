@@ -62,6 +62,51 @@ class CollapsingAndStaleTest {
     }
 
     @Test
+    void missesOfAKeyWhoseLastAnswerCouldNotBeStoredGoUpstreamSideBySide() throws Exception {
+        t.origin.serve("/nostore", MockResponse.ok("fresh").header("Cache-Control", "no-store"));
+        assertThat(t.get("/nostore").bodyText()).isEqualTo("fresh"); // a fill whose answer could not be stored
+        t.origin.takeRequest();
+
+        CompletableFuture<Void> gate = new CompletableFuture<>();
+        t.origin.serve("/nostore", MockResponse.ok("held").header("Cache-Control", "no-store").holdUntil(gate));
+        Future<RawHttp.Reply> first = clients.submit(() -> t.get("/nostore"));
+        Future<RawHttp.Reply> second = clients.submit(() -> t.get("/nostore"));
+        // both reach the origin while it holds its answers: neither waits for the other's fill (hit-for-miss)
+        t.origin.takeRequest();
+        t.origin.takeRequest();
+        assertThat(t.cache.stats().collapsed()).isZero();
+        gate.complete(null);
+        assertThat(first.get(5, TimeUnit.SECONDS).bodyText()).isEqualTo("held");
+        assertThat(second.get(5, TimeUnit.SECONDS).bodyText()).isEqualTo("held");
+
+        // an answer that can be stored still is, and ends the mark
+        t.origin.serve("/nostore", MockResponse.ok("cacheable now").header("Cache-Control", "max-age=100"));
+        java.util.concurrent.Semaphore stored = new java.util.concurrent.Semaphore(0);
+        t.cache.onStored(stored::release);
+        assertThat(t.get("/nostore").bodyText()).isEqualTo("cacheable now");
+        assertThat(stored.tryAcquire(5, TimeUnit.SECONDS)).as("stored").isTrue();
+        int before = t.origin.requestCount("/nostore");
+        assertThat(t.get("/nostore").headers().get("cache-status")).contains("hit");
+        assertThat(t.origin.requestCount("/nostore")).isEqualTo(before);
+
+        // and after the mark's time an unstorable key collapses again
+        t.origin.serve("/nostore-2", MockResponse.ok("x").header("Cache-Control", "no-store"));
+        t.get("/nostore-2");
+        t.advance(Duration.ofSeconds(121));
+        CompletableFuture<Void> gate2 = new CompletableFuture<>();
+        t.origin.serve("/nostore-2", MockResponse.ok("y").header("Cache-Control", "no-store").holdUntil(gate2));
+        int lookups = t.observed.lookups();
+        Future<RawHttp.Reply> leader = clients.submit(() -> t.get("/nostore-2"));
+        t.observed.awaitLookups(lookups + 1);
+        Future<RawHttp.Reply> follower = clients.submit(() -> t.get("/nostore-2"));
+        t.observed.awaitLookups(lookups + 2);
+        assertThat(t.cache.stats().collapsed()).as("the follower waits for the leader's fill again").isEqualTo(1);
+        gate2.complete(null);
+        assertThat(leader.get(5, TimeUnit.SECONDS).bodyText()).isEqualTo("y");
+        assertThat(follower.get(5, TimeUnit.SECONDS).bodyText()).isEqualTo("y");
+    }
+
+    @Test
     void followersOfAFillThatDiesMidBodyAreAbortedNotCompleted() throws Exception {
         CompletableFuture<Void> die = new CompletableFuture<>();
         t.origin.serve("/dies", MockResponse.ok().header("Cache-Control", "max-age=100").chunks("partial-", "").abortAfter(8).pauseBeforeChunk(1, die));

@@ -69,6 +69,15 @@ public final class CacheEngine implements AutoCloseable {
     private final Collapser collapser;
     private final PartialContent partial;
     private final Set<String> revalidating = ConcurrentHashMap.newKeySet();
+    /**
+     * Primary keys whose last answer could not be stored ("hit-for-miss", as Varnish calls it), for
+     * {@link #HIT_FOR_MISS}: their misses go upstream at once, side by side, instead of waiting for each other's fill
+     * (and, in a cluster, without a grid read, a fill lease and its release announced to every member). An answer
+     * that can be stored is still stored, and ends the mark.
+     */
+    private final com.github.benmanes.caffeine.cache.Cache<String, Boolean> hitForMiss;
+    /** How long a key stays marked after an answer that could not be stored (Varnish's default). */
+    static final java.time.Duration HIT_FOR_MISS = java.time.Duration.ofSeconds(120);
     /** How background revalidations reach the upstream: the proxy's relay, once it attached this cache; else null. */
     private volatile RelayAccess relay;
     /** Run after each entry became servable; empty but in tests that await a store (see {@link #onStored}). */
@@ -84,6 +93,12 @@ public final class CacheEngine implements AutoCloseable {
         this.responder = new Responder(config, counters);
         this.invalidation = new Invalidation(config, variants, responder, counters, grid);
         this.collapser = new Collapser(config, grid);
+        java.time.Clock clock = config.clock();
+        this.hitForMiss = com.github.benmanes.caffeine.cache.Caffeine.newBuilder().maximumSize(10_000)
+                .expireAfterWrite(HIT_FOR_MISS).ticker(() -> {
+                    Instant t = clock.instant();
+                    return t.getEpochSecond() * 1_000_000_000L + t.getNano();
+                }).build();
         for (String key : store.keys()) {
             variants.index(key);
             store.get(key).ifPresent(e -> invalidation.indexTags(key, e.head()));
@@ -108,6 +123,8 @@ public final class CacheEngine implements AutoCloseable {
         }
         variants.index(key);
         invalidation.indexTags(key, head);
+        int separator = key.indexOf(VariantIndex.SEPARATOR);
+        hitForMiss.invalidate(separator < 0 ? key : key.substring(0, separator));
         variants.sweepIfLarge();
         counters.stores.increment();
         counters.bytesStored.add(length);
@@ -205,16 +222,17 @@ public final class CacheEngine implements AutoCloseable {
                 || (!reqHeaders.contains("Cache-Control") && reqHeaders.containsToken("Pragma", "no-cache")));
         boolean noStore = rcc.has("no-store");
         String primary = config.keyPolicy().primaryKey(exchange);
-        if (grid != null) {
+        boolean uncacheableLately = hitForMiss.getIfPresent(primary) != null;
+        if (grid != null && !uncacheableLately) {
             // the shared tier: what another instance stored becomes visible to select() (one grid read, unless the
             // near tier holds the variants already)
             Directives finalRcc = rcc;
             return grid.load(primary).thenCompose(keys -> {
                 indexLoaded(keys);
-                return lookupKeyed(exchange, primary, finalRcc, noCache, noStore, now, rule, method, reqHeaders);
+                return lookupKeyed(exchange, primary, finalRcc, noCache, noStore, now, rule, method, reqHeaders, false);
             });
         }
-        return lookupKeyed(exchange, primary, rcc, noCache, noStore, now, rule, method, reqHeaders);
+        return lookupKeyed(exchange, primary, rcc, noCache, noStore, now, rule, method, reqHeaders, uncacheableLately);
     }
 
     /** Indexes the variants (and their tags) a grid read put in the near tier. */
@@ -226,7 +244,7 @@ public final class CacheEngine implements AutoCloseable {
     }
 
     private CompletionStage<CacheLookup> lookupKeyed(Exchange exchange, String primary, Directives rcc, boolean noCache,
-            boolean noStore, Instant now, CacheRule rule, String method, HttpHeaders reqHeaders) {
+            boolean noStore, Instant now, CacheRule rule, String method, HttpHeaders reqHeaders, boolean uncacheableLately) {
         StoredEntry entry = variants.select(primary, reqHeaders);
         if (entry != null) {
             return lookupStored(exchange, primary, entry, rcc, noCache, noStore, now, rule);
@@ -241,7 +259,7 @@ public final class CacheEngine implements AutoCloseable {
             return CompletableFuture.completedFuture(onlyIfCached(exchange));
         }
         // a key whose home is another instance (cache-peer routing) is filled there: nothing to collapse or lease here
-        if (config.collapsing() && method.equals("GET") && exchange.cachePeer().isEmpty() && !noCache && !noStore
+        if (config.collapsing() && !uncacheableLately && method.equals("GET") && exchange.cachePeer().isEmpty() && !noCache && !noStore
                 && !reqHeaders.contains("Authorization")
                 && !reqHeaders.contains("Range") && !reqHeaders.contains("If-None-Match")
                 && !reqHeaders.contains("If-Modified-Since")) {
@@ -602,6 +620,11 @@ public final class CacheEngine implements AutoCloseable {
                     LOG.debug("{} not storing {} {}: {}", exchange.id(), status, st.primary(), reason);
                 }
                 collapser.release(st.fill());
+                if (st.fill() != null && status < 500) {
+                    // the fill's answer cannot be stored: its key's next misses need not wait for one another (an
+                    // origin's 5xx may pass, so misses after one still collapse and spare the origin)
+                    hitForMiss.put(st.primary(), Boolean.TRUE);
+                }
                 if (status < 400 && st.stored() != null && status != 304 && status != 206
                         && exchange.request().method().equals("GET")) {
                     variants.remove(st.stored().key()); // the origin sent a new, uncacheable answer: the old one is outdated
