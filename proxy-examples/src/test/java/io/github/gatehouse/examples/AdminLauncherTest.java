@@ -1,10 +1,11 @@
 package io.github.gatehouse.examples;
 
+import io.github.gatehouse.core.testing.MockResponse;
+import io.github.gatehouse.core.testing.MockOrigin;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import io.github.gatehouse.core.testsupport.Clients;
-import io.github.gatehouse.core.testsupport.OriginServer;
 import java.io.ByteArrayOutputStream;
 import java.io.PrintStream;
 import java.net.URI;
@@ -23,7 +24,9 @@ import org.junit.jupiter.api.io.TempDir;
 /** The launcher's --admin-* flags. */
 class AdminLauncherTest {
     @RegisterExtension
-    static final OriginServer origin = OriginServer.create("admin-launch");
+    static final MockOrigin origin = MockOrigin.named("admin-launch")
+            .serve("/hello", MockResponse.ok("hello"))
+            .dispatcher(req -> MockResponse.ok("origin admin-launch " + req.path()));
 
     @Test
     void adminPortZeroPrintsTheAdminLineAndAGeneratedTokenThatTheApiAccepts() throws Exception {

@@ -1,5 +1,7 @@
 package io.github.gatehouse.filter;
 
+import io.github.gatehouse.core.testing.MockResponse;
+import io.github.gatehouse.core.testing.MockOrigin;
 import static io.github.gatehouse.filter.AccessConditions.clientAddress;
 import static io.github.gatehouse.filter.AccessConditions.method;
 import static io.github.gatehouse.filter.AccessConditions.not;
@@ -12,7 +14,6 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import io.github.gatehouse.core.ProxyServer;
-import io.github.gatehouse.core.testsupport.OriginServer;
 import io.github.gatehouse.core.testsupport.RawHttp;
 import io.github.gatehouse.core.testsupport.RecordingAccessLog;
 import io.github.gatehouse.core.testing.SettableClock;
@@ -30,7 +31,10 @@ import org.junit.jupiter.api.io.TempDir;
 
 class AccessRulesTest {
     @RegisterExtension
-    static final OriginServer origin = OriginServer.create("rules");
+    static final MockOrigin origin = MockOrigin.named("rules")
+            .serve("/hello", MockResponse.ok("hello"))
+            .serve("/echo", req -> MockResponse.ok().header("Content-Type", "application/octet-stream").body(req.body()))
+            .dispatcher(req -> MockResponse.ok("origin rules " + req.path()));
 
     @TempDir
     Path dir;
