@@ -155,7 +155,7 @@ class BackgroundRevalidationThroughRelayTest {
                 SharedCache cache = HttpCaches.builder().memory(DataSize.mebibytes(4)).clock(clock).build()) {
             origin.serve("/q", MockResponse.ok().body("kept").header("Cache-Control", "max-age=10, stale-while-revalidate=100"));
             try (ProxyServer proxy = ProxyServer.builder()
-                    .route(Route.host("shop.test").to("http://127.0.0.1:" + origin.port())).cache(cache).accessLog(log)
+                    .route(Route.host("shop.test").to(UpstreamPool.of("http://127.0.0.1:" + origin.port()))).cache(cache).accessLog(log)
                     .build().start()) {
                 assertThat(get(proxy, "/q").bodyText()).isEqualTo("kept");
                 log.take();

@@ -1,5 +1,6 @@
 package io.github.gatehouse.cache;
 
+import io.github.gatehouse.core.UpstreamPool;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import io.github.gatehouse.cache.internal.Ranges;
@@ -90,7 +91,7 @@ class MissingRangeThroughProxyTest {
         ProxyServer.Builder b = ProxyServer.builder().via("edge").cache(cache).accessLog(log)
                 .upstreamTimeout(Duration.ofSeconds(5));
         b = mode == Mode.FORWARD ? b.forward().allowAllInternalDestinations()
-                : b.route(Route.host("shop.test").to(origin.baseUrl()));
+                : b.route(Route.host("shop.test").to(UpstreamPool.of(origin.baseUrl())));
         proxy = b.build().start();
     }
 

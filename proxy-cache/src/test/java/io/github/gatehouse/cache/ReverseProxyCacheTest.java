@@ -1,5 +1,6 @@
 package io.github.gatehouse.cache;
 
+import io.github.gatehouse.core.UpstreamPool;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import io.github.gatehouse.cache.testing.MutableClock;
@@ -27,7 +28,7 @@ class ReverseProxyCacheTest {
     void start() throws Exception {
         origin = MockOrigin.named("origin").datesFrom(clock).start();
         cache = HttpCaches.builder().memory(DataSize.mebibytes(4)).clock(clock).build();
-        proxy = ProxyServer.builder().route(Route.host("shop.test").to("http://127.0.0.1:" + origin.port()))
+        proxy = ProxyServer.builder().route(Route.host("shop.test").to(UpstreamPool.of("http://127.0.0.1:" + origin.port())))
                 .cache(cache).build().start();
     }
 

@@ -255,7 +255,7 @@ class ConnectTunnelTest {
 
     @Test
     void reverseOnlyProxyRefusesConnect() throws Exception {
-        try (ProxyServer reverse = ProxyServer.builder().route(Route.any().to(tlsOrigin.baseUrl())).build().start()) {
+        try (ProxyServer reverse = ProxyServer.builder().route(Route.any().to(UpstreamPool.of(tlsOrigin.baseUrl()))).build().start()) {
             RawHttp.Reply reply = RawHttp.exchange(reverse.port(), "CONNECT 127.0.0.1:" + tlsOrigin.port() + " HTTP/1.1\r\n"
                     + "Host: 127.0.0.1:" + tlsOrigin.port() + "\r\n\r\n");
 

@@ -196,7 +196,7 @@ class FilterAndAuthenticatorTest {
 
     @Test
     void reverseAuthenticationChallengesWith401AndStripsAuthorization() throws Exception {
-        try (ProxyServer proxy = ProxyServer.builder().route(Route.any().to(origin.baseUrl())).authenticator(ALICE_ONLY)
+        try (ProxyServer proxy = ProxyServer.builder().route(Route.any().to(UpstreamPool.of(origin.baseUrl()))).authenticator(ALICE_ONLY)
                 .build().start()) {
             HttpResponse<String> none = Clients.direct().send(HttpRequest.newBuilder(URI.create(proxy.uri() + "/hello")).build(),
                     BodyHandlers.ofString());

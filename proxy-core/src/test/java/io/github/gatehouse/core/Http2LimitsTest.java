@@ -43,7 +43,7 @@ class Http2LimitsTest {
 
     @BeforeAll
     static void start() {
-        proxy = ProxyServer.builder().maxConcurrentStreams(32).route(Route.any().to(origin.baseUrl())).build().start();
+        proxy = ProxyServer.builder().maxConcurrentStreams(32).route(Route.any().to(UpstreamPool.of(origin.baseUrl()))).build().start();
     }
 
     @AfterAll

@@ -99,7 +99,7 @@ class Http2Test {
         proxy = ProxyServer.builder()
                 .listenTls(0, Tls.pem(files[0], files[1]))
                 .route(Route.any().pathPrefix("/lb").stripPrefix().to(UpstreamPool.of(one.baseUrl(), two.baseUrl())))
-                .route(Route.any().to(one.baseUrl()))
+                .route(Route.any().to(UpstreamPool.of(one.baseUrl())))
                 .filter(exchange -> exchange.request().path().startsWith("/blocked")
                         ? Verdict.deny("path " + exchange.request().path() + " is blocked") : Verdict.proceed())
                 .authenticator(ALICE)
@@ -276,7 +276,7 @@ class Http2Test {
         });
         origin.start();
         try (ProxyServer slow = ProxyServer.builder()
-                .route(Route.any().to("http://127.0.0.1:" + oc.getLocalPort())).build().start()) {
+                .route(Route.any().to(UpstreamPool.of("http://127.0.0.1:" + oc.getLocalPort()))).build().start()) {
             Session session = lowLevel.connect(new InetSocketAddress("127.0.0.1", slow.port()), new Session.Listener() { })
                     .get(5, TimeUnit.SECONDS);
             AtomicLong received = new AtomicLong();
