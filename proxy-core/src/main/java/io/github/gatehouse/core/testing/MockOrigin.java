@@ -71,9 +71,10 @@ import org.junit.jupiter.api.extension.ExtensionContext;
  * assertThat(seen.path()).isEqualTo("/greeting");
  * }</pre>
  *
- * <p><b>Answers.</b> Each request takes the next enqueued {@link MockResponse}; when the queue is empty, the
- * {@link #dispatcher} chooses (by default: {@code 404} with a body naming the path). The origin reads the whole
- * request body before it answers. Delays and gates ({@link MockResponse#headersDelay}, {@link MockResponse#holdUntil},
+ * <p><b>Answers.</b> Each request takes the next enqueued {@link MockResponse}; when the queue is empty, the answer
+ * {@linkplain #serve served} for its path, if any; else the {@link #dispatcher} chooses (by default: {@code 404} with
+ * a body naming the path). The origin reads the whole request body before it answers, so a path answer or the
+ * dispatcher may echo it ({@code origin.serve("/echo", r -> MockResponse.ok().body(r.body()))}). Delays and gates ({@link MockResponse#headersDelay}, {@link MockResponse#holdUntil},
  * {@link MockResponse#pauseBeforeChunk}) are timed or awaited off the origin's threads: many held responses do not
  * exhaust it. {@link #close()} fails every held response (its connection closes).
  *
@@ -81,7 +82,13 @@ import org.junit.jupiter.api.extension.ExtensionContext;
  * the last, and {@link #reset()}s before each test (queue, recorded requests, counters; the dispatcher stays). In an
  * instance field, each test gets a fresh origin. Without JUnit: {@link #start()} and {@link #close()}.
  *
- * <p><b>Threading.</b> Thread-safe. Requests are served on threads named {@code origin-NAME}.
+ * <p><b>Waiting.</b> {@link #takeRequest()} waits for a whole request, {@link #awaitArrival()} for a request head,
+ * {@link #awaitConnectionsOpened} and {@link #awaitAllConnectionsClosed()} for connection events: bounded blocking
+ * waits that fail with an {@link AssertionError}, never a poll.
+ *
+ * <p><b>Threading.</b> Thread-safe. Requests are served on threads named {@code origin-NAME}. Configuration
+ * ({@link #useHttps}, {@link #datesFrom}) applies from the next {@link #start()}; answers, paths and the dispatcher may
+ * change at any time.
  */
 public final class MockOrigin implements BeforeAllCallback, AfterAllCallback, BeforeEachCallback, AfterEachCallback,
         AutoCloseable {
