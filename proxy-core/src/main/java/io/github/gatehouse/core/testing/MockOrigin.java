@@ -34,6 +34,9 @@ import java.util.function.Function;
 import javax.net.ssl.SSLContext;
 import org.eclipse.jetty.http.HttpFields;
 import org.eclipse.jetty.io.ManagedSelector;
+import org.eclipse.jetty.alpn.server.ALPNServerConnectionFactory;
+import org.eclipse.jetty.http2.server.HTTP2CServerConnectionFactory;
+import org.eclipse.jetty.http2.server.HTTP2ServerConnectionFactory;
 import org.eclipse.jetty.server.SecureRequestCustomizer;
 import org.eclipse.jetty.server.SslConnectionFactory;
 import org.eclipse.jetty.util.ssl.SslContextFactory;
@@ -109,6 +112,8 @@ public final class MockOrigin implements BeforeAllCallback, AfterAllCallback, Be
     private int connectionsClosed;      // guarded by connectionMonitor, since the start
     private volatile boolean recording = true;
     private volatile SSLContext tls;
+    private volatile boolean needClientCertificate;
+    private volatile boolean http2;
     private final Set<CompletableFuture<?>> pending = ConcurrentHashMap.newKeySet();
     private volatile Function<RecordedRequest, MockResponse> dispatcher = MockOrigin::notFound;
     private volatile Clock dateClock;
@@ -161,6 +166,30 @@ public final class MockOrigin implements BeforeAllCallback, AfterAllCallback, Be
     }
 
     /**
+     * Over HTTPS, asks each client for a certificate and refuses the handshake without one that {@code context}'s
+     * trust managers (given to {@link #useHttps}) trust: an origin that wants mutual TLS.
+     * {@link RecordedRequest#clientCertificateSubject()} then names the client. Call before {@link #start()}.
+     *
+     * @return this origin
+     */
+    public MockOrigin requireClientCertificates() {
+        this.needClientCertificate = true;
+        return this;
+    }
+
+    /**
+     * Speaks HTTP/2 as well as HTTP/1.1: over HTTPS, {@code h2} when the client offers it by ALPN (HTTP/1.1 for a
+     * client that offers nothing); over cleartext, {@code h2c} with prior knowledge next to HTTP/1.1.
+     * {@link RecordedRequest#protocol()} says which one a request came on. Call before {@link #start()}.
+     *
+     * @return this origin
+     */
+    public MockOrigin enableHttp2() {
+        this.http2 = true;
+        return this;
+    }
+
+    /**
      * Whether to keep each request for {@link #takeRequest()} (the default) or only count it: a long run through the
      * origin must not keep every request it made (each keeps up to {@value RecordedRequest#MAX_KEPT_BODY} body
      * bytes). Counters and {@link #awaitArrival()} work either way.
@@ -196,8 +225,19 @@ public final class MockOrigin implements BeforeAllCallback, AfterAllCallback, Be
             http.addCustomizer(new SecureRequestCustomizer(false));
             SslContextFactory.Server ssl = new SslContextFactory.Server();
             ssl.setSslContext(context);
-            connector = new ServerConnector(server, 1, 1, new SslConnectionFactory(ssl, "http/1.1"),
-                    new HttpConnectionFactory(http));
+            ssl.setNeedClientAuth(needClientCertificate);
+            if (http2) {
+                ALPNServerConnectionFactory alpn = new ALPNServerConnectionFactory("h2", "http/1.1");
+                alpn.setDefaultProtocol("http/1.1");
+                connector = new ServerConnector(server, 1, 1, new SslConnectionFactory(ssl, alpn.getProtocol()), alpn,
+                        new HTTP2ServerConnectionFactory(http), new HttpConnectionFactory(http));
+            } else {
+                connector = new ServerConnector(server, 1, 1, new SslConnectionFactory(ssl, "http/1.1"),
+                        new HttpConnectionFactory(http));
+            }
+        } else if (http2) {
+            connector = new ServerConnector(server, 1, 1, new HttpConnectionFactory(http),
+                    new HTTP2CServerConnectionFactory(http));
         } else {
             connector = new ServerConnector(server, 1, 1, new HttpConnectionFactory(http));
         }
@@ -210,6 +250,9 @@ public final class MockOrigin implements BeforeAllCallback, AfterAllCallback, Be
         connector.addEventListener(new Connection.Listener() {
             @Override
             public void onOpened(Connection connection) {
+                if (!isNetworkConnection(connection)) {
+                    return;
+                }
                 synchronized (connectionMonitor) {
                     connectionsOpened++;
                     connectionMonitor.notifyAll();
@@ -218,6 +261,9 @@ public final class MockOrigin implements BeforeAllCallback, AfterAllCallback, Be
 
             @Override
             public void onClosed(Connection connection) {
+                if (!isNetworkConnection(connection)) {
+                    return;
+                }
                 synchronized (connectionMonitor) {
                     connectionsClosed++;
                     connectionMonitor.notifyAll();
@@ -378,7 +424,11 @@ public final class MockOrigin implements BeforeAllCallback, AfterAllCallback, Be
         }
     }
 
-    /** How many connections were opened to this origin since its last {@link #start()}. */
+    /**
+     * How many connections were opened to this origin since its last {@link #start()}: TCP connections (a TLS
+     * connection counts once; a cleartext HTTP/1.1 connection that turns into {@code h2c} counts as one closed and
+     * one opened).
+     */
     public int connectionsOpened() {
         synchronized (connectionMonitor) {
             return connectionsOpened;
@@ -422,6 +472,11 @@ public final class MockOrigin implements BeforeAllCallback, AfterAllCallback, Be
                 }
             }
         }
+    }
+
+    /** A connection on a socket, not one layered inside TLS (the decrypted HTTP connection, ALPN). */
+    private static boolean isNetworkConnection(Connection connection) {
+        return connection.getEndPoint() instanceof SelectableChannelEndPoint;
     }
 
     private void awaitConnections(java.util.function.BooleanSupplier condition, String what)
@@ -579,8 +634,14 @@ public final class MockOrigin implements BeforeAllCallback, AfterAllCallback, Be
         private RecordedRequest record(Throwable failure) {
             HttpHeaders headers = new HttpHeaders();
             request.getHeaders().forEach(f -> headers.add(f.getName(), f.getValue()));
+            String subject = null;
+            if (request.getAttribute(EndPoint.SslSessionData.ATTRIBUTE) instanceof EndPoint.SslSessionData ssl
+                    && ssl.peerCertificates() != null && ssl.peerCertificates().length > 0) {
+                subject = ssl.peerCertificates()[0].getSubjectX500Principal().getName();
+            }
             RecordedRequest r = new RecordedRequest(request.getMethod(), request.getHttpURI().getPathQuery(), headers,
-                    kept.toByteArray(), size, failure, request.getConnectionMetaData().getId(), sequence);
+                    kept.toByteArray(), size, failure, request.getConnectionMetaData().getId(), sequence,
+                    request.getConnectionMetaData().getProtocol(), subject);
             if (recording) {
                 recorded.add(r);
             }
