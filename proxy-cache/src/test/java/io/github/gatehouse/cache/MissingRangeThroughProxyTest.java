@@ -1,6 +1,5 @@
 package io.github.gatehouse.cache;
 
-import io.github.gatehouse.core.UpstreamPool;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import io.github.gatehouse.cache.internal.Ranges;
@@ -8,6 +7,7 @@ import io.github.gatehouse.core.AccessLogEntry;
 import io.github.gatehouse.core.DataSize;
 import io.github.gatehouse.core.ProxyServer;
 import io.github.gatehouse.core.Route;
+import io.github.gatehouse.core.UpstreamPool;
 import io.github.gatehouse.core.testing.MockOrigin;
 import io.github.gatehouse.core.testing.MockResponse;
 import io.github.gatehouse.core.testing.RecordedRequest;

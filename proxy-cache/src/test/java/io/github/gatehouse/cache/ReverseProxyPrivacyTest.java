@@ -1,14 +1,14 @@
 package io.github.gatehouse.cache;
 
-import io.github.gatehouse.core.UpstreamPool;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import io.github.gatehouse.cache.testing.MutableClock;
-import io.github.gatehouse.core.testing.MockOrigin;
-import io.github.gatehouse.core.testing.MockResponse;
 import io.github.gatehouse.core.DataSize;
 import io.github.gatehouse.core.ProxyServer;
 import io.github.gatehouse.core.Route;
+import io.github.gatehouse.core.UpstreamPool;
+import io.github.gatehouse.core.testing.MockOrigin;
+import io.github.gatehouse.core.testing.MockResponse;
 import io.github.gatehouse.core.testsupport.RawHttp;
 import io.github.gatehouse.core.testsupport.RecordingAccessLog;
 import java.util.function.UnaryOperator;

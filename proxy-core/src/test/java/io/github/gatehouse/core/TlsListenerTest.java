@@ -1,21 +1,20 @@
 package io.github.gatehouse.core;
 
-import io.github.gatehouse.core.testing.RecordedRequest;
-import io.github.gatehouse.core.testing.MockResponse;
-import io.github.gatehouse.core.testing.MockOrigin;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
+import io.github.gatehouse.core.testing.MockOrigin;
+import io.github.gatehouse.core.testing.MockResponse;
+import io.github.gatehouse.core.testing.RecordedRequest;
 import io.github.gatehouse.core.testsupport.RawHttp;
-import io.github.gatehouse.core.testsupport.TestPki;
 import io.github.gatehouse.core.testsupport.TestPki.KeyFormat;
+import io.github.gatehouse.core.testsupport.TestPki;
 import java.io.InputStream;
 import java.io.OutputStream;
-import java.net.URI;
 import java.net.http.HttpClient;
 import java.net.http.HttpRequest;
-import java.net.http.HttpResponse;
 import java.net.http.HttpResponse.BodyHandlers;
+import java.net.http.HttpResponse;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;

@@ -1,8 +1,5 @@
 package io.github.gatehouse.examples;
 
-import io.github.gatehouse.core.UpstreamPool;
-import io.github.gatehouse.core.testing.MockResponse;
-import io.github.gatehouse.core.testing.MockOrigin;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import io.github.gatehouse.cache.HttpCaches;
@@ -10,12 +7,15 @@ import io.github.gatehouse.core.DataSize;
 import io.github.gatehouse.core.ProxyServer;
 import io.github.gatehouse.core.Route;
 import io.github.gatehouse.core.Tls;
+import io.github.gatehouse.core.UpstreamPool;
+import io.github.gatehouse.core.testing.MockOrigin;
+import io.github.gatehouse.core.testing.MockResponse;
 import io.github.gatehouse.core.testsupport.TestPki;
 import io.github.gatehouse.filter.KeywordFilter;
 import java.net.http.HttpClient;
 import java.net.http.HttpRequest;
-import java.net.http.HttpResponse;
 import java.net.http.HttpResponse.BodyHandlers;
+import java.net.http.HttpResponse;
 import java.nio.file.Path;
 import java.time.Duration;
 import org.junit.jupiter.api.AfterAll;

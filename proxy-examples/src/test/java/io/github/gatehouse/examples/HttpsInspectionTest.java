@@ -1,6 +1,5 @@
 package io.github.gatehouse.examples;
 
-import io.github.gatehouse.core.testing.MockOrigin;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import io.github.gatehouse.cache.HttpCaches;
@@ -9,6 +8,7 @@ import io.github.gatehouse.core.DataSize;
 import io.github.gatehouse.core.Interception;
 import io.github.gatehouse.core.ProxyServer;
 import io.github.gatehouse.core.UpstreamTls;
+import io.github.gatehouse.core.testing.MockOrigin;
 import io.github.gatehouse.core.testsupport.RecordingAccessLog;
 import io.github.gatehouse.core.testsupport.TestPki;
 import io.github.gatehouse.filter.BasicAuthenticator;
@@ -22,8 +22,8 @@ import java.net.Socket;
 import java.net.URI;
 import java.net.http.HttpClient;
 import java.net.http.HttpRequest;
-import java.net.http.HttpResponse;
 import java.net.http.HttpResponse.BodyHandlers;
+import java.net.http.HttpResponse;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;

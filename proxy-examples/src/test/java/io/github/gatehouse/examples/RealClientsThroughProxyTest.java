@@ -1,13 +1,13 @@
 package io.github.gatehouse.examples;
 
-import io.github.gatehouse.core.testing.RecordedRequest;
-import io.github.gatehouse.core.testing.MockResponse;
-import io.github.gatehouse.core.testing.MockOrigin;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import io.github.gatehouse.core.AccessLogEntry;
 import io.github.gatehouse.core.ProxyServer;
+import io.github.gatehouse.core.testing.MockOrigin;
+import io.github.gatehouse.core.testing.MockResponse;
+import io.github.gatehouse.core.testing.RecordedRequest;
 import io.github.gatehouse.core.testsupport.RecordingAccessLog;
 import io.github.gatehouse.core.testsupport.TestCertificates;
 import io.github.gatehouse.filter.BasicAuthenticator;

@@ -1,7 +1,5 @@
 package io.github.gatehouse.examples;
 
-import io.github.gatehouse.core.testing.RecordedRequest;
-import io.github.gatehouse.core.testing.MockOrigin;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import io.github.gatehouse.cache.HttpCaches;
@@ -13,12 +11,14 @@ import io.github.gatehouse.core.Tls;
 import io.github.gatehouse.core.UpstreamPool;
 import io.github.gatehouse.core.UpstreamProtocol;
 import io.github.gatehouse.core.UpstreamTls;
+import io.github.gatehouse.core.testing.MockOrigin;
+import io.github.gatehouse.core.testing.RecordedRequest;
 import io.github.gatehouse.core.testsupport.TestPki;
 import java.net.URI;
 import java.net.http.HttpClient;
 import java.net.http.HttpRequest;
-import java.net.http.HttpResponse;
 import java.net.http.HttpResponse.BodyHandlers;
+import java.net.http.HttpResponse;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.security.KeyStore;

@@ -1,7 +1,5 @@
 package io.github.gatehouse.filter;
 
-import io.github.gatehouse.core.testing.MockResponse;
-import io.github.gatehouse.core.testing.MockOrigin;
 import static io.github.gatehouse.filter.AccessConditions.clientAddress;
 import static io.github.gatehouse.filter.AccessConditions.method;
 import static io.github.gatehouse.filter.AccessConditions.not;
@@ -14,9 +12,11 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import io.github.gatehouse.core.ProxyServer;
+import io.github.gatehouse.core.testing.MockOrigin;
+import io.github.gatehouse.core.testing.MockResponse;
+import io.github.gatehouse.core.testing.SettableClock;
 import io.github.gatehouse.core.testsupport.RawHttp;
 import io.github.gatehouse.core.testsupport.RecordingAccessLog;
-import io.github.gatehouse.core.testing.SettableClock;
 import io.github.gatehouse.filter.testing.Wire;
 import java.nio.file.Files;
 import java.nio.file.Path;

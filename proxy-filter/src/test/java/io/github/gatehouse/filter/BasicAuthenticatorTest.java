@@ -1,8 +1,5 @@
 package io.github.gatehouse.filter;
 
-import io.github.gatehouse.core.UpstreamPool;
-import io.github.gatehouse.core.testing.MockResponse;
-import io.github.gatehouse.core.testing.MockOrigin;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
@@ -10,19 +7,22 @@ import at.favre.lib.crypto.bcrypt.BCrypt;
 import io.github.gatehouse.core.AccessLogEntry;
 import io.github.gatehouse.core.Credentials;
 import io.github.gatehouse.core.Exchange;
-import io.github.gatehouse.core.RequestHead;
 import io.github.gatehouse.core.ProxyServer;
+import io.github.gatehouse.core.RequestHead;
 import io.github.gatehouse.core.Route;
+import io.github.gatehouse.core.UpstreamPool;
+import io.github.gatehouse.core.testing.MockOrigin;
+import io.github.gatehouse.core.testing.MockResponse;
+import io.github.gatehouse.core.testing.SettableClock;
 import io.github.gatehouse.core.testsupport.Clients;
 import io.github.gatehouse.core.testsupport.RawHttp;
 import io.github.gatehouse.core.testsupport.RecordingAccessLog;
-import io.github.gatehouse.core.testing.SettableClock;
 import io.github.gatehouse.filter.testing.Wire;
 import java.net.InetSocketAddress;
 import java.net.URI;
 import java.net.http.HttpRequest;
-import java.net.http.HttpResponse;
 import java.net.http.HttpResponse.BodyHandlers;
+import java.net.http.HttpResponse;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;

@@ -1,17 +1,17 @@
 package io.github.gatehouse.filter;
 
-import io.github.gatehouse.core.testing.MockResponse;
-import io.github.gatehouse.core.testing.MockOrigin;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import io.github.gatehouse.core.AccessLogEntry;
 import io.github.gatehouse.core.AccessLogFormat;
 import io.github.gatehouse.core.ProxyServer;
+import io.github.gatehouse.core.testing.MockOrigin;
+import io.github.gatehouse.core.testing.MockResponse;
+import io.github.gatehouse.core.testing.SettableClock;
 import io.github.gatehouse.core.testsupport.RawHttp;
 import io.github.gatehouse.core.testsupport.RecordingAccessLog;
 import io.github.gatehouse.filter.internal.TokenBuckets;
-import io.github.gatehouse.core.testing.SettableClock;
 import io.github.gatehouse.filter.testing.Wire;
 import java.time.Duration;
 import java.util.Map;

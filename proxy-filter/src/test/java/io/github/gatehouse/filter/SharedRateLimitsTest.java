@@ -1,12 +1,12 @@
 package io.github.gatehouse.filter;
 
-import io.github.gatehouse.core.testing.MockResponse;
-import io.github.gatehouse.core.testing.MockOrigin;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import io.github.gatehouse.core.ProxyServer;
 import io.github.gatehouse.core.cluster.Cluster;
 import io.github.gatehouse.core.cluster.ClusterConfig;
+import io.github.gatehouse.core.testing.MockOrigin;
+import io.github.gatehouse.core.testing.MockResponse;
 import io.github.gatehouse.core.testsupport.RawHttp;
 import io.github.gatehouse.filter.testing.Wire;
 import java.net.ServerSocket;
