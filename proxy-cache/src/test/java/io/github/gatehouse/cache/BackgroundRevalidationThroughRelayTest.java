@@ -1,12 +1,9 @@
 package io.github.gatehouse.cache;
 
-import io.github.gatehouse.core.testing.RecordedRequest;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import io.github.gatehouse.cache.testing.CacheProxy;
 import io.github.gatehouse.cache.testing.MutableClock;
-import io.github.gatehouse.core.testing.MockOrigin;
-import io.github.gatehouse.core.testing.MockResponse;
 import io.github.gatehouse.core.AccessLogEntry;
 import io.github.gatehouse.core.DataSize;
 import io.github.gatehouse.core.LoadBalancer;
@@ -15,6 +12,9 @@ import io.github.gatehouse.core.Route;
 import io.github.gatehouse.core.UpstreamMember;
 import io.github.gatehouse.core.UpstreamPool;
 import io.github.gatehouse.core.Verdict;
+import io.github.gatehouse.core.testing.MockOrigin;
+import io.github.gatehouse.core.testing.MockResponse;
+import io.github.gatehouse.core.testing.RecordedRequest;
 import io.github.gatehouse.core.testsupport.RawHttp;
 import io.github.gatehouse.core.testsupport.RecordingAccessLog;
 import java.io.IOException;
@@ -156,7 +156,7 @@ class BackgroundRevalidationThroughRelayTest {
                 SharedCache cache = HttpCaches.builder().memory(DataSize.mebibytes(4)).clock(clock).build()) {
             origin.serve("/q", MockResponse.ok().body("kept").header("Cache-Control", "max-age=10, stale-while-revalidate=100"));
             try (ProxyServer proxy = ProxyServer.builder()
-                    .route(Route.host("shop.test").to("http://127.0.0.1:" + origin.port())).cache(cache).accessLog(log)
+                    .route(Route.host("shop.test").to(UpstreamPool.of("http://127.0.0.1:" + origin.port()))).cache(cache).accessLog(log)
                     .build().start()) {
                 assertThat(get(proxy, "/q").bodyText()).isEqualTo("kept");
                 log.take();

@@ -4,8 +4,8 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 import io.github.gatehouse.cache.internal.HttpDates;
 import io.github.gatehouse.cache.testing.CacheProxy;
-import io.github.gatehouse.core.testing.MockResponse;
 import io.github.gatehouse.core.DataSize;
+import io.github.gatehouse.core.testing.MockResponse;
 import io.github.gatehouse.core.testsupport.RawHttp;
 import java.time.Duration;
 import java.util.function.UnaryOperator;

@@ -1,12 +1,11 @@
 package io.github.gatehouse.cache;
 
-import java.util.concurrent.CompletableFuture;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import io.github.gatehouse.cache.testing.CacheProxy;
-import io.github.gatehouse.core.testing.MockResponse;
 import io.github.gatehouse.core.AccessLogEntry;
 import io.github.gatehouse.core.DataSize;
+import io.github.gatehouse.core.testing.MockResponse;
 import io.github.gatehouse.core.testsupport.Clients;
 import io.github.gatehouse.core.testsupport.RawHttp;
 import java.io.ByteArrayOutputStream;
@@ -21,6 +20,7 @@ import java.nio.charset.StandardCharsets;
 import java.security.MessageDigest;
 import java.util.HexFormat;
 import java.util.Random;
+import java.util.concurrent.CompletableFuture;
 import java.util.function.UnaryOperator;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;

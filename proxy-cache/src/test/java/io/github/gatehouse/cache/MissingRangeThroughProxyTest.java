@@ -7,6 +7,7 @@ import io.github.gatehouse.core.AccessLogEntry;
 import io.github.gatehouse.core.DataSize;
 import io.github.gatehouse.core.ProxyServer;
 import io.github.gatehouse.core.Route;
+import io.github.gatehouse.core.UpstreamPool;
 import io.github.gatehouse.core.testing.MockOrigin;
 import io.github.gatehouse.core.testing.MockResponse;
 import io.github.gatehouse.core.testing.RecordedRequest;
@@ -90,7 +91,7 @@ class MissingRangeThroughProxyTest {
         ProxyServer.Builder b = ProxyServer.builder().via("edge").cache(cache).accessLog(log)
                 .upstreamTimeout(Duration.ofSeconds(5));
         b = mode == Mode.FORWARD ? b.forward().allowAllInternalDestinations()
-                : b.route(Route.host("shop.test").to(origin.baseUrl()));
+                : b.route(Route.host("shop.test").to(UpstreamPool.of(origin.baseUrl())));
         proxy = b.build().start();
     }
 

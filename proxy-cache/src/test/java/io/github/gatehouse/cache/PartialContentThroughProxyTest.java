@@ -4,9 +4,9 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 import io.github.gatehouse.cache.internal.Ranges;
 import io.github.gatehouse.cache.testing.CacheProxy;
+import io.github.gatehouse.core.DataSize;
 import io.github.gatehouse.core.testing.MockResponse;
 import io.github.gatehouse.core.testing.RecordedRequest;
-import io.github.gatehouse.core.DataSize;
 import io.github.gatehouse.core.testsupport.RawHttp;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;

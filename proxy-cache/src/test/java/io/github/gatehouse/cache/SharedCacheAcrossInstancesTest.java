@@ -4,12 +4,12 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 import io.github.gatehouse.cache.internal.GridStore;
 import io.github.gatehouse.cache.testing.MutableClock;
-import io.github.gatehouse.core.testing.MockOrigin;
-import io.github.gatehouse.core.testing.MockResponse;
 import io.github.gatehouse.core.DataSize;
 import io.github.gatehouse.core.ProxyServer;
 import io.github.gatehouse.core.cluster.Cluster;
 import io.github.gatehouse.core.cluster.ClusterConfig;
+import io.github.gatehouse.core.testing.MockOrigin;
+import io.github.gatehouse.core.testing.MockResponse;
 import io.github.gatehouse.core.testsupport.RawHttp;
 import java.io.IOException;
 import java.net.ServerSocket;

@@ -5,11 +5,12 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import io.github.gatehouse.cache.internal.HttpDates;
 import io.github.gatehouse.cache.testing.MutableClock;
-import io.github.gatehouse.core.testing.MockOrigin;
-import io.github.gatehouse.core.testing.MockResponse;
 import io.github.gatehouse.core.DataSize;
 import io.github.gatehouse.core.ProxyServer;
 import io.github.gatehouse.core.Route;
+import io.github.gatehouse.core.UpstreamPool;
+import io.github.gatehouse.core.testing.MockOrigin;
+import io.github.gatehouse.core.testing.MockResponse;
 import io.github.gatehouse.core.testsupport.RawHttp;
 import java.time.Duration;
 import java.util.function.UnaryOperator;
@@ -30,7 +31,7 @@ class TargetedCacheControlTest {
     private void start(UnaryOperator<HttpCaches.Builder> config) throws Exception {
         origin = MockOrigin.named("origin").datesFrom(clock).start();
         cache = config.apply(HttpCaches.builder().memory(DataSize.mebibytes(4)).clock(clock)).build();
-        proxy = ProxyServer.builder().route(Route.host("shop.test").to("http://127.0.0.1:" + origin.port()))
+        proxy = ProxyServer.builder().route(Route.host("shop.test").to(UpstreamPool.of("http://127.0.0.1:" + origin.port())))
                 .cache(cache).build().start();
     }
 

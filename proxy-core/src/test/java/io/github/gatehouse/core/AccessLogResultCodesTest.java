@@ -1,9 +1,9 @@
 package io.github.gatehouse.core;
 
-import io.github.gatehouse.core.testing.MockResponse;
-import io.github.gatehouse.core.testing.MockOrigin;
 import static org.assertj.core.api.Assertions.assertThat;
 
+import io.github.gatehouse.core.testing.MockOrigin;
+import io.github.gatehouse.core.testing.MockResponse;
 import io.github.gatehouse.core.testsupport.RawHttp;
 import io.github.gatehouse.core.testsupport.RecordingAccessLog;
 import java.util.concurrent.CompletableFuture;
@@ -84,7 +84,7 @@ class AccessLogResultCodesTest {
             assertThat(connect(proxy, originAuthority()).status()).isEqualTo(407);
             assertThat(squidLine(407, true)).contains(" TCP_DENIED/407 ").contains(" CONNECT " + originAuthority() + " ");
         }
-        try (ProxyServer reverse = ProxyServer.builder().route(Route.any().to(origin.baseUrl())).authenticator(challenge)
+        try (ProxyServer reverse = ProxyServer.builder().route(Route.any().to(UpstreamPool.of(origin.baseUrl()))).authenticator(challenge)
                 .accessLog(log).build().start()) {
             RawHttp.Reply reply = RawHttp.exchange(reverse.port(), "GET /hello HTTP/1.1\r\nHost: shop.test\r\n"
                     + "Connection: close\r\n\r\n");

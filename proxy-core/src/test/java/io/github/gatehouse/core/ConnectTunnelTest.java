@@ -1,9 +1,9 @@
 package io.github.gatehouse.core;
 
-import io.github.gatehouse.core.testing.MockResponse;
-import io.github.gatehouse.core.testing.MockOrigin;
 import static org.assertj.core.api.Assertions.assertThat;
 
+import io.github.gatehouse.core.testing.MockOrigin;
+import io.github.gatehouse.core.testing.MockResponse;
 import io.github.gatehouse.core.testsupport.Clients;
 import io.github.gatehouse.core.testsupport.RawHttp;
 import io.github.gatehouse.core.testsupport.RecordingAccessLog;
@@ -14,8 +14,8 @@ import java.net.InetAddress;
 import java.net.ServerSocket;
 import java.net.Socket;
 import java.net.http.HttpRequest;
-import java.net.http.HttpResponse;
 import java.net.http.HttpResponse.BodyHandlers;
+import java.net.http.HttpResponse;
 import java.nio.charset.StandardCharsets;
 import java.util.Arrays;
 import java.util.concurrent.CompletableFuture;
@@ -255,7 +255,7 @@ class ConnectTunnelTest {
 
     @Test
     void reverseOnlyProxyRefusesConnect() throws Exception {
-        try (ProxyServer reverse = ProxyServer.builder().route(Route.any().to(tlsOrigin.baseUrl())).build().start()) {
+        try (ProxyServer reverse = ProxyServer.builder().route(Route.any().to(UpstreamPool.of(tlsOrigin.baseUrl()))).build().start()) {
             RawHttp.Reply reply = RawHttp.exchange(reverse.port(), "CONNECT 127.0.0.1:" + tlsOrigin.port() + " HTTP/1.1\r\n"
                     + "Host: 127.0.0.1:" + tlsOrigin.port() + "\r\n\r\n");
 

@@ -1,16 +1,16 @@
 package io.github.gatehouse.core;
 
-import io.github.gatehouse.core.testing.MockResponse;
-import io.github.gatehouse.core.testing.MockOrigin;
 import static org.assertj.core.api.Assertions.assertThat;
 
+import io.github.gatehouse.core.testing.MockOrigin;
+import io.github.gatehouse.core.testing.MockResponse;
 import io.github.gatehouse.core.testsupport.Clients;
 import io.github.gatehouse.core.testsupport.RawHttp;
 import io.github.gatehouse.core.testsupport.RecordingAccessLog;
 import java.net.URI;
 import java.net.http.HttpRequest;
-import java.net.http.HttpResponse;
 import java.net.http.HttpResponse.BodyHandlers;
+import java.net.http.HttpResponse;
 import java.nio.ByteBuffer;
 import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
@@ -196,7 +196,7 @@ class FilterAndAuthenticatorTest {
 
     @Test
     void reverseAuthenticationChallengesWith401AndStripsAuthorization() throws Exception {
-        try (ProxyServer proxy = ProxyServer.builder().route(Route.any().to(origin.baseUrl())).authenticator(ALICE_ONLY)
+        try (ProxyServer proxy = ProxyServer.builder().route(Route.any().to(UpstreamPool.of(origin.baseUrl()))).authenticator(ALICE_ONLY)
                 .build().start()) {
             HttpResponse<String> none = Clients.direct().send(HttpRequest.newBuilder(URI.create(proxy.uri() + "/hello")).build(),
                     BodyHandlers.ofString());

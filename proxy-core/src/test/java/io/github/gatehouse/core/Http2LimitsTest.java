@@ -1,9 +1,9 @@
 package io.github.gatehouse.core;
 
-import io.github.gatehouse.core.testing.MockResponse;
-import io.github.gatehouse.core.testing.MockOrigin;
 import static org.assertj.core.api.Assertions.assertThat;
 
+import io.github.gatehouse.core.testing.MockOrigin;
+import io.github.gatehouse.core.testing.MockResponse;
 import java.io.ByteArrayOutputStream;
 import java.io.DataInputStream;
 import java.io.EOFException;
@@ -43,7 +43,7 @@ class Http2LimitsTest {
 
     @BeforeAll
     static void start() {
-        proxy = ProxyServer.builder().maxConcurrentStreams(32).route(Route.any().to(origin.baseUrl())).build().start();
+        proxy = ProxyServer.builder().maxConcurrentStreams(32).route(Route.any().to(UpstreamPool.of(origin.baseUrl()))).build().start();
     }
 
     @AfterAll

@@ -1,24 +1,23 @@
 package io.github.gatehouse.core;
 
-import io.github.gatehouse.core.testing.RecordedRequest;
-import io.github.gatehouse.core.testing.MockResponse;
-import io.github.gatehouse.core.testing.MockOrigin;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
+import io.github.gatehouse.core.testing.MockOrigin;
+import io.github.gatehouse.core.testing.MockResponse;
+import io.github.gatehouse.core.testing.RecordedRequest;
 import io.github.gatehouse.core.testsupport.RecordingAccessLog;
-import io.github.gatehouse.core.testsupport.TestPki;
 import io.github.gatehouse.core.testsupport.TestPki.KeyFormat;
+import io.github.gatehouse.core.testsupport.TestPki;
 import java.io.ByteArrayInputStream;
 import java.net.InetSocketAddress;
 import java.net.URI;
 import java.net.http.HttpClient;
 import java.net.http.HttpRequest;
-import java.net.http.HttpResponse;
 import java.net.http.HttpResponse.BodyHandlers;
+import java.net.http.HttpResponse;
 import java.nio.ByteBuffer;
 import java.nio.charset.StandardCharsets;
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.Base64;
@@ -27,7 +26,6 @@ import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
 import java.util.concurrent.atomic.AtomicBoolean;
-import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.concurrent.atomic.AtomicReference;
 import org.eclipse.jetty.client.ContentResponse;
@@ -99,7 +97,7 @@ class Http2Test {
         proxy = ProxyServer.builder()
                 .listenTls(0, Tls.pem(files[0], files[1]))
                 .route(Route.any().pathPrefix("/lb").stripPrefix().to(UpstreamPool.of(one.baseUrl(), two.baseUrl())))
-                .route(Route.any().to(one.baseUrl()))
+                .route(Route.any().to(UpstreamPool.of(one.baseUrl())))
                 .filter(exchange -> exchange.request().path().startsWith("/blocked")
                         ? Verdict.deny("path " + exchange.request().path() + " is blocked") : Verdict.proceed())
                 .authenticator(ALICE)
@@ -276,7 +274,7 @@ class Http2Test {
         });
         origin.start();
         try (ProxyServer slow = ProxyServer.builder()
-                .route(Route.any().to("http://127.0.0.1:" + oc.getLocalPort())).build().start()) {
+                .route(Route.any().to(UpstreamPool.of("http://127.0.0.1:" + oc.getLocalPort()))).build().start()) {
             Session session = lowLevel.connect(new InetSocketAddress("127.0.0.1", slow.port()), new Session.Listener() { })
                     .get(5, TimeUnit.SECONDS);
             AtomicLong received = new AtomicLong();

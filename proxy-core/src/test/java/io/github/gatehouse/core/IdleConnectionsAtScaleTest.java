@@ -1,10 +1,10 @@
 package io.github.gatehouse.core;
 
-import io.github.gatehouse.core.testing.MockResponse;
-import io.github.gatehouse.core.testing.MockOrigin;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import com.sun.management.UnixOperatingSystemMXBean;
+import io.github.gatehouse.core.testing.MockOrigin;
+import io.github.gatehouse.core.testing.MockResponse;
 import io.github.gatehouse.core.testsupport.ConnectionEvents;
 import io.github.gatehouse.core.testsupport.RawHttp;
 import java.io.ByteArrayOutputStream;

@@ -1,9 +1,9 @@
 package io.github.gatehouse.core;
 
-import io.github.gatehouse.core.testing.MockResponse;
-import io.github.gatehouse.core.testing.MockOrigin;
 import static org.assertj.core.api.Assertions.assertThat;
 
+import io.github.gatehouse.core.testing.MockOrigin;
+import io.github.gatehouse.core.testing.MockResponse;
 import io.github.gatehouse.core.testsupport.RecordingAccessLog;
 import java.io.ByteArrayOutputStream;
 import java.io.IOException;
@@ -30,9 +30,9 @@ class ProxyProtocolTest {
     @BeforeAll
     static void start() throws Exception {
         origin.start();
-        trusting = ProxyServer.builder().route(Route.any().to(origin.baseUrl())).proxyProtocolFrom("127.0.0.0/8")
+        trusting = ProxyServer.builder().route(Route.any().to(UpstreamPool.of(origin.baseUrl()))).proxyProtocolFrom("127.0.0.0/8")
                 .accessLog(accessLog).build().start();
-        distrusting = ProxyServer.builder().route(Route.any().to(origin.baseUrl())).proxyProtocolFrom("10.0.0.0/8")
+        distrusting = ProxyServer.builder().route(Route.any().to(UpstreamPool.of(origin.baseUrl()))).proxyProtocolFrom("10.0.0.0/8")
                 .accessLog(accessLog).build().start();
     }
 

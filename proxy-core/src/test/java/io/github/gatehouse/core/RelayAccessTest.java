@@ -1,11 +1,11 @@
 package io.github.gatehouse.core;
 
-import io.github.gatehouse.core.testing.RecordedRequest;
-import io.github.gatehouse.core.testing.MockResponse;
-import io.github.gatehouse.core.testing.MockOrigin;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
+import io.github.gatehouse.core.testing.MockOrigin;
+import io.github.gatehouse.core.testing.MockResponse;
+import io.github.gatehouse.core.testing.RecordedRequest;
 import io.github.gatehouse.core.testsupport.RawHttp;
 import io.github.gatehouse.core.testsupport.RecordingAccessLog;
 import java.io.ByteArrayOutputStream;
@@ -149,7 +149,7 @@ class RelayAccessTest {
     void aBackgroundExchangeGoesUpstreamByTheRelaysPathAndItsAnswerComesBackToTheCache() throws Exception {
         Prefetcher cache = new Prefetcher();
         RecordingAccessLog log = new RecordingAccessLog();
-        try (ProxyServer proxy = ProxyServer.builder().via("relay-test").route(Route.host("site.test").to(origin.baseUrl()))
+        try (ProxyServer proxy = ProxyServer.builder().via("relay-test").route(Route.host("site.test").to(UpstreamPool.of(origin.baseUrl())))
                 .cache(cache).accessLog(log).build().start()) {
             RawHttp.Reply reply = RawHttp.exchange(proxy.port(),
                     "GET /hello HTTP/1.1\r\nHost: site.test\r\nConnection: close\r\n\r\n");
@@ -184,7 +184,7 @@ class RelayAccessTest {
     @Test
     void sendRefusesAnExchangeThatIsNotTheProxys() throws Exception {
         Prefetcher cache = new Prefetcher();
-        try (ProxyServer proxy = ProxyServer.builder().route(Route.host("site.test").to(origin.baseUrl())).cache(cache)
+        try (ProxyServer proxy = ProxyServer.builder().route(Route.host("site.test").to(UpstreamPool.of(origin.baseUrl()))).cache(cache)
                 .build().start()) {
             Exchange foreign = java.lang.reflect.Proxy.newProxyInstance(Exchange.class.getClassLoader(),
                     new Class<?>[] {Exchange.class}, (p, m, args) -> null) instanceof Exchange e ? e : null;

@@ -1,10 +1,10 @@
 package io.github.gatehouse.core;
 
-import io.github.gatehouse.core.testing.RecordedRequest;
-import io.github.gatehouse.core.testing.MockResponse;
-import io.github.gatehouse.core.testing.MockOrigin;
 import static org.assertj.core.api.Assertions.assertThat;
 
+import io.github.gatehouse.core.testing.MockOrigin;
+import io.github.gatehouse.core.testing.MockResponse;
+import io.github.gatehouse.core.testing.RecordedRequest;
 import io.github.gatehouse.core.testsupport.RawHttp;
 import java.io.IOException;
 import org.junit.jupiter.api.AfterAll;
@@ -28,7 +28,7 @@ class RequestSmugglingTest {
 
     @BeforeAll
     static void start() {
-        proxy = ProxyServer.builder().route(Route.any().to(origin.baseUrl())).build().start();
+        proxy = ProxyServer.builder().route(Route.any().to(UpstreamPool.of(origin.baseUrl()))).build().start();
     }
 
     @AfterAll
@@ -79,7 +79,7 @@ class RequestSmugglingTest {
     })
     void invalidUpstreamFramingIs502AndNeverPassedOn(String upstreamResponse) throws Exception {
         try (java.net.ServerSocket server = new java.net.ServerSocket(0, 1, java.net.InetAddress.getLoopbackAddress());
-                ProxyServer p = ProxyServer.builder().route(Route.any().to("http://127.0.0.1:" + server.getLocalPort()))
+                ProxyServer p = ProxyServer.builder().route(Route.any().to(UpstreamPool.of("http://127.0.0.1:" + server.getLocalPort())))
                         .build().start()) {
             Thread upstream = new Thread(() -> {
                 try (java.net.Socket s = server.accept()) {

@@ -1,17 +1,17 @@
 package io.github.gatehouse.core;
 
-import io.github.gatehouse.core.testing.RecordedRequest;
-import io.github.gatehouse.core.testing.MockResponse;
-import io.github.gatehouse.core.testing.MockOrigin;
 import static org.assertj.core.api.Assertions.assertThat;
 
+import io.github.gatehouse.core.testing.MockOrigin;
+import io.github.gatehouse.core.testing.MockResponse;
+import io.github.gatehouse.core.testing.RecordedRequest;
 import io.github.gatehouse.core.testsupport.Clients;
 import io.github.gatehouse.core.testsupport.RawHttp;
 import java.net.URI;
 import java.net.http.HttpClient;
 import java.net.http.HttpRequest;
-import java.net.http.HttpResponse;
 import java.net.http.HttpResponse.BodyHandlers;
+import java.net.http.HttpResponse;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
@@ -33,10 +33,10 @@ class ReverseProxyTest {
     @BeforeAll
     static void start() {
         proxy = ProxyServer.builder()
-                .route(Route.host("shop.example").pathPrefix("/api").stripPrefix().to(api.baseUrl()))
-                .route(Route.host("*.cdn.example").rewritePrefix("/static").upstreamHost().to(web.baseUrl()))
-                .route(Route.host("fixed.example").hostHeader("internal.example").to(web.baseUrl() + "/base"))
-                .route(Route.host("shop.example").to(web.baseUrl()))
+                .route(Route.host("shop.example").pathPrefix("/api").stripPrefix().to(UpstreamPool.of(api.baseUrl())))
+                .route(Route.host("*.cdn.example").rewritePrefix("/static").upstreamHost().to(UpstreamPool.of(web.baseUrl())))
+                .route(Route.host("fixed.example").hostHeader("internal.example").to(UpstreamPool.of(web.baseUrl() + "/base")))
+                .route(Route.host("shop.example").to(UpstreamPool.of(web.baseUrl())))
                 .trustedProxies("10.0.0.0/8")
                 .build().start();
     }
@@ -112,7 +112,7 @@ class ReverseProxyTest {
 
     @Test
     void keepsForwardedChainFromTrustedProxies() throws Exception {
-        try (ProxyServer trusting = ProxyServer.builder().route(Route.any().to(api.baseUrl())).trustedProxies("127.0.0.0/8")
+        try (ProxyServer trusting = ProxyServer.builder().route(Route.any().to(UpstreamPool.of(api.baseUrl()))).trustedProxies("127.0.0.0/8")
                 .build().start()) {
             RawHttp.exchange(trusting.port(), "GET /x HTTP/1.1\r\nHost: a.example\r\nX-Forwarded-For: 192.0.2.1\r\n"
                     + "Forwarded: for=192.0.2.1\r\nConnection: close\r\n\r\n");
@@ -125,7 +125,7 @@ class ReverseProxyTest {
 
     @Test
     void reverseRouteStreamsUploads() throws Exception {
-        try (ProxyServer any = ProxyServer.builder().route(Route.any().to(api.baseUrl())).build().start()) {
+        try (ProxyServer any = ProxyServer.builder().route(Route.any().to(UpstreamPool.of(api.baseUrl()))).build().start()) {
             HttpResponse<String> response = client.send(HttpRequest.newBuilder(URI.create(any.uri() + "/upload"))
                     .POST(HttpRequest.BodyPublishers.ofByteArray(new byte[3_000_000])).build(), BodyHandlers.ofString());
 
@@ -148,7 +148,7 @@ class ReverseProxyTest {
         try (java.net.ServerSocket s = new java.net.ServerSocket(0)) {
             closed = s.getLocalPort();
         }
-        try (ProxyServer p = ProxyServer.builder().route(Route.any().to("http://127.0.0.1:" + closed)).build().start()) {
+        try (ProxyServer p = ProxyServer.builder().route(Route.any().to(UpstreamPool.of("http://127.0.0.1:" + closed))).build().start()) {
             RawHttp.Reply reply = RawHttp.exchange(p.port(), "GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
             assertThat(reply.status()).isEqualTo(502);
             assertThat(reply.bodyText()).contains("upstream 127.0.0.1:" + closed).contains("connection refused");

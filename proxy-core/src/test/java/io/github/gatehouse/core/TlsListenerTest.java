@@ -1,21 +1,20 @@
 package io.github.gatehouse.core;
 
-import io.github.gatehouse.core.testing.RecordedRequest;
-import io.github.gatehouse.core.testing.MockResponse;
-import io.github.gatehouse.core.testing.MockOrigin;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
+import io.github.gatehouse.core.testing.MockOrigin;
+import io.github.gatehouse.core.testing.MockResponse;
+import io.github.gatehouse.core.testing.RecordedRequest;
 import io.github.gatehouse.core.testsupport.RawHttp;
-import io.github.gatehouse.core.testsupport.TestPki;
 import io.github.gatehouse.core.testsupport.TestPki.KeyFormat;
+import io.github.gatehouse.core.testsupport.TestPki;
 import java.io.InputStream;
 import java.io.OutputStream;
-import java.net.URI;
 import java.net.http.HttpClient;
 import java.net.http.HttpRequest;
-import java.net.http.HttpResponse;
 import java.net.http.HttpResponse.BodyHandlers;
+import java.net.http.HttpResponse;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -67,7 +66,7 @@ class TlsListenerTest {
     @Test
     void reverseProxyOverHttpsTellsTheOriginTheSchemeWasHttps() throws Exception {
         try (ProxyServer proxy = ProxyServer.builder().listenTls(0, pem("site", KeyFormat.PKCS8, false, "localhost", "127.0.0.1"))
-                .route(Route.any().to(origin.baseUrl())).build().start()) {
+                .route(Route.any().to(UpstreamPool.of(origin.baseUrl()))).build().start()) {
             for (HttpClient.Version v : HttpClient.Version.values()) {
                 HttpResponse<String> r = client(v).send(HttpRequest.newBuilder(proxy.tlsUri().resolve("/hello")).build(),
                         BodyHandlers.ofString());
@@ -94,7 +93,7 @@ class TlsListenerTest {
         Path p12 = pki.issue("p12.test").writePkcs12(dir.resolve("p12.p12"), "p12", "s3cret".toCharArray());
         Tls all = rsa.and(ec).and(Tls.pkcs12(p12, "s3cret".toCharArray()));
         assertThat(all.files()).hasSize(5);
-        try (ProxyServer proxy = ProxyServer.builder().listenTls(0, all).route(Route.any().to(origin.baseUrl())).build().start()) {
+        try (ProxyServer proxy = ProxyServer.builder().listenTls(0, all).route(Route.any().to(UpstreamPool.of(origin.baseUrl()))).build().start()) {
             assertThat(peerName(proxy.tlsPort(), "rsa.test")).isEqualTo("CN=rsa.test");
             assertThat(peerName(proxy.tlsPort(), "ec.test")).isEqualTo("CN=ec.test");
             assertThat(peerName(proxy.tlsPort(), "p12.test")).isEqualTo("CN=p12.test");
@@ -108,7 +107,7 @@ class TlsListenerTest {
         Tls tls = pem("default", KeyFormat.PKCS8, false, "default.test")
                 .and(pem("shop", KeyFormat.PKCS8, false, "shop.test", "www.shop.test"))
                 .and(pem("wild", KeyFormat.PKCS8, false, "*.api.test"));
-        try (ProxyServer proxy = ProxyServer.builder().listenTls(0, tls).route(Route.any().to(origin.baseUrl())).build().start()) {
+        try (ProxyServer proxy = ProxyServer.builder().listenTls(0, tls).route(Route.any().to(UpstreamPool.of(origin.baseUrl()))).build().start()) {
             assertThat(peerName(proxy.tlsPort(), "www.shop.test")).isEqualTo("CN=shop.test");
             assertThat(peerName(proxy.tlsPort(), "v1.api.test")).isEqualTo("CN=*.api.test");
             assertThat(peerName(proxy.tlsPort(), "api.test")).isEqualTo("CN=default.test");
@@ -118,7 +117,7 @@ class TlsListenerTest {
     @Test
     void onlyTls12And13AreOffered() throws Exception {
         try (ProxyServer proxy = ProxyServer.builder().listenTls(0, pem("p", KeyFormat.PKCS8, false, "localhost"))
-                .route(Route.any().to(origin.baseUrl())).build().start()) {
+                .route(Route.any().to(UpstreamPool.of(origin.baseUrl()))).build().start()) {
             for (String protocol : List.of("TLSv1.3", "TLSv1.2")) {
                 try (SSLSocket s = socket(proxy.tlsPort(), null)) {
                     s.setEnabledProtocols(new String[] {protocol});
@@ -144,7 +143,7 @@ class TlsListenerTest {
     void reloadSwapsCertificatesForNewHandshakesAndOpenConnectionsKeepTheirSession() throws Exception {
         Path[] files = pki.issue("first.test", "127.0.0.1").writePem(dir, "site", KeyFormat.PKCS8);
         Tls tls = Tls.pem(files[0], files[1]).checkForChangesEvery(Duration.ZERO);
-        try (ProxyServer proxy = ProxyServer.builder().listenTls(0, tls).route(Route.any().to(origin.baseUrl())).build().start();
+        try (ProxyServer proxy = ProxyServer.builder().listenTls(0, tls).route(Route.any().to(UpstreamPool.of(origin.baseUrl()))).build().start();
                 SSLSocket open = socket(proxy.tlsPort(), null)) {
             open.startHandshake();
             assertThat(((X509Certificate) open.getSession().getPeerCertificates()[0]).getSubjectX500Principal().getName())
@@ -170,8 +169,8 @@ class TlsListenerTest {
     @Test
     void routeRedirectsPlainRequestsToTheHttpsListener() throws Exception {
         try (ProxyServer proxy = ProxyServer.builder().listenTls(0, pem("r", KeyFormat.PKCS8, false, "localhost", "127.0.0.1"))
-                .route(Route.host("secure.test").redirectToHttps().to(origin.baseUrl()))
-                .route(Route.any().to(origin.baseUrl()))
+                .route(Route.host("secure.test").redirectToHttps().to(UpstreamPool.of(origin.baseUrl())))
+                .route(Route.any().to(UpstreamPool.of(origin.baseUrl())))
                 .build().start()) {
             RawHttp.Reply moved = RawHttp.exchange(proxy.port(),
                     "GET /cart?id=7 HTTP/1.1\r\nHost: secure.test\r\nConnection: close\r\n\r\n");
@@ -207,13 +206,13 @@ class TlsListenerTest {
                 .hasMessageContaining("a.p12");
         Files.writeString(dir.resolve("enc.key"), "-----BEGIN ENCRYPTED PRIVATE KEY-----\nAAAA\n-----END ENCRYPTED PRIVATE KEY-----\n");
         assertThatThrownBy(() -> Tls.pem(fa[0], dir.resolve("enc.key"))).hasMessageContaining("encrypted");
-        assertThatThrownBy(() -> ProxyServer.builder().route(Route.any().redirectToHttps().to(origin.baseUrl())).build())
+        assertThatThrownBy(() -> ProxyServer.builder().route(Route.any().redirectToHttps().to(UpstreamPool.of(origin.baseUrl()))).build())
                 .isInstanceOf(IllegalStateException.class).hasMessageContaining("no HTTPS listener");
         Tls ok = Tls.pem(fa[0], fa[1]);
         assertThatThrownBy(() -> ProxyServer.builder().listenTls(0, ok).listenTls(0, ok))
                 .isInstanceOf(IllegalStateException.class);
         assertThatThrownBy(() -> ProxyServer.builder().listenTls(70000, ok)).hasMessageContaining("70000");
-        try (ProxyServer plain = ProxyServer.builder().route(Route.any().to(origin.baseUrl())).build().start()) {
+        try (ProxyServer plain = ProxyServer.builder().route(Route.any().to(UpstreamPool.of(origin.baseUrl()))).build().start()) {
             assertThatThrownBy(plain::tlsUri).isInstanceOf(IllegalStateException.class).hasMessageContaining("no HTTPS listener");
         }
     }

@@ -3,14 +3,15 @@ package io.github.gatehouse.examples;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
+import io.github.gatehouse.core.testing.MockOrigin;
+import io.github.gatehouse.core.testing.MockResponse;
 import io.github.gatehouse.core.testsupport.Clients;
-import io.github.gatehouse.core.testsupport.OriginServer;
 import java.io.ByteArrayOutputStream;
 import java.io.PrintStream;
 import java.net.URI;
 import java.net.http.HttpRequest;
-import java.net.http.HttpResponse;
 import java.net.http.HttpResponse.BodyHandlers;
+import java.net.http.HttpResponse;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -23,7 +24,9 @@ import org.junit.jupiter.api.io.TempDir;
 /** The launcher's --admin-* flags. */
 class AdminLauncherTest {
     @RegisterExtension
-    static final OriginServer origin = OriginServer.create("admin-launch");
+    static final MockOrigin origin = MockOrigin.named("admin-launch")
+            .serve("/hello", MockResponse.ok("hello"))
+            .dispatcher(req -> MockResponse.ok("origin admin-launch " + req.path()));
 
     @Test
     void adminPortZeroPrintsTheAdminLineAndAGeneratedTokenThatTheApiAccepts() throws Exception {

@@ -9,14 +9,15 @@ import io.github.gatehouse.core.DataSize;
 import io.github.gatehouse.core.ProxyServer;
 import io.github.gatehouse.core.Route;
 import io.github.gatehouse.core.UpstreamPool;
+import io.github.gatehouse.core.testing.MockOrigin;
+import io.github.gatehouse.core.testing.MockResponse;
 import io.github.gatehouse.core.testsupport.Clients;
-import io.github.gatehouse.core.testsupport.OriginServer;
 import java.io.File;
 import java.net.ServerSocket;
 import java.net.http.HttpClient;
 import java.net.http.HttpRequest;
-import java.net.http.HttpResponse;
 import java.net.http.HttpResponse.BodyHandlers;
+import java.net.http.HttpResponse;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -38,9 +39,37 @@ import org.junit.jupiter.api.io.TempDir;
  */
 class AdminPageInBrowserTest {
     @RegisterExtension
-    static final OriginServer a = OriginServer.create("a");
+    static final MockOrigin a = MockOrigin.named("a")
+            .serve("/status", req -> {
+                MockResponse status = MockResponse.status(Integer.parseInt(req.queryParameter("code").orElseThrow()));
+                return req.queryParameter("etag").map(etag -> status.header("ETag", etag)).orElse(status);
+            })
+            .serve("/headers", req -> {
+                MockResponse headers = MockResponse.ok("headers");
+                for (var p : req.queryParameters().entrySet()) {
+                    for (String v : p.getValue()) {
+                        headers = headers.header(p.getKey(), v);
+                    }
+                }
+                return headers;
+            })
+            .dispatcher(req -> MockResponse.ok("origin a " + req.path()));
     @RegisterExtension
-    static final OriginServer b = OriginServer.create("b");
+    static final MockOrigin b = MockOrigin.named("b")
+            .serve("/status", req -> {
+                MockResponse status = MockResponse.status(Integer.parseInt(req.queryParameter("code").orElseThrow()));
+                return req.queryParameter("etag").map(etag -> status.header("ETag", etag)).orElse(status);
+            })
+            .serve("/headers", req -> {
+                MockResponse headers = MockResponse.ok("headers");
+                for (var p : req.queryParameters().entrySet()) {
+                    for (String v : p.getValue()) {
+                        headers = headers.header(p.getKey(), v);
+                    }
+                }
+                return headers;
+            })
+            .dispatcher(req -> MockResponse.ok("origin b " + req.path()));
 
     private static final String TOKEN = "browser-test-token-0123456789";
 
@@ -55,7 +84,7 @@ class AdminPageInBrowserTest {
         String deadUrl = "http://127.0.0.1:" + dead;
         try (ProxyServer proxy = ProxyServer.builder().accessLog(AccessLog.off())
                 .route(Route.host("127.0.0.1").pathPrefix("/api").to(UpstreamPool.of(a.baseUrl(), b.baseUrl(), deadUrl)))
-                .route(Route.any().to(b.baseUrl()))
+                .route(Route.any().to(UpstreamPool.of(b.baseUrl())))
                 .cache(HttpCaches.memory(DataSize.mebibytes(64))).build().start();
                 AdminServer admin = AdminServer.builder(proxy).port(0).token(TOKEN).build().start()) {
             HttpClient http = Clients.direct();

@@ -12,14 +12,15 @@ import io.github.gatehouse.core.RetryPolicy;
 import io.github.gatehouse.core.Route;
 import io.github.gatehouse.core.UpstreamPool;
 import io.github.gatehouse.core.Verdict;
+import io.github.gatehouse.core.testing.MockOrigin;
+import io.github.gatehouse.core.testing.MockResponse;
 import io.github.gatehouse.core.testsupport.Clients;
-import io.github.gatehouse.core.testsupport.OriginServer;
 import java.net.ServerSocket;
 import java.net.URI;
 import java.net.http.HttpClient;
 import java.net.http.HttpRequest;
-import java.net.http.HttpResponse;
 import java.net.http.HttpResponse.BodyHandlers;
+import java.net.http.HttpResponse;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.BlockingQueue;
@@ -32,9 +33,31 @@ import org.junit.jupiter.api.extension.RegisterExtension;
 /** The admin listener through the wire: java.net.http against a running proxy with two origins and a cache. */
 class AdminServerTest {
     @RegisterExtension
-    static final OriginServer a = OriginServer.create("a");
+    static final MockOrigin a = MockOrigin.named("a")
+            .serve("/hello", MockResponse.ok("hello"))
+            .serve("/headers", req -> {
+                MockResponse headers = MockResponse.ok("headers");
+                for (var p : req.queryParameters().entrySet()) {
+                    for (String v : p.getValue()) {
+                        headers = headers.header(p.getKey(), v);
+                    }
+                }
+                return headers;
+            })
+            .dispatcher(req -> MockResponse.ok("origin a " + req.path()));
     @RegisterExtension
-    static final OriginServer b = OriginServer.create("b");
+    static final MockOrigin b = MockOrigin.named("b")
+            .serve("/hello", MockResponse.ok("hello"))
+            .serve("/headers", req -> {
+                MockResponse headers = MockResponse.ok("headers");
+                for (var p : req.queryParameters().entrySet()) {
+                    for (String v : p.getValue()) {
+                        headers = headers.header(p.getKey(), v);
+                    }
+                }
+                return headers;
+            })
+            .dispatcher(req -> MockResponse.ok("origin b " + req.path()));
 
     private static final String TOKEN = "test-token-0123456789abcdef";
     private final HttpClient http = Clients.direct();
@@ -178,7 +201,7 @@ class AdminServerTest {
 
     @Test
     void purgeByUrlPrefixAndTagMakesTheNextRequestAMiss() throws Exception {
-        start(ProxyServer.builder().route(Route.any().to(a.baseUrl())).cache(HttpCaches.memory(DataSize.mebibytes(8))), x -> { });
+        start(ProxyServer.builder().route(Route.any().to(UpstreamPool.of(a.baseUrl()))).cache(HttpCaches.memory(DataSize.mebibytes(8))), x -> { });
         String cached = "/headers?Cache-Control=max-age%3D600&Surrogate-Key=t1";
         assertThat(viaProxy(cached)).isEqualTo("200 headers");
         assertThat(viaProxy(cached)).isEqualTo("200 headers");
@@ -207,7 +230,7 @@ class AdminServerTest {
 
     @Test
     void purgeWithoutACacheIs501() throws Exception {
-        start(ProxyServer.builder().route(Route.any().to(a.baseUrl())), x -> { });
+        start(ProxyServer.builder().route(Route.any().to(UpstreamPool.of(a.baseUrl()))), x -> { });
         HttpResponse<String> r = admin("POST", "/api/purge?tag=x", TOKEN);
         assertThat(r.statusCode()).isEqualTo(501);
         assertThat(r.body()).contains("no purgeable cache");
@@ -277,7 +300,7 @@ class AdminServerTest {
         admin.close();
         proxy.close();
         List<String> calls = new ArrayList<>();
-        start(ProxyServer.builder().route(Route.any().to(a.baseUrl())), x -> x.onReload(() -> {
+        start(ProxyServer.builder().route(Route.any().to(UpstreamPool.of(a.baseUrl()))), x -> x.onReload(() -> {
             calls.add("reload");
             if (calls.size() == 2) {
                 throw new IllegalArgumentException("gatehouse.yaml:3: key 'port': 'x' is not a number");
@@ -295,13 +318,13 @@ class AdminServerTest {
 
     @Test
     void clientsOutsideTheAllowedCidrsGet403EvenWithTheToken() throws Exception {
-        start(ProxyServer.builder().route(Route.any().to(a.baseUrl())), x -> x.allow("10.0.0.0/8"));
+        start(ProxyServer.builder().route(Route.any().to(UpstreamPool.of(a.baseUrl()))), x -> x.allow("10.0.0.0/8"));
         HttpResponse<String> r = admin("GET", "/api/stats", TOKEN);
         assertThat(r.statusCode()).isEqualTo(403);
         assertThat(r.body()).contains("127.0.0.1 is not allowed");
         admin.close();
         proxy.close();
-        start(ProxyServer.builder().route(Route.any().to(a.baseUrl())), x -> x.allow("10.0.0.0/8").allow("127.0.0.0/8"));
+        start(ProxyServer.builder().route(Route.any().to(UpstreamPool.of(a.baseUrl()))), x -> x.allow("10.0.0.0/8").allow("127.0.0.0/8"));
         assertThat(admin("GET", "/api/stats", TOKEN).statusCode()).isEqualTo(200);
         assertThat(admin("GET", "/api/stats", null).statusCode()).isEqualTo(401);
     }
@@ -326,7 +349,7 @@ class AdminServerTest {
     @Test
     void readmeExamplesRun() throws Exception {
         ProxyServer proxy = ProxyServer.builder().listen(0)
-                .route(Route.any().to(a.baseUrl(), b.baseUrl()))
+                .route(Route.any().to(UpstreamPool.of(a.baseUrl(), b.baseUrl())))
                 .build().start();
         io.micrometer.core.instrument.MeterRegistry registry = new io.micrometer.core.instrument.simple.SimpleMeterRegistry();
         io.github.gatehouse.core.metrics.GatehouseMetrics.bindTo(registry, proxy);

@@ -2,7 +2,8 @@ package io.github.gatehouse.examples;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
-import io.github.gatehouse.core.testsupport.OriginServer;
+import io.github.gatehouse.core.testing.MockOrigin;
+import io.github.gatehouse.core.testing.MockResponse;
 import io.github.gatehouse.core.testsupport.RawHttp;
 import java.io.IOException;
 import java.net.ServerSocket;
@@ -10,8 +11,8 @@ import java.net.URI;
 import java.net.URLEncoder;
 import java.net.http.HttpClient;
 import java.net.http.HttpRequest;
-import java.net.http.HttpResponse;
 import java.net.http.HttpResponse.BodyHandlers;
+import java.net.http.HttpResponse;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -28,7 +29,17 @@ import org.junit.jupiter.api.extension.RegisterExtension;
  */
 class ClusterLauncherIT {
     @RegisterExtension
-    static final OriginServer origin = OriginServer.create("cluster");
+    static final MockOrigin origin = MockOrigin.named("cluster")
+            .serve("/headers", req -> {
+                MockResponse headers = MockResponse.ok("headers");
+                for (var p : req.queryParameters().entrySet()) {
+                    for (String v : p.getValue()) {
+                        headers = headers.header(p.getKey(), v);
+                    }
+                }
+                return headers;
+            })
+            .dispatcher(req -> MockResponse.ok("origin cluster " + req.path()));
 
     private static final String SITE = "shop.test";
     private static final HttpClient client = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(5)).build();

@@ -4,14 +4,15 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import io.github.gatehouse.core.ProxyServer;
+import io.github.gatehouse.core.testing.MockOrigin;
+import io.github.gatehouse.core.testing.MockResponse;
 import io.github.gatehouse.core.testsupport.Clients;
-import io.github.gatehouse.core.testsupport.OriginServer;
 import java.io.ByteArrayOutputStream;
 import java.io.PrintStream;
 import java.net.URI;
 import java.net.http.HttpRequest;
-import java.net.http.HttpResponse;
 import java.net.http.HttpResponse.BodyHandlers;
+import java.net.http.HttpResponse;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -25,9 +26,11 @@ import org.junit.jupiter.api.io.TempDir;
 /** The launcher's {@code --config FILE}: keys, errors with lines, routes through the wire, reloads. */
 class ConfigFileTest {
     @RegisterExtension
-    static final OriginServer a = OriginServer.create("a");
+    static final MockOrigin a = MockOrigin.named("a")
+            .dispatcher(req -> MockResponse.ok("origin a " + req.path()));
     @RegisterExtension
-    static final OriginServer b = OriginServer.create("b");
+    static final MockOrigin b = MockOrigin.named("b")
+            .dispatcher(req -> MockResponse.ok("origin b " + req.path()));
 
     @TempDir
     Path dir;
@@ -183,6 +186,8 @@ class ConfigFileTest {
             assertThat(get(proxy, "/one").body()).isEqualTo("origin a /one");
             reloader.watchFile();
 
+            CompletableFuture<Void> release = new CompletableFuture<>();
+            a.serve("/hang", MockResponse.ok("released").holdUntil(release));
             CompletableFuture<HttpResponse<String>> inFlight = Clients.direct().sendAsync(
                     HttpRequest.newBuilder(URI.create(proxy.uri() + "/hang")).build(), BodyHandlers.ofString());
             a.awaitArrival(); // a holds it until released
@@ -194,7 +199,7 @@ class ConfigFileTest {
             assertThat(get(proxy, "/two").body()).isEqualTo("origin b /two");
             assertThat(proxy.port()).isEqualTo(port);
             assertThat(inFlight).isNotDone();
-            a.release();
+            release.complete(null);
             assertThat(inFlight.get().body()).isEqualTo("released"); // finished on the configuration it started on
 
             CompletableFuture<Boolean> broken = reloader.nextReload();

@@ -1,18 +1,19 @@
 package io.github.gatehouse.examples;
 
 import static org.assertj.core.api.Assertions.assertThat;
-import static org.assertj.core.api.Assertions.catchThrowable;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
+import static org.assertj.core.api.Assertions.catchThrowable;
 
 import io.github.gatehouse.core.ProxyServer;
+import io.github.gatehouse.core.testing.MockOrigin;
+import io.github.gatehouse.core.testing.MockResponse;
 import io.github.gatehouse.core.testsupport.Clients;
-import io.github.gatehouse.core.testsupport.OriginServer;
 import java.io.ByteArrayOutputStream;
 import java.io.PrintStream;
 import java.net.URI;
 import java.net.http.HttpRequest;
-import java.net.http.HttpResponse;
 import java.net.http.HttpResponse.BodyHandlers;
+import java.net.http.HttpResponse;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -23,7 +24,19 @@ import org.junit.jupiter.api.io.TempDir;
 
 class GatehouseLauncherTest {
     @RegisterExtension
-    static final OriginServer origin = OriginServer.create("launch");
+    static final MockOrigin origin = MockOrigin.named("launch")
+            .serve("/hello", MockResponse.ok("hello"))
+            .serve("/upload", req -> MockResponse.ok("bytes=" + req.bodySize()))
+            .serve("/headers", req -> {
+                MockResponse headers = MockResponse.ok("headers");
+                for (var p : req.queryParameters().entrySet()) {
+                    for (String v : p.getValue()) {
+                        headers = headers.header(p.getKey(), v);
+                    }
+                }
+                return headers;
+            })
+            .dispatcher(req -> MockResponse.ok("origin launch " + req.path()));
 
     @Test
     void forwardModePrintsTheListeningLineAndAccessLinesToStandardOutput() throws Exception {

@@ -7,13 +7,15 @@ import io.github.gatehouse.core.DataSize;
 import io.github.gatehouse.core.ProxyServer;
 import io.github.gatehouse.core.Route;
 import io.github.gatehouse.core.Tls;
-import io.github.gatehouse.core.testsupport.OriginServer;
+import io.github.gatehouse.core.UpstreamPool;
+import io.github.gatehouse.core.testing.MockOrigin;
+import io.github.gatehouse.core.testing.MockResponse;
 import io.github.gatehouse.core.testsupport.TestPki;
 import io.github.gatehouse.filter.KeywordFilter;
 import java.net.http.HttpClient;
 import java.net.http.HttpRequest;
-import java.net.http.HttpResponse;
 import java.net.http.HttpResponse.BodyHandlers;
+import java.net.http.HttpResponse;
 import java.nio.file.Path;
 import java.time.Duration;
 import org.junit.jupiter.api.AfterAll;
@@ -25,7 +27,17 @@ import org.junit.jupiter.api.io.TempDir;
 /** The cache and a body filter behave over h2 (TLS, ALPN) as over HTTP/1.1: java.net.http as the client. */
 class Http2FeaturesTest {
     @RegisterExtension
-    static final OriginServer origin = OriginServer.create("h2-features");
+    static final MockOrigin origin = MockOrigin.named("h2-features")
+            .serve("/headers", req -> {
+                MockResponse headers = MockResponse.ok("headers");
+                for (var p : req.queryParameters().entrySet()) {
+                    for (String v : p.getValue()) {
+                        headers = headers.header(p.getKey(), v);
+                    }
+                }
+                return headers;
+            })
+            .dispatcher(req -> MockResponse.ok("origin h2-features " + req.path()));
 
     @TempDir
     static Path dir;
@@ -39,7 +51,7 @@ class Http2FeaturesTest {
         Path[] files = pki.issue("127.0.0.1").writePem(dir, "f", TestPki.KeyFormat.PKCS8);
         proxy = ProxyServer.builder()
                 .listenTls(0, Tls.pem(files[0], files[1]))
-                .route(Route.any().to(origin.baseUrl()))
+                .route(Route.any().to(UpstreamPool.of(origin.baseUrl())))
                 .cache(HttpCaches.memory(DataSize.mebibytes(16)))
                 .filter(KeywordFilter.blockPagesContaining("casino"))
                 .build().start();

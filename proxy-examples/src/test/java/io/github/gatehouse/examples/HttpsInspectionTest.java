@@ -8,6 +8,7 @@ import io.github.gatehouse.core.DataSize;
 import io.github.gatehouse.core.Interception;
 import io.github.gatehouse.core.ProxyServer;
 import io.github.gatehouse.core.UpstreamTls;
+import io.github.gatehouse.core.testing.MockOrigin;
 import io.github.gatehouse.core.testsupport.RecordingAccessLog;
 import io.github.gatehouse.core.testsupport.TestPki;
 import io.github.gatehouse.filter.BasicAuthenticator;
@@ -21,8 +22,8 @@ import java.net.Socket;
 import java.net.URI;
 import java.net.http.HttpClient;
 import java.net.http.HttpRequest;
-import java.net.http.HttpResponse;
 import java.net.http.HttpResponse.BodyHandlers;
+import java.net.http.HttpResponse;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -61,8 +62,8 @@ class HttpsInspectionTest {
     static Path proxyCaKey;
     static SSLContext trustsProxyCaOnly;
     static SSLContext trustsOriginCaOnly;
-    static TlsOrigin origin;
-    static TlsOrigin casino;
+    static MockOrigin origin;
+    static MockOrigin casino;
     static RecordingAccessLog log = new RecordingAccessLog();
     static ProxyServer proxy;
 
@@ -78,9 +79,9 @@ class HttpsInspectionTest {
         proxyCaPem = ca.get(0);
         proxyCaKey = ca.get(1);
         trustsProxyCaOnly = trusting(proxyCaPem);
-        origin = TlsOrigin.https(keyStore(originCa.issue("localhost", "127.0.0.1")), PASSWORD);
-        casino = TlsOrigin.https(keyStore(originCa.issue("localhost", "127.0.0.1")), PASSWORD)
-                .body("<html>Win big at the casino tonight</html>");
+        origin = TlsOrigins.https(keyStore(originCa.issue("localhost", "127.0.0.1")), PASSWORD);
+        casino = TlsOrigins.https(keyStore(originCa.issue("localhost", "127.0.0.1")), PASSWORD)
+                .dispatcher(r -> TlsOrigins.page("<html>Win big at the casino tonight</html>"));
         proxy = ProxyServer.builder().listen(0).forward()
                 .connectPorts(origin.port(), casino.port())
                 .allowAllInternalDestinations() // the origins are on loopback
@@ -114,7 +115,7 @@ class HttpsInspectionTest {
         assertThat(line.target()).isEqualTo("https://localhost:" + origin.port() + "/inspected?q=1");
         assertThat(line.user()).isEqualTo("alice");
         assertThat(line.status()).isEqualTo(200);
-        assertThat(origin.take().path()).isEqualTo("/inspected?q=1");
+        assertThat(origin.takeRequest().target()).isEqualTo("/inspected?q=1");
     }
 
     @Test
@@ -130,12 +131,12 @@ class HttpsInspectionTest {
     void theSecondRequestForAnHttpsPageIsACacheHit() throws Exception {
         Exchange first = Exchange.through(proxy.port(), "localhost", origin.port(), "/cached", trustsProxyCaOnly, "alice:wonderland");
         assertThat(first.status()).isEqualTo(200);
-        assertThat(origin.take().path()).isEqualTo("/cached");
+        assertThat(origin.takeRequest().target()).isEqualTo("/cached");
         Exchange second = Exchange.through(proxy.port(), "localhost", origin.port(), "/cached", trustsProxyCaOnly, "alice:wonderland");
         assertThat(second.status()).isEqualTo(200);
         assertThat(second.header("Cache-Status")).contains("hit");
         assertThat(second.body()).isEqualTo("HTTP/1.1 /cached");
-        assertThat(origin.pending()).isZero();
+        assertThat(origin.pollRequest()).isEmpty();
     }
 
     @Test
@@ -150,13 +151,13 @@ class HttpsInspectionTest {
         assertThat(r.connectStatus).isEqualTo(200);
         assertThat(r.status()).isEqualTo(200);
         assertThat(r.peer[0].getIssuerX500Principal().getName()).isEqualTo("CN=Origin Test CA");
-        assertThat(origin.take().path()).isEqualTo("/tunnelled");
+        assertThat(origin.takeRequest().target()).isEqualTo("/tunnelled");
     }
 
     @Test
     void anOriginWhoseCertificateDoesNotVerifyGetsNoTunnel() throws Exception {
         TestPki stranger = TestPki.create("Unknown CA");
-        try (TlsOrigin bad = TlsOrigin.https(keyStore(stranger.issue("localhost")), PASSWORD);
+        try (MockOrigin bad = TlsOrigins.https(keyStore(stranger.issue("localhost")), PASSWORD);
                 ProxyServer p = ProxyServer.builder().listen(0).forward().connectPorts(bad.port()).allowAllInternalDestinations()
                         .upstreamTls(UpstreamTls.defaults().trust(originCaPem))
                         .intercept(Interception.withCa(proxyCaPem, proxyCaKey).intercept("*"))
@@ -165,7 +166,7 @@ class HttpsInspectionTest {
             assertThat(r.connectStatus).isEqualTo(502);
             assertThat(r.connectHead).contains("tls_certificate_error");
             assertThat(r.connectHead).contains("does not verify");
-            assertThat(bad.pending()).isZero();
+            assertThat(bad.pollRequest()).isEmpty();
         }
     }
 
@@ -183,7 +184,7 @@ class HttpsInspectionTest {
             assertThat(r.statusCode()).isEqualTo(200);
             assertThat(r.version()).isEqualTo(HttpClient.Version.HTTP_2);
             assertThat(r.body()).isEqualTo("HTTP/1.1 /h2");
-            assertThat(origin.take().path()).isEqualTo("/h2");
+            assertThat(origin.takeRequest().target()).isEqualTo("/h2");
         }
     }
 

@@ -4,14 +4,15 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import io.github.gatehouse.core.ProxyServer;
+import io.github.gatehouse.core.testing.MockOrigin;
 import io.github.gatehouse.core.testsupport.TestPki;
 import java.io.ByteArrayOutputStream;
 import java.io.InputStream;
 import java.io.PrintStream;
 import java.net.http.HttpClient;
 import java.net.http.HttpRequest;
-import java.net.http.HttpResponse;
 import java.net.http.HttpResponse.BodyHandlers;
+import java.net.http.HttpResponse;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -64,7 +65,7 @@ class InspectionLauncherTest {
         Path originCaPem = Files.writeString(dir.resolve("origin-ca.pem"), originCa.caPem());
         ByteArrayOutputStream bytes = new ByteArrayOutputStream();
         Gatehouse.start(new String[] {"ca", "--out", dir.resolve("ca").toString()}, sink(bytes));
-        try (TlsOrigin origin = TlsOrigin.https(keyStore(originCa.issue("localhost", "127.0.0.1")), PASSWORD)) {
+        try (MockOrigin origin = TlsOrigins.https(keyStore(originCa.issue("localhost", "127.0.0.1")), PASSWORD)) {
             ProxyServer proxy = Gatehouse.start(new String[] {"forward", "--port", "0", "--connect-ports", String.valueOf(origin.port()),
                     "--allow-internal-destination", "127.0.0.1:" + origin.port(), "--upstream-ca", originCaPem.toString(),
                     "--intercept-ca", dir.resolve("ca/ca.pem").toString(), "--intercept-key", dir.resolve("ca/ca-key.pem").toString(),
@@ -106,7 +107,7 @@ class InspectionLauncherTest {
             store.store(out, "storepass".toCharArray());
         }
         Path passwordFile = Files.writeString(dir.resolve("ca.pass"), "storepass\n");
-        try (TlsOrigin origin = TlsOrigin.https(keyStore(originCa.issue("localhost")), PASSWORD)) {
+        try (MockOrigin origin = TlsOrigins.https(keyStore(originCa.issue("localhost")), PASSWORD)) {
             ProxyServer proxy = Gatehouse.start(new String[] {"forward", "--port", "0", "--connect-ports", String.valueOf(origin.port()),
                     "--allow-internal-destination", "127.0.0.1:" + origin.port(), "--upstream-ca", originCaPem.toString(),
                     "--intercept-keystore", p12.toString(), "--intercept-keystore-password-file", passwordFile.toString(),
@@ -128,7 +129,7 @@ class InspectionLauncherTest {
     void upstreamFlagsReachAnHttpsOriginOverH2WithAnExtraRoot() throws Exception {
         TestPki originCa = TestPki.create("Launcher Origin CA");
         Path originCaPem = Files.writeString(dir.resolve("origin-ca.pem"), originCa.caPem());
-        try (TlsOrigin origin = TlsOrigin.https(keyStore(originCa.issue("localhost")), PASSWORD)) {
+        try (MockOrigin origin = TlsOrigins.https(keyStore(originCa.issue("localhost")), PASSWORD)) {
             ProxyServer proxy = Gatehouse.start(new String[] {"reverse", "--port", "0", "--upstream", "https://localhost:" + origin.port(),
                     "--upstream-protocol", "h2", "--upstream-ca", originCaPem.toString()}, sink(new ByteArrayOutputStream()));
             try {

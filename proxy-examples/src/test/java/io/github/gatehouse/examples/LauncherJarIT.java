@@ -3,8 +3,9 @@ package io.github.gatehouse.examples;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
+import io.github.gatehouse.core.testing.MockOrigin;
+import io.github.gatehouse.core.testing.MockResponse;
 import io.github.gatehouse.core.testsupport.Clients;
-import io.github.gatehouse.core.testsupport.OriginServer;
 import io.github.gatehouse.core.testsupport.TestCertificates;
 import io.github.gatehouse.core.testsupport.TestPki;
 import java.io.BufferedReader;
@@ -14,23 +15,27 @@ import java.io.InputStreamReader;
 import java.net.http.HttpRequest;
 import java.net.http.HttpResponse.BodyHandlers;
 import java.nio.charset.StandardCharsets;
-import java.time.Duration;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.security.KeyStore;
 import java.security.MessageDigest;
+import java.time.Duration;
 import java.util.ArrayList;
 import java.util.Base64;
 import java.util.List;
 import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.Test;
-import org.junit.jupiter.api.io.TempDir;
 import org.junit.jupiter.api.extension.RegisterExtension;
+import org.junit.jupiter.api.io.TempDir;
 
 /** Runs the packaged launcher jar as the README does, in its own JVM. */
 class LauncherJarIT {
     @RegisterExtension
-    static final OriginServer origin = OriginServer.create("jar");
+    static final MockOrigin origin = MockOrigin.named("jar")
+            .serve("/hello", MockResponse.ok("hello"))
+            .serve("/echo", req -> MockResponse.ok().header("Content-Type", "application/octet-stream").body(req.body()))
+            .serve("/upload", req -> MockResponse.ok("bytes=" + req.bodySize()))
+            .dispatcher(req -> MockResponse.ok("origin jar " + req.path()));
 
     private static Process launch(String... args) throws Exception {
         String javaBin = Path.of(System.getProperty("java.home"), "bin", "java").toString();
@@ -148,7 +153,11 @@ class LauncherJarIT {
         assumeTrue(curl != null, "curl is not on the PATH");
         Path ca = caCertificate(dir);
         Path body = Files.writeString(dir.resolve("body.txt"), "a line of a posted file\n".repeat(3000) + "end");
-        try (OriginServer tls = OriginServer.tls("jar-tls", TestCertificates.keyStore()).start()) {
+        try (MockOrigin tls = MockOrigin.named("jar-tls").useHttps(TestCertificates.serving())
+                .serve("/hello", MockResponse.ok("hello"))
+                .serve("/echo", req -> MockResponse.ok().header("Content-Type", "application/octet-stream").body(req.body()))
+                .serve("/upload", req -> MockResponse.ok("bytes=" + req.bodySize()))
+                .dispatcher(req -> MockResponse.ok("origin jar-tls " + req.path())).start()) {
             Process p = launch("forward", "--port", "0", "--connect-ports", tls.port() + "," + origin.port(),
                     "--allow-internal-destination", "127.0.0.1:" + origin.port(),
                     "--allow-internal-destination", "127.0.0.1:" + tls.port());
@@ -159,7 +168,7 @@ class LauncherJarIT {
                 // http://: an absolute-form request, no CONNECT
                 assertThat(curl(curl, "-x", proxy, "-w", STATUSES, origin.baseUrl() + "/hello")).isEqualTo("hello\n200 000");
                 assertThat(out.await("GET " + origin.baseUrl() + "/hello")).contains("TCP_MISS/200");
-                assertThat(origin.takeRequest().headers().getValuesList("Host")).containsExactly("127.0.0.1:" + origin.port());
+                assertThat(origin.takeRequest().headers("Host")).containsExactly("127.0.0.1:" + origin.port());
 
                 // https://: a CONNECT tunnel, the origin's certificate checked against the test CA
                 assertThat(curl(curl, "--cacert", ca.toString(), "-x", proxy, "-w", STATUSES, tls.baseUrl() + "/hello"))
@@ -171,15 +180,15 @@ class LauncherJarIT {
                 String expected = Files.readString(body);
                 assertThat(curl(curl, "-x", proxy, "-H", "Content-Type: text/plain", "--data-binary", "@" + body,
                         origin.baseUrl() + "/echo")).isEqualTo(expected);
-                assertThat(origin.takeRequest().bodyLength()).isEqualTo(expected.length());
+                assertThat(origin.takeRequest().bodySize()).isEqualTo(expected.length());
                 assertThat(curl(curl, "--cacert", ca.toString(), "-x", proxy, "-H", "Content-Type: text/plain",
                         "--data-binary", "@" + body, tls.baseUrl() + "/echo")).isEqualTo(expected);
-                assertThat(tls.takeRequest().bodyLength()).isEqualTo(expected.length());
+                assertThat(tls.takeRequest().bodySize()).isEqualTo(expected.length());
 
                 // -p (--proxytunnel): even http:// goes through CONNECT
                 assertThat(curl(curl, "-p", "-x", proxy, "-w", STATUSES, origin.baseUrl() + "/hello")).isEqualTo("hello\n200 200");
                 assertThat(out.await("CONNECT 127.0.0.1:" + origin.port())).contains("TCP_TUNNEL/200");
-                assertThat(origin.takeRequest().headers().getValuesList("Host")).containsExactly("127.0.0.1:" + origin.port());
+                assertThat(origin.takeRequest().headers("Host")).containsExactly("127.0.0.1:" + origin.port());
             } finally {
                 p.destroyForcibly();
                 p.waitFor(15, TimeUnit.SECONDS);
@@ -194,7 +203,11 @@ class LauncherJarIT {
         Path ca = caCertificate(dir);
         String sha1 = Base64.getEncoder().encodeToString(MessageDigest.getInstance("SHA-1").digest("wonder".getBytes(StandardCharsets.UTF_8)));
         Path users = Files.writeString(dir.resolve("users.htpasswd"), "alice:{SHA}" + sha1 + "\n");
-        try (OriginServer tls = OriginServer.tls("jar-tls-auth", TestCertificates.keyStore()).start()) {
+        try (MockOrigin tls = MockOrigin.named("jar-tls-auth").useHttps(TestCertificates.serving())
+                .serve("/hello", MockResponse.ok("hello"))
+                .serve("/echo", req -> MockResponse.ok().header("Content-Type", "application/octet-stream").body(req.body()))
+                .serve("/upload", req -> MockResponse.ok("bytes=" + req.bodySize()))
+                .dispatcher(req -> MockResponse.ok("origin jar-tls-auth " + req.path())).start()) {
             Process p = launch("forward", "--port", "0", "--users", users.toString(), "--connect-ports", String.valueOf(tls.port()),
                     "--allow-internal-destination", "127.0.0.1:" + origin.port(),
                     "--allow-internal-destination", "127.0.0.1:" + tls.port());
@@ -212,7 +225,7 @@ class LauncherJarIT {
                         origin.baseUrl() + "/hello")).isEqualTo("hello\n200 000");
                 assertThat(out.await("GET " + origin.baseUrl() + "/hello")).contains("TCP_DENIED/407");
                 assertThat(out.await("GET " + origin.baseUrl() + "/hello")).contains("TCP_MISS/200").contains(" alice ");
-                assertThat(origin.takeRequest().header("Proxy-Authorization")).isNull();
+                assertThat(origin.takeRequest().headers().get("Proxy-Authorization")).isNull();
 
                 assertThat(curl(curl, "--proxy-anyauth", "-U", "alice:wonder", "--cacert", ca.toString(), "-x", proxy,
                         "-w", STATUSES, tls.baseUrl() + "/hello")).isEqualTo("hello\n200 200");
@@ -257,7 +270,7 @@ class LauncherJarIT {
 
             assertThat(curl(curl, "--cacert", ca.toString(), "--http1.1", "-w", versionAndStatus, https + "/hello"))
                     .isEqualTo("hello\n1.1 200");
-            assertThat(origin.takeRequest().header("X-Forwarded-Proto")).isEqualTo("https");
+            assertThat(origin.takeRequest().headers().get("X-Forwarded-Proto")).isEqualTo("https");
             if (curlHasHttp2(curl)) {
                 assertThat(curl(curl, "--cacert", ca.toString(), "--http2", "-w", versionAndStatus, https + "/hello"))
                         .isEqualTo("hello\n2 200");

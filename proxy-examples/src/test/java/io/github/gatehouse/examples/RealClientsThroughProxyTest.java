@@ -5,7 +5,9 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import io.github.gatehouse.core.AccessLogEntry;
 import io.github.gatehouse.core.ProxyServer;
-import io.github.gatehouse.core.testsupport.OriginServer;
+import io.github.gatehouse.core.testing.MockOrigin;
+import io.github.gatehouse.core.testing.MockResponse;
+import io.github.gatehouse.core.testing.RecordedRequest;
 import io.github.gatehouse.core.testsupport.RecordingAccessLog;
 import io.github.gatehouse.core.testsupport.TestCertificates;
 import io.github.gatehouse.filter.BasicAuthenticator;
@@ -68,8 +70,8 @@ class RealClientsThroughProxyTest {
         return t;
     });
 
-    static OriginServer origin;
-    static OriginServer tlsOrigin;
+    static MockOrigin origin;
+    static MockOrigin tlsOrigin;
     static ProxyServer proxy;
     static ProxyServer authProxy;
     static final RecordingAccessLog accessLog = new RecordingAccessLog();
@@ -78,8 +80,14 @@ class RealClientsThroughProxyTest {
 
     @BeforeAll
     static void start() throws Exception {
-        origin = OriginServer.create("plain").start();
-        tlsOrigin = OriginServer.tls("tls", TestCertificates.keyStore()).start();
+        origin = MockOrigin.named("plain")
+                .serve("/hello", MockResponse.ok("hello"))
+                .serve("/echo", req -> MockResponse.ok().header("Content-Type", "application/octet-stream").body(req.body()))
+                .dispatcher(req -> MockResponse.ok("origin plain " + req.path())).start();
+        tlsOrigin = MockOrigin.named("tls").useHttps(TestCertificates.serving())
+                .serve("/hello", MockResponse.ok("hello"))
+                .serve("/echo", req -> MockResponse.ok().header("Content-Type", "application/octet-stream").body(req.body()))
+                .dispatcher(req -> MockResponse.ok("origin tls " + req.path())).start();
         proxy = ProxyServer.builder().forward().allowAllInternalDestinations().connectPorts(tlsOrigin.port())
                 .accessLog(accessLog).build().start();
         authProxy = ProxyServer.builder().forward().allowAllInternalDestinations().connectPorts(tlsOrigin.port())
@@ -100,8 +108,8 @@ class RealClientsThroughProxyTest {
     static void stop() throws Exception {
         authProxy.close();
         proxy.close();
-        tlsOrigin.stop();
-        origin.stop();
+        tlsOrigin.close();
+        origin.close();
     }
 
     @BeforeEach
@@ -330,11 +338,11 @@ class RealClientsThroughProxyTest {
         return Stream.of(Library.values()).flatMap(l -> Stream.of(Arguments.of(l, "http"), Arguments.of(l, "https")));
     }
 
-    private static OriginServer originFor(String scheme) {
+    private static MockOrigin originFor(String scheme) {
         return scheme.equals("https") ? tlsOrigin : origin;
     }
 
-    private static String authority(OriginServer server) {
+    private static String authority(MockOrigin server) {
         return "127.0.0.1:" + server.port();
     }
 
@@ -351,11 +359,11 @@ class RealClientsThroughProxyTest {
 
             assertThat(reply).isEqualTo(new Reply(200, "hello"));
         }
-        OriginServer.Recorded received = origin.takeRequest();
+        RecordedRequest received = origin.takeRequest();
         assertThat(received.method()).isEqualTo("GET");
         assertThat(received.target()).isEqualTo("/hello?from=" + library);
-        assertThat(received.headers().getValuesList("Host")).containsExactly(authority(origin));
-        assertThat(received.headers().getFieldNamesCollection())
+        assertThat(received.headers("Host")).containsExactly(authority(origin));
+        assertThat(received.headers().asList().stream().map(f -> f.name()).toList())
                 .noneMatch(n -> n.equalsIgnoreCase("Proxy-Connection") || n.equalsIgnoreCase("Proxy-Authorization"));
         AccessLogEntry entry = accessLog.take("from=" + library);
         assertThat(entry.method()).isEqualTo("GET");
@@ -371,10 +379,10 @@ class RealClientsThroughProxyTest {
 
             assertThat(reply).isEqualTo(new Reply(200, "hello"));
         }
-        OriginServer.Recorded received = tlsOrigin.takeRequest();
+        RecordedRequest received = tlsOrigin.takeRequest();
         assertThat(received.method()).isEqualTo("GET");
         assertThat(received.target()).isEqualTo("/hello?from=" + library);
-        assertThat(received.headers().getValuesList("Host")).containsExactly(authority(tlsOrigin));
+        assertThat(received.headers("Host")).containsExactly(authority(tlsOrigin));
         if (library == Library.JAVA_NET_HTTP) {
             // a tunnel is logged when it closes, and Java 17's HttpClient keeps its pooled connection open (it has no
             // close() before Java 21): the CONNECT itself is proven by the TLS origin having answered through it
@@ -389,7 +397,7 @@ class RealClientsThroughProxyTest {
     @ParameterizedTest(name = "{0} over {1}")
     @MethodSource("everyLibraryOverBothSchemes")
     void aPostWithABodyArrivesWholeAndIsEchoedBack(Library library, String scheme) throws Exception {
-        OriginServer target = originFor(scheme);
+        MockOrigin target = originFor(scheme);
         String body = body();
         try (ProxiedClient client = library.open(proxy.port(), null)) {
             Reply reply = client.send("POST", target.uri("/echo"), body);
@@ -397,11 +405,11 @@ class RealClientsThroughProxyTest {
             assertThat(reply.status()).isEqualTo(200);
             assertThat(reply.body()).isEqualTo(body);
         }
-        OriginServer.Recorded received = target.takeRequest();
+        RecordedRequest received = target.takeRequest();
         assertThat(received.method()).isEqualTo("POST");
         assertThat(received.target()).isEqualTo("/echo");
-        assertThat(received.bodyLength()).isEqualTo(body.length());
-        assertThat(received.headers().getValuesList("Host")).containsExactly(authority(target));
+        assertThat(received.bodySize()).isEqualTo(body.length());
+        assertThat(received.headers("Host")).containsExactly(authority(target));
     }
 
     static Stream<Arguments> everyLibraryThatAuthenticatesToTheProxyOverBothSchemes() {
@@ -413,7 +421,7 @@ class RealClientsThroughProxyTest {
     @MethodSource("everyLibraryThatAuthenticatesToTheProxyOverBothSchemes")
     void proxyAuthenticationIsChallengedWith407AndTheRetryWithCredentialsGoesThrough(Library library, String scheme)
             throws Exception {
-        OriginServer target = originFor(scheme);
+        MockOrigin target = originFor(scheme);
         String body = body();
         try (ProxiedClient client = library.open(authProxy.port(), new String[] {USER, PASSWORD})) {
             Reply reply = client.send("POST", target.uri("/echo"), body);
@@ -421,10 +429,10 @@ class RealClientsThroughProxyTest {
             assertThat(reply.status()).isEqualTo(200);
             assertThat(reply.body()).isEqualTo(body);
         }
-        OriginServer.Recorded received = target.takeRequest();
+        RecordedRequest received = target.takeRequest();
         assertThat(received.method()).isEqualTo("POST");
-        assertThat(received.bodyLength()).isEqualTo(body.length());
-        assertThat(received.headers().getFieldNamesCollection()).noneMatch(n -> n.equalsIgnoreCase("Proxy-Authorization"));
+        assertThat(received.bodySize()).isEqualTo(body.length());
+        assertThat(received.headers().asList().stream().map(f -> f.name()).toList()).noneMatch(n -> n.equalsIgnoreCase("Proxy-Authorization"));
         assertThat(target.requestCount()).isEqualTo(1);
 
         String logged = scheme.equals("https") ? authority(target) : target.baseUrl() + "/echo";
@@ -533,9 +541,9 @@ class RealClientsThroughProxyTest {
 
                 assertThat(reply).isEqualTo(new Reply(200, "hello"));
             }
-            OriginServer.Recorded received = tlsOrigin.takeRequest();
+            RecordedRequest received = tlsOrigin.takeRequest();
             assertThat(received.target()).isEqualTo("/hello");
-            assertThat(received.headers().getValuesList("Host")).containsExactly("127.0.0.1"); // as the client sent it
+            assertThat(received.headers("Host")).containsExactly("127.0.0.1"); // as the client sent it
             AccessLogEntry entry = accessLog.take(authority(tlsOrigin));
             if (through == authProxy) {
                 // two lines: the 407 and the tunnel's. The tunnel's is written when it closes, and a loaded machine

@@ -11,12 +11,14 @@ import io.github.gatehouse.core.Tls;
 import io.github.gatehouse.core.UpstreamPool;
 import io.github.gatehouse.core.UpstreamProtocol;
 import io.github.gatehouse.core.UpstreamTls;
+import io.github.gatehouse.core.testing.MockOrigin;
+import io.github.gatehouse.core.testing.RecordedRequest;
 import io.github.gatehouse.core.testsupport.TestPki;
 import java.net.URI;
 import java.net.http.HttpClient;
 import java.net.http.HttpRequest;
-import java.net.http.HttpResponse;
 import java.net.http.HttpResponse.BodyHandlers;
+import java.net.http.HttpResponse;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.security.KeyStore;
@@ -87,20 +89,20 @@ class UpstreamTlsTest {
     @ParameterizedTest(name = "cache {0}")
     @ValueSource(booleans = {false, true})
     void anOriginSignedByAnExtraTrustedRootIsReachedOverHttps(boolean cache) throws Exception {
-        try (TlsOrigin origin = TlsOrigin.https(keyStore(originCa.issue("localhost", "127.0.0.1")), PASSWORD);
+        try (MockOrigin origin = TlsOrigins.https(keyStore(originCa.issue("localhost", "127.0.0.1")), PASSWORD);
                 ProxyServer proxy = reverse(UpstreamPool.of("https://localhost:" + origin.port()),
                         UpstreamTls.defaults().trust(originCaPem), cache)) {
             HttpResponse<String> r = get(proxy, "/page");
             assertThat(r.statusCode()).isEqualTo(200);
             assertThat(r.body()).isEqualTo("HTTP/1.1 /page");
-            assertThat(origin.take().protocol()).isEqualTo("HTTP/1.1");
+            assertThat(origin.takeRequest().protocol()).isEqualTo("HTTP/1.1");
             HttpResponse<String> again = get(proxy, "/page");
             assertThat(again.statusCode()).isEqualTo(200);
             if (cache) {
                 assertThat(again.headers().firstValue("Cache-Status").orElse("")).contains("hit");
-                assertThat(origin.pending()).isZero();
+                assertThat(origin.pollRequest()).isEmpty();
             } else {
-                assertThat(origin.take().path()).isEqualTo("/page");
+                assertThat(origin.takeRequest().target()).isEqualTo("/page");
             }
         }
     }
@@ -108,20 +110,20 @@ class UpstreamTlsTest {
     @ParameterizedTest(name = "cache {0}")
     @ValueSource(booleans = {false, true})
     void anOriginNoTrustedRootVouchesForIsA502NamingTheCertificate(boolean cache) throws Exception {
-        try (TlsOrigin origin = TlsOrigin.https(keyStore(otherCa.issue("localhost", "127.0.0.1")), PASSWORD);
+        try (MockOrigin origin = TlsOrigins.https(keyStore(otherCa.issue("localhost", "127.0.0.1")), PASSWORD);
                 ProxyServer proxy = reverse(UpstreamPool.of("https://localhost:" + origin.port()),
                         UpstreamTls.defaults().trust(originCaPem), cache)) {
             HttpResponse<String> r = get(proxy, "/page");
             assertThat(r.statusCode()).isEqualTo(502);
             assertThat(r.headers().firstValue("Proxy-Status").orElse("")).contains("error=tls_certificate_error");
             assertThat(r.body()).contains("TLS certificate not accepted").contains("no trusted root");
-            assertThat(origin.pending()).isZero();
+            assertThat(origin.pollRequest()).isEmpty();
         }
     }
 
     @Test
     void aCertificateForAnotherHostIsRefused() throws Exception {
-        try (TlsOrigin origin = TlsOrigin.https(keyStore(originCa.issue("elsewhere.test")), PASSWORD);
+        try (MockOrigin origin = TlsOrigins.https(keyStore(originCa.issue("elsewhere.test")), PASSWORD);
                 ProxyServer proxy = reverse(UpstreamPool.of("https://localhost:" + origin.port()),
                         UpstreamTls.defaults().trust(originCaPem), false)) {
             HttpResponse<String> r = get(proxy, "/page");
@@ -133,7 +135,7 @@ class UpstreamTlsTest {
 
     @Test
     void aConfiguredServerNameIsAskedForAndChecked() throws Exception {
-        try (TlsOrigin origin = TlsOrigin.https(keyStore(originCa.issue("origin.test")), PASSWORD);
+        try (MockOrigin origin = TlsOrigins.https(keyStore(originCa.issue("origin.test")), PASSWORD);
                 ProxyServer proxy = reverse(UpstreamPool.of("https://127.0.0.1:" + origin.port())
                         .tls(UpstreamTls.defaults().trust(originCaPem).serverName("origin.test")),
                         UpstreamTls.defaults(), false)) {
@@ -145,7 +147,7 @@ class UpstreamTlsTest {
 
     @Test
     void verificationIsOffOnlyWhenAskedForByName() throws Exception {
-        try (TlsOrigin origin = TlsOrigin.https(keyStore(otherCa.issue("elsewhere.test")), PASSWORD);
+        try (MockOrigin origin = TlsOrigins.https(keyStore(otherCa.issue("elsewhere.test")), PASSWORD);
                 ProxyServer proxy = reverse(UpstreamPool.of("https://127.0.0.1:" + origin.port()),
                         UpstreamTls.defaults().insecureSkipVerifyingUpstreamCertificates(), false)) {
             assertThat(get(proxy, "/any").statusCode()).isEqualTo(200);
@@ -157,7 +159,7 @@ class UpstreamTlsTest {
         TestPki clients = TestPki.create("Client CA");
         TestPki.Issued proxyIdentity = clients.issue("gatehouse-proxy");
         Path[] pem = proxyIdentity.writePem(dir, "proxy-client", TestPki.KeyFormat.PKCS8);
-        try (TlsOrigin origin = TlsOrigin.mutualTls(keyStore(originCa.issue("localhost")), PASSWORD, trusting(proxyIdentity));
+        try (MockOrigin origin = TlsOrigins.mutualTls(keyStore(originCa.issue("localhost")), PASSWORD, trusting(proxyIdentity));
                 ProxyServer without = reverse(UpstreamPool.of("https://localhost:" + origin.port()),
                         UpstreamTls.defaults().trust(originCaPem), false);
                 ProxyServer with = reverse(UpstreamPool.of("https://localhost:" + origin.port()),
@@ -167,30 +169,38 @@ class UpstreamTlsTest {
             assertThat(refused.headers().firstValue("Proxy-Status").orElse("")).contains("error=tls_");
             HttpResponse<String> r = get(with, "/mtls");
             assertThat(r.statusCode()).isEqualTo(200);
-            assertThat(origin.take().clientCertificate()).isEqualTo("CN=gatehouse-proxy");
+            assertThat(origin.takeRequest().clientCertificateSubject()).hasValue("CN=gatehouse-proxy");
         }
     }
 
     @ParameterizedTest(name = "cache {0}")
     @ValueSource(booleans = {false, true})
     void h2OverTlsMultiplexesConcurrentRequestsOnOneConnection(boolean cache) throws Exception {
-        try (TlsOrigin origin = TlsOrigin.https(keyStore(originCa.issue("localhost")), PASSWORD);
+        try (MockOrigin origin = TlsOrigins.https(keyStore(originCa.issue("localhost")), PASSWORD);
                 ProxyServer proxy = reverse(UpstreamPool.of("https://localhost:" + origin.port()).protocol(UpstreamProtocol.H2),
                         UpstreamTls.defaults().trust(originCaPem), cache)) {
             // one request first, so that the connection is up (requests racing its set-up may open a second one)
             assertThat(get(proxy, "/h2/first").statusCode()).isEqualTo(200);
-            int connection = origin.take().clientPort();
-            origin.holdUntil(4);
+            String connection = origin.takeRequest().connectionId();
+            // each of the next four is held, without blocking a thread, until all four are in the origin at once
+            CompletableFuture<Void> allFour = new CompletableFuture<>();
+            java.util.concurrent.atomic.AtomicInteger arrived = new java.util.concurrent.atomic.AtomicInteger();
+            origin.dispatcher(r -> {
+                if (arrived.incrementAndGet() == 4) {
+                    allFour.complete(null);
+                }
+                return TlsOrigins.protocolAndTarget(r).holdUntil(allFour);
+            });
             HttpClient client = HttpClient.newBuilder().version(HttpClient.Version.HTTP_1_1).build();
             List<CompletableFuture<HttpResponse<String>>> all = new ArrayList<>();
             for (int i = 0; i < 4; i++) {
                 all.add(client.sendAsync(HttpRequest.newBuilder(proxy.uri().resolve("/h2/" + i)).build(), BodyHandlers.ofString()));
             }
-            Set<Integer> ports = new HashSet<>();
+            Set<String> ports = new HashSet<>();
             for (int i = 0; i < 4; i++) {
-                TlsOrigin.Seen seen = origin.take();
+                RecordedRequest seen = origin.takeRequest();
                 assertThat(seen.protocol()).isEqualTo("HTTP/2.0");
-                ports.add(seen.clientPort());
+                ports.add(seen.connectionId());
             }
             for (CompletableFuture<HttpResponse<String>> f : all) {
                 HttpResponse<String> r = f.join();
@@ -204,27 +214,27 @@ class UpstreamTlsTest {
     @ParameterizedTest(name = "cache {0}")
     @ValueSource(booleans = {false, true})
     void h2cPriorKnowledgeReachesACleartextHttp2Origin(boolean cache) throws Exception {
-        try (TlsOrigin origin = TlsOrigin.cleartext();
+        try (MockOrigin origin = TlsOrigins.cleartext();
                 ProxyServer proxy = reverse(UpstreamPool.of("http://127.0.0.1:" + origin.port()).protocol(UpstreamProtocol.H2C),
                         UpstreamTls.defaults(), cache)) {
             HttpResponse<String> r = get(proxy, "/h2c");
             assertThat(r.statusCode()).isEqualTo(200);
             assertThat(r.body()).isEqualTo("HTTP/2.0 /h2c");
             assertThat(r.headers().firstValue("Via").orElse("")).isNotEmpty();
-            assertThat(origin.take().protocol()).isEqualTo("HTTP/2.0");
+            assertThat(origin.takeRequest().protocol()).isEqualTo("HTTP/2.0");
         }
     }
 
     @Test
     void healthChecksSpeakThePoolsProtocolAndTls() throws Exception {
-        try (TlsOrigin origin = TlsOrigin.https(keyStore(originCa.issue("localhost")), PASSWORD);
+        try (MockOrigin origin = TlsOrigins.https(keyStore(originCa.issue("localhost")), PASSWORD);
                 ProxyServer proxy = reverse(UpstreamPool.of("https://localhost:" + origin.port()).protocol(UpstreamProtocol.H2)
                         .healthCheck(HealthCheck.get("/health").every(Duration.ofHours(1))),
                         UpstreamTls.defaults().trust(originCaPem), false)) {
-            TlsOrigin.Seen probe = origin.take();
-            assertThat(probe.path()).isEqualTo("/health");
+            RecordedRequest probe = origin.takeRequest();
+            assertThat(probe.target()).isEqualTo("/health");
             assertThat(probe.protocol()).isEqualTo("HTTP/2.0");
-            assertThat(probe.userAgent()).isEqualTo("gatehouse-health-check");
+            assertThat(probe.headers().get("User-Agent")).isEqualTo("gatehouse-health-check");
         }
     }
 

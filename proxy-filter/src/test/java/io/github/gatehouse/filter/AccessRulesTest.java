@@ -12,10 +12,11 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import io.github.gatehouse.core.ProxyServer;
-import io.github.gatehouse.core.testsupport.OriginServer;
+import io.github.gatehouse.core.testing.MockOrigin;
+import io.github.gatehouse.core.testing.MockResponse;
+import io.github.gatehouse.core.testing.SettableClock;
 import io.github.gatehouse.core.testsupport.RawHttp;
 import io.github.gatehouse.core.testsupport.RecordingAccessLog;
-import io.github.gatehouse.core.testing.SettableClock;
 import io.github.gatehouse.filter.testing.Wire;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -30,7 +31,10 @@ import org.junit.jupiter.api.io.TempDir;
 
 class AccessRulesTest {
     @RegisterExtension
-    static final OriginServer origin = OriginServer.create("rules");
+    static final MockOrigin origin = MockOrigin.named("rules")
+            .serve("/hello", MockResponse.ok("hello"))
+            .serve("/echo", req -> MockResponse.ok().header("Content-Type", "application/octet-stream").body(req.body()))
+            .dispatcher(req -> MockResponse.ok("origin rules " + req.path()));
 
     @TempDir
     Path dir;

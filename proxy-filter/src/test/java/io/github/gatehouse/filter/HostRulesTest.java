@@ -5,7 +5,8 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import io.github.gatehouse.core.AccessLogEntry;
 import io.github.gatehouse.core.ProxyServer;
-import io.github.gatehouse.core.testsupport.OriginServer;
+import io.github.gatehouse.core.testing.MockOrigin;
+import io.github.gatehouse.core.testing.MockResponse;
 import io.github.gatehouse.core.testsupport.RawHttp;
 import io.github.gatehouse.core.testsupport.RecordingAccessLog;
 import io.github.gatehouse.filter.testing.Wire;
@@ -18,7 +19,9 @@ import org.junit.jupiter.api.io.TempDir;
 
 class HostRulesTest {
     @RegisterExtension
-    static final OriginServer origin = OriginServer.create("hosts");
+    static final MockOrigin origin = MockOrigin.named("hosts")
+            .serve("/hello", MockResponse.ok("hello"))
+            .dispatcher(req -> MockResponse.ok("origin hosts " + req.path()));
 
     @TempDir
     Path dir;

@@ -6,11 +6,12 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 import io.github.gatehouse.core.AccessLogEntry;
 import io.github.gatehouse.core.AccessLogFormat;
 import io.github.gatehouse.core.ProxyServer;
-import io.github.gatehouse.core.testsupport.OriginServer;
+import io.github.gatehouse.core.testing.MockOrigin;
+import io.github.gatehouse.core.testing.MockResponse;
+import io.github.gatehouse.core.testing.SettableClock;
 import io.github.gatehouse.core.testsupport.RawHttp;
 import io.github.gatehouse.core.testsupport.RecordingAccessLog;
 import io.github.gatehouse.filter.internal.TokenBuckets;
-import io.github.gatehouse.core.testing.SettableClock;
 import io.github.gatehouse.filter.testing.Wire;
 import java.time.Duration;
 import java.util.Map;
@@ -19,7 +20,9 @@ import org.junit.jupiter.api.extension.RegisterExtension;
 
 class RateLimitsTest {
     @RegisterExtension
-    static final OriginServer origin = OriginServer.create("rate");
+    static final MockOrigin origin = MockOrigin.named("rate")
+            .serve("/hello", MockResponse.ok("hello"))
+            .dispatcher(req -> MockResponse.ok("origin rate " + req.path()));
 
     private final SettableClock clock = SettableClock.at("2026-01-05T10:00:00Z");
 

@@ -5,7 +5,8 @@ import static org.assertj.core.api.Assertions.assertThat;
 import io.github.gatehouse.core.ProxyServer;
 import io.github.gatehouse.core.cluster.Cluster;
 import io.github.gatehouse.core.cluster.ClusterConfig;
-import io.github.gatehouse.core.testsupport.OriginServer;
+import io.github.gatehouse.core.testing.MockOrigin;
+import io.github.gatehouse.core.testing.MockResponse;
 import io.github.gatehouse.core.testsupport.RawHttp;
 import io.github.gatehouse.filter.testing.Wire;
 import java.net.ServerSocket;
@@ -24,7 +25,9 @@ import org.junit.jupiter.api.extension.RegisterExtension;
  */
 class SharedRateLimitsTest {
     @RegisterExtension
-    static final OriginServer origin = OriginServer.create("rate");
+    static final MockOrigin origin = MockOrigin.named("rate")
+            .serve("/hello", MockResponse.ok("hello"))
+            .dispatcher(req -> MockResponse.ok("origin rate " + req.path()));
     static Cluster a;
     static Cluster b;
 

@@ -7,7 +7,8 @@ import static org.junit.jupiter.api.Assumptions.assumeTrue;
 import io.github.gatehouse.core.AccessLogEntry;
 import io.github.gatehouse.core.AccessLogFormat;
 import io.github.gatehouse.core.ProxyServer;
-import io.github.gatehouse.core.testsupport.OriginServer;
+import io.github.gatehouse.core.testing.MockOrigin;
+import io.github.gatehouse.core.testing.MockResponse;
 import io.github.gatehouse.core.testsupport.RecordingAccessLog;
 import java.io.ByteArrayOutputStream;
 import java.io.File;
@@ -34,14 +35,16 @@ import org.junit.jupiter.api.Test;
  * curl {@code --socks5-hostname}, and raw sockets for the exact reply bytes, to a real origin on loopback.
  */
 class Socks5Test {
-    static OriginServer origin;
+    static MockOrigin origin;
     static ProxyServer open;      // no authenticator: no-auth method; internal destinations allowed; blocked.test denied
     static ProxyServer guarded;   // users; internal destinations refused
     static final RecordingAccessLog accessLog = new RecordingAccessLog();
 
     @BeforeAll
     static void start() throws Exception {
-        origin = OriginServer.create("origin").start();
+        origin = MockOrigin.named("origin")
+                .serve("/hello", MockResponse.ok("hello"))
+                .dispatcher(req -> MockResponse.ok("origin origin " + req.path())).start();
         open = ProxyServer.builder().forward().listenSocks(0).allowAllInternalDestinations()
                 .connectPorts(origin.port(), 443).filter(HostRules.deny("blocked.test")).accessLog(accessLog).build()
                 .start();
@@ -54,7 +57,7 @@ class Socks5Test {
     static void stop() throws Exception {
         open.close();
         guarded.close();
-        origin.stop();
+        origin.close();
     }
 
     @BeforeEach

@@ -1,10 +1,10 @@
 package io.github.gatehouse.cache.testing;
 
-import io.github.gatehouse.core.testing.MockOrigin;
-import io.github.gatehouse.cache.SharedCache;
 import io.github.gatehouse.cache.HttpCaches;
+import io.github.gatehouse.cache.SharedCache;
 import io.github.gatehouse.core.DataSize;
 import io.github.gatehouse.core.ProxyServer;
+import io.github.gatehouse.core.testing.MockOrigin;
 import io.github.gatehouse.core.testsupport.RawHttp;
 import io.github.gatehouse.core.testsupport.RecordingAccessLog;
 import java.time.Duration;

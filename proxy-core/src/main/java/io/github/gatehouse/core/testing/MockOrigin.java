@@ -32,24 +32,27 @@ import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.function.Function;
 import javax.net.ssl.SSLContext;
+import org.eclipse.jetty.alpn.server.ALPNServerConnectionFactory;
 import org.eclipse.jetty.http.HttpFields;
-import org.eclipse.jetty.io.ManagedSelector;
-import org.eclipse.jetty.server.SecureRequestCustomizer;
-import org.eclipse.jetty.server.SslConnectionFactory;
-import org.eclipse.jetty.util.ssl.SslContextFactory;
+import org.eclipse.jetty.http2.server.HTTP2CServerConnectionFactory;
+import org.eclipse.jetty.http2.server.HTTP2ServerConnectionFactory;
 import org.eclipse.jetty.io.Connection;
 import org.eclipse.jetty.io.Content;
 import org.eclipse.jetty.io.EndPoint;
+import org.eclipse.jetty.io.ManagedSelector;
 import org.eclipse.jetty.io.SelectableChannelEndPoint;
 import org.eclipse.jetty.server.Handler;
 import org.eclipse.jetty.server.HttpConfiguration;
 import org.eclipse.jetty.server.HttpConnectionFactory;
 import org.eclipse.jetty.server.Request;
 import org.eclipse.jetty.server.Response;
+import org.eclipse.jetty.server.SecureRequestCustomizer;
 import org.eclipse.jetty.server.Server;
 import org.eclipse.jetty.server.ServerConnector;
+import org.eclipse.jetty.server.SslConnectionFactory;
 import org.eclipse.jetty.util.Callback;
 import org.eclipse.jetty.util.IteratingCallback;
+import org.eclipse.jetty.util.ssl.SslContextFactory;
 import org.eclipse.jetty.util.thread.QueuedThreadPool;
 import org.junit.jupiter.api.extension.AfterAllCallback;
 import org.junit.jupiter.api.extension.AfterEachCallback;
@@ -71,9 +74,10 @@ import org.junit.jupiter.api.extension.ExtensionContext;
  * assertThat(seen.path()).isEqualTo("/greeting");
  * }</pre>
  *
- * <p><b>Answers.</b> Each request takes the next enqueued {@link MockResponse}; when the queue is empty, the
- * {@link #dispatcher} chooses (by default: {@code 404} with a body naming the path). The origin reads the whole
- * request body before it answers. Delays and gates ({@link MockResponse#headersDelay}, {@link MockResponse#holdUntil},
+ * <p><b>Answers.</b> Each request takes the next enqueued {@link MockResponse}; when the queue is empty, the answer
+ * {@linkplain #serve served} for its path, if any; else the {@link #dispatcher} chooses (by default: {@code 404} with
+ * a body naming the path). The origin reads the whole request body before it answers, so a path answer or the
+ * dispatcher may echo it ({@code origin.serve("/echo", r -> MockResponse.ok().body(r.body()))}). Delays and gates ({@link MockResponse#headersDelay}, {@link MockResponse#holdUntil},
  * {@link MockResponse#pauseBeforeChunk}) are timed or awaited off the origin's threads: many held responses do not
  * exhaust it. {@link #close()} fails every held response (its connection closes).
  *
@@ -81,7 +85,13 @@ import org.junit.jupiter.api.extension.ExtensionContext;
  * the last, and {@link #reset()}s before each test (queue, recorded requests, counters; the dispatcher stays). In an
  * instance field, each test gets a fresh origin. Without JUnit: {@link #start()} and {@link #close()}.
  *
- * <p><b>Threading.</b> Thread-safe. Requests are served on threads named {@code origin-NAME}.
+ * <p><b>Waiting.</b> {@link #takeRequest()} waits for a whole request, {@link #awaitArrival()} for a request head,
+ * {@link #awaitConnectionsOpened} and {@link #awaitAllConnectionsClosed()} for connection events: bounded blocking
+ * waits that fail with an {@link AssertionError}, never a poll.
+ *
+ * <p><b>Threading.</b> Thread-safe. Requests are served on threads named {@code origin-NAME}. Configuration
+ * ({@link #useHttps}, {@link #datesFrom}) applies from the next {@link #start()}; answers, paths and the dispatcher may
+ * change at any time.
  */
 public final class MockOrigin implements BeforeAllCallback, AfterAllCallback, BeforeEachCallback, AfterEachCallback,
         AutoCloseable {
@@ -102,6 +112,8 @@ public final class MockOrigin implements BeforeAllCallback, AfterAllCallback, Be
     private int connectionsClosed;      // guarded by connectionMonitor, since the start
     private volatile boolean recording = true;
     private volatile SSLContext tls;
+    private volatile boolean needClientCertificate;
+    private volatile boolean http2;
     private final Set<CompletableFuture<?>> pending = ConcurrentHashMap.newKeySet();
     private volatile Function<RecordedRequest, MockResponse> dispatcher = MockOrigin::notFound;
     private volatile Clock dateClock;
@@ -154,6 +166,30 @@ public final class MockOrigin implements BeforeAllCallback, AfterAllCallback, Be
     }
 
     /**
+     * Over HTTPS, asks each client for a certificate and refuses the handshake without one that {@code context}'s
+     * trust managers (given to {@link #useHttps}) trust: an origin that wants mutual TLS.
+     * {@link RecordedRequest#clientCertificateSubject()} then names the client. Call before {@link #start()}.
+     *
+     * @return this origin
+     */
+    public MockOrigin requireClientCertificates() {
+        this.needClientCertificate = true;
+        return this;
+    }
+
+    /**
+     * Speaks HTTP/2 as well as HTTP/1.1: over HTTPS, {@code h2} when the client offers it by ALPN (HTTP/1.1 for a
+     * client that offers nothing); over cleartext, {@code h2c} with prior knowledge next to HTTP/1.1.
+     * {@link RecordedRequest#protocol()} says which one a request came on. Call before {@link #start()}.
+     *
+     * @return this origin
+     */
+    public MockOrigin enableHttp2() {
+        this.http2 = true;
+        return this;
+    }
+
+    /**
      * Whether to keep each request for {@link #takeRequest()} (the default) or only count it: a long run through the
      * origin must not keep every request it made (each keeps up to {@value RecordedRequest#MAX_KEPT_BODY} body
      * bytes). Counters and {@link #awaitArrival()} work either way.
@@ -189,8 +225,19 @@ public final class MockOrigin implements BeforeAllCallback, AfterAllCallback, Be
             http.addCustomizer(new SecureRequestCustomizer(false));
             SslContextFactory.Server ssl = new SslContextFactory.Server();
             ssl.setSslContext(context);
-            connector = new ServerConnector(server, 1, 1, new SslConnectionFactory(ssl, "http/1.1"),
-                    new HttpConnectionFactory(http));
+            ssl.setNeedClientAuth(needClientCertificate);
+            if (http2) {
+                ALPNServerConnectionFactory alpn = new ALPNServerConnectionFactory("h2", "http/1.1");
+                alpn.setDefaultProtocol("http/1.1");
+                connector = new ServerConnector(server, 1, 1, new SslConnectionFactory(ssl, alpn.getProtocol()), alpn,
+                        new HTTP2ServerConnectionFactory(http), new HttpConnectionFactory(http));
+            } else {
+                connector = new ServerConnector(server, 1, 1, new SslConnectionFactory(ssl, "http/1.1"),
+                        new HttpConnectionFactory(http));
+            }
+        } else if (http2) {
+            connector = new ServerConnector(server, 1, 1, new HttpConnectionFactory(http),
+                    new HTTP2CServerConnectionFactory(http));
         } else {
             connector = new ServerConnector(server, 1, 1, new HttpConnectionFactory(http));
         }
@@ -203,6 +250,9 @@ public final class MockOrigin implements BeforeAllCallback, AfterAllCallback, Be
         connector.addEventListener(new Connection.Listener() {
             @Override
             public void onOpened(Connection connection) {
+                if (!isNetworkConnection(connection)) {
+                    return;
+                }
                 synchronized (connectionMonitor) {
                     connectionsOpened++;
                     connectionMonitor.notifyAll();
@@ -211,6 +261,9 @@ public final class MockOrigin implements BeforeAllCallback, AfterAllCallback, Be
 
             @Override
             public void onClosed(Connection connection) {
+                if (!isNetworkConnection(connection)) {
+                    return;
+                }
                 synchronized (connectionMonitor) {
                     connectionsClosed++;
                     connectionMonitor.notifyAll();
@@ -371,7 +424,11 @@ public final class MockOrigin implements BeforeAllCallback, AfterAllCallback, Be
         }
     }
 
-    /** How many connections were opened to this origin since its last {@link #start()}. */
+    /**
+     * How many connections were opened to this origin since its last {@link #start()}: TCP connections (a TLS
+     * connection counts once; a cleartext HTTP/1.1 connection that turns into {@code h2c} counts as one closed and
+     * one opened).
+     */
     public int connectionsOpened() {
         synchronized (connectionMonitor) {
             return connectionsOpened;
@@ -415,6 +472,11 @@ public final class MockOrigin implements BeforeAllCallback, AfterAllCallback, Be
                 }
             }
         }
+    }
+
+    /** A connection on a socket, not one layered inside TLS (the decrypted HTTP connection, ALPN). */
+    private static boolean isNetworkConnection(Connection connection) {
+        return connection.getEndPoint() instanceof SelectableChannelEndPoint;
     }
 
     private void awaitConnections(java.util.function.BooleanSupplier condition, String what)
@@ -572,8 +634,14 @@ public final class MockOrigin implements BeforeAllCallback, AfterAllCallback, Be
         private RecordedRequest record(Throwable failure) {
             HttpHeaders headers = new HttpHeaders();
             request.getHeaders().forEach(f -> headers.add(f.getName(), f.getValue()));
+            String subject = null;
+            if (request.getAttribute(EndPoint.SslSessionData.ATTRIBUTE) instanceof EndPoint.SslSessionData ssl
+                    && ssl.peerCertificates() != null && ssl.peerCertificates().length > 0) {
+                subject = ssl.peerCertificates()[0].getSubjectX500Principal().getName();
+            }
             RecordedRequest r = new RecordedRequest(request.getMethod(), request.getHttpURI().getPathQuery(), headers,
-                    kept.toByteArray(), size, failure, request.getConnectionMetaData().getId(), sequence);
+                    kept.toByteArray(), size, failure, request.getConnectionMetaData().getId(), sequence,
+                    request.getConnectionMetaData().getProtocol(), subject);
             if (recording) {
                 recorded.add(r);
             }

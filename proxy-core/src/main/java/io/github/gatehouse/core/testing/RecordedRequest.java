@@ -29,9 +29,13 @@ public final class RecordedRequest {
     private final Throwable bodyFailure;
     private final String connectionId;
     private final int sequenceNumber;
+    private final String protocol;
+    private final String clientCertificateSubject;
 
     RecordedRequest(String method, String target, HttpHeaders headers, byte[] body, long bodySize, Throwable bodyFailure,
-            String connectionId, int sequenceNumber) {
+            String connectionId, int sequenceNumber, String protocol, String clientCertificateSubject) {
+        this.protocol = protocol;
+        this.clientCertificateSubject = clientCertificateSubject;
         this.method = method;
         this.target = target;
         this.headers = headers;
@@ -125,6 +129,19 @@ public final class RecordedRequest {
     /** An id of the connection it came on: equal ids mean the connection was reused. */
     public String connectionId() {
         return connectionId;
+    }
+
+    /** The protocol it came on: {@code HTTP/1.1}, {@code HTTP/2.0} (see {@link MockOrigin#enableHttp2()}). */
+    public String protocol() {
+        return protocol;
+    }
+
+    /**
+     * The subject of the certificate the client presented over TLS (an RFC 2253 name such as {@code CN=proxy}), if
+     * it presented one (see {@link MockOrigin#requireClientCertificates()}).
+     */
+    public Optional<String> clientCertificateSubject() {
+        return Optional.ofNullable(clientCertificateSubject);
     }
 
     /** 1 for the first request the origin received since it started (or since {@link MockOrigin#reset()}), and so on. */

@@ -8,7 +8,8 @@
  *       and hands out clients that go through it.</li>
  *   <li>{@link io.github.gatehouse.core.testing.MockOrigin}: a scriptable origin server on a real socket, in the
  *       spirit of OkHttp's MockWebServer: enqueue {@link io.github.gatehouse.core.testing.MockResponse}s (delays,
- *       gates, chunked bodies, mid-body aborts, connection resets), take the
+ *       gates, chunked or generated bodies, trailers, mid-body aborts, connection resets) or serve them by path,
+ *       over HTTP or HTTPS; take the
  *       {@link io.github.gatehouse.core.testing.RecordedRequest}s it received.</li>
  *   <li>{@link io.github.gatehouse.core.testing.FaultInjection}: a {@link io.github.gatehouse.core.ProxyFilter}
  *       that adds latency, answers 5xx or aborts responses for a seeded share of requests.</li>

@@ -1,14 +1,14 @@
 package io.github.gatehouse.core.testing;
 
-import io.github.gatehouse.core.testsupport.Clients;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
+import io.github.gatehouse.core.testsupport.Clients;
 import java.io.IOException;
 import java.net.http.HttpClient;
 import java.net.http.HttpRequest;
-import java.net.http.HttpResponse;
 import java.net.http.HttpResponse.BodyHandlers;
+import java.net.http.HttpResponse;
 import java.time.Duration;
 import java.time.Instant;
 import java.util.concurrent.CompletableFuture;
@@ -364,6 +364,72 @@ class MockOriginTest {
             assertThat(stopping.takeRequest().bodyFailure()).isPresent();     // its body never came whole
         } finally {
             stopping.close();
+        }
+    }
+
+    /** An SSL context presenting {@code identity} and trusting {@code trusted}'s CA (or nothing, when null). */
+    private static javax.net.ssl.SSLContext context(io.github.gatehouse.core.testsupport.TestPki.Issued identity,
+            io.github.gatehouse.core.testsupport.TestPki.Issued trusted) throws Exception {
+        java.security.KeyStore keys = java.security.KeyStore.getInstance("PKCS12");
+        keys.load(null, null);
+        javax.net.ssl.KeyManager[] km = null;
+        if (identity != null) {
+            keys.setKeyEntry("id", identity.key(), "pw".toCharArray(),
+                    new java.security.cert.Certificate[] {identity.certificate(), identity.ca()});
+            javax.net.ssl.KeyManagerFactory kmf =
+                    javax.net.ssl.KeyManagerFactory.getInstance(javax.net.ssl.KeyManagerFactory.getDefaultAlgorithm());
+            kmf.init(keys, "pw".toCharArray());
+            km = kmf.getKeyManagers();
+        }
+        javax.net.ssl.TrustManager[] tm = null;
+        if (trusted != null) {
+            java.security.KeyStore trust = java.security.KeyStore.getInstance("PKCS12");
+            trust.load(null, null);
+            trust.setCertificateEntry("ca", trusted.ca());
+            javax.net.ssl.TrustManagerFactory tmf =
+                    javax.net.ssl.TrustManagerFactory.getInstance(javax.net.ssl.TrustManagerFactory.getDefaultAlgorithm());
+            tmf.init(trust);
+            tm = tmf.getTrustManagers();
+        }
+        javax.net.ssl.SSLContext ctx = javax.net.ssl.SSLContext.getInstance("TLS");
+        ctx.init(km, tm, null);
+        return ctx;
+    }
+
+    @Test
+    void anHttp2OriginWithMutualTlsRecordsTheProtocolTheClientAndTheConnection() throws Exception {
+        io.github.gatehouse.core.testsupport.TestPki serverCa = io.github.gatehouse.core.testsupport.TestPki.create("Server CA");
+        io.github.gatehouse.core.testsupport.TestPki clientCa = io.github.gatehouse.core.testsupport.TestPki.create("Client CA");
+        io.github.gatehouse.core.testsupport.TestPki.Issued server = serverCa.issue("localhost", "127.0.0.1");
+        io.github.gatehouse.core.testsupport.TestPki.Issued client = clientCa.issue("the-client");
+        try (MockOrigin h2 = MockOrigin.named("h2").useHttps(context(server, client)).requireClientCertificates()
+                .enableHttp2().dispatcher(r -> MockResponse.ok(r.protocol() + " " + r.target())).start()) {
+            HttpClient withCertificate = HttpClient.newBuilder().version(HttpClient.Version.HTTP_2)
+                    .sslContext(context(client, server)).build();
+            assertThat(withCertificate.send(HttpRequest.newBuilder(h2.uri("/a")).build(), BodyHandlers.ofString()).body())
+                    .isEqualTo("HTTP/2.0 /a");
+            assertThat(withCertificate.send(HttpRequest.newBuilder(h2.uri("/b")).build(), BodyHandlers.ofString()).body())
+                    .isEqualTo("HTTP/2.0 /b");
+            RecordedRequest a = h2.takeRequest();
+            RecordedRequest b = h2.takeRequest();
+            assertThat(a.protocol()).isEqualTo("HTTP/2.0");
+            assertThat(a.clientCertificateSubject()).hasValueSatisfying(s -> assertThat(s).contains("CN=the-client"));
+            assertThat(b.connectionId()).as("two streams of one connection").isEqualTo(a.connectionId());
+            assertThat(h2.connectionsOpened()).as("a TLS connection counts once").isEqualTo(1);
+
+            HttpClient http1 = HttpClient.newBuilder().version(HttpClient.Version.HTTP_1_1).sslContext(context(client, server)).build();
+            assertThat(http1.send(HttpRequest.newBuilder(h2.uri("/c")).build(), BodyHandlers.ofString()).body())
+                    .isEqualTo("HTTP/1.1 /c");
+
+            HttpClient anonymous = HttpClient.newBuilder().sslContext(context(null, server)).build();
+            assertThatThrownBy(() -> anonymous.send(HttpRequest.newBuilder(h2.uri("/d")).build(), BodyHandlers.ofString()))
+                    .isInstanceOf(IOException.class);
+        }
+        try (MockOrigin h2c = MockOrigin.named("h2c").enableHttp2().dispatcher(r -> MockResponse.ok(r.protocol())).start()) {
+            HttpClient upgrading = HttpClient.newBuilder().version(HttpClient.Version.HTTP_2).build();
+            upgrading.send(HttpRequest.newBuilder(h2c.uri("/up")).build(), BodyHandlers.ofString());   // Upgrade: h2c
+            assertThat(upgrading.send(HttpRequest.newBuilder(h2c.uri("/then")).build(), BodyHandlers.ofString()).body())
+                    .isEqualTo("HTTP/2.0");
         }
     }
 }

@@ -2,7 +2,8 @@ package io.github.gatehouse.examples.soak;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
-import io.github.gatehouse.core.testsupport.OriginServer;
+import io.github.gatehouse.core.testing.MockOrigin;
+import io.github.gatehouse.core.testing.MockResponse;
 import java.io.BufferedReader;
 import java.io.IOException;
 import java.io.InputStream;
@@ -18,6 +19,7 @@ import java.util.List;
 import java.util.Map;
 import java.util.Set;
 import java.util.concurrent.BlockingQueue;
+import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
@@ -90,9 +92,51 @@ class SoakTest {
     void mixedLoadWithFaultsLeaksNothing() throws Exception {
         long seconds = Long.getLong("soak.seconds", 120);
         long sampleEvery = Math.min(60, Math.max(10, seconds / 4));
-        OriginServer a = OriginServer.create("a").recording(false).start();
-        OriginServer b = OriginServer.create("b").recording(false).start();
-        OriginServer flaky = OriginServer.create("flaky").recording(false).start();
+        // /hang is held until the end of the run (or until its origin stops: then its connection closes)
+        CompletableFuture<Void> release = new CompletableFuture<>();
+        MockResponse hang = MockResponse.ok("released").holdUntil(release);
+        MockOrigin a = MockOrigin.named("a")
+                .serve("/hello", MockResponse.ok("hello"))
+                .serve("/upload", req -> MockResponse.ok("bytes=" + req.bodySize()))
+                .serve("/bytes", req -> {
+                    MockResponse bytes = MockResponse.ok().header("Content-Type", "application/octet-stream")
+                            .generatedBody(Long.parseLong(req.queryParameter("n").orElseThrow()));
+                    return req.queryParameter("chunked").filter("1"::equals).isPresent() ? bytes.chunked() : bytes;
+                })
+                .serve("/truncate", req -> {
+                    long half = Long.parseLong(req.queryParameter("n").orElseThrow());
+                    return MockResponse.ok().generatedBody(2 * half).abortAfter(half);      // dies halfway
+                })
+                .serve("/hang", hang)
+                .dispatcher(req -> MockResponse.ok("origin a " + req.path())).recordRequests(false).start();
+        MockOrigin b = MockOrigin.named("b")
+                .serve("/hello", MockResponse.ok("hello"))
+                .serve("/upload", req -> MockResponse.ok("bytes=" + req.bodySize()))
+                .serve("/bytes", req -> {
+                    MockResponse bytes = MockResponse.ok().header("Content-Type", "application/octet-stream")
+                            .generatedBody(Long.parseLong(req.queryParameter("n").orElseThrow()));
+                    return req.queryParameter("chunked").filter("1"::equals).isPresent() ? bytes.chunked() : bytes;
+                })
+                .serve("/truncate", req -> {
+                    long half = Long.parseLong(req.queryParameter("n").orElseThrow());
+                    return MockResponse.ok().generatedBody(2 * half).abortAfter(half);      // dies halfway
+                })
+                .serve("/hang", hang)
+                .dispatcher(req -> MockResponse.ok("origin b " + req.path())).recordRequests(false).start();
+        MockOrigin flaky = MockOrigin.named("flaky")
+                .serve("/hello", MockResponse.ok("hello"))
+                .serve("/upload", req -> MockResponse.ok("bytes=" + req.bodySize()))
+                .serve("/bytes", req -> {
+                    MockResponse bytes = MockResponse.ok().header("Content-Type", "application/octet-stream")
+                            .generatedBody(Long.parseLong(req.queryParameter("n").orElseThrow()));
+                    return req.queryParameter("chunked").filter("1"::equals).isPresent() ? bytes.chunked() : bytes;
+                })
+                .serve("/truncate", req -> {
+                    long half = Long.parseLong(req.queryParameter("n").orElseThrow());
+                    return MockResponse.ok().generatedBody(2 * half).abortAfter(half);      // dies halfway
+                })
+                .serve("/hang", hang)
+                .dispatcher(req -> MockResponse.ok("origin flaky " + req.path())).recordRequests(false).start();
         Map<String, LongAdder> outcomes = new ConcurrentHashMap<>();
         try (ProxyProcess proxy = ProxyProcess.start(a, b, flaky)) {
             warmUp(proxy, a);
@@ -110,7 +154,7 @@ class SoakTest {
                         // wait for an event
                         TimeUnit.MILLISECONDS.sleep(3000); // timed on purpose: the fault timeline
                         if (round++ % 2 == 0) {
-                            flaky.stop();
+                            flaky.close();
                         } else {
                             flaky.start();
                         }
@@ -158,9 +202,7 @@ class SoakTest {
             if (!flaky.isRunning()) {
                 flaky.start();
             }
-            a.release();
-            b.release();
-            flaky.release();
+            release.complete(null);
 
             warmUp(proxy, a);
             Stats after = proxy.awaitSettled(before, 150);
@@ -200,9 +242,9 @@ class SoakTest {
             assertThat(after.threads).as(report.toString()).isLessThanOrEqualTo(before.threads);
             assertThat(after.fds).as(report.toString()).isLessThanOrEqualTo(before.fds);
         } finally {
-            a.stop();
-            b.stop();
-            flaky.stop();
+            a.close();
+            b.close();
+            flaky.close();
         }
     }
 
@@ -277,7 +319,7 @@ class SoakTest {
         }
     }
 
-    private static void warmUp(ProxyProcess proxy, OriginServer a) throws IOException {
+    private static void warmUp(ProxyProcess proxy, MockOrigin a) throws IOException {
         for (int i = 0; i < 20; i++) {
             statusOf(proxy.reversePort, "GET /x HTTP/1.1\r\nHost: r\r\nConnection: close\r\n\r\n", -1);
             statusOf(proxy.forwardPort, "GET http://127.0.0.1:" + a.port() + "/hello HTTP/1.1\r\nHost: 127.0.0.1:" + a.port()
@@ -332,7 +374,7 @@ class SoakTest {
             this.forwardPort = Integer.parseInt(p[2]);
         }
 
-        static ProxyProcess start(OriginServer a, OriginServer b, OriginServer flaky) throws Exception {
+        static ProxyProcess start(MockOrigin a, MockOrigin b, MockOrigin flaky) throws Exception {
             String java = Path.of(System.getProperty("java.home"), "bin", "java").toString();
             Process process = new ProcessBuilder(java, PROXY_HEAP,
                     // -Dgatehouse.upstream.transport=jetty-client on the Maven command line soaks jetty-client instead
