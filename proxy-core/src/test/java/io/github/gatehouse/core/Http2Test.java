@@ -227,7 +227,7 @@ class Http2Test {
                 seen = r;
             }
         }
-        assertThat(seen).isNotNull();
+        assertThat(seen.method()).isEqualTo("GET");
         assertThat(seen.headers().get("Transfer-Encoding")).isNull();
         assertThat(seen.headers().get("Content-Length")).isNull();
         assertThat(seen.bodySize()).as("no Content-Length, no body").isZero();
