@@ -57,23 +57,26 @@ public final class SharedLockouts implements LockoutSharing {
     @Override
     public void failure(String key) {
         try {
-            failures.submitToKey(key, new Fail(maxFailures, windowMillis, lockMillis)).toCompletableFuture().copy()
-                    .orTimeout(timeoutMillis, TimeUnit.MILLISECONDS).whenComplete((until, f) -> {
-                        if (f != null) {
-                            if (troubled.compareAndSet(false, true)) {
-                                LOG.warn("shared login lockouts: the cluster did not answer ({}); counting on this"
-                                        + " instance only until it does", f.toString());
-                            }
-                            return;
-                        }
-                        if (troubled.compareAndSet(true, false)) {
-                            LOG.info("shared login lockouts: the cluster answers again");
-                        }
-                        if (until != null && until > 0) {
-                            lockedUntil.merge(key, until, Math::max);
-                            locks.publishAsync(key + " " + until);
-                        }
-                    });
+            java.util.concurrent.CompletableFuture<Long> counted =
+                    failures.submitToKey(key, new Fail(maxFailures, windowMillis, lockMillis)).toCompletableFuture();
+            // a lock the grid decided is applied and announced whenever its answer comes, even after the timeout below:
+            // a late answer that locked the key must not leave the other instances without the lock
+            counted.thenAccept(until -> {
+                if (until != null && until > 0) {
+                    lockedUntil.merge(key, until, Math::max);
+                    locks.publishAsync(key + " " + until);
+                }
+            });
+            counted.copy().orTimeout(timeoutMillis, TimeUnit.MILLISECONDS).whenComplete((until, f) -> {
+                if (f != null) {
+                    if (troubled.compareAndSet(false, true)) {
+                        LOG.warn("shared login lockouts: the cluster did not answer ({}); counting on this"
+                                + " instance only until it does", f.toString());
+                    }
+                } else if (troubled.compareAndSet(true, false)) {
+                    LOG.info("shared login lockouts: the cluster answers again");
+                }
+            });
         } catch (RuntimeException e) {
             LOG.debug("shared login failure not counted", e);
         }
