@@ -76,7 +76,7 @@ class CodingsThroughCacheTest {
         });
         cache = HttpCaches.builder().memory(DataSize.mebibytes(4)).build();
         ProxyServer.Builder b = ProxyServer.builder().cache(cache).accessLog(log);
-        proxy = (forward ? b.forward().allowAllInternalDestinations() : b.route(Route.any().to("http://127.0.0.1:" + origin.port())))
+        proxy = (forward ? b.forward().allowAllInternalDestinations() : b.route(Route.any().to(io.github.gatehouse.core.UpstreamPool.of("http://127.0.0.1:" + origin.port()))))
                 .build().start();
 
         RawHttp.Reply miss = get(forward, "gzip");

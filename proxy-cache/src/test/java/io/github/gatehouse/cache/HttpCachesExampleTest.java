@@ -11,7 +11,7 @@ import org.junit.jupiter.api.Test;
 class HttpCachesExampleTest {
     @Test
     void theJavadocExampleBuildsAndStarts() {
-        Route route = Route.host("shop.example").to("http://127.0.0.1:9");
+        Route route = Route.host("shop.example").to(io.github.gatehouse.core.UpstreamPool.of("http://127.0.0.1:9"));
         // --- copied from the HttpCaches Javadoc ---
         SharedCache cache = HttpCaches.builder()
             .memory(DataSize.mebibytes(256))

@@ -267,7 +267,7 @@ class WebSocketRelayTest {
         try (java.net.ServerSocket s = new java.net.ServerSocket(0, 1, java.net.InetAddress.getLoopbackAddress())) {
             closedPort = s.getLocalPort();
         }
-        try (ProxyServer p = ProxyServer.builder().route(Route.any().to("http://127.0.0.1:" + closedPort))
+        try (ProxyServer p = ProxyServer.builder().route(Route.any().to(io.github.gatehouse.core.UpstreamPool.of("http://127.0.0.1:" + closedPort)))
                 .accessLog(accessLog).build().start()) {
             RawHttp.Reply reply = RawHttp.exchange(p.port(), "GET /chat HTTP/1.1\r\nHost: chat.test\r\n"
                     + "Connection: Upgrade, close\r\nUpgrade: websocket\r\n\r\n");
@@ -279,7 +279,7 @@ class WebSocketRelayTest {
     @Test
     void bytesTheOriginSendsRightBehindIts101ReachTheClientAfterTheHead() throws Exception {
         try (java.net.ServerSocket server = new java.net.ServerSocket(0, 5, java.net.InetAddress.getLoopbackAddress());
-                ProxyServer p = ProxyServer.builder().route(Route.any().to("http://127.0.0.1:" + server.getLocalPort()))
+                ProxyServer p = ProxyServer.builder().route(Route.any().to(io.github.gatehouse.core.UpstreamPool.of("http://127.0.0.1:" + server.getLocalPort())))
                         .accessLog(accessLog).build().start();
                 Socket socket = new Socket("127.0.0.1", p.port())) {
             socket.setSoTimeout(10_000);

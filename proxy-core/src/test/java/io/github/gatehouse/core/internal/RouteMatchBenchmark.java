@@ -44,7 +44,7 @@ public class RouteMatchBenchmark {
             r.add(Route.any().pathPrefix("/static" + i).stripPrefix().to("http://10.0.2." + i + ":8080"));
         }
         routesWithoutCatchAll = List.copyOf(r);
-        r.add(Route.any().to("http://10.0.3.1:8080"));
+        r.add(Route.any().to(io.github.gatehouse.core.UpstreamPool.of("http://10.0.3.1:8080")));
         routes = List.copyOf(r);
     }
 
