@@ -147,6 +147,9 @@ class ClusterSoakTest {
                 for (Launcher l : members) {
                     l.stop();
                 }
+                for (Launcher l : Launcher.STARTED) {
+                    l.stop(); // the restarted one too: it is no longer in members
+                }
             }
             Map<String, Long> originClustered = origin.drainCounts();
 
@@ -680,6 +683,8 @@ class ClusterSoakTest {
 
     /** One launcher JVM ({@code Gatehouse reverse ...}), its ports, and its output (a log file and a line queue). */
     static final class Launcher {
+        /** Every launcher JVM this run started, so that none outlives it. */
+        static final java.util.Queue<Launcher> STARTED = new java.util.concurrent.ConcurrentLinkedQueue<>();
         private static final java.util.regex.Pattern MEMBER = java.util.regex.Pattern.compile("127\\.0\\.0\\.1:\\d+");
         final String name;
         final SoakOrigin origin;
@@ -699,6 +704,7 @@ class ClusterSoakTest {
             this.origin = origin;
             this.clusterFlags = clusterFlags;
             this.incarnation = incarnation;
+            STARTED.add(this);
             String java = Path.of(System.getProperty("java.home"), "bin", "java").toString();
             List<String> cmd = new ArrayList<>(List.of(java, LAUNCHER_HEAP));
             // -Dsoak.launcherJvmArgs="-XX:StartFlightRecording=filename=target/NAME.jfr" profiles each launcher
@@ -797,7 +803,7 @@ class ClusterSoakTest {
         }
 
         void stop() throws InterruptedException {
-            if (!process.isAlive()) {
+            if (process == null || !process.isAlive()) { // null: its constructor failed before the JVM started
                 return;
             }
             process.destroy();
