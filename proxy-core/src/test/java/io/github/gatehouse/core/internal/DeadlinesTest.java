@@ -45,4 +45,25 @@ class DeadlinesTest {
             scheduler.stop();
         }
     }
+
+    @Test
+    void cancelledDeadlinesBehindALiveOneAreDroppedAtTheNextSweepNotWhenItExpires() {
+        Deadlines deadlines = new Deadlines(new ScheduledExecutorScheduler("deadlines-test", true));
+        long hour = TimeUnit.HOURS.toMillis(1);
+        Deadlines.Handle slow = deadlines.schedule(hour, () -> { }); // an exchange that outlasts the others
+        Deadlines.Handle[] done = new Deadlines.Handle[10_000];
+        for (int i = 0; i < done.length; i++) {
+            done[i] = deadlines.schedule(hour, () -> { });
+        }
+        Deadlines.Handle later = deadlines.schedule(hour, () -> { });
+        for (Deadlines.Handle h : done) {
+            h.cancel(); // answered, as nearly all are
+        }
+
+        deadlines.sweepOnce();
+
+        assertThat(deadlines.queued()).as("only the live ones stay queued").isEqualTo(2);
+        assertThat(slow.holdsAction()).isTrue();
+        assertThat(later.holdsAction()).isTrue();
+    }
 }
