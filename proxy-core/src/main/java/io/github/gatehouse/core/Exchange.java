@@ -69,8 +69,8 @@ public interface Exchange {
      * {@link HttpCache#onUpstreamResponse} (the answer came from the home, which stored it: not stored here). Empty by
      * default.
      */
-    default java.util.Optional<String> cachePeer() {
-        return java.util.Optional.empty();
+    default Optional<String> cachePeer() {
+        return Optional.empty();
     }
 
     /**

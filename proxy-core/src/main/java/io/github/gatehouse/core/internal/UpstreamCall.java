@@ -274,7 +274,7 @@ final class UpstreamCall implements org.eclipse.jetty.client.Response.Listener, 
             h.put(HttpHeader.HOST, hostHeader);
         }
         h.add(HttpHeader.VIA, relay.via(head.version()));
-        h.remove(PeerRouting.HEADER); // a peer's mark (and its secret) never goes on
+        h.remove(PeerRouting.HEADER); // a peer's mark (and its secret) never goes on, from a background exchange either
         if (peerTry) {
             h.put(PeerRouting.HEADER, relay.config().cachePeers().headerValue());
         }
