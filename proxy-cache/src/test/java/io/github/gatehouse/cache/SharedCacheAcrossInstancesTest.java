@@ -134,6 +134,24 @@ class SharedCacheAcrossInstancesTest {
     }
 
     @Test
+    void theClientThatFilledAnEntryHitsItOnAnotherInstanceWithNoWaitInBetween() throws Exception {
+        // read your writes: a client (or the load balancer in front) that got the last byte of a miss through one
+        // instance finds the entry through another at once. The grid write may still be in flight then, but the fill
+        // lease is released only after it landed, so the other instance waits for the lease and then reads the entry
+        origin.serve("/at-once", MockResponse.ok().body("written").header("Cache-Control", "max-age=100"));
+        Instance a = instances.get(0);
+        Instance c = instances.get(2);
+
+        RawHttp.Reply filled = a.get("/at-once");
+        RawHttp.Reply fromC = c.get("/at-once");
+
+        assertThat(filled.headers().get("cache-status")).contains("stored");
+        assertThat(fromC.bodyText()).isEqualTo("written");
+        assertThat(fromC.headers().get("cache-status")).contains("hit");
+        assertThat(origin.requestCount("/at-once")).isEqualTo(1);
+    }
+
+    @Test
     void aPurgeOnOneInstanceRemovesTheEntryEverywhere() throws Exception {
         origin.serve("/purge/url", MockResponse.ok().body("u").header("Cache-Control", "max-age=100"));
         origin.serve("/purge/dir/1", MockResponse.ok().body("d1").header("Cache-Control", "max-age=100"));

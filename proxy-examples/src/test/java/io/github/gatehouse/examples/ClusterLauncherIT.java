@@ -14,6 +14,7 @@ import java.net.http.HttpRequest;
 import java.net.http.HttpResponse.BodyHandlers;
 import java.net.http.HttpResponse;
 import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
@@ -45,7 +46,16 @@ class ClusterLauncherIT {
     private static final HttpClient client = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(5)).build();
 
     /** One launched instance: its process, its output, its proxy and admin ports and admin token. */
-    private record Instance(Process process, LauncherOutput out, int port, int adminPort, String token) {
+    private record Instance(Process process, LauncherOutput out, int port, int adminPort, String token, Path log) {
+        /** What the launcher logged so far (its standard error), for assertion messages. */
+        String logged() {
+            try {
+                return "\n--- " + log + " ---\n" + Files.readString(log);
+            } catch (IOException e) {
+                return "(no log: " + e + ")";
+            }
+        }
+
         /** GET with the site's name as Host, as behind a load balancer: both instances see the same URL. */
         RawHttp.Reply get(String pathAndQuery) throws Exception {
             return RawHttp.exchange(port, "GET " + pathAndQuery + " HTTP/1.1\r\nHost: " + SITE
@@ -73,13 +83,14 @@ class ClusterLauncherIT {
                 "reverse", "--port", "0", "--upstream", origin.baseUrl(), "--cache-memory", "16m",
                 "--cluster-name", name, "--cluster-port", Integer.toString(clusterPort),
                 "--cluster-member", "127.0.0.1:" + otherClusterPort, "--admin-port", "0"));
-        Process p = new ProcessBuilder(cmd).redirectError(ProcessBuilder.Redirect.DISCARD).start();
+        Path log = Path.of("target", "cluster-it-" + clusterPort + ".log");
+        Process p = new ProcessBuilder(cmd).redirectError(log.toFile()).start();
         LauncherOutput out = new LauncherOutput(p.getInputStream(), Duration.ofSeconds(30));
         int port = out.port("gatehouse listening on http://127.0.0.1:");
         int adminPort = out.port("gatehouse admin listening on http://127.0.0.1:");
         String tokenLine = out.await("gatehouse admin token ");
         String token = tokenLine.substring("gatehouse admin token ".length()).split(" ")[0];
-        return new Instance(p, out, port, adminPort, token);
+        return new Instance(p, out, port, adminPort, token, log);
     }
 
     private static int freePort() throws IOException {
@@ -109,9 +120,10 @@ class ClusterLauncherIT {
             assertThat(first.headers().get("cache-status")).contains("stored");
             assertThat(origin.takeRequest().target()).startsWith("/headers");
 
+            Instance fromBInstance = b;
             RawHttp.Reply fromB = b.get(path);
             assertThat(fromB.bodyText()).isEqualTo("headers");
-            assertThat(fromB.headers().get("cache-status")).as("on b").contains("hit");
+            assertThat(fromB.headers().get("cache-status")).as(() -> "on b" + a.logged() + fromBInstance.logged()).contains("hit");
             assertThat(origin.requestCount()).as("origin requests for one object on two instances").isEqualTo(1);
             assertThat(b.admin("GET", "/api/stats").body()).contains("\"gridHits\":1");
             assertThat(b.admin("GET", "/metrics").body()).contains("gatehouse_cluster_members 2.0")

@@ -115,6 +115,9 @@ public final class Cluster implements AutoCloseable {
             }
         });
         LOG.info("cluster {}: member {} started; members {}", config.name(), cluster.localMember(), cluster.members());
+        // Hazelcast arranges its partition table lazily, on the first operation: that would be the first request's,
+        // which then waits for the arrangement (over a second on two busy cores) and times out. Arrange it now.
+        cluster.ownsPartitions();
         if (cluster.members().size() > 1) {
             // joined others: the partitions now migrate to this member. Wait (bounded) until they settled, so that
             // the first requests do not meet a migrating grid; the stores answer meanwhile anyway
@@ -193,7 +196,27 @@ public final class Cluster implements AutoCloseable {
     }
 
     /**
-     * Blocks until {@link #members()} counts at least {@code members} and the cluster {@link #isSafe is safe}, or
+     * Whether this member owns at least one partition. Asking arranges the partition table if no operation did yet;
+     * a member that joined owns none until the rebalancing that its arrival starts has moved some to it (until then
+     * {@code isClusterSafe} may still say true, as nothing is migrating yet).
+     */
+    private boolean ownsPartitions() {
+        try {
+            com.hazelcast.cluster.Member self = hazelcast.getCluster().getLocalMember();
+            for (com.hazelcast.partition.Partition p : hazelcast.getPartitionService().getPartitions()) {
+                if (self.equals(p.getOwner())) {
+                    return true;
+                }
+            }
+            return false;
+        } catch (RuntimeException e) { // shutting down, or the master did not answer: not settled
+            return false;
+        }
+    }
+
+    /**
+     * Blocks until {@link #members()} counts at least {@code members}, the cluster {@link #isSafe is safe} and (with
+     * more than one member) this member owns partitions, or
      * {@code timeout} passed; waits on membership and migration events, checking again at least every 100 ms.
      *
      * @return whether the cluster got there in time
@@ -233,7 +256,7 @@ public final class Cluster implements AutoCloseable {
         });
         try {
             long deadline = System.nanoTime() + timeout.toNanos();
-            while (members().size() < members || !isSafe()) {
+            while (members().size() < members || !isSafe() || (members > 1 && !ownsPartitions())) {
                 long left = deadline - System.nanoTime();
                 if (left <= 0) {
                     return false;
