@@ -274,7 +274,8 @@ class KeywordFilterTest {
             AccessLogEntry entry = log.take();
             assertThat(entry.completed()).isFalse();
             assertThat(entry.reason()).contains("'casino'");
-            assertThat(measuring.maxHeld.get()).isLessThanOrEqualTo(32 * 1024 + 16 * 1024);
+            // the hold prefix plus at most one upstream read (the lean transport reads up to 64 KiB at a time)
+            assertThat(measuring.maxHeld.get()).isLessThanOrEqualTo(32 * 1024 + 64 * 1024);
 
             origin.enqueue(stream(size, 20000, "casino"));
             RawHttp.Reply early = Wire.get(proxy, origin.baseUrl() + "/stream");

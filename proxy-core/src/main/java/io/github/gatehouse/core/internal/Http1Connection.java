@@ -28,10 +28,13 @@ import org.slf4j.LoggerFactory;
  * request with backpressure (a chunk is read only once the previous one is written), and Jetty's {@link HttpParser}
  * reads the response: it alone judges framing, nothing here parses HTTP by hand.
  *
- * <p><b>Buffers.</b> The connection owns one input buffer and one head buffer for its whole life, reused by every
- * exchange it carries; nothing goes back to a shared pool, so no late touch by anyone can corrupt another
- * connection. A body chunk handed to the {@link Listener} is a view into the input buffer and stays valid until the
- * listener calls {@link #demand()}: only then is the buffer parsed further or refilled.
+ * <p><b>Buffers.</b> A busy connection reads into a direct input buffer of {@link Http1Upstream.InputBuffers}
+ * (64 KiB: a 100 KiB body is two reads, and neither the read nor the client write copies it through a heap array). It
+ * takes one when an exchange starts and gives it back when the exchange ended cleanly, after the listener demanded
+ * past its last content; an exchange that failed drops its buffer instead, as a client write may still read from it,
+ * so no late touch can corrupt another exchange. Idle connections hold none. The head buffer is the connection's own.
+ * A body chunk handed to the {@link Listener} is a view into the input buffer and stays valid until the listener
+ * calls {@link #demand()}: only then is the buffer parsed further or refilled.
  *
  * <p><b>Lifecycle.</b> Idle in its pool, the connection keeps read interest, so an upstream close (or stray bytes)
  * is seen at once and the connection leaves the pool. An exchange ends when both its response and its request
@@ -87,7 +90,9 @@ final class Http1Connection extends AbstractConnection implements HttpParser.Res
 
     private final Http1Upstream.Pool pool;
     private final HttpParser parser;
-    private final ByteBuffer input;
+    private final Http1Upstream.InputBuffers inputBuffers;
+    /** The busy exchange's input buffer (see the class comment); null while idle. Read by the parsing thread only. */
+    private ByteBuffer input;
     private final ByteBuffer chunkLine = ByteBuffer.allocate(16);
     private final AtomicInteger state = new AtomicInteger(IDLE);
     /** Wake-ups of the parser not yet taken; the thread that raises it from 0 parses (see {@link #wake}). */
@@ -138,13 +143,13 @@ final class Http1Connection extends AbstractConnection implements HttpParser.Res
     };
 
     Http1Connection(EndPoint endPoint, java.util.concurrent.Executor executor, Http1Upstream.Pool pool,
-            int maxResponseHeaderSize, int bufferSize) {
+            int maxResponseHeaderSize, Http1Upstream.InputBuffers inputBuffers) {
         super(endPoint, executor);
         this.pool = pool;
         this.parser = new HttpParser(this, maxResponseHeaderSize, HttpCompliance.RFC9110);
         this.parser.setHeaderCacheCaseSensitive(true); // values pass byte for byte on reused connections
-        this.input = BufferUtil.allocate(bufferSize);
-        this.headBuffer = ByteBuffer.allocate(Math.max(4096, Math.min(bufferSize, 8192)));
+        this.inputBuffers = inputBuffers;
+        this.headBuffer = ByteBuffer.allocate(8192);
     }
 
     /** One exchange on this connection: its request, its listener, its progress; its own write and demand callback. */
@@ -246,6 +251,9 @@ final class Http1Connection extends AbstractConnection implements HttpParser.Res
         requests++;
         demand.set(NO_DEMAND);
         parser.setHeadResponse(request.head());
+        if (input == null) {
+            input = inputBuffers.take(); // published to the parsing thread by the volatile write of current
+        }
         current = ex;
         ByteBuffer head;
         try {
@@ -703,6 +711,11 @@ final class Http1Connection extends AbstractConnection implements HttpParser.Res
         retract(ex); // before the release or close below, which serve the waiters
         if (LOG.isDebugEnabled()) {
             LOG.debug("{} exchange done: failure={} persistent={} requestDone={}", this, f, ex.persistent, ex.requestDone);
+        }
+        ByteBuffer in = input;
+        input = null;
+        if (in != null && f == null && ex.responseDone) {
+            inputBuffers.give(in); // the listener demanded past the last content: nobody reads this buffer any more
         }
         if (f == null && ex.persistent && requests < pool.maxRequestsPerConnection() && getEndPoint().isOpen()
                 && state.compareAndSet(BUSY, IDLE)) {
