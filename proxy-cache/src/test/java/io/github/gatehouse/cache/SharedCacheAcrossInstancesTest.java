@@ -152,6 +152,32 @@ class SharedCacheAcrossInstancesTest {
     }
 
     @Test
+    void aClaimJustAfterAnotherInstancesFillEndedLosesAndItsWaitEndsAtOnce() throws Exception {
+        // the race this closes: c's grid read misses just before a's write lands, and c's claim comes just after a
+        // released its lease. c must read again (and hit) rather than fetch the object a second time
+        Instance a = instances.get(0);
+        Instance c = instances.get(2);
+        String primary = "http://127.0.0.1:1/just-filled";
+        CountDownLatch released = new CountDownLatch(1);
+        c.grid().onEvent(message -> {
+            if (message.startsWith("R") && message.endsWith(primary)) {
+                released.countDown();
+            }
+        });
+        assertThat(a.grid().claimFill(primary, Duration.ofSeconds(30)).toCompletableFuture().get(5, TimeUnit.SECONDS))
+                .isTrue();
+        a.grid().releaseFill(primary);
+        assertThat(released.await(10, TimeUnit.SECONDS)).as("c heard the release").isTrue();
+
+        assertThat(c.grid().claimFill(primary, Duration.ofSeconds(30)).toCompletableFuture().get(5, TimeUnit.SECONDS))
+                .as("c's claim right after a's fill ended").isFalse();
+        c.grid().awaitRelease(primary, Duration.ofSeconds(60)).toCompletableFuture().get(5, TimeUnit.SECONDS);
+        assertThat(a.grid().claimFill(primary, Duration.ofSeconds(30)).toCompletableFuture().get(5, TimeUnit.SECONDS))
+                .as("the instance that filled may claim again (a purge, a new fill)").isTrue();
+        a.grid().releaseFill(primary);
+    }
+
+    @Test
     void aPurgeOnOneInstanceRemovesTheEntryEverywhere() throws Exception {
         origin.serve("/purge/url", MockResponse.ok().body("u").header("Cache-Control", "max-age=100"));
         origin.serve("/purge/dir/1", MockResponse.ok().body("d1").header("Cache-Control", "max-age=100"));

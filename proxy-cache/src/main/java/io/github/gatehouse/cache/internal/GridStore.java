@@ -223,10 +223,20 @@ public final class GridStore implements CacheStore, SharedTier {
                 // an invalidation arrived while we read: what we read may be older than it, so read again (once)
                 return retry ? load(primary, false) : CompletableFuture.completedFuture(List.<String>of());
             }
-            return CompletableFuture.completedFuture(install(primary, v, stripe, generation));
+            List<String> keys = install(primary, v, stripe, generation);
+            if (keys == null) {
+                // an invalidation arrived while we installed: most often the write announcement of the very entry we
+                // read (another instance's fill, just stored), so read again (once) rather than call it a miss
+                return retry ? load(primary, false) : CompletableFuture.completedFuture(List.<String>of());
+            }
+            return CompletableFuture.completedFuture(keys);
         }, executor).thenCompose(x -> x);
     }
 
+    /**
+     * Puts what a grid read found into the near tier; the keys installed, or null when an invalidation of the stripe
+     * ran meanwhile (what was read may be older than it, so nothing of it is kept).
+     */
     private List<String> install(String primary, Variants v, int stripe, long generation) {
         fine();
         {
@@ -240,13 +250,13 @@ public final class GridStore implements CacheStore, SharedTier {
                 String key = primary + SEP + e.getKey();
                 Decoded d = decode(e.getValue());
                 if (generations.get(stripe) != generation) {
-                    return List.<String>of(); // invalidated while we read: do not keep what may be outdated
+                    return null; // invalidated while we read: do not keep what may be outdated
                 }
                 near.put(key, d.head, ChunkedBody.of(List.of(ByteBuffer.wrap(d.body).asReadOnlyBuffer())));
                 nearKeys.computeIfAbsent(primary, p -> ConcurrentHashMap.newKeySet()).add(key);
                 if (generations.get(stripe) != generation) { // an invalidation ran meanwhile: undo
                     near.remove(key);
-                    return List.<String>of();
+                    return null;
                 }
                 keys.add(key);
             }
@@ -968,7 +978,10 @@ public final class GridStore implements CacheStore, SharedTier {
         @Override
         public Boolean process(Map.Entry<String, String> entry) {
             String owner = entry.getValue();
-            if (owner != null && !owner.equals(member) && live.contains(owner)) {
+            if (owner != null && owner.startsWith(FILLED) && !owner.equals(FILLED + member)) {
+                return false; // another member's fill just ended: read what it stored rather than fetch it again
+            }
+            if (owner != null && !owner.startsWith(FILLED) && !owner.equals(member) && live.contains(owner)) {
                 return false;
             }
             ((ExtendedMapEntry<String, String>) entry).setValue(member, leaseMillis, TimeUnit.MILLISECONDS);
@@ -976,12 +989,21 @@ public final class GridStore implements CacheStore, SharedTier {
         }
     }
 
-    /** Drops the fill lease when this member holds it. */
+    /**
+     * Marks a lease "just filled": for {@link #FILLED_MILLIS} a claim by another member loses. A member whose grid
+     * read missed just before the fill's write landed, and whose claim comes just after its release, then reads the
+     * grid again (its wait for the release ends at once: the marker names no live member) instead of fetching the
+     * object a second time.
+     */
+    static final String FILLED = "=";
+    static final long FILLED_MILLIS = 2_000;
+
+    /** Gives up the fill lease when this member holds it, leaving the "just filled" marker for a short while. */
     record Unclaim(String member) implements EntryProcessor<String, String, Void> {
         @Override
         public Void process(Map.Entry<String, String> entry) {
             if (member.equals(entry.getValue())) {
-                entry.setValue(null);
+                ((ExtendedMapEntry<String, String>) entry).setValue(FILLED + member, FILLED_MILLIS, TimeUnit.MILLISECONDS);
             }
             return null;
         }

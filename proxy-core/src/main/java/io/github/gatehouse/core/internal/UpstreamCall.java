@@ -527,6 +527,9 @@ final class UpstreamCall implements org.eclipse.jetty.client.Response.Listener, 
             return;
         }
         upstreamTrailers = trailers;
+        // the member's outcome is in its statistics (and may eject it) before the client has the last byte, so
+        // that the client's next request already meets the pool this one left
+        accountMember(false, null, state);
         body.onEnd();
     }
 
