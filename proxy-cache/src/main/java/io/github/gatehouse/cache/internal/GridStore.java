@@ -244,7 +244,6 @@ public final class GridStore implements CacheStore, SharedTier {
                 gridMisses.increment();
                 return List.<String>of();
             }
-            gridHits.increment();
             List<String> keys = new ArrayList<>();
             for (Map.Entry<String, byte[]> e : v.variants.entrySet()) {
                 String key = primary + SEP + e.getKey();
@@ -264,6 +263,7 @@ public final class GridStore implements CacheStore, SharedTier {
             if (generations.get(stripe) != generation) { // invalidated meanwhile: the version must not outlive it
                 nearVersions.remove(primary);
             }
+            gridHits.increment(); // once per read that served, not again for a read made again
             return keys;
         }
     }
