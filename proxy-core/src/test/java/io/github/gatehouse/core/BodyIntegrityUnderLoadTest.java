@@ -49,9 +49,39 @@ class BodyIntegrityUnderLoadTest {
     @Test
     @Timeout(value = 120, unit = TimeUnit.SECONDS)
     void everyByteOfEveryBodyIsTheOnesItsOwnRequestAskedFor() throws Exception {
-        ExecutorService clients = Executors.newFixedThreadPool(CLIENTS);
         try (ProxyServer proxy = ProxyServer.builder().route(Route.any().to(UpstreamPool.builder(origin.baseUrl())
                 .build())).build().start()) {
+            checkAll(proxy);
+        }
+    }
+
+    /**
+     * The same with every buffer guarded (the diagnostic mode {@code -Dgatehouse.server.buffers=guarded}): a buffer
+     * given back is poisoned and never reused, so a view that outlived its exchange would relay tildes.
+     */
+    @Test
+    @Timeout(value = 120, unit = TimeUnit.SECONDS)
+    void everyByteIsRightWithGuardedBuffersToo() throws Exception {
+        String was = System.setProperty("gatehouse.server.buffers", "guarded");
+        ProxyServer proxy;
+        try {
+            proxy = ProxyServer.builder().route(Route.any().to(UpstreamPool.builder(origin.baseUrl()).build())).build()
+                    .start();
+        } finally {
+            if (was == null) {
+                System.clearProperty("gatehouse.server.buffers");
+            } else {
+                System.setProperty("gatehouse.server.buffers", was);
+            }
+        }
+        try (proxy) {
+            checkAll(proxy);
+        }
+    }
+
+    private static void checkAll(ProxyServer proxy) throws Exception {
+        ExecutorService clients = Executors.newFixedThreadPool(CLIENTS);
+        try {
             List<Future<Integer>> results = new ArrayList<>();
             for (int c = 0; c < CLIENTS; c++) {
                 int client = c;

@@ -56,7 +56,8 @@ final class Http1Upstream extends ContainerLifeCycle {
     private final int maxResponseHeaderSize;
     private final Duration idleTimeout;
     private final Map<String, Pool> pools = new ConcurrentHashMap<>();
-    private final InputBuffers inputBuffers = new InputBuffers(BUFFER_SIZE, BUFFERS_KEPT);
+    private final InputBuffers inputBuffers = new InputBuffers(BUFFER_SIZE, BUFFERS_KEPT,
+            "guarded".equals(System.getProperty(JettyProxy.SERVER_BUFFERS_PROPERTY)));
 
     Http1Upstream(String name, Executor executor, Scheduler scheduler, SocketAddressResolver resolver,
             Duration connectTimeout, Duration idleTimeout, int maxConnections, int maxResponseHeaderSize) {
@@ -329,7 +330,10 @@ final class Http1Upstream extends ContainerLifeCycle {
     /**
      * The direct input buffers of busy connections (see {@link Http1Connection}): taken when an exchange starts, given
      * back when it ended cleanly. Up to {@code kept} free buffers wait for reuse; beyond that a given-back buffer is
-     * left to the garbage collector, so idle connections pin no memory. Thread-safe: a lock-free queue and counter.
+     * left to the garbage collector, so idle connections pin no memory. Guarded ({@code
+     * -Dgatehouse.server.buffers=guarded}, the diagnostic mode of the server's buffers too), a given-back buffer is
+     * overwritten with {@code '~'} and never reused: a view that outlived its exchange then relays tildes, which a
+     * body check sees at once. Thread-safe: a lock-free queue and counter.
      */
     static final class InputBuffers {
         private final int capacity;
@@ -338,9 +342,12 @@ final class Http1Upstream extends ContainerLifeCycle {
                 new java.util.concurrent.ConcurrentLinkedQueue<>();
         private final java.util.concurrent.atomic.AtomicInteger freeCount = new java.util.concurrent.atomic.AtomicInteger();
 
-        InputBuffers(int capacity, int kept) {
+        private final boolean guarded;
+
+        InputBuffers(int capacity, int kept, boolean guarded) {
             this.capacity = capacity;
             this.kept = kept;
+            this.guarded = guarded;
         }
 
         /** An empty buffer (flush mode: nothing to read yet), reused or new. */
@@ -356,6 +363,14 @@ final class Http1Upstream extends ContainerLifeCycle {
 
         /** Gives back a buffer that nobody reads any more. */
         void give(java.nio.ByteBuffer b) {
+            if (guarded) {
+                java.nio.ByteBuffer all = b.duplicate(); // the whole capacity; b's own position and limit stay
+                all.clear();
+                while (all.hasRemaining()) {
+                    all.put((byte) '~');
+                }
+                return;
+            }
             if (freeCount.incrementAndGet() <= kept) {
                 free.offer(b);
             } else {

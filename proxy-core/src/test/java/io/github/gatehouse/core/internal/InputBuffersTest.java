@@ -10,7 +10,7 @@ import org.junit.jupiter.api.Test;
 class InputBuffersTest {
     @Test
     void aGivenBackBufferIsHandedOutAgainEmptyAndOnlyUpToTheBoundAreKept() {
-        Http1Upstream.InputBuffers buffers = new Http1Upstream.InputBuffers(64 * 1024, 2);
+        Http1Upstream.InputBuffers buffers = new Http1Upstream.InputBuffers(64 * 1024, 2, false);
         ByteBuffer first = buffers.take();
         assertThat(first.isDirect()).isTrue();
         assertThat(first.capacity()).isEqualTo(64 * 1024);
@@ -37,5 +37,20 @@ class InputBuffersTest {
         assertThat(kept).hasSize(2).allMatch(b -> b == first || b == second);
         ByteBuffer fresh = buffers.take();
         assertThat(fresh != first && fresh != second && fresh != third).as("none left: a new one").isTrue();
+    }
+
+    @Test
+    void guardedABufferGivenBackIsPoisonedAndNeverHandedOutAgain() {
+        Http1Upstream.InputBuffers buffers = new Http1Upstream.InputBuffers(1024, 2, true);
+        ByteBuffer b = buffers.take();
+        BufferUtil.append(b, new byte[] {'o', 'k'});
+        ByteBuffer lateView = b.duplicate(); // what a relay still holding the last chunk would read
+        buffers.give(b);
+
+        assertThat(buffers.free()).isZero();
+        assertThat(buffers.take()).isNotSameAs(b);
+        byte[] seen = new byte[lateView.remaining()];
+        lateView.get(seen);
+        assertThat(new String(seen, java.nio.charset.StandardCharsets.US_ASCII)).isEqualTo("~~");
     }
 }
