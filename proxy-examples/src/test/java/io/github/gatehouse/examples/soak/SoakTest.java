@@ -59,6 +59,8 @@ class SoakTest {
     /** What each kind of request may end in, given the faults. */
     private static final Set<String> EXPECTED = Set.of(
             "reverse GET: 200",
+            "reverse 300KiB GET, every byte checked: 200",
+            "reverse 300KiB GET, every byte checked: 200, cut short", // the flaky origin stopped mid-body
             "reverse 1MiB GET, client gives up early: 200",
             "reverse POST 200KB: 200",
             "reverse POST 200KB: 502", // the flaky origin stopped mid-upload: a POST whose body streamed is not retried
@@ -256,7 +258,9 @@ class SoakTest {
     private static String oneRequest(int reversePort, int forwardPort, int originPort) {
         int kind = ThreadLocalRandom.current().nextInt(100);
         try {
-            if (kind < 50) {
+            if (kind >= 44 && kind < 50) {
+                return "reverse 300KiB GET, every byte checked: " + checkedBody(reversePort, 300 * 1024 + 13);
+            } else if (kind < 50) {
                 String status = statusOf(reversePort, "GET /x HTTP/1.1\r\nHost: r\r\nConnection: close\r\n\r\n", -1);
                 return status.equals("200") ? "reverse GET: 200" : "reverse GET: unexpected " + status;
             } else if (kind < 60) {
@@ -308,6 +312,39 @@ class SoakTest {
                 total += r;
             }
             return new String(head, 9, 3, StandardCharsets.US_ASCII);
+        }
+    }
+
+    /**
+     * GETs {@code /bytes?n=length} and checks every byte against the origin's generator ({@code 'a' + i % 26}): a
+     * chunk of another exchange's buffer relayed here would show. Returns the status, ", cut short" when the body
+     * ended early (an origin stopped under it), or what was wrong.
+     */
+    private static String checkedBody(int port, int length) throws IOException {
+        try (Socket s = new Socket("127.0.0.1", port)) {
+            s.setSoTimeout(10_000);
+            s.getOutputStream().write(("GET /bytes?n=" + length + " HTTP/1.1\r\nHost: r\r\nConnection: close\r\n\r\n")
+                    .getBytes(StandardCharsets.US_ASCII));
+            InputStream in = new java.io.BufferedInputStream(s.getInputStream(), 16384);
+            StringBuilder head = new StringBuilder();
+            while (head.length() < 4 || !head.substring(head.length() - 4).equals("\r\n\r\n")) {
+                int b = in.read();
+                if (b < 0) {
+                    return "closed without answer";
+                }
+                head.append((char) b);
+            }
+            String status = head.length() >= 12 ? head.substring(9, 12) : "???";
+            long i = 0;
+            byte[] buf = new byte[16384];
+            for (int n = in.read(buf); n >= 0; n = in.read(buf)) {
+                for (int k = 0; k < n; k++, i++) {
+                    if (i >= length || buf[k] != (byte) ('a' + (int) (i % 26))) {
+                        return status + ", WRONG BYTE at " + i;
+                    }
+                }
+            }
+            return i == length ? status : status + ", cut short";
         }
     }
 
