@@ -178,6 +178,29 @@ class SharedCacheAcrossInstancesTest {
     }
 
     @Test
+    void theSharedTiersMetersCountWhereALookupWasAnswered() throws Exception {
+        origin.serve("/metered", MockResponse.ok().body("m").header("Cache-Control", "max-age=100"));
+        Instance a = instances.get(0);
+        Instance b = instances.get(1);
+        io.micrometer.core.instrument.simple.SimpleMeterRegistry registry =
+                new io.micrometer.core.instrument.simple.SimpleMeterRegistry();
+        try (io.github.gatehouse.cache.metrics.SharedCacheMetrics meters =
+                io.github.gatehouse.cache.metrics.SharedCacheMetrics.bindTo(registry, b.proxy())) {
+            double gridHits = registry.get("gatehouse.cache.grid.hits").functionCounter().count();
+            double nearHits = registry.get("gatehouse.cache.near.hits").functionCounter().count();
+            a.getAndStore("/metered");
+            assertThat(b.get("/metered").headers().get("cache-status")).contains("hit");
+            assertThat(b.get("/metered").headers().get("cache-status")).contains("hit");
+
+            assertThat(registry.get("gatehouse.cluster.members").gauge().value()).isEqualTo(3.0);
+            assertThat(registry.get("gatehouse.cache.grid.hits").functionCounter().count()).isEqualTo(gridHits + 1);
+            assertThat(registry.get("gatehouse.cache.near.hits").functionCounter().count()).isEqualTo(nearHits + 1);
+            meters.close();
+            assertThat(registry.find("gatehouse.cache.grid.hits").functionCounter()).as("removed on close").isNull();
+        }
+    }
+
+    @Test
     void aPurgeOnOneInstanceRemovesTheEntryEverywhere() throws Exception {
         origin.serve("/purge/url", MockResponse.ok().body("u").header("Cache-Control", "max-age=100"));
         origin.serve("/purge/dir/1", MockResponse.ok().body("d1").header("Cache-Control", "max-age=100"));

@@ -63,7 +63,7 @@ import org.slf4j.LoggerFactory;
  *   <li>{@code GET /}: the status page (HTML rendered on the server, no script, no external asset, refreshing
  *   itself every {@link Builder#refresh} seconds);</li>
  *   <li>{@code GET /metrics}: Prometheus text of the registry ({@link GatehouseMetrics} bound to it, and the cluster
- *   meters of {@code ClusterMeters} when the cache is shared by several instances);</li>
+ *   meters of {@code SharedCacheMetrics} when the cache is shared by several instances);</li>
  *   <li>{@code GET /api/stats}: routes, pools and members, cache, totals, as JSON;</li>
  *   <li>{@code GET /api/errors?limit=N}: the last errors (status 5xx, or aborted), newest first;</li>
  *   <li>{@code POST /api/purge?url=U | prefix=P | tag=T [&mode=hard|soft]}: purges the cache;</li>
@@ -93,7 +93,7 @@ public final class AdminServer implements AutoCloseable {
     private Server server;
     private ServerConnector connector;
     private GatehouseMetrics metrics;
-    private ClusterMeters clusterMeters;
+    private io.github.gatehouse.cache.metrics.SharedCacheMetrics clusterMeters;
     private AutoCloseable totalsRegistration;
     private boolean closed;
 
@@ -148,7 +148,7 @@ public final class AdminServer implements AutoCloseable {
         server.addConnector(connector);
         server.setHandler(new AdminHandler());
         metrics = GatehouseMetrics.bindTo(registry, proxy);
-        clusterMeters = ClusterMeters.bindTo(registry, proxy);
+        clusterMeters = io.github.gatehouse.cache.metrics.SharedCacheMetrics.bindTo(registry, proxy);
         totalsRegistration = proxy.addListener(totals);
         try {
             server.start();

@@ -1,4 +1,4 @@
-package io.github.gatehouse.examples;
+package io.github.gatehouse.cache.metrics;
 
 import io.github.gatehouse.cache.SharedCache;
 import io.github.gatehouse.cache.SharedTierStats;
@@ -14,7 +14,8 @@ import java.util.Optional;
 import java.util.function.ToLongFunction;
 
 /**
- * The meters of a cache shared by several instances, beside {@code GatehouseMetrics}' cache meters: the cluster's
+ * Micrometer meters of a cache shared by several instances, beside {@link
+ * io.github.gatehouse.core.metrics.GatehouseMetrics}' cache meters (which the launcher's {@code /metrics} shows too): the cluster's
  * members ({@code gatehouse.cluster.members}, a gauge) and where this instance's lookups were answered, as counters:
  * {@code gatehouse.cache.near.hits} (this instance's near tier), {@code gatehouse.cache.grid.hits} and
  * {@code .grid.misses} (grid reads), {@code gatehouse.cache.grid.writes}, {@code gatehouse.cache.grid.failures}
@@ -28,17 +29,22 @@ import java.util.function.ToLongFunction;
  *
  * <p><b>Threading.</b> The meters are read on the scraping thread; {@link #close} may be called from any thread.
  */
-final class ClusterMeters implements AutoCloseable {
+public final class SharedCacheMetrics implements AutoCloseable {
     private final MeterRegistry registry;
     private final List<Meter> meters = new ArrayList<>();
 
-    private ClusterMeters(MeterRegistry registry) {
+    private SharedCacheMetrics(MeterRegistry registry) {
         this.registry = registry;
     }
 
-    /** Binds the meters to {@code registry} when {@code proxy}'s cache is shared; else binds nothing. */
-    static ClusterMeters bindTo(MeterRegistry registry, ProxyServer proxy) {
-        ClusterMeters m = new ClusterMeters(registry);
+    /**
+     * Binds the meters to {@code registry}: the shared tier's when {@code proxy}'s cache is shared, the cache peers'
+     * when it routes to cache peers; else binds nothing. {@link #close} removes them again.
+     */
+    public static SharedCacheMetrics bindTo(MeterRegistry registry, ProxyServer proxy) {
+        java.util.Objects.requireNonNull(registry, "registry");
+        java.util.Objects.requireNonNull(proxy, "proxy");
+        SharedCacheMetrics m = new SharedCacheMetrics(registry);
         if (proxy.cachePeers().isPresent()) {
             m.meters.add(Gauge.builder("gatehouse.cache.peer.members", proxy, p -> peer(p, s -> s.members().size()))
                     .description("instances the cache keys are spread over (CARP), this one included").register(registry));
